@@ -1,0 +1,485 @@
+/*
+ * conf.c: reads and checks the configuration file.
+ *
+ * Every error names the file and line and says what is wrong, because the
+ * only place a FastCGI responder can say it is the web server's error log,
+ * read by someone who did not write the config.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "conf.h"
+
+const char *const conf_placeholder_names[PH__COUNT] = {
+	[PH_CONFIG] = "config",
+	[PH_SHA] = "sha",
+	[PH_SHORT_SHA] = "short_sha",
+	[PH_REF] = "ref",
+	[PH_BRANCH] = "branch",
+	[PH_REPOSITORY] = "repository",
+	[PH_DELIVERY] = "delivery",
+	[PH_JOB] = "job",
+	[PH_JOB_DIR] = "job_dir",
+};
+
+#define DEFAULT_COMMAND \
+	"swift sft {config} --output_dir {job_dir}/output --add_version false"
+
+struct parse {
+	const char	*file;
+	int		 line;
+	char		*err;
+	size_t		 errlen;
+};
+
+static int
+perr(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->errlen, "%s:%d: ", p->file, p->line);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+conf_placeholder(const char *s, size_t *len)
+{
+	size_t i, n;
+
+	for (i = 0; i < PH__COUNT; i++) {
+		n = strlen(conf_placeholder_names[i]);
+		if (strncmp(s, conf_placeholder_names[i], n) == 0 &&
+		    s[n] == '}') {
+			*len = n + 1;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void
+strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Splits s at white space into l, replacing what l held. */
+static int
+strlist_split(struct strlist *l, const char *s)
+{
+	struct strlist new = { NULL, 0 };
+	const char *e;
+	char **v;
+
+	for (;;) {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			break;
+		for (e = s; *e != '\0' && !isspace((unsigned char)*e); e++)
+			;
+		v = realloc(new.v, (new.n + 2) * sizeof(*v));
+		if (v == NULL)
+			goto err;
+		new.v = v;
+		if ((new.v[new.n] = strndup(s, e - s)) == NULL)
+			goto err;
+		new.v[++new.n] = NULL;
+		s = e;
+	}
+	if (new.v == NULL && (new.v = calloc(1, sizeof(char *))) == NULL)
+		return -1;
+	strlist_free(l);
+	*l = new;
+	return 0;
+err:
+	strlist_free(&new);
+	return -1;
+}
+
+static int
+setstr(char **dst, const char *v)
+{
+	char *s;
+
+	if ((s = strdup(v)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* Parses a size: digits with an optional K, M or G (binary) suffix. */
+static int
+parse_size(const char *v, size_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	}
+	if (*end != '\0' || n == 0 || n > (1ULL << 32))
+		return -1;
+	*out = (size_t)n;
+	return 0;
+}
+
+/* Checks that every '{' in each element opens a known placeholder. */
+static int
+check_placeholders(struct parse *p, const char *key, const struct strlist *l)
+{
+	const char *s;
+	size_t i, len;
+
+	for (i = 0; i < l->n; i++)
+		for (s = strchr(l->v[i], '{'); s != NULL;
+		    s = strchr(s + 1, '{'))
+			if (conf_placeholder(s + 1, &len) < 0)
+				return perr(p, "%s: unknown placeholder in "
+				    "\"%s\" (known: {config} {sha} {short_sha} "
+				    "{ref} {branch} {repository} {delivery} "
+				    "{job} {job_dir})", key, l->v[i]);
+	return 0;
+}
+
+static int
+check_env(struct parse *p, const struct strlist *l)
+{
+	const char *s;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		s = l->v[i];
+		if (!isalpha((unsigned char)*s) && *s != '_')
+			goto bad;
+		while (isalnum((unsigned char)*s) || *s == '_')
+			s++;
+		if (*s != '=')
+			goto bad;
+	}
+	return check_placeholders(p, "env", l);
+bad:
+	return perr(p, "env: \"%s\" is not NAME=VALUE", l->v[i]);
+}
+
+/*
+ * Reads the secret from file: one line, trailing CR/LF ignored.  Refuses an
+ * empty one, since an empty HMAC key is no secret at all.
+ */
+static int
+read_secret(struct parse *p, struct conf *c, const char *file)
+{
+	char buf[4096];
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+		return perr(p, "secret_file: %s: %s", file, strerror(errno));
+	while (len < sizeof(buf) &&
+	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			OPENSSL_cleanse(buf, sizeof(buf));
+			return perr(p, "secret_file: %s: %s", file,
+			    strerror(errno));
+		}
+		len += n;
+	}
+	close(fd);
+	if (len == sizeof(buf)) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return perr(p, "secret_file: %s: longer than %zu bytes", file,
+		    sizeof(buf) - 1);
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return perr(p, "secret_file: %s is empty", file);
+	if ((c->secret = malloc(len + 1)) == NULL) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return perr(p, "out of memory");
+	}
+	memcpy(c->secret, buf, len);
+	c->secret[len] = '\0';
+	c->secretlen = len;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+enum kind { K_STR, K_PATH, K_LIST, K_SIZE };
+
+struct key {
+	const char	*name;
+	enum kind	 kind;
+	size_t		 off;
+};
+
+enum {
+	KEY_SECRET_FILE, KEY_SECRET, KEY_RUN_DIR, KEY_WORKDIR, KEY_BRANCHES,
+	KEY_PATHS, KEY_IGNORE_PATHS, KEY_CONFIGS, KEY_DEFAULT_CONFIG,
+	KEY_COMMAND, KEY_LAUNCHER, KEY_ENV, KEY_MAX_BODY, NKEYS
+};
+
+#define O(f) offsetof(struct conf, f)
+static const struct key keys[NKEYS] = {
+	[KEY_SECRET_FILE] =	{ "secret_file",	K_PATH,	0 },
+	[KEY_SECRET] =		{ "secret",		K_STR,	0 },
+	[KEY_RUN_DIR] =		{ "run_dir",		K_PATH,	O(run_dir) },
+	[KEY_WORKDIR] =		{ "workdir",		K_PATH,	O(workdir) },
+	[KEY_BRANCHES] =	{ "branches",		K_LIST,	O(branches) },
+	[KEY_PATHS] =		{ "paths",		K_LIST,	O(paths) },
+	[KEY_IGNORE_PATHS] =	{ "ignore_paths",	K_LIST,	O(ignore_paths) },
+	[KEY_CONFIGS] =		{ "configs",		K_LIST,	O(configs) },
+	[KEY_DEFAULT_CONFIG] =	{ "default_config",	K_STR,	O(default_config) },
+	[KEY_COMMAND] =		{ "command",		K_LIST,	O(command) },
+	[KEY_LAUNCHER] =	{ "launcher",		K_LIST,	O(launcher) },
+	[KEY_ENV] =		{ "env",		K_LIST,	O(env) },
+	[KEY_MAX_BODY] =	{ "max_body",		K_SIZE,	O(max_body) },
+};
+#undef O
+
+
+static int
+set_defaults(struct conf *c)
+{
+	if (strlist_split(&c->branches, "main") == -1 ||
+	    strlist_split(&c->paths, "*.py *.yaml *.yml *.json") == -1 ||
+	    strlist_split(&c->ignore_paths, "") == -1 ||
+	    strlist_split(&c->configs, "configs/*.yaml configs/*.yml") == -1 ||
+	    setstr(&c->default_config, "configs/sft.yaml") == -1 ||
+	    strlist_split(&c->command, DEFAULT_COMMAND) == -1 ||
+	    strlist_split(&c->launcher, "") == -1 ||
+	    strlist_split(&c->env, "") == -1)
+		return -1;
+	c->max_body = 26214400;
+	return 0;
+}
+
+/* Handles one "key = value" line; seen[] catches a key given twice. */
+static int
+set_key(struct parse *p, struct conf *c, char *key, char *val,
+    int seen[NKEYS], char **secret_file, char **secret)
+{
+	const struct key *k;
+	size_t i;
+	void *f;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			break;
+	if (i == NKEYS)
+		return perr(p, "unknown key \"%s\"", key);
+	if (seen[i])
+		return perr(p, "%s given twice", key);
+	seen[i] = p->line;
+	k = &keys[i];
+	f = (char *)c + k->off;
+	if (k->kind != K_LIST && *val == '\0')
+		return perr(p, "%s: empty value", key);
+	if (k->kind == K_PATH && *val != '/')
+		return perr(p, "%s: \"%s\" is not an absolute path", key, val);
+	if (i == KEY_SECRET_FILE || i == KEY_SECRET)
+		return setstr(i == KEY_SECRET ? secret : secret_file, val) ==
+		    -1 ? perr(p, "out of memory") : 0;
+	switch (k->kind) {
+	case K_STR:
+	case K_PATH:
+		if (setstr(f, val) == -1)
+			return perr(p, "out of memory");
+		break;
+	case K_LIST:
+		if (strlist_split(f, val) == -1)
+			return perr(p, "out of memory");
+		break;
+	case K_SIZE:
+		if (parse_size(val, f) == -1)
+			return perr(p, "%s: \"%s\" is not a size in bytes "
+			    "(digits, optional K, M or G)", key, val);
+		break;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
+    char **secret)
+{
+	int seen[NKEYS] = { 0 };
+	char *line = NULL, *s, *eq, *hash;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = -1;
+
+	while ((len = getline(&line, &cap, f)) != -1) {
+		p->line++;
+		if ((size_t)len != strlen(line)) {
+			perr(p, "NUL byte in line");
+			goto out;
+		}
+		/* '#' starts a comment at the start or after white space. */
+		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash == line || isspace((unsigned char)hash[-1])) {
+				*hash = '\0';
+				break;
+			}
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			perr(p, "expected \"key = value\"");
+			goto out;
+		}
+		*eq = '\0';
+		if (set_key(p, c, trim(s), trim(eq + 1), seen, secret_file,
+		    secret) == -1)
+			goto out;
+	}
+	if (ferror(f)) {
+		perr(p, "read: %s", strerror(errno));
+		goto out;
+	}
+	if (!seen[KEY_RUN_DIR]) {
+		p->line = 0;
+		perr(p, "run_dir is required");
+		goto out;
+	}
+	p->line = seen[KEY_COMMAND];
+	if (c->command.n == 0) {
+		perr(p, "command is empty");
+		goto out;
+	}
+	if (check_placeholders(p, "command", &c->command) == -1)
+		goto out;
+	p->line = seen[KEY_LAUNCHER];
+	if (check_placeholders(p, "launcher", &c->launcher) == -1)
+		goto out;
+	p->line = seen[KEY_ENV];
+	if (check_env(p, &c->env) == -1)
+		goto out;
+	p->line = seen[KEY_SECRET];
+	if (*secret_file != NULL && *secret != NULL) {
+		perr(p, "give secret_file or secret, not both");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	return rc;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	struct parse p = { NULL, 0, err, errlen };
+	char *secret_file = NULL, *secret = NULL;
+	const char *env;
+	FILE *f;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (path == NULL && (path = getenv("SWIFT_WEBHOOK_CONFIG")) == NULL)
+		path = CONF_DEFAULT_PATH;
+	p.file = path;
+	if ((f = fopen(path, "re")) == NULL) {
+		perr(&p, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (set_defaults(c) == -1 || (c->path = strdup(path)) == NULL) {
+		perr(&p, "out of memory");
+		goto out;
+	}
+	if (parse_file(&p, c, f, &secret_file, &secret) == -1)
+		goto out;
+	if (secret_file != NULL) {
+		if (read_secret(&p, c, secret_file) == -1)
+			goto out;
+	} else if (secret != NULL) {
+		c->secret = secret;
+		c->secretlen = strlen(secret);
+		secret = NULL;
+	} else if ((env = getenv("GITHUB_WEBHOOK_SECRET")) != NULL &&
+	    *env != '\0') {
+		if ((c->secret = strdup(env)) == NULL) {
+			perr(&p, "out of memory");
+			goto out;
+		}
+		c->secretlen = strlen(env);
+	}
+	rc = 0;
+out:
+	fclose(f);
+	free(secret_file);
+	if (secret != NULL) {
+		OPENSSL_cleanse(secret, strlen(secret));
+		free(secret);
+	}
+	if (rc == -1)
+		conf_free(c);
+	return rc;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c->secret != NULL)
+		OPENSSL_cleanse(c->secret, c->secretlen);
+	free(c->secret);
+	free(c->path);
+	free(c->run_dir);
+	free(c->workdir);
+	free(c->default_config);
+	strlist_free(&c->branches);
+	strlist_free(&c->paths);
+	strlist_free(&c->ignore_paths);
+	strlist_free(&c->configs);
+	strlist_free(&c->command);
+	strlist_free(&c->launcher);
+	strlist_free(&c->env);
+	memset(c, 0, sizeof(*c));
+}

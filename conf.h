@@ -1,0 +1,67 @@
+/*
+ * conf.h: the configuration file, /etc/swift-webhook.conf by default.
+ *
+ * Lines are "key = value"; '#' at the start of a line or after white space
+ * starts a comment; list values are separated by white space.  A file that
+ * does not parse is refused whole: the caller never sees half a config.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+
+#define CONF_DEFAULT_PATH "/etc/swift-webhook.conf"
+
+struct strlist {
+	char	**v;		/* NULL-terminated */
+	size_t	  n;
+};
+
+struct conf {
+	char		*path;		/* the file it came from */
+	char		*secret;	/* NUL-terminated, never logged */
+	size_t		 secretlen;
+	char		*run_dir;	/* absolute */
+	char		*workdir;	/* absolute, or NULL: the job's folder */
+	struct strlist	 branches;
+	struct strlist	 paths;
+	struct strlist	 ignore_paths;
+	struct strlist	 configs;
+	char		*default_config;
+	struct strlist	 command;	/* argv template with {placeholders} */
+	struct strlist	 launcher;	/* argv prefix, same placeholders */
+	struct strlist	 env;		/* NAME=VALUE for the trainer */
+	size_t		 max_body;
+};
+
+/*
+ * Reads the configuration from path (NULL: $SWIFT_WEBHOOK_CONFIG, else
+ * CONF_DEFAULT_PATH).  The secret comes from secret_file, secret, or the
+ * environment variable GITHUB_WEBHOOK_SECRET, in that order; a config
+ * without any secret still loads (secret NULL), and the caller refuses
+ * every delivery.  Returns 0 on success; -1 with "file:line: reason" in
+ * err on any error, and then c holds nothing to free.
+ */
+int	 conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+
+/* Frees everything c owns and wipes the secret. */
+void	 conf_free(struct conf *c);
+
+/*
+ * The {placeholders} that command, launcher and env values may use; the
+ * values are filled in per job (spawn.c).
+ */
+enum placeholder {
+	PH_CONFIG, PH_SHA, PH_SHORT_SHA, PH_REF, PH_BRANCH, PH_REPOSITORY,
+	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH__COUNT
+};
+extern const char *const conf_placeholder_names[PH__COUNT];
+
+/*
+ * Finds the placeholder that starts at s (just after a '{').  Returns its
+ * index and sets *len to the length of "name}", or -1 if s does not start
+ * with a known name followed by '}'.
+ */
+int	 conf_placeholder(const char *s, size_t *len);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * filter.h: reads a push event and decides what it trains.
+ *
+ * Everything here works on bytes that came from the network (though only
+ * after their signature was checked): pure functions over a buffer that
+ * return a verdict and a reason, tested by tables in tests/test_filter.c.
+ */
+#ifndef FILTER_H
+#define FILTER_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "conf.h"
+
+#define FILTER_REASON_MAX 256
+
+/*
+ * Glob match of a whole string: '*' and '?' stay inside one '/'-separated
+ * segment; "**" crosses segments, and as a whole segment may also stand
+ * for none (so "a" "/" "**" "/" "b" matches "a/b"); "[...]" is a class
+ * ("[!...]" negated); '\' quotes.  Returns 1 on match, else 0.
+ */
+int	 glob_match(const char *pat, const char *s);
+
+/*
+ * Matches a repository path as .gitignore does: a pattern without a '/'
+ * matches a file or directory name at any depth; one with a '/' is anchored
+ * at the top; a trailing '/' matches directories only; a match of any
+ * leading directory matches everything under it.  Returns 1 or 0.
+ */
+int	 path_match(const char *pat, const char *path);
+
+/*
+ * Finds the "payload" field of an application/x-www-form-urlencoded body
+ * and decodes it in place.  Returns its length with *out pointing into
+ * body, or -1 if there is no such field or its escapes are bad.
+ */
+long	 form_payload(char *body, size_t len, char **out);
+
+struct push {
+	cJSON		*root;		/* owns everything below */
+	const char	*ref;		/* "refs/heads/main" */
+	const char	*branch;	/* "main", or NULL for other refs */
+	const char	*after;		/* 40 or 64 lowercase hex digits */
+	const char	*repository;	/* "owner/name", or "" */
+	int		 deleted;	/* the push deletes the ref */
+};
+
+/*
+ * Parses a push event body.  Returns 0, or -1 with the reason in reason
+ * (the body is not JSON, or lacks a valid ref or after).
+ */
+int	 push_parse(struct push *p, const char *body, size_t len,
+	    char reason[FILTER_REASON_MAX]);
+void	 push_free(struct push *p);
+
+struct selection {
+	char	**configs;	/* the config of each run, in push order */
+	size_t	  n;
+	int	  everything;	/* file lists were missing or truncated */
+};
+
+/*
+ * Decides what a parsed push trains.  Returns 1 with the runs in sel
+ * (at least one), 0 if the push is ignored (reason says why), -1 if out
+ * of memory.
+ */
+int	 filter_push(const struct conf *c, const struct push *p,
+	    struct selection *sel, char reason[FILTER_REASON_MAX]);
+void	 selection_free(struct selection *sel);
+
+/*
+ * Returns 1 if path is a safe relative repository path: not empty, not
+ * absolute, no "." or ".." segment, no leading '-', no control byte.
+ */
+int	 path_safe(const char *path);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * bench: CPU time per delivery, in process, without a web server:
+ * a rejected delivery (bad signature), an ignored one (unwatched branch),
+ * and a 25 MB push read, verified, parsed and filtered.  It prints numbers;
+ * it asserts nothing (timing belongs in no test).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "delivery.h"
+
+struct body {
+	const char	*data;
+	size_t		 len, off;
+};
+
+static ssize_t
+body_read(void *ctx, char *buf, size_t len)
+{
+	struct body *b = ctx;
+
+	if (len > b->len - b->off)
+		len = b->len - b->off;
+	memcpy(buf, b->data + b->off, len);
+	b->off += len;
+	return (ssize_t)len;
+}
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+sign(const char *secret, const char *data, size_t len, char out[72])
+{
+	unsigned char mac[32];
+	unsigned int n;
+	int i;
+
+	HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)data, len, mac, &n);
+	memcpy(out, "sha256=", 7);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
+}
+
+static void
+run(struct conf *c, const char *name, const char *data, size_t len,
+    const char *sig, int n, int want)
+{
+	struct request rq;
+	struct reply rp;
+	struct body b;
+	char cl[32];
+	double t0, t;
+	int i, status = 0;
+
+	snprintf(cl, sizeof(cl), "%zu", len);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "POST";
+	rq.content_type = "application/json";
+	rq.content_length = cl;
+	rq.event = "push";
+	rq.delivery = "bench-delivery";
+	rq.signature = sig;
+	rq.read = body_read;
+	rq.ctx = &b;
+	t0 = cpu_now();
+	for (i = 0; i < n; i++) {
+		b.data = data;
+		b.len = len;
+		b.off = 0;
+		delivery_handle(c, NULL, &rq, &rp);
+		status = rp.status;
+		reply_free(&rp);
+	}
+	t = (cpu_now() - t0) / n;
+	printf("%-34s %9zu bytes  status %d%s  %10.1f us CPU/delivery (%d runs)\n",
+	    name, len, status, status == want ? "" : " (UNEXPECTED)", t * 1e6,
+	    n);
+}
+
+int
+main(void)
+{
+	char path[] = "/tmp/swh-bench-XXXXXX", sig[72], *big;
+	const char *secret = "bench-secret";
+	struct conf c;
+	char err[512], small[512];
+	size_t len, n;
+	FILE *f;
+	int fd, i, k;
+
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL)
+		return 1;
+	fprintf(f, "secret = %s\nrun_dir = /nonexistent\n", secret);
+	fclose(f);
+	if (conf_load(&c, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	unlink(path);
+
+	len = snprintf(small, sizeof(small), "{\"ref\":\"refs/heads/dev\","
+	    "\"after\":\"0123456789abcdef0123456789abcdef01234567\","
+	    "\"commits\":[{\"added\":[\"train.py\"],\"removed\":[],"
+	    "\"modified\":[]}]}");
+	run(&c, "rejected (bad signature)", small, len, "sha256="
+	    "0000000000000000000000000000000000000000000000000000000000000000",
+	    200000, 401);
+	sign(secret, small, len, sig);
+	run(&c, "ignored (unwatched branch)", small, len, sig, 200000, 200);
+
+	/* 25 MB: 1000 commits with long file lists, as a large push has. */
+	len = 25 * 1000 * 1000;
+	if ((big = malloc(len + 512)) == NULL)
+		return 1;
+	n = snprintf(big, 256, "{\"ref\":\"refs/heads/main\",\"after\":"
+	    "\"0123456789abcdef0123456789abcdef01234567\",\"commits\":[");
+	for (i = 0; i < 1000; i++) {
+		n += snprintf(big + n, 256, "%s{\"id\":\"%d\",\"removed\":[],"
+		    "\"modified\":[],\"added\":[", i ? "," : "", i);
+		for (k = 0; n < (size_t)(i + 1) * (len / 1000) - 100; k++)
+			n += snprintf(big + n, 256, "%s\"docs/assets/%d/"
+			    "figure-%06d.png\"", k ? "," : "", i, k);
+		n += snprintf(big + n, 256, "]}");
+	}
+	n += snprintf(big + n, 256, "]}");
+	sign(secret, big, n, sig);
+	run(&c, "25 MB push (ignored: no match)", big, n, sig, 10, 200);
+	free(big);
+	conf_free(&c);
+	return 0;
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing swift-webhook need,
+# if any is missing.  As root it runs apt-get; otherwise it says what to do.
+set -eu
+PKGS="gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
+openssl curl jq procps util-linux apache2 libapache2-mod-fcgid lighttpd"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing" >&2
+	echo "run as root: apt-get install$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

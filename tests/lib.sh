@@ -1,0 +1,123 @@
+# tests/lib.sh: helpers for the shell tests (sourced, bash).
+#
+# A check prints "ok NAME" or "FAIL NAME: why"; tests/run counts them.
+
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BIN=$TOP/swift-webhook
+FAKE=$TOP/tests/fake-swift
+SECRET="It's a Secret to Everybody"
+
+pass() { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# check NAME WHY CMD...: ok if CMD succeeds.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@" > /dev/null 2>&1; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# A fresh folder for one test file, removed at exit unless KEEP is set.
+mktestdir() {
+	T=$(mktemp -d "/tmp/swh-${1:-test}-XXXXXX")
+	chmod 755 "$T"
+	[ -n "${KEEP:-}" ] || trap 'cleanup_testdir' EXIT
+}
+cleanup_testdir() {
+	# Stop any trainer still sleeping in our run directories.
+	local f
+	for f in "$T"/runs*/*/pid; do
+		[ -f "$f" ] && kill -9 -- "-$(cat "$f")" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+
+# sign FILE: the X-Hub-Signature-256 value of FILE under $SECRET.
+sign() {
+	echo "sha256=$(openssl dgst -sha256 -hmac "$SECRET" < "$1" | awk '{print $NF}')"
+}
+
+# sha N: a commit id made from N, its short form unique too.
+sha() { printf '%07x%033x' "$1" "$1"; }
+
+# push FILE SHA REF [added-files...]: writes a push event with one commit.
+push() {
+	local file=$1 sha=$2 ref=$3 added="" f
+	shift 3
+	for f in "$@"; do added="$added${added:+,}\"$f\""; done
+	printf '{"ref":"%s","before":"%s","after":"%s","created":false,"deleted":false,"repository":{"full_name":"acme/train"},"commits":[{"id":"%s","added":[%s],"removed":[],"modified":[]}],"head_commit":{"id":"%s"}}' \
+	    "$ref" "$(sha 0)" "$sha" "$sha" "$added" "$sha" > "$file"
+}
+
+# bigpush FILE SHA BYTES: a push padded to BYTES bytes.
+bigpush() {
+	local file=$1 sha=$2 bytes=$3 head tail
+	head=$(printf '{"ref":"refs/heads/main","after":"%s","repository":{"full_name":"acme/train"},"commits":[{"added":["train.py"],"removed":[],"modified":[]}],"padding":"' "$sha")
+	tail='"}'
+	{
+		printf '%s' "$head"
+		head -c $((bytes - ${#head} - ${#tail})) /dev/zero | tr '\0' 'x'
+		printf '%s' "$tail"
+	} > "$file"
+}
+
+# writeconf FILE RUN_DIR WORKDIR [extra lines]: a config for the tests.
+writeconf() {
+	local file=$1 run=$2 work=$3
+	local cmd="$FAKE sft {config} --output_dir {job_dir}/output --add_version false"
+	[ -n "${COMMAND:-}" ] && cmd=$COMMAND
+	shift 3
+	printf '%s' "$SECRET" > "$file.secret"
+	chmod 640 "$file.secret"
+	{
+		echo "secret_file = $file.secret"
+		echo "run_dir = $run"
+		echo "workdir = $work"
+		echo "command = $cmd"
+		printf '%s\n' "$@"
+	} > "$file"
+}
+
+# workdir DIR: a training checkout with configs the fake trainer reads.
+mkworkdir() {
+	mkdir -p "$1/configs"
+	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: %s\n' "${2:-0}" > "$1/configs/sft.yaml"
+	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: %s\n' "${2:-0}" > "$1/configs/a.yaml"
+	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: %s\n' "${2:-0}" > "$1/configs/b.yaml"
+}
+
+# status_of FILE: the status code of a CGI response.
+status_of() { sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$1"; }
+
+# body_of FILE: the JSON body of a CGI or HTTP response.
+body_of() { sed '1,/^\r*$/d' "$1"; }
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# alive PID: PID exists and is no zombie.
+alive() {
+	[ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat")" != Z ]
+}
+
+# free_port: a TCP port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	return 1
+}

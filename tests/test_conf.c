@@ -1,0 +1,156 @@
+/* test_conf.c: the configuration file. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "t.h"
+
+static char dir[] = "/tmp/swh-conf-XXXXXX";
+
+static void
+put(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads text; returns 0 or -1 with the error in err. */
+static int
+load(struct conf *c, const char *text, char *err, size_t errlen)
+{
+	char path[512];
+
+	put("conf", text);
+	snprintf(path, sizeof(path), "%s/conf", dir);
+	return conf_load(c, path, err, errlen);
+}
+
+static const struct {
+	const char *name, *text, *err;	/* err NULL: loads */
+} rows[] = {
+	{ "minimal", "run_dir = /srv/runs\n", NULL },
+	{ "comments and blanks",
+	  "# a comment\n\n   run_dir = /srv/runs   # trailing\n", NULL },
+	{ "no run_dir", "branches = main\n", "run_dir is required" },
+	{ "unknown key", "run_dir = /r\nbranch = main\n",
+	  ":2: unknown key \"branch\"" },
+	{ "no equals sign", "run_dir /r\n", ":1: expected" },
+	{ "relative run_dir", "run_dir = runs\n", "not an absolute path" },
+	{ "empty run_dir", "run_dir =\n", "empty value" },
+	{ "key twice", "run_dir = /a\nrun_dir = /b\n", ":2: run_dir given twice" },
+	{ "bad max_body", "run_dir = /r\nmax_body = lots\n", "not a size" },
+	{ "zero max_body", "run_dir = /r\nmax_body = 0\n", "not a size" },
+	{ "max_body suffix", "run_dir = /r\nmax_body = 25M\n", NULL },
+	{ "unknown placeholder", "run_dir = /r\ncommand = swift sft {cfg}\n",
+	  ":2: command: unknown placeholder" },
+	{ "empty command", "run_dir = /r\ncommand =\n", "command is empty" },
+	{ "bad env", "run_dir = /r\nenv = 1X=2\n", "not NAME=VALUE" },
+	{ "env ok", "run_dir = /r\nenv = HF_HOME=/data/hf X={sha}\n", NULL },
+	{ "both secrets",
+	  "run_dir = /r\nsecret = a\nsecret_file = /nonexistent\n",
+	  "not both" },
+	{ "missing secret file", "run_dir = /r\nsecret_file = /nonexistent\n",
+	  "secret_file: /nonexistent" },
+};
+
+int
+main(void)
+{
+	struct conf c;
+	char err[512], text[1024];
+	size_t i;
+	int r;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	unsetenv("GITHUB_WEBHOOK_SECRET");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err[0] = '\0';
+		r = load(&c, rows[i].text, err, sizeof(err));
+		if (rows[i].err == NULL)
+			CHECK(r == 0, rows[i].name, "%s", err);
+		else
+			CHECK(r == -1 && strstr(err, rows[i].err) != NULL,
+			    rows[i].name, "got %d \"%s\", want \"%s\"", r, err,
+			    rows[i].err);
+		if (r == 0)
+			conf_free(&c);
+	}
+
+	r = load(&c, "run_dir = /r\n", err, sizeof(err));
+	CHECK(r == 0 && c.max_body == 26214400 && c.branches.n == 1 &&
+	    strcmp(c.branches.v[0], "main") == 0 && c.paths.n == 4 &&
+	    c.configs.n == 2 && strcmp(c.default_config,
+	    "configs/sft.yaml") == 0 && c.command.n == 7 &&
+	    strcmp(c.command.v[0], "swift") == 0 &&
+	    strcmp(c.command.v[2], "{config}") == 0 && c.secret == NULL &&
+	    c.workdir == NULL, "defaults", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	r = load(&c, "run_dir = /r\nmax_body = 2K\nbranches = a b/*\n",
+	    err, sizeof(err));
+	CHECK(r == 0 && c.max_body == 2048 && c.branches.n == 2 &&
+	    strcmp(c.branches.v[1], "b/*") == 0 && c.branches.v[2] == NULL,
+	    "lists and sizes", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	/* Secrets: file (trailing newline dropped), inline, environment. */
+	put("secret", "s3cr#t value\r\n");
+	snprintf(text, sizeof(text), "run_dir = /r\nsecret_file = %s/secret\n",
+	    dir);
+	r = load(&c, text, err, sizeof(err));
+	CHECK(r == 0 && c.secret != NULL && c.secretlen == 12 &&
+	    strcmp(c.secret, "s3cr#t value") == 0, "secret_file",
+	    "r=%d %s", r, err);
+	if (r == 0)
+		conf_free(&c);
+	put("secret", "\n");
+	r = load(&c, text, err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "is empty"), "empty secret_file",
+	    "r=%d %s", r, err);
+
+	r = load(&c, "run_dir = /r\nsecret = a#b\n", err, sizeof(err));
+	CHECK(r == 0 && strcmp(c.secret, "a#b") == 0, "secret with #",
+	    "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	setenv("GITHUB_WEBHOOK_SECRET", "from-env", 1);
+	r = load(&c, "run_dir = /r\n", err, sizeof(err));
+	CHECK(r == 0 && c.secret && strcmp(c.secret, "from-env") == 0,
+	    "GITHUB_WEBHOOK_SECRET", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+	r = load(&c, "run_dir = /r\nsecret = file-wins\n", err, sizeof(err));
+	CHECK(r == 0 && c.secret && strcmp(c.secret, "file-wins") == 0,
+	    "config secret before environment", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+	unsetenv("GITHUB_WEBHOOK_SECRET");
+
+	r = conf_load(&c, "/nonexistent/conf", err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "/nonexistent/conf:0: cannot open"),
+	    "missing file", "%s", err);
+
+	snprintf(text, sizeof(text), "%s/conf", dir);
+	put("conf", "run_dir = /from-env\n");
+	setenv("SWIFT_WEBHOOK_CONFIG", text, 1);
+	r = conf_load(&c, NULL, err, sizeof(err));
+	CHECK(r == 0 && strcmp(c.run_dir, "/from-env") == 0,
+	    "SWIFT_WEBHOOK_CONFIG", "r=%d %s", r, err);
+	if (r == 0)
+		conf_free(&c);
+
+	snprintf(text, sizeof(text), "rm -rf %s", dir);
+	if (system(text) != 0)
+		return 1;
+	return t_exit();
+}

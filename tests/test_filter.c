@@ -1,0 +1,399 @@
+/* test_filter.c: globs, form bodies, push parsing and config selection. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "t.h"
+
+static const struct {
+	const char *pat, *s;
+	int want;
+} globs[] = {
+	{ "main", "main", 1 },
+	{ "main", "mainline", 0 },
+	{ "release/*", "release/1.0", 1 },
+	{ "release/*", "release/1.0/hotfix", 0 },
+	{ "release/**", "release/1.0/hotfix", 1 },
+	{ "release/*", "release/", 1 },
+	{ "*", "a/b", 0 },
+	{ "**", "a/b", 1 },
+	{ "a/**/b", "a/b", 1 },
+	{ "a/**/b", "a/x/y/b", 1 },
+	{ "a/**/b", "a/xb", 0 },
+	{ "**/b", "b", 1 },
+	{ "**/b", "x/y/b", 1 },
+	{ "feat-?", "feat-1", 1 },
+	{ "feat-?", "feat-12", 0 },
+	{ "?", "/", 0 },
+	{ "v[0-9]", "v7", 1 },
+	{ "v[0-9]", "vx", 0 },
+	{ "v[!0-9]", "vx", 1 },
+	{ "v[!0-9]", "v1", 0 },
+	{ "[]]", "]", 1 },
+	{ "[ab", "[ab", 1 },
+	{ "\\*", "*", 1 },
+	{ "\\*", "x", 0 },
+	{ "*.py", ".py", 1 },
+	{ "", "", 1 },
+	{ "", "x", 0 },
+	{ "a*b*c*d*e*f*g*h*i*j*k", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+};
+
+static const struct {
+	const char *pat, *path;
+	int want;
+} paths[] = {
+	{ "*.py", "train.py", 1 },
+	{ "*.py", "src/model/train.py", 1 },
+	{ "*.py", "train.pyc", 0 },
+	{ "*.yaml", "configs/sft.yaml", 1 },
+	{ "configs/*.yaml", "configs/sft.yaml", 1 },
+	{ "configs/*.yaml", "configs/old/sft.yaml", 0 },
+	{ "configs/*.yaml", "x/configs/sft.yaml", 0 },
+	{ "configs/**/*.yaml", "configs/a/b/sft.yaml", 1 },
+	{ "configs/**/*.yaml", "configs/sft.yaml", 1 },
+	{ "/train.py", "train.py", 1 },
+	{ "/train.py", "src/train.py", 0 },
+	{ "docs", "docs/index.py", 1 },
+	{ "docs", "src/docs/index.py", 1 },
+	{ "docs/", "docs/index.py", 1 },
+	{ "docs/", "docs", 0 },
+	{ "docs/", "src/docs", 0 },
+	{ "src/docs", "src/docs/a/b.py", 1 },
+	{ "src/docs", "x/src/docs/b.py", 0 },
+	{ "**/test_*.py", "a/b/test_x.py", 1 },
+	{ "**/test_*.py", "test_x.py", 1 },
+	{ "README*", "README.md", 1 },
+	{ "", "x", 0 },
+	{ "/", "x", 0 },
+};
+
+static void
+test_globs(void)
+{
+	char name[128];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(globs) / sizeof(globs[0]); i++) {
+		r = glob_match(globs[i].pat, globs[i].s);
+		snprintf(name, sizeof(name), "glob \"%s\" ~ \"%s\"",
+		    globs[i].pat, globs[i].s);
+		CHECK(r == globs[i].want, name, "got %d", r);
+	}
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		r = path_match(paths[i].pat, paths[i].path);
+		snprintf(name, sizeof(name), "path \"%s\" ~ \"%s\"",
+		    paths[i].pat, paths[i].path);
+		CHECK(r == paths[i].want, name, "got %d", r);
+	}
+}
+
+static void
+test_path_safe(void)
+{
+	static const struct { const char *p; int want; } rows[] = {
+		{ "configs/sft.yaml", 1 }, { "a.yaml", 1 },
+		{ "", 0 }, { "/etc/passwd", 0 }, { "-x.yaml", 0 },
+		{ "../x.yaml", 0 }, { "a/../x.yaml", 0 }, { "a/./x", 0 },
+		{ "a//x", 0 }, { "a/", 0 }, { "a\nb", 0 }, { "..a/x", 1 },
+		{ "a/-x", 1 },
+	};
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(name, sizeof(name), "path_safe %zu", i);
+		CHECK(path_safe(rows[i].p) == rows[i].want, name, "\"%s\"",
+		    rows[i].p);
+	}
+}
+
+static void
+test_form(void)
+{
+	static const struct {
+		const char *body, *want;
+	} rows[] = {
+		{ "payload=%7B%22a%22%3A1%7D", "{\"a\":1}" },
+		{ "payload=a+b%20c", "a b c" },
+		{ "x=1&payload=ok&y=2", "ok" },
+		{ "payload=", "" },
+		{ "payload=%7", NULL },
+		{ "payload=%zz", NULL },
+		{ "payloadx=1", NULL },
+		{ "x=payload=1", NULL },
+		{ "", NULL },
+	};
+	char buf[128], *out, name[64];
+	long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", rows[i].body);
+		n = form_payload(buf, strlen(buf), &out);
+		snprintf(name, sizeof(name), "form \"%s\"", rows[i].body);
+		if (rows[i].want == NULL)
+			CHECK(n == -1, name, "got %ld, want -1", n);
+		else
+			CHECK(n == (long)strlen(rows[i].want) &&
+			    memcmp(out, rows[i].want, n) == 0, name,
+			    "got %ld \"%.*s\"", n, n > 0 ? (int)n : 0,
+			    n > 0 ? out : "");
+	}
+}
+
+#define SHA "0123456789abcdef0123456789abcdef01234567"
+
+static void
+test_parse(void)
+{
+	static const struct {
+		const char *body;
+		int want;
+		const char *name;
+	} rows[] = {
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\"}", 0,
+		  "minimal push" },
+		{ "not json", -1, "not json" },
+		{ "[1,2]", -1, "array" },
+		{ "{\"after\":\"" SHA "\"}", -1, "no ref" },
+		{ "{\"ref\":\"refs/heads/main\"}", -1, "no after" },
+		{ "{\"ref\":1,\"after\":\"" SHA "\"}", -1, "ref not a string" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"xyz\"}", -1,
+		  "after not a sha" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "0\"}", -1,
+		  "after 41 digits" },
+		{ "{\"ref\":\"refs/heads/-rf\",\"after\":\"" SHA "\"}", -1,
+		  "option-like branch" },
+		{ "{\"ref\":\"refs/heads/a b\",\"after\":\"" SHA "\"}", -1,
+		  "space in ref" },
+		{ "{\"ref\":\"refs/heads/../x\",\"after\":\"" SHA "\"}", -1,
+		  "dot-dot in ref" },
+		{ "{\"ref\":\"main\",\"after\":\"" SHA "\"}", -1,
+		  "ref outside refs/" },
+	};
+	struct push p;
+	char reason[FILTER_REASON_MAX];
+	const char *body;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		r = push_parse(&p, rows[i].body, strlen(rows[i].body), reason);
+		CHECK(r == rows[i].want, rows[i].name, "got %d (%s)", r,
+		    r ? reason : "ok");
+		if (r == 0)
+			push_free(&p);
+	}
+	body = "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA
+	    "\",\"repository\":{\"full_name\":\"o/r\"}}";
+	r = push_parse(&p, body, strlen(body), reason);
+	CHECK(r == 0 && strcmp(p.branch, "main") == 0 &&
+	    strcmp(p.repository, "o/r") == 0 && !p.deleted, "fields",
+	    "r=%d", r);
+	if (r == 0)
+		push_free(&p);
+}
+
+static int
+load(struct conf *c, const char *text)
+{
+	char path[] = "/tmp/swh-test-XXXXXX", err[512];
+	int fd, r;
+
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	r = conf_load(c, path, err, sizeof(err));
+	unlink(path);
+	if (r == -1)
+		printf("# conf: %s\n", err);
+	return r;
+}
+
+/* One push table row: its JSON, and the runs (or the reason) it gives. */
+static const struct {
+	const char	*name;
+	const char	*conf;		/* extra config lines */
+	const char	*push;
+	int		 want;		/* 1 runs, 0 ignored */
+	const char	*expect;	/* configs joined by ' ', or reason part */
+} pushes[] = {
+	{ "default config for a .py change", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[],\"removed\":[],\"modified\":[\"train.py\"]}]}",
+	  1, "configs/sft.yaml" },
+	{ "changed config trains it", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"configs/a.yaml\"],\"removed\":[],\"modified\":"
+	  "[\"configs/b.yml\",\"train.py\"]}]}",
+	  1, "configs/a.yaml configs/b.yml" },
+	{ "config removed later is not trained", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"configs/a.yaml\",\"configs/b.yaml\"],\"removed\":[],"
+	  "\"modified\":[]},{\"added\":[],\"removed\":[\"configs/a.yaml\"],"
+	  "\"modified\":[]}]}",
+	  1, "configs/b.yaml" },
+	{ "config modified twice runs once", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[],\"removed\":[],\"modified\":[\"configs/a.yaml\"]},"
+	  "{\"added\":[],\"removed\":[],\"modified\":[\"configs/a.yaml\"]}]}",
+	  1, "configs/a.yaml" },
+	{ "only removed config: default", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[],\"removed\":[\"configs/a.yaml\"],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+	{ "nested config not in configs glob", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"configs/old/a.yaml\"],\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+	{ "README only is ignored", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"README.md\"],\"removed\":[],\"modified\":[]}]}",
+	  0, "no changed file" },
+	{ "no commits is ignored", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":[]}",
+	  0, "no changed file" },
+	{ "ignore_paths wins", "ignore_paths = docs/ *_test.py\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"docs/conf.py\"],\"removed\":[],\"modified\":"
+	  "[\"model_test.py\"]}]}",
+	  0, "no changed file" },
+	{ "ignored config is not trained", "ignore_paths = configs/wip_*\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"configs/wip_a.yaml\",\"configs/b.yaml\"],"
+	  "\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/b.yaml" },
+	{ "tag push ignored", "",
+	  "{\"ref\":\"refs/tags/v1\",\"after\":\"" SHA "\",\"commits\":[]}",
+	  0, "tag push" },
+	{ "other branch ignored", "",
+	  "{\"ref\":\"refs/heads/dev\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"a.py\"],\"removed\":[],\"modified\":[]}]}",
+	  0, "not watched" },
+	{ "branch glob", "branches = main release/*\n",
+	  "{\"ref\":\"refs/heads/release/2.0\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"a.py\"],\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+	{ "branch glob stays in its segment", "branches = release/*\n",
+	  "{\"ref\":\"refs/heads/release/2.0/x\",\"after\":\"" SHA "\","
+	  "\"commits\":[{\"added\":[\"a.py\"],\"removed\":[],\"modified\":[]}]}",
+	  0, "not watched" },
+	{ "deleted branch ignored", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"deleted\":true,"
+	  "\"commits\":[]}",
+	  0, "deletes" },
+	{ "zero after is a deletion", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\""
+	  "0000000000000000000000000000000000000000\",\"commits\":[]}",
+	  0, "deletes" },
+	{ "commit without file lists: everything", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"id\":\"x\"}]}",
+	  1, "configs/sft.yaml" },
+	{ "no commits array: everything", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\"}",
+	  1, "configs/sft.yaml" },
+	{ "unsafe config path skipped", "configs = *.yaml\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"-rf.yaml\",\"ok.yaml\"],\"removed\":[],"
+	  "\"modified\":[]}]}",
+	  1, "ok.yaml" },
+	{ "non-string entries skipped", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[1,null,\"a.py\"],\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+};
+
+/* 2048 commits: GitHub's cap, so the list may be cut short. */
+static char *
+truncated_push(void)
+{
+	size_t i, len = 0, cap = 2048 * 64 + 256;
+	char *s = malloc(cap);
+
+	len += snprintf(s, cap, "{\"ref\":\"refs/heads/main\",\"after\":\"%s\","
+	    "\"commits\":[", SHA);
+	for (i = 0; i < 2048; i++)
+		len += snprintf(s + len, cap - len, "%s{\"added\":[\"README\"],"
+		    "\"removed\":[],\"modified\":[]}", i ? "," : "");
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+static void
+test_filter(void)
+{
+	char text[1024], reason[FILTER_REASON_MAX], got[1024], *big;
+	struct conf c;
+	struct push p;
+	struct selection sel;
+	size_t i, k;
+	int r;
+
+	for (i = 0; i < sizeof(pushes) / sizeof(pushes[0]); i++) {
+		snprintf(text, sizeof(text), "run_dir = /tmp\n%s",
+		    pushes[i].conf);
+		if (load(&c, text) == -1) {
+			CHECK(0, pushes[i].name, "config did not load");
+			continue;
+		}
+		if (push_parse(&p, pushes[i].push, strlen(pushes[i].push),
+		    reason) == -1) {
+			CHECK(0, pushes[i].name, "parse: %s", reason);
+			conf_free(&c);
+			continue;
+		}
+		r = filter_push(&c, &p, &sel, reason);
+		got[0] = '\0';
+		for (k = 0; r == 1 && k < sel.n; k++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got),
+			    "%s%s", k ? " " : "", sel.configs[k]);
+		if (pushes[i].want == 1)
+			CHECK(r == 1 && strcmp(got, pushes[i].expect) == 0,
+			    pushes[i].name, "got %d \"%s\" (%s)", r, got,
+			    r == 1 ? "" : reason);
+		else
+			CHECK(r == 0 && strstr(reason, pushes[i].expect),
+			    pushes[i].name, "got %d \"%s\" \"%s\"", r, got,
+			    r == 0 ? reason : "");
+		if (r == 1)
+			selection_free(&sel);
+		push_free(&p);
+		conf_free(&c);
+	}
+
+	if (load(&c, "run_dir = /tmp\n") == -1)
+		return;
+	big = truncated_push();
+	r = push_parse(&p, big, strlen(big), reason);
+	if (r == 0) {
+		r = filter_push(&c, &p, &sel, reason);
+		CHECK(r == 1 && sel.everything && sel.n == 1 &&
+		    strcmp(sel.configs[0], "configs/sft.yaml") == 0,
+		    "2048 commits: everything changed", "r=%d", r);
+		if (r == 1)
+			selection_free(&sel);
+		push_free(&p);
+	} else
+		CHECK(0, "2048 commits: everything changed", "%s", reason);
+	free(big);
+	conf_free(&c);
+}
+
+int
+main(void)
+{
+	test_globs();
+	test_path_safe();
+	test_form();
+	test_parse();
+	test_filter();
+	return t_exit();
+}

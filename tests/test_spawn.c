@@ -1,0 +1,374 @@
+/*
+ * test_spawn.c: the double fork, the run directory and claims, with real
+ * processes (tests/fake-swift as the trainer).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "rundir.h"
+#include "spawn.h"
+#include "t.h"
+
+extern char **environ;
+
+static char top[] = "/tmp/swh-spawn-XXXXXX";
+static char fake[PATH_MAX];
+
+static void
+put(const char *path, const char *text, int mode)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static char *
+readfile(const char *path)
+{
+	static char buf[65536];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* Waits up to 10 s for path to exist and contain needle. */
+static char *
+await(const char *path, const char *needle)
+{
+	char *s;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if ((s = readfile(path)) != NULL && strstr(s, needle) != NULL)
+			return s;
+		usleep(50000);
+	}
+	return NULL;
+}
+
+static int
+load(struct conf *c, const char *cmd, const char *workdir)
+{
+	char path[PATH_MAX], text[2048], err[512];
+
+	snprintf(path, sizeof(path), "%s/conf", top);
+	snprintf(text, sizeof(text), "run_dir = %s/runs\nworkdir = %s\n"
+	    "secret = test-secret\ncommand = %s\nenv = HF_HUB_OFFLINE=1\n",
+	    top, workdir, cmd);
+	put(path, text, 0600);
+	if (conf_load(c, path, err, sizeof(err)) == -1) {
+		printf("# %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
+}
+
+/* Creates, claims and starts a job for config under cmd. */
+static int
+run(struct job *j, const char *cmd, const char *workdir, const char *sha,
+    const char *config, char *err, size_t errlen)
+{
+	struct conf c;
+	struct spawn sp;
+	char other[JOB_ID_MAX], runs[PATH_MAX];
+	int r = -1;
+
+	memset(j, 0, sizeof(*j));
+	j->delivery = "d-1";
+	j->event = "push";
+	j->repository = "o/r";
+	j->ref = "refs/heads/main";
+	j->branch = "main";
+	j->sha = sha;
+	j->config = config;
+	snprintf(runs, sizeof(runs), "%s/runs", top);
+	snprintf(err, errlen, "setup");
+	if (load(&c, cmd, workdir) == -1)
+		return -1;
+	if (rundir_prepare(runs, err, errlen) == 0 &&
+	    job_create(j, runs, err, errlen) == 0 &&
+	    spawn_prepare(&sp, j, &c) == 0) {
+		j->argv = sp.argv;
+		if (job_write(j) == 0 &&
+		    job_claim(j, runs, other, err, errlen) == 0)
+			r = spawn_start(&sp, j, c.secret, c.secretlen, err,
+			    errlen);
+		j->argv = NULL;
+		spawn_free(&sp);
+	}
+	conf_free(&c);
+	return r;
+}
+
+static void
+test_detached(void)
+{
+	char cmd[PATH_MAX * 2], path[PATH_MAX], work[PATH_MAX], err[512];
+	char want[64], *s;
+	struct job j;
+	int r;
+
+	snprintf(work, sizeof(work), "%s/work", top);
+	snprintf(cmd, sizeof(cmd), "%s sft {config} --output_dir "
+	    "{job_dir}/output --add_version false", fake);
+	r = run(&j, cmd, work, "1111111111111111111111111111111111111111",
+	    "configs/sleep.yaml", err, sizeof(err));
+	CHECK(r == 0 && j.pid > 0, "spawn starts", "r=%d %s", r, err);
+	if (r != 0)
+		return;
+	CHECK(kill(j.pid, 0) == 0, "trainer alive after spawn", "pid %ld",
+	    (long)j.pid);
+	CHECK(no_children(), "responder has no child left",
+	    "waitpid found a child or zombie");
+	snprintf(path, sizeof(path), "%s/pid", j.dir);
+	snprintf(want, sizeof(want), "%ld\n", (long)j.pid);
+	s = readfile(path);
+	CHECK(s && strcmp(s, want) == 0, "pid file is the trainer",
+	    "pid file \"%s\", trainer %ld", s ? s : "(none)", (long)j.pid);
+	snprintf(path, sizeof(path), "%s/job.json", j.dir);
+	s = readfile(path);
+	CHECK(s && strstr(s, "\"state\":\t\"running\""), "job.json running",
+	    "%s", s ? s : "(none)");
+
+	snprintf(path, sizeof(path), "%s/output/info", j.dir);
+	s = await(path, "fds=");
+	CHECK(s != NULL, "trainer wrote info", "no %s", path);
+	if (s != NULL) {
+		char line[64];
+
+		CHECK(strstr(s, "\nfds=0 1 2 \n") != NULL, "only fds 0-2",
+		    "%s", s);
+		snprintf(line, sizeof(line), "sid=%ld\n", (long)getsid(0));
+		CHECK(strstr(s, line) == NULL, "own session", "%s", s);
+		snprintf(line, sizeof(line), "pgid=%ld\n", (long)j.pid);
+		CHECK(strstr(s, line) != NULL, "own process group", "%s", s);
+		snprintf(line, sizeof(line), "ppid=%ld\n", (long)getpid());
+		CHECK(strstr(s, line) == NULL, "parent is not the responder",
+		    "%s", s);
+		snprintf(line, sizeof(line), "cwd=%s\n", work);
+		CHECK(strstr(s, line) != NULL, "cwd is workdir", "%s", s);
+	}
+	snprintf(path, sizeof(path), "%s/output/env", j.dir);
+	s = await(path, "PATH=");
+	CHECK(s != NULL && strstr(s, "HF_HOME=/data/hf\n") &&
+	    strstr(s, "HF_HUB_OFFLINE=1\n") && strstr(s, "JOB_ID=") &&
+	    strstr(s, "JOB_SHA=1111111111111111111111111111111111111111\n") &&
+	    strstr(s, "JOB_CONFIG=configs/sleep.yaml\n") &&
+	    strstr(s, "LC_ALL=C\n"), "allow-listed environment", "%s",
+	    s ? s : "(none)");
+	CHECK(s != NULL && !strstr(s, "GITHUB_WEBHOOK_SECRET") &&
+	    !strstr(s, "HTTP_") && !strstr(s, "SECRET_THING") &&
+	    !strstr(s, "test-secret") && !strstr(s, "GATEWAY_INTERFACE"),
+	    "no secret or CGI variables", "%s", s ? s : "(none)");
+	snprintf(path, sizeof(path), "%s/output/argv", j.dir);
+	s = readfile(path);
+	snprintf(cmd, sizeof(cmd), "%s\nsft\nconfigs/sleep.yaml\n--output_dir\n"
+	    "%s/output\n--add_version\nfalse\n", fake, j.dir);
+	CHECK(s && strcmp(s, cmd) == 0, "argv", "got \"%s\"", s ? s : "");
+
+	snprintf(path, sizeof(path), "%s/job.json", j.dir);
+	s = await(path, "\"succeeded\"");
+	CHECK(s && strstr(s, "\"exit_code\":\t0"), "job.json succeeded",
+	    "%s", s ? s : readfile(path));
+	CHECK(kill(j.pid, 0) == -1 && errno == ESRCH, "trainer gone",
+	    "pid %ld", (long)j.pid);
+	snprintf(path, sizeof(path), "%s/log", j.dir);
+	s = readfile(path);
+	CHECK(s && strstr(s, "fake-swift: sft configs/sleep.yaml") &&
+	    strstr(s, "exited with status 0"), "log has trainer output",
+	    "%s", s ? s : "(none)");
+}
+
+static void
+test_endings(void)
+{
+	static const struct {
+		const char *config, *state, *field;
+	} rows[] = {
+		{ "configs/exit3.yaml", "\"failed\"", "\"exit_code\":\t3" },
+		{ "configs/kill9.yaml", "\"killed\"", "\"signal\":\t9" },
+	};
+	char cmd[PATH_MAX], path[PATH_MAX], work[PATH_MAX], err[512], *s;
+	struct job j;
+	size_t i;
+	int r;
+
+	snprintf(work, sizeof(work), "%s/work", top);
+	snprintf(cmd, sizeof(cmd), "%s sft {config}", fake);
+	for (i = 0; i < 2; i++) {
+		r = run(&j, cmd, work, "2222222222222222222222222222222222222222",
+		    rows[i].config, err, sizeof(err));
+		CHECK(r == 0, rows[i].config, "spawn: %s", err);
+		if (r != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/job.json", j.dir);
+		s = await(path, rows[i].state);
+		CHECK(s && strstr(s, rows[i].field), rows[i].state, "%s",
+		    s ? s : readfile(path));
+	}
+}
+
+static void
+test_failures(void)
+{
+	char cmd[PATH_MAX], path[PATH_MAX], work[PATH_MAX], err[512], *s;
+	struct job j;
+	int r;
+
+	snprintf(work, sizeof(work), "%s/work", top);
+	r = run(&j, "/nonexistent/swift sft {config}", work,
+	    "3333333333333333333333333333333333333333", "configs/a.yaml", err,
+	    sizeof(err));
+	CHECK(r == -1 && strstr(err, "cannot execute trainer "
+	    "/nonexistent/swift: No such file"), "exec failure reported",
+	    "r=%d %s", r, err);
+	snprintf(path, sizeof(path), "%s/job.json", j.dir);
+	s = readfile(path);
+	CHECK(s && strstr(s, "\"failed\"") && strstr(s, "cannot execute"),
+	    "exec failure recorded as failed", "%s", s ? s : "(none)");
+	snprintf(path, sizeof(path), "%s/pid", j.dir);
+	CHECK(access(path, F_OK) == -1, "no pid file on exec failure", "%s",
+	    path);
+	CHECK(no_children(), "no process left on exec failure", "child");
+
+	r = run(&j, "no-such-swift-binary sft {config}", work,
+	    "3333333333333333333333333333333333333333", "configs/b.yaml", err,
+	    sizeof(err));
+	CHECK(r == -1 && strstr(err, "no-such-swift-binary: No such file"),
+	    "not in PATH", "r=%d %s", r, err);
+
+	snprintf(path, sizeof(path), "%s/work/noexec", top);
+	put(path, "#!/bin/sh\n", 0644);
+	snprintf(cmd, sizeof(cmd), "%s sft {config}", path);
+	r = run(&j, cmd, work, "3333333333333333333333333333333333333333",
+	    "configs/c.yaml", err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "Permission denied"), "not executable",
+	    "r=%d %s", r, err);
+
+	snprintf(cmd, sizeof(cmd), "%s sft {config}", fake);
+	r = run(&j, cmd, "/nonexistent", "3333333333333333333333333333333333333333",
+	    "configs/d.yaml", err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "cannot chdir to workdir /nonexistent"),
+	    "bad workdir", "r=%d %s", r, err);
+	CHECK(no_children(), "no process left after failures", "child");
+}
+
+static void
+test_claims(void)
+{
+	char runs[PATH_MAX], other[JOB_ID_MAX], err[256], dir[PATH_MAX];
+	struct job a, b;
+	int i, wins = 0, status, r;
+	pid_t pid;
+
+	snprintf(runs, sizeof(runs), "%s/runs", top);
+	memset(&a, 0, sizeof(a));
+	a.sha = "4444444444444444444444444444444444444444";
+	a.config = "configs/x.yaml";
+	b = a;
+	CHECK(job_create(&a, runs, err, sizeof(err)) == 0 &&
+	    job_create(&b, runs, err, sizeof(err)) == 0 &&
+	    strcmp(a.id, b.id) != 0, "job ids unique", "%s %s", a.id, b.id);
+	CHECK(strstr(a.id, "-4444444-x") != NULL && strchr(a.id, '/') == NULL,
+	    "job id has short sha and config", "%s", a.id);
+	CHECK(strcmp(a.id, b.id) < 0, "job ids sort by creation", "%s %s",
+	    a.id, b.id);
+	r = job_claim(&a, runs, other, err, sizeof(err));
+	CHECK(r == 0, "first claim wins", "r=%d %s", r, err);
+	r = job_claim(&b, runs, other, err, sizeof(err));
+	CHECK(r == 1 && strcmp(other, a.id) == 0, "second claim names first",
+	    "r=%d other=%s", r, other);
+	job_unclaim(&a, runs);
+	r = job_claim(&b, runs, other, err, sizeof(err));
+	CHECK(r == 0, "unclaim frees the pair", "r=%d", r);
+
+	/* Eight processes race for one pair: exactly one wins. */
+	a.config = "configs/race.yaml";
+	for (i = 0; i < 8; i++) {
+		if ((pid = fork()) == 0) {
+			struct job mine = a;
+
+			snprintf(dir, sizeof(dir), "race-%d", i);
+			snprintf(mine.id, sizeof(mine.id), "%s", dir);
+			_exit(job_claim(&mine, runs, other, err, sizeof(err)) ==
+			    0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 8; i++)
+		if (wait(&status) > 0 && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			wins++;
+	CHECK(wins == 1, "racing claims: one winner", "%d winners", wins);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char path[PATH_MAX];
+
+	(void)argc;
+	if (realpath(argv[0], path) == NULL || mkdtemp(top) == NULL)
+		return 1;
+	*strrchr(path, '/') = '\0';
+	snprintf(fake, sizeof(fake), "%s/fake-swift", path);
+
+	snprintf(path, sizeof(path), "%s/runs", top);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/work", top);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/work/configs", top);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/work/configs/sleep.yaml", top);
+	put(path, "model: Qwen/Qwen2.5-0.5B\nfake_sleep: 1\n", 0644);
+	snprintf(path, sizeof(path), "%s/work/configs/exit3.yaml", top);
+	put(path, "fake_exit: 3\n", 0644);
+	snprintf(path, sizeof(path), "%s/work/configs/kill9.yaml", top);
+	put(path, "fake_signal: 9\n", 0644);
+
+	/* What the web server's environment might hold. */
+	setenv("HF_HOME", "/data/hf", 1);
+	setenv("LC_ALL", "C", 1);
+	setenv("SECRET_THING", "x", 1);
+	setenv("HTTP_X_HUB_SIGNATURE_256", "sha256=00", 1);
+	setenv("GATEWAY_INTERFACE", "CGI/1.1", 1);
+	setenv("GITHUB_WEBHOOK_SECRET", "test-secret", 1);
+	if (spawn_init(environ) == -1)
+		return 1;
+	CHECK(spawn_allowed("PATH=/bin") && spawn_allowed("NCCL_DEBUG=INFO") &&
+	    spawn_allowed("LC_ALL=C") && !spawn_allowed("PATHX=1") &&
+	    !spawn_allowed("HTTP_HOST=x") && !spawn_allowed("PAT=1") &&
+	    !spawn_allowed("LD_PRELOAD=/x.so"), "allow-list", "mismatch");
+
+	test_detached();
+	test_endings();
+	test_failures();
+	test_claims();
+
+	snprintf(path, sizeof(path), "rm -rf %s", top);
+	if (system(path) != 0)
+		return 1;
+	return t_exit();
+}

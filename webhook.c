@@ -1,0 +1,213 @@
+/*
+ * webhook.c: swift-webhook's entry point, the request loop and the answers.
+ *
+ * Without arguments it is the responder: FastCGI when the web server
+ * started it on a socket (fd 0), else one CGI request (RFC 3875).  With
+ * arguments it is a tool for people (see usage()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "conf.h"
+#include "delivery.h"
+#include "jobs.h"
+#include "spawn.h"
+
+extern char **environ;
+
+/* One request, whichever protocol brought it. */
+struct io {
+	FCGX_Request	*fcgi;		/* NULL in CGI mode */
+};
+
+static const char *
+param(struct io *io, const char *name)
+{
+	if (io->fcgi != NULL)
+		return FCGX_GetParam(name, io->fcgi->envp);
+	return getenv(name);
+}
+
+static ssize_t
+body_read(void *ctx, char *buf, size_t len)
+{
+	struct io *io = ctx;
+	ssize_t n;
+
+	if (len > (1 << 30))
+		len = 1 << 30;
+	if (io->fcgi != NULL) {
+		n = FCGX_GetStr(buf, (int)len, io->fcgi->in);
+		return FCGX_GetError(io->fcgi->in) != 0 ? -1 : n;
+	}
+	do
+		n = read(STDIN_FILENO, buf, len);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static void
+out(struct io *io, const char *s, size_t len)
+{
+	ssize_t n;
+
+	if (io->fcgi != NULL) {
+		FCGX_PutStr(s, (int)len, io->fcgi->out);
+		return;
+	}
+	while (len > 0) {
+		if ((n = write(STDOUT_FILENO, s, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		s += n;
+		len -= n;
+	}
+}
+
+/*
+ * One line on the web server's error log: FastCGI's stderr stream during a
+ * request, else fd 2.  One write, so lines of parallel processes do not mix.
+ */
+static void
+logline(struct io *io, const char *line)
+{
+	if (io != NULL && io->fcgi != NULL) {
+		FCGX_PutS(line, io->fcgi->err);
+		FCGX_FFlush(io->fcgi->err);
+	} else
+		(void)!write(STDERR_FILENO, line, strlen(line));
+}
+
+static void
+respond(struct io *io, const struct reply *rp)
+{
+	char head[256], *body;
+	int n;
+
+	if ((body = cJSON_PrintUnformatted(rp->json)) == NULL)
+		body = strdup("{\"status\":\"error\"}");
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "%s"
+	    "\r\n", rp->status, http_reason(rp->status),
+	    rp->status == 405 ? "Allow: POST\r\n" : "");
+	out(io, head, n);
+	if (body != NULL) {
+		out(io, body, strlen(body));
+		out(io, "\n", 1);
+	}
+	free(body);
+}
+
+static void
+log_reply(struct io *io, const struct reply *rp)
+{
+	char line[2048], reason[sizeof(rp->reason)];
+	size_t i;
+
+	for (i = 0; rp->reason[i] != '\0'; i++)
+		reason[i] = rp->reason[i] == '"' ? '\'' :
+		    rp->reason[i] >= 0x20 && rp->reason[i] < 0x7f ?
+		    rp->reason[i] : '?';
+	reason[i] = '\0';
+	snprintf(line, sizeof(line), "swift-webhook: delivery=%s event=%s "
+	    "repo=%s ref=%s sha=%s status=%d decision=%s jobs=%s "
+	    "reason=\"%s\"\n", rp->delivery, rp->event, rp->repository,
+	    rp->ref, rp->sha, rp->status, rp->decision,
+	    rp->jobs[0] ? rp->jobs : "-", reason);
+	logline(io, line);
+}
+
+static void
+serve(struct io *io, struct conf *c, const char *conf_err)
+{
+	struct request rq;
+	struct reply rp;
+
+	rq.method = param(io, "REQUEST_METHOD");
+	rq.content_type = param(io, "CONTENT_TYPE");
+	rq.content_length = param(io, "CONTENT_LENGTH");
+	rq.event = param(io, "HTTP_X_GITHUB_EVENT");
+	rq.delivery = param(io, "HTTP_X_GITHUB_DELIVERY");
+	rq.signature = param(io, "HTTP_X_HUB_SIGNATURE_256");
+	rq.read = body_read;
+	rq.ctx = io;
+	delivery_handle(c, conf_err, &rq, &rp);
+	respond(io, &rp);
+	log_reply(io, &rp);
+	reply_free(&rp);
+}
+
+/*
+ * fds 0-2 open, so that nothing opened later lands on them (slowcgi does
+ * the same); SIGPIPE ignored for writes to a client that left; SIGCHLD at
+ * its default so that waitpid() sees the children we fork.
+ */
+static void
+setup_process(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+}
+
+static int
+responder(void)
+{
+	FCGX_Request req;
+	struct conf c;
+	struct io io = { NULL };
+	char err[1024], line[1200];
+	int ok;
+
+	ok = conf_load(&c, NULL, err, sizeof(err)) == 0;
+	if (!FCGX_IsCGI()) {
+		if (!ok) {
+			snprintf(line, sizeof(line), "swift-webhook: config: "
+			    "%s\n", err);
+			logline(NULL, line);
+		}
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+			logline(NULL, "swift-webhook: FCGX_Init failed\n");
+			return 1;
+		}
+		io.fcgi = &req;
+		while (FCGX_Accept_r(&req) >= 0) {
+			serve(&io, ok ? &c : NULL, err);
+			FCGX_Finish_r(&req);
+		}
+	} else
+		serve(&io, ok ? &c : NULL, err);
+	if (ok)
+		conf_free(&c);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	setup_process();
+	if (argc > 1)
+		return jobs_main(argc, argv);
+	if (spawn_init(environ) == -1) {
+		logline(NULL, "swift-webhook: out of memory\n");
+		return 1;
+	}
+	return responder();
+}
