@@ -1,0 +1,227 @@
+# tests/servers.sh: checks run against a real web server (sourced by
+# tests/apache.sh and tests/lighttpd.sh, after lib.sh).
+#
+# The caller defines server_start, server_stop, server_restart KIND and
+# server_log, sets URL, and calls the checks below for each way of serving.
+
+WWW=www-data
+
+# setup_dirs: run directory, training checkout and config, readable or
+# writable by the server's user as they would be on Debian.
+setup_dirs() {
+	RUNS=$T/runs
+	WORK=$T/work
+	CONF=$T/swift-webhook.conf
+	mkdir -p "$RUNS"
+	chown "$WWW:$WWW" "$RUNS"
+	mkworkdir "$WORK" 0
+	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: 120\n' > "$WORK/configs/sleep.yaml"
+	writeconf "$CONF" "$RUNS" "$WORK"
+	chgrp "$WWW" "$CONF.secret"
+	chmod 644 "$CONF"
+	# A large body that no test reads: over max_body by one byte.
+	head -c 26214401 /dev/zero > "$T/over.bin"
+}
+
+# render SRC DST [sed-expr...]: a shipped config with the test's paths.
+render() {
+	local src=$1 dst=$2
+	shift 2
+	sed -e "s|/usr/lib/cgi-bin/swift-webhook|$BIN|g" \
+	    -e "s|/etc/swift-webhook.conf|$CONF|g" "$@" "$src" > "$dst"
+}
+
+# post NAME EVENT DELIVERY FILE [CONTENT-TYPE [SIGNATURE]]
+# Answer body in $T/NAME.body; prints the HTTP status.
+post() {
+	local name=$1 event=$2 delivery=$3 file=$4
+	local ctype=${5:-application/json} sig=${6:-$(sign "$4")}
+	curl -s -o "$T/$name.body" -w '%{http_code}' --max-time 60 \
+	    -H "Content-Type: $ctype" -H "X-GitHub-Event: $event" \
+	    -H "X-GitHub-Delivery: $delivery" -H "X-Hub-Signature-256: $sig" \
+	    -H "User-Agent: GitHub-Hookshot/test" \
+	    --data-binary @"$file" "$URL"
+}
+
+# expect_http NAME WANT GOT: one check, with the answer and log on failure.
+expect_http() {
+	if [ "$3" = "$2" ]; then
+		pass "$1"
+	else
+		fail "$1" "status $3, want $2: $(head -c 300 "$T/$1.body" 2>/dev/null)"
+		server_log | tail -n 20
+	fi
+}
+
+# outside_server PID: PID shares no session or group with the server.
+outside_server() {
+	local g s
+	read -r g s < <(ps -o pgid=,sid= -p "$1")
+	[ -n "$s" ] || return 1
+	server_sessions | awk -v g="$g" -v s="$s" \
+	    '$2 == g || $3 == s || $2 == s || $3 == g {f = 1} END {exit f}'
+}
+
+# server_sessions: "pid pgid sid" of the processes in the server's session.
+server_sessions() {
+	local sid
+	sid=$(ps -o sid= -p "$(server_pid)" | tr -d ' ')
+	ps -eo pid=,pgid=,sid=,args= | awk -v s="$sid" '$3 == s {print $1, $2, $3}'
+}
+
+# responders: PIDs of FastCGI responders (in the server's session; the
+# supervisors run the same program in sessions of their own).
+responders() {
+	local sid
+	sid=$(ps -o sid= -p "$(server_pid)" | tr -d ' ')
+	ps -eo pid=,sid=,args= | awk -v s="$sid" -v b="$BIN" \
+	    '$2 == s && $3 == b {print $1}'
+}
+
+# job_of NAME: the first job id in an answer.
+job_of() { jq -r '.jobs[0].id // empty' "$T/$1.body" 2>/dev/null; }
+
+# basics MODE N: every status the issue names, through the server.
+basics() {
+	local m=$1 n=$2 got id
+	push "$T/$m-push.json" "$(sha "$n")" refs/heads/main train.py
+	got=$(post "$m-push" push "$m-d1" "$T/$m-push.json")
+	expect_http "$m-push" 202 "$got"
+	id=$(job_of "$m-push")
+	if [ -n "$id" ] && wait_for 10 test -s "$RUNS/$id/output/argv"; then
+		check "$m: trainer ran swift sft CONFIG" "$(cat "$RUNS/$id/output/argv")" \
+		    test "$(tr '\n' ' ' < "$RUNS/$id/output/argv")" = \
+		    "$FAKE sft configs/sft.yaml --output_dir $RUNS/$id/output --add_version false "
+		check "$m: trainer env has no CGI variables" "$(cat "$RUNS/$id/output/env")" \
+		    bash -c "! grep -Eq '^(HTTP_|SERVER_|REMOTE_|GATEWAY_|SCRIPT_|SWIFT_WEBHOOK)' '$RUNS/$id/output/env'"
+		check "$m: trainer has only fds 0-2" "$(grep fds "$RUNS/$id/output/info")" \
+		    grep -qx 'fds=0 1 2 ' "$RUNS/$id/output/info"
+	else
+		fail "$m: trainer ran swift sft CONFIG" "no output for job '$id'"
+	fi
+	got=$(post "$m-redeliver" push "$m-d1" "$T/$m-push.json")
+	expect_http "$m-redeliver" 200 "$got"
+
+	printf '{"zen":"Design for failure.","hook_id":7}' > "$T/$m-ping.json"
+	got=$(post "$m-ping" ping "$m-ping" "$T/$m-ping.json")
+	expect_http "$m-ping" 200 "$got"
+	got=$(post "$m-badsig" push "$m-badsig" "$T/$m-push.json" application/json \
+	    "sha256=$(printf '%064d' 0)")
+	expect_http "$m-badsig" 401 "$got"
+	got=$(curl -s -o "$T/$m-get.body" -D "$T/$m-get.head" -w '%{http_code}' "$URL")
+	expect_http "$m-get" 405 "$got"
+	check "$m: 405 says Allow: POST" "$(cat "$T/$m-get.head")" grep -qi '^Allow: POST' "$T/$m-get.head"
+	got=$(post "$m-type" push "$m-type" "$T/$m-push.json" text/plain)
+	expect_http "$m-type" 415 "$got"
+
+	bigpush "$T/$m-big.json" "$(sha $((n + 1)))" 26000000
+	got=$(post "$m-big" push "$m-big" "$T/$m-big.json")
+	expect_http "$m-big" 202 "$got"
+	got=$(post "$m-over" push "$m-over" "$T/over.bin")
+	expect_http "$m-over" 413 "$got"
+	rm -f "$T/$m-big.json"
+}
+
+# survives MODE N: a sleeping job outlives graceful and full restarts.
+survives() {
+	local m=$1 n=$2 got id pid kind
+	push "$T/$m-sleep.json" "$(sha "$n")" refs/heads/main configs/sleep.yaml
+	got=$(post "$m-sleep" push "$m-sleep" "$T/$m-sleep.json")
+	expect_http "$m-sleep" 202 "$got"
+	id=$(job_of "$m-sleep")
+	pid=$(jq -r '.jobs[0].pid // empty' "$T/$m-sleep.body")
+	[ -n "$pid" ] || { fail "$m: sleeping job" "no pid"; return; }
+	check "$m: trainer in none of the server's sessions or groups" \
+	    "trainer $(ps -o pid=,pgid=,sid= -p "$pid"); server: $(server_sessions | tr '\n' ';')" \
+	    outside_server "$pid"
+	for kind in $SERVER_RESTARTS; do
+		server_restart "$kind"
+		check "$m: job alive after $kind" "pid $pid gone" alive "$pid"
+		check "$m: pid file kept after $kind" "$(cat "$RUNS/$id/pid" 2>&1)" \
+		    test "$(cat "$RUNS/$id/pid" 2>/dev/null)" = "$pid"
+	done
+	got=$(post "$m-after" ping "$m-after" "$T/$m-ping.json")
+	expect_http "$m-after" 200 "$got"
+	kill -9 -- "-$pid" 2>/dev/null
+}
+
+# parallel MODE N: 20 commits, each delivered 10 times with distinct ids,
+# from 16 clients at once, give exactly 20 jobs and no error.
+parallel() {
+	local m=$1 n=$2 i k bad jobs procs
+	for i in $(seq 0 19); do
+		push "$T/$m-par$i.json" "$(sha $((n + i)))" refs/heads/main train.py
+	done
+	for k in $(seq 0 9); do for i in $(seq 0 19); do
+		echo "$i $k"
+	done; done > "$T/$m-par.list"
+	export -f post sign
+	export T URL SECRET
+	# Servers that start responders on demand (mod_fcgid) start more when
+	# they are busy: keep 16 busy with 4 MB pushes until there are 4.
+	if [ "$m" = "${m%cgi}" ] && [ "$(responders | wc -l)" -lt 4 ]; then
+		bigpush "$T/$m-warm.json" "$(sha 1)" 4000000
+		sed -i 's|refs/heads/main|refs/heads/warm|' "$T/$m-warm.json"
+		for _ in 1 2 3 4 5; do
+			seq 16 | xargs -P 16 -I{} bash -c 'post warm push "warm-{}" "$T/'"$m"'-warm.json" > /dev/null'
+			[ "$(responders | wc -l)" -ge 4 ] && break
+		done
+	fi
+	xargs -P 16 -L 1 bash -c 's=$(post "'"$m"'-par$0-$1" push "'"$m"'-$0-$1" "$T/'"$m"'-par$0.json"); echo "$s $0 $1"' \
+	    < "$T/$m-par.list" > "$T/$m-par.out"
+	procs=$(responders | wc -l)
+	[ "$m" = "${m%cgi}" ] && check "$m: at least 4 FastCGI responders" "$procs" test "$procs" -ge 4
+	bad=$(awk '$1 != 202 && $1 != 200' "$T/$m-par.out" | head -5)
+	check "$m: 200 parallel deliveries, no error" "$bad" test -z "$bad"
+	check "$m: all 200 answered" "$(wc -l < "$T/$m-par.out")" test "$(wc -l < "$T/$m-par.out")" = 200
+	check "$m: 20 answered 202" "$(awk '$1 == 202' "$T/$m-par.out" | wc -l)" \
+	    test "$(awk '$1 == 202' "$T/$m-par.out" | wc -l)" = 20
+	jobs=0
+	for i in $(seq 0 19); do
+		k=$(ls -d "$RUNS"/*-"$(sha $((n + i)) | cut -c1-7)"-* 2>/dev/null | wc -l)
+		jobs=$((jobs + k))
+	done
+	check "$m: exactly 20 jobs" "$jobs jobs" test "$jobs" = 20
+	bad=
+	for i in $(seq 0 19); do
+		for d in "$RUNS"/*-"$(sha $((n + i)) | cut -c1-7)"-*; do
+			wait_for 10 jq -e '.state == "running" or .state == "succeeded"' "$d/job.json" > /dev/null ||
+			    bad="$bad $d:$(jq -c '{state,error}' "$d/job.json" 2>&1)"
+			grep -qx '[0-9][0-9]*' "$d/pid" 2>/dev/null || bad="$bad $d:no-pid"
+		done
+	done
+	check "$m: each job has a pid file and a live or finished trainer" "$bad" test -z "$bad"
+}
+
+# killed MODE N: SIGKILL to a responder during a burst.
+killed() {
+	local m=$1 n=$2 i victim bad got
+	for i in $(seq 0 9); do
+		push "$T/$m-kill$i.json" "$(sha $((n + i)))" refs/heads/main train.py
+	done
+	for k in $(seq 0 9); do for i in $(seq 0 9); do echo "$i $k"; done; done > "$T/$m-kill.list"
+	xargs -P 8 -L 1 bash -c 's=$(post "'"$m"'-kill$0-$1" push "'"$m"'-k$0-$1" "$T/'"$m"'-kill$0.json"); echo "$s $0 $1"' \
+	    < "$T/$m-kill.list" > "$T/$m-kill.out" &
+	local burst=$!
+	sleep 0.3
+	victim=$(responders | head -1)
+	if [ -n "$victim" ]; then
+		kill -9 "$victim"
+		pass "$m: killed responder $victim during a burst"
+	else
+		fail "$m: killed a responder during a burst" "no responder found"
+	fi
+	wait "$burst"
+	check "$m: server restarts responders" "$(responders | tr '\n' ' ')" \
+	    wait_for 10 bash -c "[ \$(ps -eo args= | grep -c '^$BIN\$') -ge 1 ]"
+	push "$T/$m-later.json" "$(sha $((n + 50)))" refs/heads/main train.py
+	got=$(post "$m-later" push "$m-later" "$T/$m-later.json")
+	expect_http "$m-later" 202 "$got"
+	bad=
+	for d in "$RUNS"/*/; do
+		[ -f "$d/job.json" ] || continue
+		jq -e '.id and .state and .sha' "$d/job.json" > /dev/null 2>&1 || bad="$bad $d/job.json"
+		[ ! -e "$d/pid" ] || grep -qx '[0-9][0-9]*' "$d/pid" || bad="$bad $d/pid"
+	done
+	check "$m: no half-written job record" "$bad" test -z "$bad"
+}
