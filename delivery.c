@@ -235,8 +235,15 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 
 	if ((rec = delivery_lookup(c->run_dir, rq->delivery)) != NULL) {
 		answer(rp, 200, "duplicate", "delivery already handled", NULL);
-		if ((all = cJSON_Parse(rec)) != NULL)
+		if ((all = cJSON_Parse(rec)) != NULL) {
+			cJSON *job;
+
+			cJSON_ArrayForEach(job, all)
+				if (cJSON_IsString(cJSON_GetObjectItem(job, "id")))
+					note_job(rp, cJSON_GetObjectItem(job,
+					    "id")->valuestring);
 			cJSON_AddItemToObject(rp->json, "jobs", all);
+		}
 		free(rec);
 		return;
 	}

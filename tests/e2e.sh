@@ -158,6 +158,9 @@ check "trainer env: allow-list, no CGI variables" "$(cat "$RUNS/$ID/output/env")
 check "one log line for the delivery" "$(cat "$T/good.err")" \
     grep -q "delivery=d-good event=push repo=acme/train ref=refs/heads/main sha=$(sha 1 | cut -c1-7) status=202 decision=started jobs=$ID" "$T/good.err"
 
+check "the job's outcome is recorded" "$(cat "$RUNS/$ID/job.json")" \
+    wait_for 10 jq -e '.state == "succeeded" and .exit_code == 0 and .finished != null' "$RUNS/$ID/job.json"
+
 # Exactly once: redelivery, another delivery of the same commit.
 cgi redeliver POST application/json push d-good "$SIG" "$J"
 expect redeliver 200 ".status == \"duplicate\" and .jobs[0].id == \"$ID\""
@@ -180,6 +183,24 @@ expect nopayload 400 '.reason | test("payload")'
 push "$T/two.json" "$(sha 3)" refs/heads/main configs/a.yaml configs/b.yaml notes.txt
 cgi two POST application/json push d-two "$(sign "$T/two.json")" "$T/two.json"
 expect two 202 '[.jobs[].config] == ["configs/a.yaml","configs/b.yaml"] and (.jobs[0].id != .jobs[1].id)'
+
+# A launcher prefix (systemd-run --scope ... in production) runs first.
+cat > "$T/launch" <<'EOF2'
+#!/bin/sh
+# A stand-in launcher: marks the environment, then execs the trainer.
+exec env LAUNCHED_BY=test-launcher "$@"
+EOF2
+chmod 755 "$T/launch"
+writeconf "$T/conf-launch" "$RUNS" "$WORK" "launcher = $T/launch"
+push "$T/launch.json" "$(sha 8)" refs/heads/main train.py
+CGI_CONF=$T/conf-launch cgi launch POST application/json push d-launch "$(sign "$T/launch.json")" "$T/launch.json"
+expect launch 202
+LID=$(body_of "$T/launch.out" | jq -r '.jobs[0].id')
+check "launcher prefixes the command" "$(jq -c .argv "$RUNS/$LID/job.json" 2>&1)" \
+    jq -e --arg l "$T/launch" '.argv[0] == $l and .argv[1] == "'"$FAKE"'"' "$RUNS/$LID/job.json"
+wait_for 5 test -s "$RUNS/$LID/output/env"
+check "the trainer ran under the launcher" "$(cat "$RUNS/$LID/output/env" 2>&1)" \
+    grep -qx LAUNCHED_BY=test-launcher "$RUNS/$LID/output/env"
 
 # A 25 MB push (GitHub's cap) is read, verified and parsed.
 bigpush "$T/big.json" "$(sha 4)" 26000000

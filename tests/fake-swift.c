@@ -153,6 +153,7 @@ main(int argc, char *argv[])
 	code = config_num(text, "fake_exit", 0);
 	sig = config_num(text, "fake_signal", 0);
 	forks = config_num(text, "fake_fork", 0);
+	free(text);
 	mkdirs(outdir);
 
 	/* What it was given and what it has: read before anything opens. */
