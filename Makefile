@@ -5,7 +5,8 @@
 #   make demo       lighttpd on 127.0.0.1, a signed push, the job it ran
 #   make bench      CPU per delivery (rejected, ignored, 25 MB)
 #   make check SANITIZE=1   the same under ASan and UBSan
-#   make install    /usr/lib/cgi-bin/swift-webhook (PREFIX, DESTDIR)
+#   make install    /usr/lib/cgi-bin/swift-webhook, the man page, contrib/
+#                   (PREFIX, DESTDIR)
 
 PKG_CONFIG ?= pkg-config
 PKGS	= fcgi libcjson libcrypto
@@ -23,7 +24,7 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
-LIB_OBJS = conf.o sig.o filter.o rundir.o spawn.o delivery.o jobs.o
+LIB_OBJS = conf.o sig.o filter.o rundir.o queue.o spawn.o delivery.o jobs.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_spawn
 TOOLS	= tests/fake-swift tests/bench
@@ -46,7 +47,7 @@ tests/%: tests/%.c tests/t.h $(LIB_OBJS)
 tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
-$(OBJS): conf.h delivery.h filter.h jobs.h rundir.h sig.h spawn.h
+$(OBJS): conf.h delivery.h filter.h jobs.h queue.h rundir.h sig.h spawn.h
 
 deps:
 	@sh tests/deps.sh
@@ -69,6 +70,9 @@ install: swift-webhook
 	install -d $(DESTDIR)$(CGIDIR) $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 swift-webhook $(DESTDIR)$(CGIDIR)/swift-webhook
 	install -m 644 swift-webhook.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/swift-webhook
+	install -m 755 contrib/notify-dingtalk contrib/notify-wecom \
+	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 
 clean:
 	rm -f swift-webhook *.o $(TESTS) $(TOOLS)

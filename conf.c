@@ -154,6 +154,47 @@ parse_size(const char *v, size_t *out)
 	return 0;
 }
 
+/* Parses a count: digits only. */
+static int
+parse_count(const char *v, long *out)
+{
+	char *end;
+	long n;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > 1000000)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Parses a duration: digits with an optional s, m, h or d suffix. */
+static int
+parse_seconds(const char *v, long *out)
+{
+	long n;
+	char buf[32];
+	size_t len = strlen(v);
+	int mul = 1;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, len + 1);
+	switch (buf[len - 1]) {
+	case 's': mul = 1; buf[--len] = '\0'; break;
+	case 'm': mul = 60; buf[--len] = '\0'; break;
+	case 'h': mul = 3600; buf[--len] = '\0'; break;
+	case 'd': mul = 86400; buf[--len] = '\0'; break;
+	}
+	if (parse_count(buf, &n) == -1)
+		return -1;
+	*out = n * mul;
+	return 0;
+}
+
 /* Checks that every '{' in each element opens a known placeholder. */
 static int
 check_placeholders(struct parse *p, const char *key, const struct strlist *l)
@@ -173,7 +214,7 @@ check_placeholders(struct parse *p, const char *key, const struct strlist *l)
 }
 
 static int
-check_env(struct parse *p, const struct strlist *l)
+check_env(struct parse *p, const char *key, const struct strlist *l)
 {
 	const char *s;
 	size_t i;
@@ -187,9 +228,9 @@ check_env(struct parse *p, const struct strlist *l)
 		if (*s != '=')
 			goto bad;
 	}
-	return check_placeholders(p, "env", l);
+	return check_placeholders(p, key, l);
 bad:
-	return perr(p, "env: \"%s\" is not NAME=VALUE", l->v[i]);
+	return perr(p, "%s: \"%s\" is not NAME=VALUE", key, l->v[i]);
 }
 
 /*
@@ -239,7 +280,7 @@ read_secret(struct parse *p, struct conf *c, const char *file)
 	return 0;
 }
 
-enum kind { K_STR, K_PATH, K_LIST, K_SIZE };
+enum kind { K_STR, K_PATH, K_LIST, K_SIZE, K_COUNT, K_SECONDS };
 
 struct key {
 	const char	*name;
@@ -250,7 +291,9 @@ struct key {
 enum {
 	KEY_SECRET_FILE, KEY_SECRET, KEY_RUN_DIR, KEY_WORKDIR, KEY_BRANCHES,
 	KEY_PATHS, KEY_IGNORE_PATHS, KEY_CONFIGS, KEY_DEFAULT_CONFIG,
-	KEY_COMMAND, KEY_LAUNCHER, KEY_ENV, KEY_MAX_BODY, NKEYS
+	KEY_COMMAND, KEY_LAUNCHER, KEY_ENV, KEY_MAX_BODY, KEY_GPUS, KEY_SLOTS,
+	KEY_GPUS_PER_JOB, KEY_MAX_QUEUED, KEY_CONCURRENCY, KEY_MAX_RUNTIME,
+	KEY_KILL_GRACE, KEY_NOTIFY, KEY_NOTIFY_ENV, KEY_NOTIFY_TIMEOUT, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -268,6 +311,16 @@ static const struct key keys[NKEYS] = {
 	[KEY_LAUNCHER] =	{ "launcher",		K_LIST,	O(launcher) },
 	[KEY_ENV] =		{ "env",		K_LIST,	O(env) },
 	[KEY_MAX_BODY] =	{ "max_body",		K_SIZE,	O(max_body) },
+	[KEY_GPUS] =		{ "gpus",		K_LIST,	O(gpus) },
+	[KEY_SLOTS] =		{ "slots",		K_COUNT, O(slots) },
+	[KEY_GPUS_PER_JOB] =	{ "gpus_per_job",	K_COUNT, O(gpus_per_job) },
+	[KEY_MAX_QUEUED] =	{ "max_queued",		K_COUNT, O(max_queued) },
+	[KEY_CONCURRENCY] =	{ "concurrency",	K_STR,	0 },
+	[KEY_MAX_RUNTIME] =	{ "max_runtime",	K_SECONDS, O(max_runtime) },
+	[KEY_KILL_GRACE] =	{ "kill_grace",		K_SECONDS, O(kill_grace) },
+	[KEY_NOTIFY] =		{ "notify",		K_LIST,	O(notify) },
+	[KEY_NOTIFY_ENV] =	{ "notify_env",		K_LIST,	O(notify_env) },
+	[KEY_NOTIFY_TIMEOUT] =	{ "notify_timeout",	K_SECONDS, O(notify_timeout) },
 };
 #undef O
 
@@ -282,9 +335,17 @@ set_defaults(struct conf *c)
 	    setstr(&c->default_config, "configs/sft.yaml") == -1 ||
 	    strlist_split(&c->command, DEFAULT_COMMAND) == -1 ||
 	    strlist_split(&c->launcher, "") == -1 ||
-	    strlist_split(&c->env, "") == -1)
+	    strlist_split(&c->env, "") == -1 ||
+	    strlist_split(&c->gpus, "") == -1 ||
+	    strlist_split(&c->notify, "") == -1 ||
+	    strlist_split(&c->notify_env, "") == -1)
 		return -1;
 	c->max_body = 26214400;
+	c->slots = 1;
+	c->gpus_per_job = 1;
+	c->max_queued = -1;
+	c->kill_grace = 30;
+	c->notify_timeout = 30;
 	return 0;
 }
 
@@ -314,6 +375,18 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 	if (i == KEY_SECRET_FILE || i == KEY_SECRET)
 		return setstr(i == KEY_SECRET ? secret : secret_file, val) ==
 		    -1 ? perr(p, "out of memory") : 0;
+	if (i == KEY_CONCURRENCY) {
+		if (strcmp(val, "queue") == 0)
+			c->concurrency = CONC_QUEUE;
+		else if (strcmp(val, "supersede") == 0)
+			c->concurrency = CONC_SUPERSEDE;
+		else if (strcmp(val, "cancel-in-progress") == 0)
+			c->concurrency = CONC_CANCEL_IN_PROGRESS;
+		else
+			return perr(p, "concurrency: \"%s\" is not queue, "
+			    "supersede or cancel-in-progress", val);
+		return 0;
+	}
 	switch (k->kind) {
 	case K_STR:
 	case K_PATH:
@@ -328,6 +401,16 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 		if (parse_size(val, f) == -1)
 			return perr(p, "%s: \"%s\" is not a size in bytes "
 			    "(digits, optional K, M or G)", key, val);
+		break;
+	case K_COUNT:
+		if (parse_count(val, f) == -1)
+			return perr(p, "%s: \"%s\" is not a whole number",
+			    key, val);
+		break;
+	case K_SECONDS:
+		if (parse_seconds(val, f) == -1)
+			return perr(p, "%s: \"%s\" is not a duration "
+			    "(digits, optional s, m, h or d)", key, val);
 		break;
 	}
 	return 0;
@@ -400,8 +483,33 @@ parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
 	if (check_placeholders(p, "launcher", &c->launcher) == -1)
 		goto out;
 	p->line = seen[KEY_ENV];
-	if (check_env(p, &c->env) == -1)
+	if (check_env(p, "env", &c->env) == -1)
 		goto out;
+	p->line = seen[KEY_NOTIFY_ENV];
+	if (check_env(p, "notify_env", &c->notify_env) == -1)
+		goto out;
+	p->line = seen[KEY_NOTIFY];
+	if (check_placeholders(p, "notify", &c->notify) == -1)
+		goto out;
+	if (c->gpus.n > 0) {
+		p->line = seen[KEY_SLOTS];
+		if (seen[KEY_SLOTS]) {
+			perr(p, "give gpus or slots, not both");
+			goto out;
+		}
+		c->slots = (long)c->gpus.n;
+	}
+	p->line = seen[KEY_SLOTS];
+	if (c->slots < 1) {
+		perr(p, "slots must be at least 1");
+		goto out;
+	}
+	p->line = seen[KEY_GPUS_PER_JOB];
+	if (c->gpus_per_job < 1 || c->gpus_per_job > c->slots) {
+		perr(p, "gpus_per_job must be from 1 to the number of %s (%ld)",
+		    c->gpus.n ? "gpus" : "slots", c->slots);
+		goto out;
+	}
 	p->line = seen[KEY_SECRET];
 	if (*secret_file != NULL && *secret != NULL) {
 		perr(p, "give secret_file or secret, not both");
@@ -481,5 +589,8 @@ conf_free(struct conf *c)
 	strlist_free(&c->command);
 	strlist_free(&c->launcher);
 	strlist_free(&c->env);
+	strlist_free(&c->gpus);
+	strlist_free(&c->notify);
+	strlist_free(&c->notify_env);
 	memset(c, 0, sizeof(*c));
 }

@@ -32,6 +32,19 @@ struct conf {
 	struct strlist	 launcher;	/* argv prefix, same placeholders */
 	struct strlist	 env;		/* NAME=VALUE for the trainer */
 	size_t		 max_body;
+	/* The job lifecycle: slots, queue, concurrency, limits, notify. */
+	struct strlist	 gpus;		/* GPU ids; empty: plain slots */
+	long		 slots;		/* slot count (gpus: one per GPU) */
+	long		 gpus_per_job;
+	long		 max_queued;	/* -1: no limit */
+	enum concurrency {
+		CONC_QUEUE, CONC_SUPERSEDE, CONC_CANCEL_IN_PROGRESS
+	}		 concurrency;
+	long		 max_runtime;	/* seconds, 0: none */
+	long		 kill_grace;	/* seconds */
+	struct strlist	 notify;	/* argv, same placeholders */
+	struct strlist	 notify_env;	/* NAME=VALUE for notify only */
+	long		 notify_timeout;	/* seconds */
 };
 
 /*

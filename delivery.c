@@ -12,6 +12,7 @@
 
 #include "delivery.h"
 #include "filter.h"
+#include "jobs.h"
 #include "rundir.h"
 #include "sig.h"
 #include "spawn.h"
@@ -143,12 +144,14 @@ err:
 }
 
 static cJSON *
-job_json(const char *id, const char *config, long pid)
+job_json(const char *id, const char *config, const char *state, long pid)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "config", config);
+	if (state != NULL)
+		cJSON_AddStringToObject(o, "state", state);
 	if (pid > 0)
 		cJSON_AddNumberToObject(o, "pid", (double)pid);
 	return o;
@@ -165,7 +168,8 @@ note_job(struct reply *rp, const char *id)
 
 /*
  * Starts one job for config, unless (sha, config) already has one.
- * Adds it to started or dups.  Returns 0, or -1 with the reason in err.
+ * Adds it to started or dups.  Returns 0, JOB_QUEUE_FULL, or -1, with
+ * the reason in err.
  */
 static int
 run_config(struct conf *c, const struct request *rq, const struct push *p,
@@ -173,9 +177,8 @@ run_config(struct conf *c, const struct request *rq, const struct push *p,
     char *err, size_t errlen)
 {
 	struct job j;
-	struct spawn sp;
 	char other[JOB_ID_MAX];
-	int rc = -1;
+	int rc;
 
 	memset(&j, 0, sizeof(j));
 	j.delivery = rq->delivery;
@@ -185,40 +188,18 @@ run_config(struct conf *c, const struct request *rq, const struct push *p,
 	j.branch = p->branch;
 	j.sha = p->after;
 	j.config = config;
-	if (job_create(&j, c->run_dir, err, errlen) == -1)
-		return -1;
-	if (spawn_prepare(&sp, &j, c) == -1) {
-		snprintf(err, errlen, "out of memory");
-		job_discard(&j);
-		return -1;
+	rc = job_start(c, &j, 1, other, err, errlen);
+	if (rc == JOB_DUPLICATE) {
+		cJSON_AddItemToArray(dups, job_json(other, config, NULL, 0));
+		note_job(rp, other);
+		return 0;
 	}
-	j.argv = sp.argv;
-	if (job_write(&j) == -1) {
-		snprintf(err, errlen, "write %s/job.json: %s", j.dir,
-		    strerror(errno));
-		goto discard;
-	}
-	if ((rc = job_claim(&j, c->run_dir, other, err, errlen)) != 0) {
-		if (rc == 1) {
-			cJSON_AddItemToArray(dups, job_json(other, config, 0));
-			note_job(rp, other);
-		}
-		goto discard;
-	}
-	if (spawn_start(&sp, &j, c->secret, c->secretlen, err, errlen) == -1) {
-		job_unclaim(&j, c->run_dir);
+	if (j.id[0] != '\0' && rc != JOB_QUEUE_FULL)
 		note_job(rp, j.id);
-		spawn_free(&sp);
-		return -1;
-	}
-	cJSON_AddItemToArray(started, job_json(j.id, config, j.pid));
-	note_job(rp, j.id);
-	spawn_free(&sp);
-	return 0;
-discard:
-	job_discard(&j);
-	spawn_free(&sp);
-	return rc == 1 ? 0 : -1;
+	if (rc == 0)
+		cJSON_AddItemToArray(started, job_json(j.id, config, j.state,
+		    j.pid));
+	return rc;
 }
 
 /* Steps 10 to 16: a verified push event. */
@@ -271,11 +252,17 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	started = cJSON_CreateArray();
 	dups = cJSON_CreateArray();
 	for (i = 0; i < sel.n; i++)
-		if (run_config(c, rq, &p, sel.configs[i], started, dups, rp,
-		    err, sizeof(err)) == -1)
+		if ((r = run_config(c, rq, &p, sel.configs[i], started, dups,
+		    rp, err, sizeof(err))) != 0)
 			break;
+	if (cJSON_GetArraySize(started) > 0 && c->concurrency != CONC_QUEUE)
+		jobs_supersede(c, p.branch, rq->delivery,
+		    c->concurrency == CONC_CANCEL_IN_PROGRESS);
 	if (i < sel.n) {
-		answer(rp, 500, "error", err, NULL);
+		if (r == JOB_QUEUE_FULL)
+			answer(rp, 503, "error", err, NULL);
+		else
+			answer(rp, 500, "error", err, NULL);
 		cJSON_AddItemToObject(rp->json, "jobs", started);
 		cJSON_Delete(dups);
 		goto out;

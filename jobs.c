@@ -1,9 +1,9 @@
 /*
  * jobs.c: the commands that read the run directory for people.
  *
- * Each job's state is read from its job.json; a job recorded as running
- * whose trainer is gone is shown as "lost", so that a dead supervisor
- * never leaves a job running forever.
+ * Each job's state is read from its job.json; a job recorded as queued or
+ * running whose supervisor is gone is shown as "lost", so that a dead
+ * supervisor never leaves a job running forever.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +21,11 @@
 #include "conf.h"
 #include "jobs.h"
 #include "rundir.h"
+#include "spawn.h"
 
 static const char *progname = "swift-webhook";
+
+extern char **environ;
 
 static void
 usage(FILE *f)
@@ -36,6 +39,8 @@ usage(FILE *f)
 	    "                     list the jobs in the run directory\n"
 	    "  show JOB           every field of one job\n"
 	    "  logs JOB [-f]      print a job's log (-f: follow it)\n"
+	    "  cancel JOB         stop a queued or running job\n"
+	    "  retry JOB          a new job for the same commit and config\n"
 	    "  check              load the configuration and report errors\n"
 	    "\n"
 	    "The configuration is -c FILE, else $SWIFT_WEBHOOK_CONFIG, else "
@@ -81,18 +86,30 @@ num(const cJSON *o, const char *name)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* A running job whose trainer no longer exists is lost. */
+/* Seconds a job may sit without a supervisor while one is being forked. */
+#define UNSUPERVISED_GRACE 30
+
+static double	since(const char *iso);
+
+/*
+ * A queued or running job whose supervisor is gone (no process with its
+ * PID and start time) is lost: nobody will record how it ends.
+ */
 static void
 settle_state(cJSON *job)
 {
 	const char *state = str(job, "state");
-	double pid = num(job, "pid");
+	double sup = num(job, "supervisor");
 
-	if (state == NULL || strcmp(state, "running") != 0 || pid <= 0)
+	if (state == NULL || (strcmp(state, "running") != 0 &&
+	    strcmp(state, "queued") != 0))
 		return;
-	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
-		cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
-		    cJSON_CreateString("lost"));
+	if (sup > 0 ? proc_starttime((pid_t)sup) ==
+	    (unsigned long long)num(job, "supervisor_start") :
+	    since(str(job, "created")) < UNSUPERVISED_GRACE)
+		return;
+	cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
+	    cJSON_CreateString("lost"));
 }
 
 /* Loads run_dir/id/job.json with its state as it is now. */
@@ -339,6 +356,175 @@ out:
 	return 0;
 }
 
+/* Writes a job record back, as loaded and changed. */
+static int
+job_save(const struct conf *c, cJSON *job)
+{
+	char path[PATH_MAX], *s;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/job.json", c->run_dir,
+	    str(job, "id"));
+	if ((s = cJSON_Print(job)) == NULL)
+		return -1;
+	rc = atomic_write(path, s, strlen(s));
+	free(s);
+	return rc;
+}
+
+/*
+ * Stops a job whose supervisor is gone: its trainer's group, if the PID
+ * still names the trainer, then the record.
+ */
+static int
+cancel_lost(const struct conf *c, cJSON *job)
+{
+	pid_t pid = (pid_t)num(job, "pid");
+	char now[21];
+	int i;
+
+	if (pid > 0 && proc_starttime(pid) ==
+	    (unsigned long long)num(job, "pid_start")) {
+		kill(-pid, SIGTERM);
+		for (i = 0; i < c->kill_grace * 10 && kill(-pid, 0) == 0; i++)
+			usleep(100000);
+		while (kill(-pid, SIGKILL) == 0)
+			usleep(50000);
+	}
+	iso8601(time(NULL), now);
+	cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
+	    cJSON_CreateString("cancelled"));
+	cJSON_ReplaceItemInObjectCaseSensitive(job, "finished",
+	    cJSON_CreateString(now));
+	return job_save(c, job);
+}
+
+/* Asks the supervisor to stop the job, and waits until it has. */
+static int
+cmd_cancel(const struct conf *c, int argc, char *argv[])
+{
+	char dir[PATH_MAX];
+	const char *state;
+	cJSON *job;
+	int i, rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s cancel JOB\n", progname);
+		return 2;
+	}
+	if ((job = find_job(c, argv[1])) == NULL)
+		return 1;
+	state = str(job, "state");
+	if (job_state_final(state)) {
+		fprintf(stderr, "%s: job %s already ended (%s)\n", progname,
+		    argv[1], state);
+		cJSON_Delete(job);
+		return 1;
+	}
+	if (strcmp(state, "lost") == 0) {
+		rc = cancel_lost(c, job);
+		cJSON_Delete(job);
+		if (rc == -1) {
+			fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
+			    strerror(errno));
+			return 1;
+		}
+		printf("%s cancelled\n", argv[1]);
+		return 0;
+	}
+	cJSON_Delete(job);
+	snprintf(dir, sizeof(dir), "%s/%s", c->run_dir, argv[1]);
+	if (job_request_stop(dir, "cancelled") == -1) {
+		fprintf(stderr, "%s: %s/stop: %s\n", progname, dir,
+		    strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < (c->kill_grace + 30) * 10; i++) {
+		job = job_load(c->run_dir, argv[1]);
+		state = str(job, "state");
+		if (job_state_final(state) || (state != NULL &&
+		    strcmp(state, "lost") == 0)) {
+			printf("%s %s\n", argv[1], state);
+			rc = strcmp(state, "cancelled") == 0 ? 0 : 1;
+			cJSON_Delete(job);
+			return rc;
+		}
+		cJSON_Delete(job);
+		usleep(100000);
+	}
+	fprintf(stderr, "%s: %s: asked to stop, still not ended\n", progname,
+	    argv[1]);
+	return 1;
+}
+
+/* A new job for the same commit and config, past the (sha, config) claim. */
+static int
+cmd_retry(struct conf *c, int argc, char *argv[])
+{
+	char other[JOB_ID_MAX], err[512];
+	struct job j;
+	cJSON *old;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s retry JOB\n", progname);
+		return 2;
+	}
+	if ((old = find_job(c, argv[1])) == NULL)
+		return 1;
+	memset(&j, 0, sizeof(j));
+	j.delivery = "retry";
+	j.event = "retry";
+	j.repository = str(old, "repository") ? str(old, "repository") : "";
+	j.ref = str(old, "ref");
+	j.branch = str(old, "branch");
+	j.sha = str(old, "sha");
+	j.config = str(old, "config");
+	j.retry_of = argv[1];
+	if (j.ref == NULL || j.sha == NULL || j.config == NULL) {
+		fprintf(stderr, "%s: job %s lacks ref, sha or config\n",
+		    progname, argv[1]);
+		cJSON_Delete(old);
+		return 1;
+	}
+	if ((rc = rundir_prepare(c->run_dir, err, sizeof(err))) == 0)
+		rc = job_start(c, &j, 0, other, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "%s: retry %s: %s\n", progname, argv[1], err);
+		cJSON_Delete(old);
+		return 1;
+	}
+	printf("%s %s\n", j.id, j.state);
+	cJSON_Delete(old);
+	return 0;
+}
+
+void
+jobs_supersede(const struct conf *c, const char *branch,
+    const char *delivery, int running_too)
+{
+	cJSON *all, *job;
+	const char *state, *b, *d;
+	char dir[PATH_MAX];
+
+	if (branch == NULL || (all = jobs_load(c->run_dir)) == NULL)
+		return;
+	cJSON_ArrayForEach(job, all) {
+		state = str(job, "state");
+		b = str(job, "branch");
+		d = str(job, "delivery");
+		if (state == NULL || b == NULL || strcmp(b, branch) != 0 ||
+		    (d != NULL && strcmp(d, delivery) == 0))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", c->run_dir, str(job, "id"));
+		if (strcmp(state, "queued") == 0)
+			job_request_stop(dir, "superseded");
+		else if (running_too && strcmp(state, "running") == 0)
+			job_request_stop(dir, "cancelled");
+	}
+	cJSON_Delete(all);
+}
+
 int
 jobs_main(int argc, char *argv[])
 {
@@ -347,6 +533,10 @@ jobs_main(int argc, char *argv[])
 	char err[1024];
 	int rc;
 
+	if (spawn_init(environ) == -1) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return 1;
+	}
 	if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
 		config = argv[2];
 		argv += 2;
@@ -359,7 +549,8 @@ jobs_main(int argc, char *argv[])
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "jobs") != 0 && strcmp(cmd, "show") != 0 &&
-	    strcmp(cmd, "logs") != 0 && strcmp(cmd, "check") != 0) {
+	    strcmp(cmd, "logs") != 0 && strcmp(cmd, "check") != 0 &&
+	    strcmp(cmd, "cancel") != 0 && strcmp(cmd, "retry") != 0) {
 		fprintf(stderr, "%s: unknown command \"%s\"\n", progname, cmd);
 		usage(stderr);
 		return 2;
@@ -376,6 +567,10 @@ jobs_main(int argc, char *argv[])
 		rc = cmd_jobs(&c, argc - 1, argv + 1);
 	else if (strcmp(cmd, "show") == 0)
 		rc = cmd_show(&c, argc - 1, argv + 1);
+	else if (strcmp(cmd, "cancel") == 0)
+		rc = cmd_cancel(&c, argc - 1, argv + 1);
+	else if (strcmp(cmd, "retry") == 0)
+		rc = cmd_retry(&c, argc - 1, argv + 1);
 	else
 		rc = cmd_logs(&c, argc - 1, argv + 1);
 	conf_free(&c);

@@ -82,7 +82,7 @@ int
 rundir_prepare(const char *run_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	const char *sub[] = { ".keys", ".deliveries" };
+	const char *sub[] = { ".keys", ".deliveries", ".queue", ".slots" };
 	size_t i;
 
 	if (access(run_dir, W_OK | X_OK) == -1) {
@@ -90,7 +90,7 @@ rundir_prepare(const char *run_dir, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", run_dir, sub[i]);
 		if (mkdir_p1(path) == -1) {
 			snprintf(err, errlen, "mkdir %s: %s", path,
@@ -270,6 +270,8 @@ job_write(const struct job *j)
 	add_str(o, "branch", j->branch);
 	add_str(o, "sha", j->sha);
 	add_str(o, "config", j->config);
+	if (j->retry_of != NULL)
+		add_str(o, "retry_of", j->retry_of);
 	argv = cJSON_AddArrayToObject(o, "argv");
 	for (i = 0; j->argv != NULL && j->argv[i] != NULL; i++)
 		cJSON_AddItemToArray(argv, cJSON_CreateString(j->argv[i]));
@@ -281,10 +283,17 @@ job_write(const struct job *j)
 		    (double)(j->finished - j->started));
 	else
 		cJSON_AddNullToObject(o, "duration");
-	if (j->pid > 0)
+	if (j->pid > 0) {
 		cJSON_AddNumberToObject(o, "pid", j->pid);
-	else
+		cJSON_AddNumberToObject(o, "pid_start", (double)j->pid_start);
+	} else
 		cJSON_AddNullToObject(o, "pid");
+	if (j->supervisor > 0) {
+		cJSON_AddNumberToObject(o, "supervisor", j->supervisor);
+		cJSON_AddNumberToObject(o, "supervisor_start",
+		    (double)j->supervisor_start);
+	}
+	add_str(o, "gpus", j->gpus[0] ? j->gpus : NULL);
 	if (j->exit_code >= 0)
 		cJSON_AddNumberToObject(o, "exit_code", j->exit_code);
 	else
@@ -353,4 +362,79 @@ delivery_record(const char *run_dir, const char *delivery, const char *json)
 
 	snprintf(path, sizeof(path), "%s/.deliveries/%s", run_dir, delivery);
 	return atomic_write(path, json, strlen(json));
+}
+
+int
+job_state_final(const char *state)
+{
+	static const char *const final[] = {
+		"succeeded", "failed", "killed", "cancelled", "superseded",
+		"timeout", NULL
+	};
+	size_t i;
+
+	for (i = 0; state != NULL && final[i] != NULL; i++)
+		if (strcmp(state, final[i]) == 0)
+			return 1;
+	return 0;
+}
+
+unsigned long long
+proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: skip to its end. */
+	if ((s = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* s + 2 is field 3 (state); a zombie is as good as gone. */
+	if (s[1] != ' ' || s[2] == 'Z')
+		return 0;
+	for (field = 3, s += 2; field < 22 && s != NULL; field++)
+		if ((s = strchr(s, ' ')) != NULL)
+			s++;
+	if (s != NULL)
+		t = strtoull(s, NULL, 10);
+	return t;
+}
+
+int
+job_request_stop(const char *dir, const char *state)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/stop", dir);
+	return atomic_write(path, state, strlen(state));
+}
+
+const char *
+job_stop_requested(const struct job *j)
+{
+	static const char *const states[] = { "cancelled", "superseded" };
+	char path[PATH_MAX], buf[32];
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stop", j->dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (i = 0; i < 2; i++)
+		if (strcmp(buf, states[i]) == 0)
+			return states[i];
+	return "cancelled";
 }

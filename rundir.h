@@ -6,6 +6,8 @@
  *	run_dir/<job-id>/log		the trainer's stdout and stderr
  *	run_dir/.keys/<sha>-<cfg>	symlink to the job id: (sha, config) ran
  *	run_dir/.deliveries/<id>	the jobs a delivery started (JSON)
+ *	run_dir/<job-id>/stop		asks the supervisor to stop the job
+ *	run_dir/.queue, .slots		see queue.h
  *
  * Every file is written whole or not at all (temp file, fsync, rename);
  * races between responder processes are settled by mkdir and symlink,
@@ -31,13 +33,37 @@ struct job {
 	const char	*sha;
 	const char	*config;
 	char *const	*argv;
+	const char	*retry_of;	/* the job this one reruns, or NULL */
 	const char	*state;		/* queued running succeeded ... */
 	time_t		 created, started, finished;	/* 0: not yet */
-	pid_t		 pid;		/* 0: none yet */
+	pid_t		 pid;		/* the trainer, 0: none yet */
+	unsigned long long pid_start;	/* its start time, /proc ticks */
+	pid_t		 supervisor;	/* 0: none yet */
+	unsigned long long supervisor_start;
+	char		 gpus[128];	/* CUDA_VISIBLE_DEVICES, "" if none */
 	int		 exit_code;	/* -1: none */
 	int		 signal;	/* 0: none */
 	char		 error[256];	/* why it failed to start */
 };
+
+/* The states a job ends in; anything else is live (or lost). */
+int	 job_state_final(const char *state);
+
+/*
+ * The start time of process pid (field 22 of /proc/pid/stat), which with
+ * the PID tells a process from a later one that got its number; 0 if
+ * there is no such process.
+ */
+unsigned long long proc_starttime(pid_t pid);
+
+/*
+ * Asks the supervisor of the job in dir to stop it, ending in state
+ * (cancelled, superseded).  Returns 0, or -1 with errno set.
+ */
+int	 job_request_stop(const char *dir, const char *state);
+
+/* The state a stop request names, or NULL: read by the supervisor. */
+const char *job_stop_requested(const struct job *j);
 
 /*
  * Makes sure run_dir and its .keys and .deliveries folders exist and that

@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "queue.h"
 #include "spawn.h"
 
 static char **saved_env;
@@ -164,8 +165,42 @@ find_exe(const char *name, char *const envp[])
 	return NULL;
 }
 
-int
-spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
+/* Appends s (taking it). */
+static int
+vec_push(struct vec *v, char *s)
+{
+	char **nv;
+
+	if (s == NULL || (nv = realloc(v->v, (v->n + 2) * sizeof(*nv))) ==
+	    NULL) {
+		free(s);
+		return -1;
+	}
+	v->v = nv;
+	v->v[v->n++] = s;
+	v->v[v->n] = NULL;
+	return 0;
+}
+
+static int
+vec_expand(struct vec *v, const struct strlist *l,
+    const char *const val[PH__COUNT])
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (vec_push(v, expand(l->v[i], val)) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * The environment of the trainer (and of notify, with extra): the
+ * allow-listed part of the server's, then extra, then the JOB_* names.
+ */
+static int
+build_env(struct vec *env, const struct strlist *extra,
+    const char *const val[PH__COUNT], const struct job *j)
 {
 	static const char *const jobvars[PH__COUNT] = {
 		[PH_CONFIG] = "JOB_CONFIG", [PH_SHA] = "JOB_SHA",
@@ -174,10 +209,30 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 		[PH_DELIVERY] = "JOB_DELIVERY", [PH_JOB] = "JOB_ID",
 		[PH_JOB_DIR] = "JOB_DIR",
 	};
+	size_t i;
+
+	if (saved_env != NULL)
+		for (i = 0; saved_env[i] != NULL; i++)
+			if (spawn_allowed(saved_env[i]) &&
+			    env_set(env, strdup(saved_env[i])) == -1)
+				return -1;
+	for (i = 0; i < extra->n; i++)
+		if (env_set(env, expand(extra->v[i], val)) == -1)
+			return -1;
+	for (i = 0; i < PH__COUNT; i++)
+		if (env_set(env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
+			return -1;
+	return env_set(env, xprintf("JOB_LOG=%s/log", j->dir));
+}
+
+int
+spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
+{
 	const char *val[PH__COUNT];
 	struct vec argv = { NULL, 0 }, env = { NULL, 0 };
+	struct vec nargv = { NULL, 0 }, nenv = { NULL, 0 };
 	char short_sha[8];
-	size_t i;
+	int rc = -1;
 
 	memset(sp, 0, sizeof(*sp));
 	snprintf(short_sha, sizeof(short_sha), "%s", j->sha);
@@ -185,73 +240,64 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	val[PH_SHA] = j->sha;
 	val[PH_SHORT_SHA] = short_sha;
 	val[PH_REF] = j->ref;
-	val[PH_BRANCH] = j->branch;
+	val[PH_BRANCH] = j->branch ? j->branch : "";
 	val[PH_REPOSITORY] = j->repository;
 	val[PH_DELIVERY] = j->delivery;
 	val[PH_JOB] = j->id;
 	val[PH_JOB_DIR] = j->dir;
-
-	/* argv: append, never replace: env_set on a vec with no '=' keys
-	 * would, so build it directly. */
-	if ((argv.v = calloc(c->launcher.n + c->command.n + 1,
-	    sizeof(char *))) == NULL)
-		goto oom;
-	for (i = 0; i < c->launcher.n; i++)
-		if ((argv.v[argv.n++] = expand(c->launcher.v[i], val)) == NULL)
-			goto oom;
-	for (i = 0; i < c->command.n; i++)
-		if ((argv.v[argv.n++] = expand(c->command.v[i], val)) == NULL)
-			goto oom;
-
-	if (saved_env != NULL)
-		for (i = 0; saved_env[i] != NULL; i++)
-			if (spawn_allowed(saved_env[i]) &&
-			    env_set(&env, strdup(saved_env[i])) == -1)
-				goto oom;
-	for (i = 0; i < c->env.n; i++)
-		if (env_set(&env, expand(c->env.v[i], val)) == -1)
-			goto oom;
-	for (i = 0; i < PH__COUNT; i++)
-		if (env_set(&env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
-			goto oom;
-	if (env_set(&env, xprintf("JOB_LOG=%s/log", j->dir)) == -1)
-		goto oom;
+	if (vec_expand(&argv, &c->launcher, val) == 0 &&
+	    vec_expand(&argv, &c->command, val) == 0 &&
+	    build_env(&env, &c->env, val, j) == 0 &&
+	    vec_expand(&nargv, &c->notify, val) == 0 &&
+	    build_env(&nenv, &c->notify_env, val, j) == 0)
+		rc = 0;
 	sp->argv = argv.v;
 	sp->envp = env.v;
-	sp->exe = find_exe(sp->argv[0], sp->envp);
+	sp->notify_argv = nargv.v;
+	sp->notify_envp = nenv.v;
+	if (rc == 0 && sp->argv != NULL) {
+		sp->exe = find_exe(sp->argv[0], sp->envp);
+		if (sp->notify_argv != NULL)
+			sp->notify_exe = find_exe(sp->notify_argv[0],
+			    sp->notify_envp);
+	}
 	sp->cwd = c->workdir ? c->workdir : j->dir;
-	return 0;
-oom:
-	sp->argv = argv.v;
-	sp->envp = env.v;
-	spawn_free(sp);
-	return -1;
+	if (rc == -1 || sp->argv == NULL)
+		spawn_free(sp);
+	return rc == -1 || sp->argv == NULL ? -1 : 0;
+}
+
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }
 
 void
 spawn_free(struct spawn *sp)
 {
-	size_t i;
-
-	for (i = 0; sp->argv != NULL && sp->argv[i] != NULL; i++)
-		free(sp->argv[i]);
-	for (i = 0; sp->envp != NULL && sp->envp[i] != NULL; i++)
-		free(sp->envp[i]);
-	free(sp->argv);
-	free(sp->envp);
+	strv_free(sp->argv);
+	strv_free(sp->envp);
+	strv_free(sp->notify_argv);
+	strv_free(sp->notify_envp);
 	free(sp->exe);
+	free(sp->notify_exe);
 	memset(sp, 0, sizeof(*sp));
 }
 
 /* What the supervisor tells the responder, one record. */
-enum { REPORT_STARTED = 1, REPORT_FAILED };
+enum { REPORT_STARTED = 1, REPORT_QUEUED, REPORT_FAILED };
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
-	STAGE_PIDFILE
+	STAGE_PIDFILE, STAGE_QUEUE
 };
 static const char *const stages[] = {
 	"fork", "setsid", "set up descriptors", "chdir", "exec",
-	"write pid file"
+	"write pid file", "wait in the queue"
 };
 struct report {
 	int	kind;
@@ -260,7 +306,9 @@ struct report {
 	int	pid;
 };
 
-#define REPORT_FD 3
+#define REPORT_FD	3	/* the supervisor's end of the report pipe */
+#define ENTRY_FD	4	/* its queue entry, locked while it waits */
+#define POLL_US		100000	/* how often the supervisor looks */
 
 static void
 report(int fd, int kind, int stage, int err, pid_t pid)
@@ -268,9 +316,28 @@ report(int fd, int kind, int stage, int err, pid_t pid)
 	struct report r = { kind, stage, err, (int)pid };
 	ssize_t n;
 
+	if (fd == -1)
+		return;
 	do
 		n = write(fd, &r, sizeof(r));
 	while (n == -1 && errno == EINTR);
+}
+
+/* The reason a job could not start, as the client and job.json say it. */
+static void
+start_error(char *buf, size_t size, int stage, int err,
+    const struct spawn *sp)
+{
+	if (stage == STAGE_EXEC)
+		snprintf(buf, size, "cannot execute trainer %s: %s",
+		    sp->argv[0], strerror(err));
+	else if (stage == STAGE_CHDIR)
+		snprintf(buf, size, "cannot chdir to workdir %s: %s", sp->cwd,
+		    strerror(err));
+	else
+		snprintf(buf, size, "cannot start trainer (%s): %s",
+		    stage >= 0 && stage <= STAGE_QUEUE ? stages[stage] : "?",
+		    strerror(err));
 }
 
 /* Default dispositions, empty mask: what a fresh process would have. */
@@ -293,37 +360,14 @@ reset_signals(void)
 
 /* Retries on EINTR. */
 static pid_t
-xwaitpid(pid_t pid, int *status)
+xwaitpid(pid_t pid, int *status, int flags)
 {
 	pid_t r;
 
 	do
-		r = waitpid(pid, status, 0);
+		r = waitpid(pid, status, flags);
 	while (r == -1 && errno == EINTR);
 	return r;
-}
-
-/*
- * The trainer's side of the last fork: its own process group, the
- * working directory, exec.  Async-signal-safe calls only.
- */
-static void __attribute__((noreturn))
-trainer(const struct spawn *sp, int errfd)
-{
-	int stage;
-
-	setpgid(0, 0);
-	close(REPORT_FD);
-	stage = STAGE_CHDIR;
-	if (chdir(sp->cwd) == 0) {
-		stage = STAGE_EXEC;
-		if (sp->exe == NULL)
-			errno = ENOENT;
-		else
-			execve(sp->exe, sp->argv, sp->envp);
-	}
-	report(errfd, REPORT_FAILED, stage, errno, 0);
-	_exit(127);
 }
 
 static void
@@ -344,9 +388,86 @@ say(const char *fmt, ...)
 	(void)!write(STDERR_FILENO, buf, n);
 }
 
-/* Records how the trainer ended. */
 static void
-finish(struct job *j, int status)
+record(const struct job *j)
+{
+	if (job_write(j) == -1)
+		say("job %s: write job.json: %s", j->id, strerror(errno));
+}
+
+/*
+ * Starts a child in a process group of its own, cwd dir, and execs exe.
+ * The child's fds are the supervisor's 0-2 only.  Returns its PID, or -1
+ * with *stage and errno telling what failed (exec failures included).
+ */
+static pid_t
+start_child(const char *exe, char *const argv[], char *const envp[],
+    const char *dir, int *stage)
+{
+	struct report r;
+	int p[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	*stage = STAGE_FDS;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	*stage = STAGE_FORK;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Async-signal-safe calls only from here. */
+		int st = STAGE_CHDIR;
+
+		setpgid(0, 0);
+		close(REPORT_FD);
+		close(ENTRY_FD);
+		if (chdir(dir) == 0) {
+			st = STAGE_EXEC;
+			if (exe == NULL)
+				errno = ENOENT;
+			else
+				execve(exe, argv, envp);
+		}
+		report(p[1], REPORT_FAILED, st, errno, 0);
+		_exit(127);
+	}
+	close(p[1]);
+	setpgid(pid, pid);	/* either side may win; both ask the same */
+	do
+		n = read(p[0], &r, sizeof(r));
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	if (n == sizeof(r)) {
+		xwaitpid(pid, &status, 0);
+		*stage = r.stage;
+		errno = r.err;
+		return -1;
+	}
+	return pid;
+}
+
+/*
+ * Ends every process of group pgid (the leader already reaped or not):
+ * what torchrun leaves behind must not keep a GPU.
+ */
+static void
+kill_group(pid_t pgid)
+{
+	int i;
+
+	for (i = 0; i < 100 && kill(-pgid, 0) == 0; i++) {
+		kill(-pgid, SIGKILL);
+		usleep(50000);
+	}
+}
+
+/* The job's fields that change as it ends, and the log line. */
+static void
+ended(struct job *j, int status, const char *stopped)
 {
 	j->finished = time(NULL);
 	if (WIFEXITED(status)) {
@@ -360,87 +481,227 @@ finish(struct job *j, int status)
 		say("job %s: trainer %ld killed by signal %d (%s)", j->id,
 		    (long)j->pid, j->signal, strsignal(j->signal));
 	}
-	if (job_write(j) == -1)
-		say("job %s: write job.json: %s", j->id, strerror(errno));
-}
-
-/* Logs a failure to start and reports it; the responder records it. */
-static void
-fail(struct job *j, int stage, int err)
-{
-	say("job %s: cannot start trainer: %s: %s", j->id, stages[stage],
-	    strerror(err));
-	report(REPORT_FD, REPORT_FAILED, stage, err, 0);
+	if (stopped != NULL)
+		j->state = stopped;
 }
 
 /*
- * The detached supervisor: sets up its descriptors, starts the trainer,
- * reports, waits.  Never returns.
+ * Waits for the trainer, stopping it (SIGTERM to its group, SIGKILL
+ * after kill_grace) when asked to or when max_runtime has passed.
+ */
+static void
+watch(const struct conf *c, struct job *j)
+{
+	const char *stopped = NULL;
+	time_t stopping = 0, now;
+	int status, hard = 0;
+
+	while (xwaitpid(j->pid, &status, WNOHANG) == 0) {
+		now = time(NULL);
+		if (stopped == NULL) {
+			if ((stopped = job_stop_requested(j)) == NULL &&
+			    c->max_runtime > 0 &&
+			    now - j->started >= c->max_runtime)
+				stopped = "timeout";
+			if (stopped != NULL) {
+				say("job %s: stopping (%s): SIGTERM to group "
+				    "%ld", j->id, stopped, (long)j->pid);
+				kill(-j->pid, SIGTERM);
+				stopping = now;
+			}
+		} else if (!hard && now - stopping >= c->kill_grace) {
+			say("job %s: SIGKILL to group %ld after %lds", j->id,
+			    (long)j->pid, c->kill_grace);
+			kill(-j->pid, SIGKILL);
+			hard = 1;
+		}
+		usleep(POLL_US);
+	}
+	kill_group(j->pid);
+	ended(j, status, stopped);
+}
+
+/*
+ * Runs notify once the job's end is recorded: no shell, bounded by
+ * notify_timeout, its output in the job's log.  Its failure changes
+ * nothing but that log.
+ */
+static void
+notify(const struct conf *c, const struct spawn *sp, struct job *j)
+{
+	struct vec env = { NULL, 0 };
+	char **v;
+	time_t deadline;
+	pid_t pid;
+	int stage, status;
+	size_t i;
+
+	if (sp->notify_argv == NULL)
+		return;
+	for (i = 0; sp->notify_envp[i] != NULL; i++)
+		if (env_set(&env, strdup(sp->notify_envp[i])) == -1)
+			goto out;
+	if (env_set(&env, xprintf("JOB_STATE=%s", j->state)) == -1 ||
+	    env_set(&env, j->exit_code >= 0 ? xprintf("JOB_EXIT=%d",
+	    j->exit_code) : strdup("JOB_EXIT=")) == -1 ||
+	    env_set(&env, j->signal > 0 ? xprintf("JOB_SIGNAL=%d", j->signal) :
+	    strdup("JOB_SIGNAL=")) == -1 ||
+	    env_set(&env, xprintf("JOB_DURATION=%ld", j->started ?
+	    (long)(j->finished - j->started) : 0L)) == -1)
+		goto out;
+	if ((pid = start_child(sp->notify_exe, sp->notify_argv, env.v, j->dir,
+	    &stage)) == -1) {
+		say("job %s: notify: cannot %s %s: %s", j->id, stages[stage],
+		    sp->notify_argv[0], strerror(errno));
+		goto out;
+	}
+	deadline = time(NULL) + c->notify_timeout;
+	while (xwaitpid(pid, &status, WNOHANG) == 0) {
+		if (time(NULL) >= deadline) {
+			say("job %s: notify: killed after %lds", j->id,
+			    c->notify_timeout);
+			kill(-pid, SIGKILL);
+			xwaitpid(pid, &status, 0);
+			goto out;
+		}
+		usleep(POLL_US);
+	}
+	kill_group(pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		say("job %s: notify failed (status %d)", j->id,
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status));
+out:
+	for (v = env.v; v != NULL && *v != NULL; v++)
+		free(*v);
+	free(env.v);
+}
+
+/* The slots' GPUs and torchrun port go into the trainer's environment. */
+static int
+slot_env(const struct conf *c, struct spawn *sp, struct job *j,
+    const struct slots *s)
+{
+	struct vec env = { sp->envp, 0 };
+	size_t len = 0;
+	int i;
+
+	while (env.v[env.n] != NULL)
+		env.n++;
+	j->gpus[0] = '\0';
+	for (i = 0; c->gpus.n > 0 && i < s->n; i++)
+		len += snprintf(j->gpus + len, sizeof(j->gpus) - len, "%s%s",
+		    i ? "," : "", c->gpus.v[s->idx[i]]);
+	if ((c->gpus.n > 0 && env_set(&env, xprintf("CUDA_VISIBLE_DEVICES=%s",
+	    j->gpus)) == -1) || env_set(&env, xprintf("MASTER_PORT=%d",
+	    29500 + s->idx[0])) == -1)
+		return -1;
+	sp->envp = env.v;
+	return 0;
+}
+
+/*
+ * The detached supervisor: waits its turn in the queue, starts the
+ * trainer, reports to the responder (queued, started or failed), watches
+ * the trainer, records its end, notifies.  Never returns.
  */
 static void __attribute__((noreturn))
-supervise(const struct spawn *sp, struct job *j, int nullfd, int logfd,
-    int repfd)
+supervise(struct spawn *sp, const struct conf *c, struct job *j, int nullfd,
+    int logfd, int repfd, int entryfd)
 {
-	struct report r;
-	int p[2], status;
-	pid_t pid;
-	ssize_t n;
+	struct slots s = { .n = 0 };
+	const char *stopped;
+	int rep = REPORT_FD, stage, r;
 
-	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
-	    dup2(logfd, 2) == -1 || (repfd != REPORT_FD &&
-	    dup2(repfd, REPORT_FD) == -1) ||
-	    fcntl(REPORT_FD, F_SETFD, 0) == -1) {
+	/* Out of the way first: either may sit on 3 or 4. */
+	if ((repfd = fcntl(repfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    (entryfd = fcntl(entryfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
+	    dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
+	    dup2(logfd, 2) == -1 || dup2(repfd, REPORT_FD) == -1 ||
+	    dup2(entryfd, ENTRY_FD) == -1 ||
+	    fcntl(ENTRY_FD, F_SETFD, FD_CLOEXEC) == -1) {
 		report(repfd, REPORT_FAILED, STAGE_FDS, errno, 0);
 		_exit(1);
 	}
-	closefrom(REPORT_FD + 1);
-	if (reset_signals() == -1 || pipe2(p, O_CLOEXEC) == -1) {
+	closefrom(ENTRY_FD + 1);
+	if (reset_signals() == -1) {
 		report(REPORT_FD, REPORT_FAILED, STAGE_FDS, errno, 0);
 		_exit(1);
 	}
-	if ((pid = fork()) == -1) {
-		fail(j, STAGE_FORK, errno);
-		_exit(1);
+	j->supervisor = getpid();
+	j->supervisor_start = proc_starttime(j->supervisor);
+	record(j);
+
+	while ((r = queue_try_start(c, j->id, &s)) == 0) {
+		if (rep != -1) {
+			say("job %s: queued", j->id);
+			report(rep, REPORT_QUEUED, 0, 0, 0);
+			close(rep);
+			rep = -1;
+		}
+		if ((stopped = job_stop_requested(j)) != NULL) {
+			queue_leave(c, j->id);
+			j->state = stopped;
+			j->finished = time(NULL);
+			say("job %s: %s while queued", j->id, stopped);
+			record(j);
+			notify(c, sp, j);
+			_exit(0);
+		}
+		usleep(POLL_US * 2);
 	}
-	if (pid == 0)
-		trainer(sp, p[1]);
-	close(p[1]);
-	setpgid(pid, pid);	/* either side may win; both ask the same */
-	do
-		n = read(p[0], &r, sizeof(r));
-	while (n == -1 && errno == EINTR);
-	close(p[0]);
-	if (n == sizeof(r)) {
-		xwaitpid(pid, &status);
-		fail(j, r.stage, r.err);
-		_exit(1);
+	close(ENTRY_FD);
+	if (r == -1) {
+		stage = STAGE_QUEUE;
+		goto fail;
 	}
-	j->pid = pid;
+	if (slot_env(c, sp, j, &s) == -1) {
+		stage = STAGE_FDS;
+		goto fail;
+	}
+	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp, sp->cwd,
+	    &stage)) == -1) {
+		j->pid = 0;
+		goto fail;
+	}
+	j->pid_start = proc_starttime(j->pid);
 	j->started = time(NULL);
 	j->state = "running";
 	if (job_write_pid(j) == -1 || job_write(j) == -1) {
-		int err = errno;
-
-		kill(-pid, SIGKILL);
-		xwaitpid(pid, &status);
+		stage = STAGE_PIDFILE;
+		r = errno;
+		kill_group(j->pid);
+		xwaitpid(j->pid, NULL, 0);
 		j->pid = 0;
-		fail(j, STAGE_PIDFILE, err);
-		_exit(1);
+		errno = r;
+		goto fail;
 	}
-	say("job %s: started trainer %ld: %s", j->id, (long)pid, sp->exe);
-	report(REPORT_FD, REPORT_STARTED, 0, 0, pid);
-	close(REPORT_FD);
-	if (xwaitpid(pid, &status) == -1) {
-		say("job %s: waitpid: %s", j->id, strerror(errno));
-		_exit(1);
-	}
-	finish(j, status);
+	say("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
+	    j->gpus[0] ? " on GPU " : "", j->gpus, sp->exe);
+	report(rep, REPORT_STARTED, 0, 0, j->pid);
+	if (rep != -1)
+		close(rep);
+	watch(c, j);
+	record(j);
+	slots_release(&s);
+	notify(c, sp, j);
 	_exit(0);
+fail:
+	r = errno;
+	slots_release(&s);
+	start_error(j->error, sizeof(j->error), stage, r, sp);
+	j->state = "failed";
+	j->finished = time(NULL);
+	say("job %s: %s", j->id, j->error);
+	record(j);
+	report(rep, REPORT_FAILED, stage, r, 0);
+	notify(c, sp, j);
+	_exit(1);
 }
 
 int
-spawn_start(const struct spawn *sp, struct job *j, char *secret,
-    size_t secretlen, char *err, size_t errlen)
+spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
+    char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct report r;
@@ -469,8 +730,8 @@ spawn_start(const struct spawn *sp, struct job *j, char *secret,
 	if (pid == 0) {
 		/* The middle child: a new session, the supervisor, gone. */
 		close(p[0]);
-		if (secret != NULL)
-			OPENSSL_cleanse(secret, secretlen);
+		if (c->secret != NULL)
+			OPENSSL_cleanse(c->secret, c->secretlen);
 		if (setsid() == -1) {
 			report(p[1], REPORT_FAILED, STAGE_SETSID, errno, 0);
 			_exit(1);
@@ -480,12 +741,12 @@ spawn_start(const struct spawn *sp, struct job *j, char *secret,
 			_exit(1);
 		}
 		if (pid == 0)
-			supervise(sp, j, nullfd, logfd, p[1]);
+			supervise(sp, c, j, nullfd, logfd, p[1], entryfd);
 		_exit(0);
 	}
 	close(p[1]);
 	p[1] = -1;
-	if (xwaitpid(pid, &status) == -1 && errno != ECHILD) {
+	if (xwaitpid(pid, &status, 0) == -1 && errno != ECHILD) {
 		snprintf(err, errlen, "waitpid: %s", strerror(errno));
 		goto fail;
 	}
@@ -493,28 +754,26 @@ spawn_start(const struct spawn *sp, struct job *j, char *secret,
 		n = read(p[0], &r, sizeof(r));
 	while (n == -1 && errno == EINTR);
 	if (n != sizeof(r)) {
-		snprintf(err, errlen, "supervisor ended before the trainer "
-		    "started");
+		snprintf(err, errlen, "supervisor ended before it reported");
 		goto fail;
 	}
-	if (r.kind != REPORT_STARTED) {
-		if (r.stage == STAGE_EXEC)
-			snprintf(err, errlen, "cannot execute trainer %s: %s",
-			    sp->argv[0], strerror(r.err));
-		else if (r.stage == STAGE_CHDIR)
-			snprintf(err, errlen, "cannot chdir to workdir %s: %s",
-			    sp->cwd, strerror(r.err));
-		else
-			snprintf(err, errlen, "cannot start trainer (%s): %s",
-			    r.stage >= 0 && r.stage <= STAGE_PIDFILE ?
-			    stages[r.stage] : "?", strerror(r.err));
-		goto fail;
-	}
-	j->pid = r.pid;
-	j->state = "running";
 	close(p[0]);
 	close(nullfd);
 	close(logfd);
+	if (r.kind == REPORT_FAILED) {
+		/* The supervisor has recorded it (or never wrote a thing). */
+		start_error(err, errlen, r.stage, r.err, sp);
+		if (r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
+		    r.stage == STAGE_FDS) {
+			snprintf(j->error, sizeof(j->error), "%s", err);
+			j->state = "failed";
+			j->finished = time(NULL);
+			job_write(j);
+		}
+		return -1;
+	}
+	j->pid = r.kind == REPORT_STARTED ? r.pid : 0;
+	j->state = r.kind == REPORT_STARTED ? "running" : "queued";
 	return 0;
 fail:
 	j->state = "failed";
@@ -532,4 +791,64 @@ fail:
 	if (logfd != -1)
 		close(logfd);
 	return -1;
+}
+
+int
+job_start(struct conf *c, struct job *j, int claim, char other[JOB_ID_MAX],
+    char *err, size_t errlen)
+{
+	struct spawn sp;
+	int rc, entry = -1, saved;
+
+	if (job_create(j, c->run_dir, err, errlen) == -1)
+		return -1;
+	if (spawn_prepare(&sp, j, c) == -1) {
+		snprintf(err, errlen, "out of memory");
+		job_discard(j);
+		return -1;
+	}
+	j->argv = sp.argv;
+	/* Refused now, not when its turn comes: a trainer that is not there. */
+	if (sp.exe == NULL || access(sp.exe, X_OK) == -1 ||
+	    access(sp.cwd, X_OK) == -1) {
+		saved = sp.exe == NULL ? ENOENT : errno;
+		start_error(err, errlen, sp.exe == NULL ||
+		    access(sp.cwd, X_OK) == 0 ? STAGE_EXEC : STAGE_CHDIR,
+		    saved, &sp);
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		j->state = "failed";
+		j->finished = time(NULL);
+		job_write(j);
+		rc = -1;
+		goto out;
+	}
+	if (job_write(j) == -1) {
+		snprintf(err, errlen, "write %s/job.json: %s", j->dir,
+		    strerror(errno));
+		rc = -1;
+		goto discard;
+	}
+	if (claim && (rc = job_claim(j, c->run_dir, other, err, errlen)) != 0)
+		goto discard;		/* 1: a duplicate, -1: an error */
+	if ((rc = queue_admit(c, j->id, &entry, err, errlen)) != 0) {
+		if (claim)
+			job_unclaim(j, c->run_dir);
+		rc = rc == 1 ? JOB_QUEUE_FULL : -1;
+		goto discard;
+	}
+	rc = spawn_start(&sp, j, c, entry, err, errlen);
+	close(entry);
+	if (rc == -1) {
+		/* It never ran: a redelivery may start it. */
+		if (claim)
+			job_unclaim(j, c->run_dir);
+		queue_leave(c, j->id);
+	}
+	goto out;
+discard:
+	job_discard(j);
+out:
+	j->argv = NULL;
+	spawn_free(&sp);
+	return rc;
 }

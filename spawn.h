@@ -27,6 +27,9 @@ struct spawn {
 	char	**envp;		/* allow-list + env key + JOB_* */
 	char	 *exe;		/* argv[0] found in PATH, or NULL */
 	const char *cwd;	/* workdir, or the job's folder */
+	char	**notify_argv;	/* NULL: no notify */
+	char	**notify_envp;
+	char	 *notify_exe;
 };
 
 /*
@@ -38,15 +41,31 @@ int	 spawn_prepare(struct spawn *sp, const struct job *j,
 void	 spawn_free(struct spawn *sp);
 
 /*
- * Starts j's trainer as described above.  Returns 0 once the trainer runs
- * (j->pid set, the pid file and job.json written by the supervisor), or -1
- * with the reason in err; then no process of the job is left and job.json
- * says "failed".  secret, if not NULL, is wiped in the supervisor.
+ * Starts j's supervisor, detached (see above), with its queue entry
+ * entryfd.  Returns 0 once the supervisor reports: j->state is "running"
+ * (j->pid set, pid file and job.json written) or "queued".  Returns -1 with
+ * the reason in err if the trainer could not start; then no process of the
+ * job is left and job.json says "failed".  c's secret is wiped in the
+ * detached processes.
  */
-int	 spawn_start(const struct spawn *sp, struct job *j, char *secret,
-	    size_t secretlen, char *err, size_t errlen);
+int	 spawn_start(struct spawn *sp, struct job *j, struct conf *c,
+	    int entryfd, char *err, size_t errlen);
 
-/* Builds the allow-listed environment from envp (for the tests). */
+#define JOB_DUPLICATE	1
+#define JOB_QUEUE_FULL	2
+
+/*
+ * Creates job j (delivery, event, repository, ref, branch, sha, config set
+ * by the caller) in c's run directory and starts it: refuses a trainer that
+ * cannot be found or executed, claims (sha, config) if claim is set, admits
+ * it to the queue, spawns.  Returns 0 (j->state running or queued),
+ * JOB_DUPLICATE (other names the job that has the pair), JOB_QUEUE_FULL
+ * (err says why), or -1 with the reason in err.
+ */
+int	 job_start(struct conf *c, struct job *j, int claim,
+	    char other[JOB_ID_MAX], char *err, size_t errlen);
+
+/* Whether the allow-list passes NAME=VALUE kv on to the trainer. */
 int	 spawn_allowed(const char *kv);
 
 #endif

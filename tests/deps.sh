@@ -3,7 +3,8 @@
 # if any is missing.  As root it runs apt-get; otherwise it says what to do.
 set -eu
 PKGS="gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
-openssl curl jq procps util-linux apache2 libapache2-mod-fcgid lighttpd"
+openssl curl jq procps util-linux python3 apache2 libapache2-mod-fcgid lighttpd
+lighttpd-modules-lua"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

@@ -11,36 +11,6 @@ mkdir -p "$RUNS"
 mkworkdir "$WORK" 3
 writeconf "$CONF" "$RUNS" "$WORK"
 
-# cgi NAME METHOD CTYPE EVENT DELIVERY SIG BODY [CONTENT_LENGTH]
-# "-" leaves a variable out.  Response in $T/NAME.out, log in $T/NAME.err.
-cgi() {
-	local name=$1 method=$2 ctype=$3 event=$4 delivery=$5 sig=$6 body=$7
-	local cl=${8:-$(stat -c %s "$7")}
-	local -a env=(PATH=/usr/local/bin:/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1
-	    SERVER_PROTOCOL=HTTP/1.1 REQUEST_METHOD="$method"
-	    SWIFT_WEBHOOK_CONFIG="${CGI_CONF:-$CONF}" HF_HOME=/data/hf
-	    HTTP_USER_AGENT=GitHub-Hookshot/test)
-	[ "$ctype" != - ] && env+=(CONTENT_TYPE="$ctype")
-	[ "$cl" != - ] && env+=(CONTENT_LENGTH="$cl")
-	[ "$event" != - ] && env+=(HTTP_X_GITHUB_EVENT="$event")
-	[ "$delivery" != - ] && env+=(HTTP_X_GITHUB_DELIVERY="$delivery")
-	[ "$sig" != - ] && env+=(HTTP_X_HUB_SIGNATURE_256="$sig")
-	${CGI_AS:-} env -i "${env[@]}" "$BIN" < "$body" > "$T/$name.out" 2> "$T/$name.err"
-}
-
-# expect NAME STATUS JQ-EXPR: the status, and a jq test on the body.
-expect() {
-	local name=$1 want=$2 test=${3:-true} got
-	got=$(status_of "$T/$name.out")
-	if [ "$got" != "$want" ]; then
-		fail "$name" "status $got, want $want: $(body_of "$T/$name.out") $(cat "$T/$name.err")"
-	elif ! body_of "$T/$name.out" | jq -e "$test" > /dev/null 2>&1; then
-		fail "$name" "body fails '$test': $(body_of "$T/$name.out")"
-	else
-		pass "$name"
-	fi
-}
-
 jobcount() { find "$RUNS" -mindepth 2 -maxdepth 2 -name job.json | wc -l; }
 
 J=$T/push.json

@@ -57,6 +57,23 @@ static const struct {
 	  "not both" },
 	{ "missing secret file", "run_dir = /r\nsecret_file = /nonexistent\n",
 	  "secret_file: /nonexistent" },
+	{ "lifecycle keys",
+	  "run_dir = /r\ngpus = 0 1 2 3\ngpus_per_job = 2\nmax_queued = 0\n"
+	  "concurrency = cancel-in-progress\nmax_runtime = 12h\n"
+	  "kill_grace = 10s\nnotify = /bin/true {job}\nnotify_env = A=b\n"
+	  "notify_timeout = 1m\n", NULL },
+	{ "bad concurrency", "run_dir = /r\nconcurrency = parallel\n",
+	  ":2: concurrency: \"parallel\" is not queue" },
+	{ "gpus and slots", "run_dir = /r\ngpus = 0\nslots = 2\n",
+	  "gpus or slots, not both" },
+	{ "gpus_per_job too big", "run_dir = /r\ngpus = 0 1\ngpus_per_job = 3\n",
+	  ":3: gpus_per_job must be from 1 to the number of gpus (2)" },
+	{ "zero slots", "run_dir = /r\nslots = 0\n", ":2: slots must be at least 1" },
+	{ "bad duration", "run_dir = /r\nmax_runtime = 12 hours\n",
+	  "not a duration" },
+	{ "bad count", "run_dir = /r\nmax_queued = -1\n", "not a whole number" },
+	{ "bad notify placeholder", "run_dir = /r\nnotify = x {state}\n",
+	  "notify: unknown placeholder" },
 };
 
 int
@@ -90,7 +107,20 @@ main(void)
 	    "configs/sft.yaml") == 0 && c.command.n == 7 &&
 	    strcmp(c.command.v[0], "swift") == 0 &&
 	    strcmp(c.command.v[2], "{config}") == 0 && c.secret == NULL &&
-	    c.workdir == NULL, "defaults", "r=%d", r);
+	    c.workdir == NULL && c.slots == 1 && c.gpus_per_job == 1 &&
+	    c.max_queued == -1 && c.concurrency == CONC_QUEUE &&
+	    c.max_runtime == 0 && c.kill_grace == 30 && c.notify.n == 0,
+	    "defaults", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	r = load(&c, "run_dir = /r\ngpus = 0 1 2 3\ngpus_per_job = 2\n"
+	    "max_runtime = 12h\nkill_grace = 45\nconcurrency = supersede\n",
+	    err, sizeof(err));
+	CHECK(r == 0 && c.slots == 4 && c.gpus_per_job == 2 &&
+	    c.max_runtime == 43200 && c.kill_grace == 45 &&
+	    c.concurrency == CONC_SUPERSEDE && c.max_queued == -1,
+	    "lifecycle values", "r=%d %s", r, err);
 	if (r == 0)
 		conf_free(&c);
 

@@ -92,8 +92,7 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
     const char *config, char *err, size_t errlen)
 {
 	struct conf c;
-	struct spawn sp;
-	char other[JOB_ID_MAX], runs[PATH_MAX];
+	char other[JOB_ID_MAX];
 	int r = -1;
 
 	memset(j, 0, sizeof(*j));
@@ -104,21 +103,11 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
 	j->branch = "main";
 	j->sha = sha;
 	j->config = config;
-	snprintf(runs, sizeof(runs), "%s/runs", top);
 	snprintf(err, errlen, "setup");
 	if (load(&c, cmd, workdir) == -1)
 		return -1;
-	if (rundir_prepare(runs, err, errlen) == 0 &&
-	    job_create(j, runs, err, errlen) == 0 &&
-	    spawn_prepare(&sp, j, &c) == 0) {
-		j->argv = sp.argv;
-		if (job_write(j) == 0 &&
-		    job_claim(j, runs, other, err, errlen) == 0)
-			r = spawn_start(&sp, j, c.secret, c.secretlen, err,
-			    errlen);
-		j->argv = NULL;
-		spawn_free(&sp);
-	}
+	if (rundir_prepare(c.run_dir, err, errlen) == 0)
+		r = job_start(&c, j, 1, other, err, errlen);
 	conf_free(&c);
 	return r;
 }

@@ -1,0 +1,218 @@
+#!/bin/bash
+# tests/lifecycle.sh: every job state reached for real, slots and the
+# queue, concurrency, cancel, retry, jobs --json, and notifications
+# (with contrib/notify-* against a local HTTP receiver).
+. "$(dirname "$0")/lib.sh"
+mktestdir lifecycle
+
+WORK=$T/work
+mkworkdir "$WORK" 0
+c() { printf 'model: Qwen/Qwen2.5-0.5B-Instruct\n%s\n' "$2" > "$WORK/configs/$1.yaml"; }
+c ok 'fake_sleep: 1'
+c exit3 'fake_exit: 3'
+c kill9 'fake_signal: 9'
+c sleep 'fake_sleep: 60
+fake_fork: 1'
+for i in 1 2 3 4 5; do c "s$i" 'fake_sleep: 2'; done
+
+# The notify stand-in: one line per call, with the environment it saw.
+cat > "$T/notify.sh" <<'EOF'
+#!/bin/sh
+printf '%s %s exit=%s signal=%s sha=%s ref=%s branch=%s config=%s dur=%s log=%s dir=%s\n' \
+    "$JOB_ID" "$JOB_STATE" "$JOB_EXIT" "$JOB_SIGNAL" "$JOB_SHA" "$JOB_REF" \
+    "$JOB_BRANCH" "$JOB_CONFIG" "$JOB_DURATION" "$JOB_LOG" "$JOB_DIR" >> "$NOTIFY_LOG"
+[ "$JOB_CONFIG" != configs/ok.yaml ]	# fails for ok.yaml: no state may change
+EOF
+chmod 755 "$T/notify.sh"
+
+N=0
+# deliver NAME CONF CONFIG...: a push to main changing the configs.
+deliver() {
+	local name=$1 conf=$2
+	shift 2
+	N=$((N + 1))
+	push "$T/$name.json" "$(sha $((9000 + N)))" refs/heads/main "$@"
+	CGI_CONF=$conf cgi "$name" POST application/json push "d-$name" "$(sign "$T/$name.json")" "$T/$name.json"
+}
+idof() { body_of "$T/$1.out" | jq -r ".jobs[${2:-0}].id // empty"; }
+state() { "$BIN" -c "$1" show "$2" 2>/dev/null | jq -r .state; }
+# until_state CONF ID STATE [SECONDS]
+until_state() { wait_for "${4:-15}" bash -c "[ \"\$('$BIN' -c '$1' show '$2' 2>/dev/null | jq -r .state)\" = '$3' ]"; }
+field() { jq -r ".$3" "$1/$2/job.json"; }
+group_gone() { ! kill -0 -- "-$1" 2>/dev/null; }
+group_members() { ps -eo pid=,pgid=,args= | awk -v g="$1" '$2 == g'; }
+
+# --- every state ------------------------------------------------------------
+R1=$T/runs1
+mkdir -p "$R1"
+writeconf "$T/c1" "$R1" "$WORK" "kill_grace = 1" "notify = $T/notify.sh" \
+    "notify_env = NOTIFY_LOG=$T/notify.log"
+deliver ok "$T/c1" configs/ok.yaml
+deliver exit3 "$T/c1" configs/exit3.yaml
+deliver kill9 "$T/c1" configs/kill9.yaml
+deliver cancel "$T/c1" configs/sleep.yaml
+deliver lost "$T/c1" configs/sleep.yaml
+OK=$(idof ok) E3=$(idof exit3) K9=$(idof kill9) CA=$(idof cancel) LO=$(idof lost)
+check "succeeded" "$(cat "$R1/$OK/job.json")" until_state "$T/c1" "$OK" succeeded
+check "succeeded: exit 0, start, end, duration" "$(cat "$R1/$OK/job.json")" \
+    jq -e '.exit_code == 0 and .started != null and .finished != null and .duration >= 1' "$R1/$OK/job.json"
+check "failed with exit code 3" "$(cat "$R1/$E3/job.json")" until_state "$T/c1" "$E3" failed
+check "failed: exit_code 3" "" jq -e '.exit_code == 3 and .signal == null' "$R1/$E3/job.json"
+check "killed by SIGKILL" "$(cat "$R1/$K9/job.json")" until_state "$T/c1" "$K9" killed
+check "killed: signal 9" "" jq -e '.signal == 9 and .exit_code == null' "$R1/$K9/job.json"
+
+CAPID=$(cat "$R1/$CA/pid")
+wait_for 5 test -s "$R1/$CA/output/info"
+check "the trainer's child is in its group" "$(group_members "$CAPID")" \
+    test "$(group_members "$CAPID" | wc -l)" -ge 2
+"$BIN" -c "$T/c1" cancel "$CA" > "$T/cancel.txt" 2>&1
+check "cancel ends cancelled" "$(cat "$T/cancel.txt")" grep -q "$CA cancelled" "$T/cancel.txt"
+check "cancelled in job.json" "$(cat "$R1/$CA/job.json")" jq -e '.state == "cancelled"' "$R1/$CA/job.json"
+check "cancel leaves no process of the group" "$(group_members "$CAPID")" group_gone "$CAPID"
+check "cancel of an ended job fails" "" bash -c "! '$BIN' -c '$T/c1' cancel '$OK' 2>/dev/null"
+check "cancel of an unknown job fails" "" bash -c "! '$BIN' -c '$T/c1' cancel nope 2>/dev/null"
+
+LOPID=$(cat "$R1/$LO/pid")
+kill -9 "$(field "$R1" "$LO" supervisor)"
+check "a job whose supervisor died is lost" "$("$BIN" -c "$T/c1" show "$LO")" until_state "$T/c1" "$LO" lost 5
+check "lost shows in jobs --json" "" \
+    bash -c "'$BIN' -c '$T/c1' jobs --json | jq -e '.[] | select(.id == \"$LO\") | .state == \"lost\"'"
+"$BIN" -c "$T/c1" cancel "$LO" > /dev/null 2>&1
+check "cancel of a lost job stops its trainer" "$(group_members "$LOPID")" group_gone "$LOPID"
+check "cancel of a lost job records it" "" jq -e '.state == "cancelled"' "$R1/$LO/job.json"
+
+writeconf "$T/c1t" "$R1" "$WORK" "max_runtime = 2s" "kill_grace = 1"
+deliver timeout "$T/c1t" configs/sleep.yaml
+TO=$(idof timeout)
+TOPID=$(body_of "$T/timeout.out" | jq -r '.jobs[0].pid')
+check "past max_runtime: timeout" "$(cat "$R1/$TO/job.json")" until_state "$T/c1t" "$TO" timeout 10
+check "timeout leaves no process of the group" "" group_gone "$TOPID"
+
+# --- notify -------------------------------------------------------------------
+for id in "$OK" "$E3" "$K9" "$CA"; do
+	wait_for 5 grep -q "^$id " "$T/notify.log"
+done
+check "notify once per finished job" "$(cat "$T/notify.log")" \
+    test "$(cut -d' ' -f1 "$T/notify.log" | sort | uniq -d | wc -l)$(grep -c . "$T/notify.log")" = 04
+check "notify environment" "$(grep "^$E3 " "$T/notify.log")" \
+    grep -qx "$E3 failed exit=3 signal= sha=$(field "$R1" "$E3" sha) ref=refs/heads/main branch=main config=configs/exit3.yaml dur=0 log=$R1/$E3/log dir=$R1/$E3" "$T/notify.log"
+check "notify sees signals" "$(grep "^$K9 " "$T/notify.log")" grep -q "^$K9 killed exit= signal=9 " "$T/notify.log"
+check "notify after the state is recorded" "" grep -q "^$CA cancelled " "$T/notify.log"
+check "a failing notify changes no state, and is logged" "$(cat "$R1/$OK/log")" \
+    bash -c "jq -e '.state == \"succeeded\"' '$R1/$OK/job.json' && grep -q 'notify failed' '$R1/$OK/log'"
+
+# --- retry ------------------------------------------------------------------
+"$BIN" -c "$T/c1" retry "$E3" > "$T/retry.txt" 2>&1
+RE=$(awk '{print $1}' "$T/retry.txt")
+check "retry starts a new job" "$(cat "$T/retry.txt")" test -n "$RE" -a "$RE" != "$E3"
+check "retry: same commit and config" "" \
+    jq -e --arg s "$(field "$R1" "$E3" sha)" '.sha == $s and .config == "configs/exit3.yaml" and .retry_of == "'"$E3"'"' "$R1/$RE/job.json"
+check "retry runs to its end" "" until_state "$T/c1" "$RE" failed
+
+# --- jobs ---------------------------------------------------------------------
+"$BIN" -c "$T/c1" jobs --json > "$T/all.json"
+check "jobs --json matches the run directory" "$(jq -r '.[].id' "$T/all.json")" \
+    test "$(jq -r '.[].id' "$T/all.json" | tr '\n' ' ')" = "$(cd "$R1" && ls -d */ | tr -d / | tr '\n' ' ')"
+bad=
+for id in $(jq -r '.[].id' "$T/all.json"); do
+	[ "$(jq -r --arg i "$id" '.[] | select(.id == $i) | .state' "$T/all.json")" = "$(field "$R1" "$id" state)" ] ||
+	    bad="$bad $id"
+done
+check "jobs --json states are the recorded ones" "$bad" test -z "$bad"
+check "jobs --state filters" "$("$BIN" -c "$T/c1" jobs --state failed)" \
+    test "$("$BIN" -c "$T/c1" jobs --json --state failed | jq length)" = 2
+check "jobs table" "$("$BIN" -c "$T/c1" jobs)" \
+    bash -c "'$BIN' -c '$T/c1' jobs | grep '$K9' | grep -q 'killed .* sig9'"
+check "jobs --branch filters" "" \
+    test "$("$BIN" -c "$T/c1" jobs --json --branch dev | jq length)" = 0
+check "bad usage exits 2" "" bash -c "'$BIN' -c '$T/c1' jobs --bogus 2>/dev/null; [ \$? = 2 ]"
+check "--help" "" bash -c "'$BIN' --help | grep -q cancel"
+
+# --- two GPUs, five jobs --------------------------------------------------------
+R2=$T/runs2
+mkdir -p "$R2"
+SLOTS=2 writeconf "$T/c2" "$R2" "$WORK"
+sed -i 's/^slots = 2$/gpus = 0 1/' "$T/c2"
+deliver five "$T/c2" configs/s1.yaml configs/s2.yaml configs/s3.yaml configs/s4.yaml configs/s5.yaml
+check "five jobs: two run, three queue" "$(body_of "$T/five.out")" \
+    bash -c "body_of() { sed '1,/^\r*\$/d' \"\$1\"; }; body_of '$T/five.out' | jq -e '[.jobs[].state] == [\"running\",\"running\",\"queued\",\"queued\",\"queued\"]'"
+Q=$(idof five 4)
+check "a queued job has no pid file" "" test ! -e "$R2/$Q/pid"
+max=0
+for _ in $(seq 150); do
+	n=$("$BIN" -c "$T/c2" jobs --json --state running | jq length)
+	[ "$n" -gt "$max" ] && max=$n
+	[ "$("$BIN" -c "$T/c2" jobs --json | jq '[.[] | select(.state == "succeeded")] | length')" = 5 ] && break
+	sleep 0.1
+done
+check "never more than two running" "max $max" test "$max" -le 2
+check "all five succeeded" "$("$BIN" -c "$T/c2" jobs)" \
+    test "$("$BIN" -c "$T/c2" jobs --json | jq '[.[] | select(.state == "succeeded")] | length')" = 5
+# FIFO: in id order, each trainer started no earlier than the one before.
+check "first in, first out" "$(jq -r '.[] | "\(.id) \(.pid_start)"' <("$BIN" -c "$T/c2" jobs --json))" \
+    bash -c "'$BIN' -c '$T/c2' jobs --json | jq -e '[.[].pid_start] as \$s | [range(1; \$s | length) | \$s[.] >= \$s[. - 1]] | all'"
+check "CUDA_VISIBLE_DEVICES distinct side by side" "$(grep -h CUDA "$R2"/*/output/env)" \
+    bash -c "a=\$(grep -h ^CUDA_VISIBLE_DEVICES= '$R2/$(idof five 0)/output/env' '$R2/$(idof five 1)/output/env' | sort -u | wc -l); [ \$a = 2 ]"
+check "gpus and MASTER_PORT in job.json and env" "" \
+    bash -c "jq -e '.gpus == \"0\" or .gpus == \"1\"' '$R2/$Q/job.json' && grep -q '^MASTER_PORT=2950[01]$' '$R2/$Q/output/env'"
+
+# --- max_queued, and an unusable trainer refused before queuing ----------------
+R3=$T/runs3
+mkdir -p "$R3"
+SLOTS=1 writeconf "$T/c3" "$R3" "$WORK" "max_queued = 1" "kill_grace = 1"
+deliver q1 "$T/c3" configs/sleep.yaml
+deliver q2 "$T/c3" configs/sleep.yaml
+deliver q3 "$T/c3" configs/sleep.yaml
+expect q1 202 '.jobs[0].state == "running"'
+expect q2 202 '.jobs[0].state == "queued"'
+expect q3 503 '.reason | test("queue full")'
+COMMAND="/nonexistent/swift sft {config}" SLOTS=1 writeconf "$T/c3x" "$R3" "$WORK"
+deliver q4 "$T/c3x" configs/ok.yaml
+expect q4 500 '.reason | test("cannot execute trainer")'
+check "503 and 500 queued nothing" "$(ls "$R3/.queue")" test "$(ls "$R3/.queue" | wc -l)" = 1
+"$BIN" -c "$T/c3" cancel "$(idof q2)" > /dev/null
+check "cancel a queued job" "" jq -e '.state == "cancelled" and .pid == null' "$R3/$(idof q2)/job.json"
+"$BIN" -c "$T/c3" cancel "$(idof q1)" > /dev/null
+
+# --- concurrency ---------------------------------------------------------------
+R4=$T/runs4
+mkdir -p "$R4"
+SLOTS=1 writeconf "$T/c4" "$R4" "$WORK" "concurrency = supersede" "kill_grace = 1"
+deliver x1 "$T/c4" configs/sleep.yaml
+deliver x2 "$T/c4" configs/sleep.yaml
+deliver x3 "$T/c4" configs/sleep.yaml
+check "supersede: the older queued run" "$(cat "$R4/$(idof x2)/job.json")" until_state "$T/c4" "$(idof x2)" superseded 5
+check "supersede: the running one goes on" "" test "$(state "$T/c4" "$(idof x1)")" = running
+check "supersede: the newest waits" "" test "$(state "$T/c4" "$(idof x3)")" = queued
+"$BIN" -c "$T/c4" cancel "$(idof x3)" > /dev/null
+"$BIN" -c "$T/c4" cancel "$(idof x1)" > /dev/null
+
+R5=$T/runs5
+mkdir -p "$R5"
+SLOTS=1 writeconf "$T/c5" "$R5" "$WORK" "concurrency = cancel-in-progress" "kill_grace = 1"
+deliver y1 "$T/c5" configs/sleep.yaml
+Y1PID=$(body_of "$T/y1.out" | jq -r '.jobs[0].pid')
+deliver y2 "$T/c5" configs/ok.yaml
+check "cancel-in-progress: the running one is cancelled" "" until_state "$T/c5" "$(idof y1)" cancelled 10
+check "cancel-in-progress: its group is gone" "" group_gone "$Y1PID"
+check "cancel-in-progress: the new one runs" "" until_state "$T/c5" "$(idof y2)" succeeded 10
+
+# --- contrib/notify-* against a local HTTP receiver ----------------------------
+python3 "$TOP/tests/http-receiver" "$T/port" "$T/robot.log" &
+RECV=$!
+wait_for 5 test -s "$T/port"
+PORT=$(cat "$T/port")
+R6=$T/runs6
+mkdir -p "$R6"
+writeconf "$T/c6" "$R6" "$WORK" "notify = $TOP/contrib/notify-dingtalk" \
+    "notify_env = DINGTALK_WEBHOOK=http://127.0.0.1:$PORT/robot/send?access_token=t0k DINGTALK_SECRET=SECx"
+deliver ding "$T/c6" configs/exit3.yaml
+writeconf "$T/c7" "$R6" "$WORK" "notify = $TOP/contrib/notify-wecom" \
+    "notify_env = WECOM_WEBHOOK=http://127.0.0.1:$PORT/cgi-bin/webhook/send?key=k3y"
+deliver wecom "$T/c7" configs/ok.yaml
+wait_for 10 test "$(grep -c . "$T/robot.log" 2>/dev/null)" = 2
+check "notify-dingtalk posts a signed text message" "$(cat "$T/robot.log")" \
+    jq -se --arg id "$(idof ding)" '.[] | select(.path | startswith("/robot/send?access_token=t0k&timestamp=")) | (.path | test("&sign=[A-Za-z0-9%]+$")) and (.body | fromjson | .msgtype == "text" and (.text.content | contains($id) and contains("failed") and contains("exit 3")))' "$T/robot.log"
+check "notify-wecom posts a markdown message" "$(cat "$T/robot.log")" \
+    jq -se --arg id "$(idof wecom)" '.[] | select(.path == "/cgi-bin/webhook/send?key=k3y") | .body | fromjson | .msgtype == "markdown" and (.markdown.content | contains($id) and contains("succeeded"))' "$T/robot.log"
+kill "$RECV" 2>/dev/null
