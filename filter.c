@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "filter.h"
+#include "sig.h"
 
 /*
  * Matches one bracket expression at p (just past '[') against c.  Returns
@@ -254,18 +255,6 @@ path_safe(const char *path)
 	return 1;
 }
 
-static int
-unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long
 form_payload(char *body, size_t len, char **out)
 {
@@ -282,8 +271,8 @@ form_payload(char *body, size_t len, char **out)
 				*w = ' ';
 			else if (*r != '%')
 				*w = *r;
-			else if (amp - r < 3 || (hi = unhex(r[1])) == -1 ||
-			    (lo = unhex(r[2])) == -1)
+			else if (amp - r < 3 || (hi = hex_value(r[1])) == -1 ||
+			    (lo = hex_value(r[2])) == -1)
 				return -1;
 			else {
 				*w = (char)(hi << 4 | lo);

@@ -47,29 +47,6 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH ".\n", progname, progname);
 }
 
-/* Reads a whole small file.  NULL with errno set on failure. */
-static char *
-slurp(const char *path)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size < (1 << 24) &&
-	    (buf = malloc(st.st_size + 1)) != NULL) {
-		if ((n = read(fd, buf, st.st_size)) < 0) {
-			free(buf);
-			buf = NULL;
-		} else
-			buf[n] = '\0';
-	}
-	close(fd);
-	return buf;
-}
-
 static const char *
 str(const cJSON *o, const char *name)
 {
@@ -122,7 +99,7 @@ job_load(const char *run_dir, const char *id)
 	if (strchr(id, '/') != NULL || *id == '.')
 		return NULL;
 	snprintf(path, sizeof(path), "%s/%s/job.json", run_dir, id);
-	if ((s = slurp(path)) == NULL)
+	if ((s = read_file(path, 1 << 24)) == NULL)
 		return NULL;
 	job = cJSON_Parse(s);
 	free(s);

@@ -332,18 +332,18 @@ job_write_pid(const struct job *j)
 }
 
 char *
-delivery_lookup(const char *run_dir, const char *delivery)
+read_file(const char *path, size_t max)
 {
-	char path[PATH_MAX], *buf = NULL;
+	char *buf = NULL;
 	struct stat st;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/.deliveries/%s", run_dir, delivery);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size < 1 << 20 && (buf = malloc(st.st_size + 1)) != NULL) {
+	    (size_t)st.st_size <= max &&
+	    (buf = malloc(st.st_size + 1)) != NULL) {
 		n = read(fd, buf, st.st_size);
 		if (n != st.st_size) {
 			free(buf);
@@ -353,6 +353,15 @@ delivery_lookup(const char *run_dir, const char *delivery)
 	}
 	close(fd);
 	return buf;
+}
+
+char *
+delivery_lookup(const char *run_dir, const char *delivery)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/.deliveries/%s", run_dir, delivery);
+	return read_file(path, 1 << 20);
 }
 
 int
@@ -421,20 +430,13 @@ job_request_stop(const char *dir, const char *state)
 const char *
 job_stop_requested(const struct job *j)
 {
-	static const char *const states[] = { "cancelled", "superseded" };
-	char path[PATH_MAX], buf[32];
-	ssize_t n;
-	size_t i;
-	int fd;
+	char path[PATH_MAX], *s;
+	const char *state;
 
 	snprintf(path, sizeof(path), "%s/stop", j->dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((s = read_file(path, 64)) == NULL)
 		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	for (i = 0; i < 2; i++)
-		if (strcmp(buf, states[i]) == 0)
-			return states[i];
-	return "cancelled";
+	state = strcmp(s, "superseded") == 0 ? "superseded" : "cancelled";
+	free(s);
+	return state;
 }

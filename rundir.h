@@ -116,6 +116,12 @@ int	 delivery_record(const char *run_dir, const char *delivery,
  */
 int	 atomic_write(const char *path, const void *data, size_t len);
 
+/*
+ * Reads a whole regular file of at most max bytes (not through a symlink).
+ * Returns it NUL-terminated, to free, or NULL.
+ */
+char	*read_file(const char *path, size_t max);
+
 /* Formats t as ISO 8601 UTC ("2026-11-29T04:32:37Z") into buf[21]. */
 void	 iso8601(time_t t, char buf[21]);
 

@@ -10,8 +10,8 @@
 
 #include "sig.h"
 
-static int
-hexval(int c)
+int
+hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -32,8 +32,8 @@ sig_parse(const char *hdr, unsigned char mac[32])
 		return -1;
 	hdr += 7;
 	for (i = 0; i < 32; i++) {
-		if ((hi = hexval(hdr[2 * i])) == -1 ||
-		    (lo = hexval(hdr[2 * i + 1])) == -1)
+		if ((hi = hex_value(hdr[2 * i])) == -1 ||
+		    (lo = hex_value(hdr[2 * i + 1])) == -1)
 			return -1;
 		mac[i] = (unsigned char)(hi << 4 | lo);
 	}

@@ -204,8 +204,9 @@ mkdir -p "$T/rorun"
 writeconf "$T/conf-ro" "$T/rorun" "$WORK"
 chmod 644 "$T/conf-ro" "$T/conf-ro.secret"
 chmod 755 "$T" "$WORK"
-CGI_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups" CGI_CONF=$T/conf-ro \
-    cgi rorundir POST application/json push d-ro "$(sign "$T/nr.json")" "$T/nr.json"
+cp "$BIN" "$T/swift-webhook-copy"	# nobody may not reach the checkout
+BIN=$T/swift-webhook-copy CGI_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups" \
+    CGI_CONF=$T/conf-ro cgi rorundir POST application/json push d-ro "$(sign "$T/nr.json")" "$T/nr.json"
 expect rorundir 500
 check "read-only run_dir started nothing" "$(ls -A "$T/rorun")" test -z "$(ls -A "$T/rorun")"
 

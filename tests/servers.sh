@@ -9,6 +9,12 @@ WWW=www-data
 # setup_dirs: run directory, training checkout and config, readable or
 # writable by the server's user as they would be on Debian.
 setup_dirs() {
+	# The server's user runs these: copies where it can reach them,
+	# whatever the permissions of the checkout's folders.
+	mkdir -p "$T/bin"
+	cp "$BIN" "$FAKE" "$T/bin/"
+	BIN=$T/bin/swift-webhook
+	FAKE=$T/bin/fake-swift
 	RUNS=$T/runs
 	WORK=$T/work
 	CONF=$T/swift-webhook.conf

@@ -257,6 +257,19 @@ test_failures(void)
 	CHECK(r == -1 && strstr(err, "Permission denied"), "not executable",
 	    "r=%d %s", r, err);
 
+	/* Passes every check before fork; only execve itself can tell. */
+	snprintf(path, sizeof(path), "%s/work/garbage", top);
+	put(path, "\x7f\x01not a program\n", 0755);
+	snprintf(cmd, sizeof(cmd), "%s sft {config}", path);
+	r = run(&j, cmd, work, "3333333333333333333333333333333333333333",
+	    "configs/e.yaml", err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "Exec format error"),
+	    "execve failure comes back on the pipe", "r=%d %s", r, err);
+	snprintf(path, sizeof(path), "%s/job.json", j.dir);
+	s = readfile(path);
+	CHECK(s && strstr(s, "\"failed\"") && strstr(s, "Exec format error"),
+	    "execve failure recorded", "%s", s ? s : "(none)");
+
 	snprintf(cmd, sizeof(cmd), "%s sft {config}", fake);
 	r = run(&j, cmd, "/nonexistent", "3333333333333333333333333333333333333333",
 	    "configs/d.yaml", err, sizeof(err));
