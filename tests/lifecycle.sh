@@ -109,6 +109,12 @@ check "retry: same commit and config" "" \
     jq -e --arg s "$(field "$R1" "$E3" sha)" '.sha == $s and .config == "configs/exit3.yaml" and .retry_of == "'"$E3"'"' "$R1/$RE/job.json"
 check "retry runs to its end" "" until_state "$T/c1" "$RE" failed
 
+# --- logs -f follows a job to its end ------------------------------------------
+deliver follow "$T/c1" configs/s1.yaml
+timeout 20 "$BIN" -c "$T/c1" logs "$(idof follow)" -f > "$T/follow.txt" 2>&1
+check "logs -f follows the log until the job ends" "$(cat "$T/follow.txt")" \
+    bash -c "grep -q 'fake-swift: done' '$T/follow.txt' && grep -q 'exited with status 0' '$T/follow.txt'"
+
 # --- jobs ---------------------------------------------------------------------
 "$BIN" -c "$T/c1" jobs --json > "$T/all.json"
 check "jobs --json matches the run directory" "$(jq -r '.[].id' "$T/all.json")" \
