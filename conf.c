@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "conf.h"
+#include "queue.h"
 
 const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_CONFIG] = "config",
@@ -500,8 +501,9 @@ parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
 		c->slots = (long)c->gpus.n;
 	}
 	p->line = seen[KEY_SLOTS];
-	if (c->slots < 1) {
-		perr(p, "slots must be at least 1");
+	if (c->slots < 1 || c->slots > QUEUE_MAX_SLOTS) {
+		perr(p, "%s: from 1 to %d slots", c->gpus.n ? "gpus" : "slots",
+		    QUEUE_MAX_SLOTS);
 		goto out;
 	}
 	p->line = seen[KEY_GPUS_PER_JOB];

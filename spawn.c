@@ -1,5 +1,6 @@
 /*
- * spawn.c: the double fork, the supervisor and the trainer's exec.
+ * spawn.c: the double fork and the supervisor: its turn in the queue, the
+ * trainer's exec, watching and stopping it, recording its end, notify.
  *
  * As in git's run-command.c, everything that allocates (argv, envp, the
  * PATH lookup, the log and /dev/null) is done before fork, the child that
@@ -494,9 +495,10 @@ watch(const struct conf *c, struct job *j)
 {
 	const char *stopped = NULL;
 	time_t stopping = 0, now;
-	int status, hard = 0;
+	int status = 0, hard = 0;
+	pid_t r;
 
-	while (xwaitpid(j->pid, &status, WNOHANG) == 0) {
+	while ((r = xwaitpid(j->pid, &status, WNOHANG)) == 0) {
 		now = time(NULL);
 		if (stopped == NULL) {
 			if ((stopped = job_stop_requested(j)) == NULL &&
@@ -518,6 +520,15 @@ watch(const struct conf *c, struct job *j)
 		usleep(POLL_US);
 	}
 	kill_group(j->pid);
+	if (r == -1) {
+		/* Cannot happen to a child of ours; say so rather than guess. */
+		snprintf(j->error, sizeof(j->error), "waitpid: %s",
+		    strerror(errno));
+		say("job %s: %s", j->id, j->error);
+		j->finished = time(NULL);
+		j->state = stopped ? stopped : "failed";
+		return;
+	}
 	ended(j, status, stopped);
 }
 

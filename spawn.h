@@ -1,12 +1,15 @@
 /*
- * spawn.h: starts a job's trainer, detached from the web server.
+ * spawn.h: starts a job, detached from the web server.
  *
  * The responder forks; the child calls setsid() and forks the supervisor,
  * then exits at once and is reaped.  The supervisor, in its own session
  * with stdin /dev/null, stdout and stderr on the job's log and no other
- * descriptor, forks the trainer into a process group of its own, reports
- * back whether exec succeeded (through a close-on-exec pipe), writes the
- * pid file, waits, and records how the trainer ended.
+ * descriptor but its queue entry and report pipe, waits for its turn and
+ * its slots (queue.h), forks the trainer into a process group of its own,
+ * and reports back to the responder once the job is queued or the exec
+ * succeeded or failed (on a close-on-exec pipe).  It then writes the pid
+ * file, watches the trainer (stop requests, max_runtime), records how it
+ * ended and runs notify.
  */
 #ifndef SPAWN_H
 #define SPAWN_H
