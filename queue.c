@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "rundir.h"
 
 /* Takes the queue lock; returns its fd, or -1. */
 static int
@@ -80,21 +81,36 @@ queue_scan(const struct conf *c, size_t *n, char *head, size_t headlen)
 	return 0;
 }
 
-/* Tries to lock slot i without waiting.  Returns its fd, or -1. */
+/*
+ * Tries to take slot i without waiting.  Returns its fd, or -1 if another
+ * supervisor holds it, or if the trainer that last ran on it (named in the
+ * file) still lives: a supervisor that died leaves its lock to the kernel
+ * but its trainer on the GPU, and the slot is not free until that ends.
+ */
 static int
 slot_try(const struct conf *c, int i)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], buf[64];
+	unsigned long long start;
+	ssize_t n;
+	long pid;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/.slots/%d", c->run_dir, i);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
 		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		close(fd);
-		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto busy;
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%ld %llu", &pid, &start) == 2 && pid > 0 &&
+		    start != 0 && proc_starttime((pid_t)pid) == start)
+			goto busy;
 	}
 	return fd;
+busy:
+	close(fd);
+	return -1;
 }
 
 static int
@@ -196,6 +212,19 @@ queue_leave(const struct conf *c, const char *id)
 	unlink(path);
 	if (lock != -1)
 		close(lock);
+}
+
+void
+slots_own(const struct slots *s, pid_t pid, unsigned long long start)
+{
+	char buf[64];
+	int i, n;
+
+	n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)pid, start);
+	for (i = 0; i < s->n; i++)
+		/* Best effort: without the name the lock alone guards it. */
+		if (ftruncate(s->fd[i], 0) == 0)
+			(void)!pwrite(s->fd[i], buf, n, 0);
 }
 
 void

@@ -3,16 +3,19 @@
  *
  *	run_dir/.queue.lock	held (flock) while the queue is looked at
  *	run_dir/.queue/<job-id>	a waiting job; its supervisor holds a flock
- *	run_dir/.slots/<n>	slot n; the running job's supervisor holds it
+ *	run_dir/.slots/<n>	slot n; the running job's supervisor holds it,
+ *				and it names that job's trainer (PID, start)
  *
  * Every lock is a flock(2), which the kernel drops when its holder dies:
- * a crashed supervisor never keeps a slot, and its queue entry is found
- * unlocked and removed by the next one to look.  Jobs start strictly in
+ * a crashed supervisor never keeps a slot past its trainer's life, and its
+ * queue entry is found unlocked and removed by the next one to look.  Jobs start strictly in
  * the order of their ids (creation time): only the oldest waiting job may
  * take slots.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
+
+#include <sys/types.h>
 
 #include "conf.h"
 
@@ -43,6 +46,9 @@ int	 queue_try_start(const struct conf *c, const char *id,
 
 /* Leaves the queue without running (a superseded or cancelled job). */
 void	 queue_leave(const struct conf *c, const char *id);
+
+/* Names the trainer now on the slots, which keep it until it ends. */
+void	 slots_own(const struct slots *s, pid_t pid, unsigned long long start);
 
 /* Gives the slots back. */
 void	 slots_release(struct slots *s);

@@ -676,6 +676,7 @@ supervise(struct spawn *sp, const struct conf *c, struct job *j, int nullfd,
 		goto fail;
 	}
 	j->pid_start = proc_starttime(j->pid);
+	slots_own(&s, j->pid, j->pid_start);
 	j->started = time(NULL);
 	j->state = "running";
 	if (job_write_pid(j) == -1 || job_write(j) == -1) {

@@ -178,7 +178,36 @@ expect q4 500 '.reason | test("cannot execute trainer")'
 check "503 and 500 queued nothing" "$(ls "$R3/.queue")" test "$(ls "$R3/.queue" | wc -l)" = 1
 "$BIN" -c "$T/c3" cancel "$(idof q2)" > /dev/null
 check "cancel a queued job" "" jq -e '.state == "cancelled" and .pid == null' "$R3/$(idof q2)/job.json"
+# A queued job's supervisor dies: it is lost, and its place frees itself.
+deliver q5 "$T/c3" configs/sleep.yaml
+expect q5 202 '.jobs[0].state == "queued"'
+kill -9 "$(field "$R3" "$(idof q5)" supervisor)"
+check "a queued job whose supervisor died is lost" "" until_state "$T/c3" "$(idof q5)" lost 5
+deliver q6 "$T/c3" configs/ok.yaml
+expect q6 202 '.jobs[0].state == "queued"'
+# The running job's supervisor dies: the kernel drops its lock, but the
+# slot stays taken while its trainer lives, and frees when that ends.
+Q1PID=$(cat "$R3/$(idof q1)/pid")
+kill -9 "$(field "$R3" "$(idof q1)" supervisor)"
+check "a running job whose supervisor died is lost" "" until_state "$T/c3" "$(idof q1)" lost 5
+sleep 1
+check "its slot is not given away while its trainer runs" "$("$BIN" -c "$T/c3" jobs)" \
+    test "$(state "$T/c3" "$(idof q6)")" = queued
 "$BIN" -c "$T/c3" cancel "$(idof q1)" > /dev/null
+check "cancel of the lost running job stops its trainer" "" group_gone "$Q1PID"
+check "then the slot goes to the next job" "$("$BIN" -c "$T/c3" jobs)" \
+    until_state "$T/c3" "$(idof q6)" succeeded 10
+"$BIN" -c "$T/c3" cancel "$(idof q5)" > /dev/null
+check "cancel of a lost queued job records it" "" jq -e '.state == "cancelled"' "$R3/$(idof q5)/job.json"
+
+# A notify that hangs is killed after notify_timeout; the state stands.
+printf '#!/bin/sh\nsleep 30\n' > "$T/hang.sh"
+chmod 755 "$T/hang.sh"
+writeconf "$T/c8" "$R3" "$WORK" "notify = $T/hang.sh" "notify_timeout = 1s"
+deliver hang "$T/c8" configs/ok.yaml
+check "a hanging notify is killed after notify_timeout" "$(cat "$R3/$(idof hang)/log")" \
+    wait_for 10 grep -q 'notify: killed after 1s' "$R3/$(idof hang)/log"
+check "its job stays succeeded" "" jq -e '.state == "succeeded"' "$R3/$(idof hang)/job.json"
 
 # --- concurrency ---------------------------------------------------------------
 R4=$T/runs4
