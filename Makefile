@@ -4,6 +4,7 @@
 #   make check      install missing packages, build, run every test
 #   make demo       lighttpd on 127.0.0.1, a signed push, the job it ran
 #   make bench      CPU per delivery (rejected, ignored, 25 MB)
+#   make fuzz       libFuzzer on the parsers (clang; FUZZ_SECONDS each)
 #   make check SANITIZE=1   the same under ASan and UBSan
 #   make install    /usr/lib/cgi-bin/swift-webhook, the man page, contrib/
 #                   (PREFIX, DESTDIR)
@@ -66,6 +67,21 @@ bench: deps
 	$(MAKE) swift-webhook tests/bench
 	tests/bench
 
+FUZZ_SECONDS ?= 60
+FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+	  -D_GNU_SOURCE
+fuzz:
+	@sh tests/deps.sh clang libclang-rt-14-dev
+	mkdir -p tests/tmp
+	for f in sig form push; do \
+		$(FUZZ_CC) $(PKG_CFLAGS) -I. -o tests/fuzz_$$f tests/fuzz_$$f.c \
+		    conf.c sig.c filter.c $(PKG_LIBS) || exit 1; \
+		mkdir -p tests/tmp/corpus-$$f; \
+		tests/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+		    -artifact_prefix=tests/tmp/crash-$$f- \
+		    tests/tmp/corpus-$$f tests/fuzz/$$f || exit 1; \
+	done
+
 install: swift-webhook
 	install -d $(DESTDIR)$(CGIDIR) $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 swift-webhook $(DESTDIR)$(CGIDIR)/swift-webhook
@@ -75,7 +91,8 @@ install: swift-webhook
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 
 clean:
-	rm -f swift-webhook *.o $(TESTS) $(TOOLS)
+	rm -f swift-webhook *.o $(TESTS) $(TOOLS) tests/fuzz_sig tests/fuzz_form \
+	    tests/fuzz_push
 	rm -rf tests/tmp
 
-.PHONY: all deps build-tests check demo bench install clean
+.PHONY: all deps build-tests check demo bench fuzz install clean

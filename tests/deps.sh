@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing swift-webhook need,
-# if any is missing.  As root it runs apt-get; otherwise it says what to do.
+# Installs the Debian packages that building and testing swift-webhook need
+# (and any named as arguments), if any is missing.  As root it runs apt-get;
+# otherwise it says what to do.
 set -eu
-PKGS="gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
+PKGS="$* gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
 openssl curl jq procps util-linux python3 apache2 libapache2-mod-fcgid lighttpd
 lighttpd-modules-lua"
 missing=
