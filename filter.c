@@ -47,11 +47,48 @@ class_match(const char *p, char c, int *hit)
 	return p + 1;
 }
 
-/* Matches pattern p against [s, e); pstart tells where a segment begins. */
+/*
+ * One match of a pattern against [sstart, e).  Backtracking over several
+ * stars can take exponential time ("**?*" repeated, against a long path):
+ * past a budget of steps, the (pattern, string) positions that failed are
+ * remembered, and none is tried twice, which bounds the work by the
+ * product of the two lengths.
+ */
+struct gctx {
+	const char	*pstart, *sstart, *e;
+	size_t		 slen1;		/* string length + 1 */
+	size_t		 plen1;
+	unsigned long	 steps;
+	unsigned char	*memo;		/* failed pairs, bit per pair */
+};
+
+#define GLOB_BUDGET	4096
+
+static int	gm(struct gctx *, const char *, const char *);
+
 static int
-gmatch(const char *p, const char *s, const char *e, const char *pstart)
+gm_try(struct gctx *g, const char *p, const char *s)
 {
-	const char *q;
+	size_t bit;
+
+	if (g->memo == NULL && ++g->steps == GLOB_BUDGET)
+		g->memo = calloc((g->plen1 * g->slen1 + 7) / 8, 1);
+	if (g->memo == NULL)
+		return gm(g, p, s);
+	bit = (size_t)(p - g->pstart) * g->slen1 + (size_t)(s - g->sstart);
+	if (g->memo[bit / 8] & (1u << (bit % 8)))
+		return 0;
+	if (gm(g, p, s))
+		return 1;
+	g->memo[bit / 8] |= 1u << (bit % 8);
+	return 0;
+}
+
+/* Matches pattern p against [s, e). */
+static int
+gm(struct gctx *g, const char *p, const char *s)
+{
+	const char *q, *e = g->e;
 	int hit;
 
 	for (;;) {
@@ -62,11 +99,11 @@ gmatch(const char *p, const char *s, const char *e, const char *pstart)
 			if (p[1] == '*') {
 				for (q = p; *q == '*'; q++)
 					;
-				if (*q == '/' && (p == pstart || p[-1] == '/') &&
-				    gmatch(q + 1, s, e, pstart))
+				if (*q == '/' && (p == g->pstart ||
+				    p[-1] == '/') && gm_try(g, q + 1, s))
 					return 1;
 				for (;; s++) {
-					if (gmatch(q, s, e, pstart))
+					if (gm_try(g, q, s))
 						return 1;
 					if (s == e)
 						return 0;
@@ -79,7 +116,7 @@ gmatch(const char *p, const char *s, const char *e, const char *pstart)
 				if (strchr("*?[\\", p[1]) == NULL)
 					while (s < e && *s != p[1] && *s != '/')
 						s++;
-				if (gmatch(p + 1, s, e, pstart))
+				if (gm_try(g, p + 1, s))
 					return 1;
 				if (s == e || *s == '/')
 					return 0;
@@ -115,10 +152,23 @@ gmatch(const char *p, const char *s, const char *e, const char *pstart)
 	}
 }
 
+/* Matches the whole of pattern pat against [s, e). */
+static int
+gmatch(const char *pat, const char *s, const char *e)
+{
+	struct gctx g = { pat, s, e, (size_t)(e - s) + 1, strlen(pat) + 1, 0,
+	    NULL };
+	int r;
+
+	r = gm(&g, pat, s);
+	free(g.memo);
+	return r;
+}
+
 int
 glob_match(const char *pat, const char *s)
 {
-	return gmatch(pat, s, s + strlen(s), pat);
+	return gmatch(pat, s, s + strlen(s));
 }
 
 /* A compiled path pattern. */
@@ -209,7 +259,7 @@ patset_match(const struct patset *ps, const char *path)
 			s = p->anchored ? path : seg;
 			if ((size_t)(end - s) >= p->taillen &&
 			    memcmp(end - p->taillen, p->tail, p->taillen) == 0 &&
-			    gmatch(p->pat, s, end, p->pat))
+			    gmatch(p->pat, s, end))
 				return 1;
 		}
 		if (last)

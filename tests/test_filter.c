@@ -38,6 +38,17 @@ static const struct {
 	{ "", "", 1 },
 	{ "", "x", 0 },
 	{ "a*b*c*d*e*f*g*h*i*j*k", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+	/* Past the backtracking budget: the remembered path answers too. */
+	{ "**/**?*/**?*/**?*/**?*/**?*z", "a/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/b", 0 },
+	{ "**/**?*/**?*/**?*/**?*/**?*b", "a/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/a/a/aaaaaaaaaaaaaaaaaaaaaaaa/ab", 1 },
+	{ "**/**?*/**?*/**?*/**?*/**?*b", "a/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/a/a/aaaaaaaaaaaaaaaaaaaaaaaa/b", 0 },
+	{ "*a*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0 },
+	{ "*a*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", 1 },
 };
 
 static const struct {
