@@ -107,6 +107,12 @@ job_load(const char *run_dir, const char *id)
 		cJSON_Delete(job);
 		return NULL;
 	}
+	/* The folder names the job, whatever the file says (or lacks). */
+	if (cJSON_HasObjectItem(job, "id"))
+		cJSON_ReplaceItemInObjectCaseSensitive(job, "id",
+		    cJSON_CreateString(id));
+	else
+		cJSON_AddItemToObject(job, "id", cJSON_CreateString(id));
 	settle_state(job);
 	return job;
 }

@@ -56,8 +56,7 @@ apachectl_() { apache2 -f "$A/httpd.conf" -k "$1"; }
 
 server_start() {
 	apachectl_ start || { server_log; return 1; }
-	wait_for 10 test -s "$A/run/httpd.pid" &&
-	    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+	server_ready "$A/run/httpd.pid"
 }
 
 server_stop() {
@@ -65,14 +64,12 @@ server_stop() {
 	pid=$(server_pid)
 	[ -n "$pid" ] || return 0
 	apachectl_ stop
-	wait_for 15 bash -c "! kill -0 $pid 2>/dev/null"
+	server_gone "$pid"
 }
 
 server_restart() {
-	local old
 	case $1 in
 	graceful)
-		old=$(responders | tr '\n' ' ')
 		apachectl_ graceful
 		# Serving again once a request goes through.
 		wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT/"

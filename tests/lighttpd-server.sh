@@ -30,8 +30,7 @@ server_log() { echo "--- $L/error.log"; tail -n 30 "$L/error.log"; }
 
 server_start() {
 	lighttpd -f "$L/lighttpd.conf" || { server_log; return 1; }
-	wait_for 10 test -s "$L/lighttpd.pid" &&
-	    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+	server_ready "$L/lighttpd.pid"
 }
 
 server_stop() {
@@ -39,7 +38,7 @@ server_stop() {
 	pid=$(server_pid)
 	[ -n "$pid" ] || return 0
 	kill "$pid"
-	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+	server_gone "$pid"
 	rm -f "$L/lighttpd.pid"
 }
 

@@ -29,6 +29,15 @@ setup_dirs() {
 	head -c 26214401 /dev/zero > "$T/over.bin"
 }
 
+# server_ready PIDFILE: the server wrote its PID and answers HTTP.
+server_ready() {
+	wait_for 10 test -s "$1" &&
+	    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+}
+
+# server_gone PID: waits until the server's main process has exited.
+server_gone() { wait_for 15 bash -c "! kill -0 $1 2>/dev/null"; }
+
 # render SRC DST [sed-expr...]: a shipped config with the test's paths.
 render() {
 	local src=$1 dst=$2
