@@ -25,7 +25,7 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
-LIB_OBJS = conf.o sig.o filter.o rundir.o queue.o spawn.o delivery.o jobs.o
+LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o spawn.o delivery.o jobs.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_spawn
 TOOLS	= tests/fake-swift tests/bench
@@ -48,7 +48,7 @@ tests/%: tests/%.c tests/t.h $(LIB_OBJS)
 tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
-$(OBJS): conf.h delivery.h filter.h jobs.h queue.h rundir.h sig.h spawn.h
+$(OBJS): conf.h delivery.h filter.h job.h jobs.h queue.h rundir.h sig.h spawn.h util.h
 
 deps:
 	@sh tests/deps.sh
@@ -75,7 +75,7 @@ fuzz:
 	mkdir -p tests/tmp
 	for f in sig form push; do \
 		$(FUZZ_CC) $(PKG_CFLAGS) -I. -o tests/fuzz_$$f tests/fuzz_$$f.c \
-		    conf.c sig.c filter.c $(PKG_LIBS) || exit 1; \
+		    util.c conf.c sig.c filter.c $(PKG_LIBS) || exit 1; \
 		mkdir -p tests/tmp/corpus-$$f; \
 		tests/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 		    -artifact_prefix=tests/tmp/crash-$$f- \

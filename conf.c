@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "queue.h"
+#include "util.h"
 
 const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_CONFIG] = "config",
@@ -137,20 +138,23 @@ parse_size(const char *v, size_t *out)
 {
 	unsigned long long n;
 	char *end;
-
 	if (!isdigit((unsigned char)*v))
 		return -1;
+	int shift = 0;
+
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (errno != 0)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	}
-	if (*end != '\0' || n == 0 || n > (1ULL << 32))
+	/* The limit is checked before the shift, which could overflow. */
+	if (*end != '\0' || n == 0 || n > (1ULL << 32) >> shift)
 		return -1;
+	n <<= shift;
 	*out = (size_t)n;
 	return 0;
 }
@@ -238,16 +242,49 @@ bad:
  * Reads the secret from file: one line, trailing CR/LF ignored.  Refuses an
  * empty one, since an empty HMAC key is no secret at all.
  */
+/*
+ * Opens the admin's file: a symlink to it is fine, but it must be a
+ * regular file (a FIFO or a device would hang or never end).
+ */
+static int
+open_regular(const char *file)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
+	    -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+static const char *
+file_error(int e)
+{
+	return e == EINVAL ? "not a regular file" : e == EFBIG ?
+	    "file too large" : strerror(e);
+}
+
+/*
+ * Reads the secret from file: one line, trailing CR/LF ignored.  Refuses an
+ * empty one, since an empty HMAC key is no secret at all.  The buffer is
+ * wiped, so that no copy of the secret stays behind.
+ */
 static int
 read_secret(struct parse *p, struct conf *c, const char *file)
 {
-	char buf[4096];
+	char buf[SECRET_MAX + 1];
 	ssize_t n;
 	size_t len = 0;
 	int fd;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
-		return perr(p, "secret_file: %s: %s", file, strerror(errno));
+	if ((fd = open_regular(file)) == -1)
+		return perr(p, "secret_file: %s: %s", file, file_error(errno));
 	while (len < sizeof(buf) &&
 	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
 		if (n == -1) {
@@ -263,8 +300,8 @@ read_secret(struct parse *p, struct conf *c, const char *file)
 	close(fd);
 	if (len == sizeof(buf)) {
 		OPENSSL_cleanse(buf, sizeof(buf));
-		return perr(p, "secret_file: %s: longer than %zu bytes", file,
-		    sizeof(buf) - 1);
+		return perr(p, "secret_file: %s: longer than %d bytes", file,
+		    SECRET_MAX);
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
@@ -281,6 +318,44 @@ read_secret(struct parse *p, struct conf *c, const char *file)
 	return 0;
 }
 
+/*
+ * GITHUB_WEBHOOK_SECRET, taken out of the environment at start-up (see
+ * conf_take_env_secret), or NULL.
+ */
+static char	*env_secret;
+
+void
+conf_take_env_secret(void)
+{
+	extern char **environ;
+	char **e, *v;
+	size_t n = strlen("GITHUB_WEBHOOK_SECRET=");
+
+	for (e = environ; *e != NULL; e++)
+		if (strncmp(*e, "GITHUB_WEBHOOK_SECRET=", n) == 0)
+			break;
+	if (*e == NULL)
+		return;
+	v = *e + n;
+	if (env_secret == NULL && *v != '\0')
+		env_secret = strdup(v);
+	/*
+	 * Wipe the bytes where they are: /proc/PID/environ shows the
+	 * process's original environment block, whatever unsetenv does.
+	 */
+	OPENSSL_cleanse(v, strlen(v));
+	unsetenv("GITHUB_WEBHOOK_SECRET");
+}
+
+void
+conf_wipe_secret(struct conf *c)
+{
+	if (c != NULL && c->secret != NULL)
+		OPENSSL_cleanse(c->secret, c->secretlen);
+	if (env_secret != NULL)
+		OPENSSL_cleanse(env_secret, strlen(env_secret));
+}
+
 enum kind { K_STR, K_PATH, K_LIST, K_SIZE, K_COUNT, K_SECONDS };
 
 struct key {
@@ -294,7 +369,8 @@ enum {
 	KEY_PATHS, KEY_IGNORE_PATHS, KEY_CONFIGS, KEY_DEFAULT_CONFIG,
 	KEY_COMMAND, KEY_LAUNCHER, KEY_ENV, KEY_MAX_BODY, KEY_GPUS, KEY_SLOTS,
 	KEY_GPUS_PER_JOB, KEY_MAX_QUEUED, KEY_CONCURRENCY, KEY_MAX_RUNTIME,
-	KEY_KILL_GRACE, KEY_NOTIFY, KEY_NOTIFY_ENV, KEY_NOTIFY_TIMEOUT, NKEYS
+	KEY_KILL_GRACE, KEY_NOTIFY, KEY_NOTIFY_ENV, KEY_NOTIFY_TIMEOUT,
+	KEY_MAX_RUNS_PER_PUSH, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -322,6 +398,7 @@ static const struct key keys[NKEYS] = {
 	[KEY_NOTIFY] =		{ "notify",		K_LIST,	O(notify) },
 	[KEY_NOTIFY_ENV] =	{ "notify_env",		K_LIST,	O(notify_env) },
 	[KEY_NOTIFY_TIMEOUT] =	{ "notify_timeout",	K_SECONDS, O(notify_timeout) },
+	[KEY_MAX_RUNS_PER_PUSH] = { "max_runs_per_push", K_COUNT, O(max_runs_per_push) },
 };
 #undef O
 
@@ -344,7 +421,8 @@ set_defaults(struct conf *c)
 	c->max_body = 26214400;
 	c->slots = 1;
 	c->gpus_per_job = 1;
-	c->max_queued = -1;
+	c->max_queued = 100;
+	c->max_runs_per_push = 8;
 	c->kill_grace = 30;
 	c->notify_timeout = 30;
 	return 0;
@@ -431,18 +509,19 @@ trim(char *s)
 }
 
 static int
-parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
-    char **secret)
+parse_file(struct parse *p, struct conf *c, char *text, size_t len,
+    char **secret_file, char **secret, int *secret_line)
 {
 	int seen[NKEYS] = { 0 };
-	char *line = NULL, *s, *eq, *hash;
-	size_t cap = 0;
-	ssize_t len;
+	char *line, *next, *end = text + len, *s, *eq, *hash;
 	int rc = -1;
 
-	while ((len = getline(&line, &cap, f)) != -1) {
+	for (line = text; line < end; line = next) {
 		p->line++;
-		if ((size_t)len != strlen(line)) {
+		if ((next = memchr(line, '\n', end - line)) == NULL)
+			next = end;
+		*next++ = '\0';
+		if (strlen(line) != (size_t)(next - 1 - line)) {
 			perr(p, "NUL byte in line");
 			goto out;
 		}
@@ -463,10 +542,6 @@ parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
 		if (set_key(p, c, trim(s), trim(eq + 1), seen, secret_file,
 		    secret) == -1)
 			goto out;
-	}
-	if (ferror(f)) {
-		perr(p, "read: %s", strerror(errno));
-		goto out;
 	}
 	if (!seen[KEY_RUN_DIR]) {
 		p->line = 0;
@@ -512,14 +587,19 @@ parse_file(struct parse *p, struct conf *c, FILE *f, char **secret_file,
 		    c->gpus.n ? "gpus" : "slots", c->slots);
 		goto out;
 	}
+	p->line = seen[KEY_MAX_RUNS_PER_PUSH];
+	if (c->max_runs_per_push < 1) {
+		perr(p, "max_runs_per_push must be at least 1");
+		goto out;
+	}
 	p->line = seen[KEY_SECRET];
 	if (*secret_file != NULL && *secret != NULL) {
 		perr(p, "give secret_file or secret, not both");
 		goto out;
 	}
+	*secret_line = seen[KEY_SECRET_FILE];
 	rc = 0;
 out:
-	free(line);
 	return rc;
 }
 
@@ -527,43 +607,54 @@ int
 conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	struct parse p = { NULL, 0, err, errlen };
-	char *secret_file = NULL, *secret = NULL;
-	const char *env;
-	FILE *f;
+	char *secret_file = NULL, *secret = NULL, *text = NULL;
+	size_t len;
+	int fd, secret_line = 0;
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	if (path == NULL && (path = getenv("SWIFT_WEBHOOK_CONFIG")) == NULL)
 		path = CONF_DEFAULT_PATH;
 	p.file = path;
-	if ((f = fopen(path, "re")) == NULL) {
-		perr(&p, "cannot open: %s", strerror(errno));
+	if ((fd = open_regular(path)) == -1) {
+		perr(&p, "cannot open: %s", file_error(errno));
+		return -1;
+	}
+	text = fd_read_all(fd, CONF_MAX, &len);
+	close(fd);
+	if (text == NULL) {
+		perr(&p, "cannot read: %s", file_error(errno));
 		return -1;
 	}
 	if (set_defaults(c) == -1 || (c->path = strdup(path)) == NULL) {
 		perr(&p, "out of memory");
 		goto out;
 	}
-	if (parse_file(&p, c, f, &secret_file, &secret) == -1)
+	if (parse_file(&p, c, text, len, &secret_file, &secret,
+	    &secret_line) == -1)
 		goto out;
 	if (secret_file != NULL) {
+		p.line = secret_line;
 		if (read_secret(&p, c, secret_file) == -1)
 			goto out;
 	} else if (secret != NULL) {
 		c->secret = secret;
 		c->secretlen = strlen(secret);
 		secret = NULL;
-	} else if ((env = getenv("GITHUB_WEBHOOK_SECRET")) != NULL &&
-	    *env != '\0') {
-		if ((c->secret = strdup(env)) == NULL) {
-			perr(&p, "out of memory");
-			goto out;
+	} else {
+		conf_take_env_secret();
+		if (env_secret != NULL && *env_secret != '\0') {
+			if ((c->secret = strdup(env_secret)) == NULL) {
+				perr(&p, "out of memory");
+				goto out;
+			}
+			c->secretlen = strlen(env_secret);
 		}
-		c->secretlen = strlen(env);
 	}
 	rc = 0;
 out:
-	fclose(f);
+	OPENSSL_cleanse(text, len);	/* it may hold "secret = ..." */
+	free(text);
 	free(secret_file);
 	if (secret != NULL) {
 		OPENSSL_cleanse(secret, strlen(secret));

@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #define CONF_DEFAULT_PATH "/etc/swift-webhook.conf"
+#define CONF_MAX	(1 << 20)	/* the largest config file read */
+#define SECRET_MAX	4096		/* the longest secret */
 
 struct strlist {
 	char	**v;		/* NULL-terminated */
@@ -36,7 +38,8 @@ struct conf {
 	struct strlist	 gpus;		/* GPU ids; empty: plain slots */
 	long		 slots;		/* slot count (gpus: one per GPU) */
 	long		 gpus_per_job;
-	long		 max_queued;	/* -1: no limit */
+	long		 max_queued;	/* jobs that may wait */
+	long		 max_runs_per_push;	/* configs one push may start */
 	enum concurrency {
 		CONC_QUEUE, CONC_SUPERSEDE, CONC_CANCEL_IN_PROGRESS
 	}		 concurrency;
@@ -59,6 +62,16 @@ int	 conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 
 /* Frees everything c owns and wipes the secret. */
 void	 conf_free(struct conf *c);
+
+/*
+ * Takes GITHUB_WEBHOOK_SECRET out of the environment (wiping its bytes
+ * where /proc/PID/environ shows them) and keeps it for conf_load.  Call
+ * at start-up, before anything copies the environment.
+ */
+void	 conf_take_env_secret(void);
+
+/* Wipes every copy of the secret this process holds (c may be NULL). */
+void	 conf_wipe_secret(struct conf *c);
 
 /*
  * The {placeholders} that command, launcher and env values may use; the

@@ -12,10 +12,9 @@
 
 #include "delivery.h"
 #include "filter.h"
-#include "jobs.h"
+#include "job.h"
 #include "rundir.h"
 #include "sig.h"
-#include "spawn.h"
 
 const char *
 http_reason(int status)
@@ -85,21 +84,6 @@ type_is(const char *ct, const char *want)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* GitHub's delivery ids are GUIDs; anything else file-name-safe will do. */
-static int
-delivery_safe(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || *s == '\0' || *s == '.')
-		return 0;
-	for (n = 0; s[n] != '\0'; n++)
-		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
-		    s[n] != '_' && s[n] != '.')
-			return 0;
-	return n <= 64;
-}
-
 /*
  * Reads the body, at most max bytes.  Returns its length, -1 on a read
  * error or short body, -2 if it is longer than max.
@@ -167,39 +151,119 @@ note_job(struct reply *rp, const char *id)
 }
 
 /*
- * Starts one job for config, unless (sha, config) already has one.
- * Adds it to started or dups.  Returns 0, JOB_QUEUE_FULL, or -1, with
- * the reason in err.
+ * The latest job of (sha, config) as it stands now (a retry may have
+ * followed the one first started), added to jobs.
  */
-static int
-run_config(struct conf *c, const struct request *rq, const struct push *p,
-    const char *config, cJSON *started, cJSON *dups, struct reply *rp,
-    char *err, size_t errlen)
+static void
+add_latest(struct rundir *rd, cJSON *jobs, const char *sha,
+    const char *config, const char *id, struct reply *rp)
 {
-	struct job j;
-	char other[JOB_ID_MAX];
-	int rc;
+	char latest[JOB_ID_MAX];
+	const cJSON *st;
+	cJSON *o;
 
-	memset(&j, 0, sizeof(j));
-	j.delivery = rq->delivery;
-	j.event = rq->event;
-	j.repository = p->repository;
-	j.ref = p->ref;
-	j.branch = p->branch;
-	j.sha = p->after;
-	j.config = config;
-	rc = job_start(c, &j, 1, other, err, errlen);
-	if (rc == JOB_DUPLICATE) {
-		cJSON_AddItemToArray(dups, job_json(other, config, NULL, 0));
-		note_job(rp, other);
-		return 0;
+	if (sha == NULL || job_claim_latest(rd, sha, config, latest) == -1)
+		snprintf(latest, sizeof(latest), "%s", id);
+	o = job_read_json(rd, latest);
+	st = cJSON_GetObjectItemCaseSensitive(o, "state");
+	cJSON_AddItemToArray(jobs, job_json(latest, config,
+	    cJSON_IsString(st) ? st->valuestring : NULL, 0));
+	cJSON_Delete(o);
+	note_job(rp, latest);
+}
+
+/* A delivery seen before: its jobs, each as the latest of its pair. */
+static void
+answer_redelivery(struct rundir *rd, cJSON *rec, struct reply *rp)
+{
+	const cJSON *sha, *jobs, *job, *id, *config;
+	cJSON *out = cJSON_CreateArray();
+
+	sha = cJSON_GetObjectItemCaseSensitive(rec, "sha");
+	jobs = cJSON_IsArray(rec) ? rec :	/* as written before 0.2 */
+	    cJSON_GetObjectItemCaseSensitive(rec, "jobs");
+	cJSON_ArrayForEach(job, jobs) {
+		id = cJSON_GetObjectItemCaseSensitive(job, "id");
+		config = cJSON_GetObjectItemCaseSensitive(job, "config");
+		if (cJSON_IsString(id) && cJSON_IsString(config) &&
+		    job_id_valid(id->valuestring))
+			add_latest(rd, out, cJSON_IsString(sha) ?
+			    sha->valuestring : NULL, config->valuestring,
+			    id->valuestring, rp);
 	}
-	if (j.id[0] != '\0' && rc != JOB_QUEUE_FULL)
-		note_job(rp, j.id);
-	if (rc == 0)
-		cJSON_AddItemToArray(started, job_json(j.id, config, j.state,
-		    j.pid));
-	return rc;
+	answer(rp, 200, "duplicate", "delivery already handled", NULL);
+	cJSON_AddItemToObject(rp->json, "jobs", out);
+}
+
+/* What running a push's configs came to. */
+struct runs {
+	cJSON		*started;	/* [{id, config, state, pid}] */
+	cJSON		*dups;		/* the latest job of each duplicate */
+	enum job_result	 failure;	/* JOB_STARTED if none */
+	char		 err[512];
+	char		 newest[JOB_ID_MAX];	/* the first job started */
+};
+
+/* Starts one job per config, until one fails. */
+static void
+run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
+    const struct push *p, char **configs, size_t n, struct runs *r,
+    struct reply *rp)
+{
+	char other[JOB_ID_MAX];
+	enum job_result res;
+	struct job j;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&j, 0, sizeof(j));
+		j.dirfd = -1;
+		j.delivery = rq->delivery;
+		j.event = rq->event;
+		j.repository = p->repository;
+		j.ref = p->ref;
+		j.branch = p->branch;
+		j.sha = p->after;
+		j.config = configs[i];
+		res = job_start(rd, c, &j, 1, other, r->err, sizeof(r->err));
+		if (res == JOB_DUPLICATE)
+			add_latest(rd, r->dups, p->after, configs[i], other,
+			    rp);
+		else if (res == JOB_STARTED) {
+			cJSON_AddItemToArray(r->started, job_json(j.id,
+			    configs[i], j.state, j.pid));
+			note_job(rp, j.id);
+			if (r->newest[0] == '\0')
+				snprintf(r->newest, sizeof(r->newest), "%s",
+				    j.id);
+		} else if (j.id[0] != '\0' && res == JOB_ERROR)
+			note_job(rp, j.id);
+		job_close(&j);
+		if (res != JOB_STARTED && res != JOB_DUPLICATE) {
+			r->failure = res;
+			return;
+		}
+	}
+}
+
+/* Records what the delivery started: {sha, jobs}. */
+static void
+record(struct rundir *rd, const struct request *rq, const struct push *p,
+    struct reply *rp)
+{
+	cJSON *rec = cJSON_CreateObject();
+	char *s = NULL;
+
+	cJSON_AddStringToObject(rec, "sha", p->after);
+	cJSON_AddItemReferenceToObject(rec, "jobs",
+	    cJSON_GetObjectItemCaseSensitive(rp->json, "jobs"));
+	if ((s = cJSON_PrintUnformatted(rec)) == NULL ||
+	    delivery_record(rd, rq->delivery, s) == -1)
+		snprintf(rp->reason + strlen(rp->reason), sizeof(rp->reason) -
+		    strlen(rp->reason), "; delivery not recorded: %s",
+		    strerror(errno));
+	free(s);
+	cJSON_Delete(rec);
 }
 
 /* Steps 10 to 16: a verified push event. */
@@ -207,27 +271,15 @@ static void
 handle_push(struct conf *c, const struct request *rq, char *json,
     size_t len, struct reply *rp)
 {
-	struct push p;
+	struct runs r = { NULL, NULL, JOB_STARTED, "", "" };
+	char reason[FILTER_REASON_MAX], err[512], more[256] = "";
 	struct selection sel;
-	char reason[FILTER_REASON_MAX], err[512], *rec;
-	cJSON *started, *dups, *all;
-	size_t i;
-	int r;
+	struct rundir rd;
+	struct push p;
+	cJSON *rec;
+	size_t n, i;
+	int k;
 
-	if ((rec = delivery_lookup(c->run_dir, rq->delivery)) != NULL) {
-		answer(rp, 200, "duplicate", "delivery already handled", NULL);
-		if ((all = cJSON_Parse(rec)) != NULL) {
-			cJSON *job;
-
-			cJSON_ArrayForEach(job, all)
-				if (cJSON_IsString(cJSON_GetObjectItem(job, "id")))
-					note_job(rp, cJSON_GetObjectItem(job,
-					    "id")->valuestring);
-			cJSON_AddItemToObject(rp->json, "jobs", all);
-		}
-		free(rec);
-		return;
-	}
 	if (push_parse(&p, json, len, reason) == -1) {
 		answer(rp, 400, "error", reason, NULL);
 		return;
@@ -235,8 +287,8 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	clean(rp->repository, sizeof(rp->repository), p.repository);
 	clean(rp->ref, sizeof(rp->ref), p.ref);
 	snprintf(rp->sha, sizeof(rp->sha), "%s", p.after);
-	if ((r = filter_push(c, &p, &sel, reason)) != 1) {
-		if (r == 0)
+	if ((k = filter_push(c, &p, &sel, reason)) != 1) {
+		if (k == 0)
 			answer(rp, 200, "ignored", reason, NULL);
 		else
 			answer(rp, 500, "error", "internal error", "%s",
@@ -244,50 +296,56 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 		push_free(&p);
 		return;
 	}
-	if (rundir_prepare(c->run_dir, err, sizeof(err)) == -1) {
+	if (rundir_open(&rd, c->run_dir, 1, err, sizeof(err)) == -1) {
 		answer(rp, 500, "error", "run directory unusable (see the "
 		    "server's error log)", "%s", err);
 		goto out;
 	}
-	started = cJSON_CreateArray();
-	dups = cJSON_CreateArray();
-	for (i = 0; i < sel.n; i++)
-		if ((r = run_config(c, rq, &p, sel.configs[i], started, dups,
-		    rp, err, sizeof(err))) != 0)
-			break;
-	if (cJSON_GetArraySize(started) > 0 && c->concurrency != CONC_QUEUE)
-		jobs_supersede(c, p.branch, rq->delivery,
-		    c->concurrency == CONC_CANCEL_IN_PROGRESS);
-	if (i < sel.n) {
-		if (r == JOB_QUEUE_FULL)
-			answer(rp, 503, "error", err, NULL);
-		else
-			answer(rp, 500, "error", err, NULL);
-		cJSON_AddItemToObject(rp->json, "jobs", started);
-		cJSON_Delete(dups);
-		goto out;
+	if ((rec = delivery_lookup(&rd, rq->delivery)) != NULL) {
+		answer_redelivery(&rd, rec, rp);
+		cJSON_Delete(rec);
+		goto close;
 	}
-	if (cJSON_GetArraySize(started) == 0) {
+	n = sel.n;
+	if (n > (size_t)c->max_runs_per_push) {
+		n = (size_t)c->max_runs_per_push;
+		k = snprintf(more, sizeof(more), "; %zu config(s) changed, "
+		    "max_runs_per_push is %ld; not started:", sel.n,
+		    c->max_runs_per_push);
+		for (i = n; i < sel.n && k > 0 && (size_t)k < sizeof(more); i++)
+			k += snprintf(more + k, sizeof(more) - k, " %s",
+			    sel.configs[i]);
+	}
+	r.started = cJSON_CreateArray();
+	r.dups = cJSON_CreateArray();
+	run_configs(&rd, c, rq, &p, sel.configs, n, &r, rp);
+	if (r.newest[0] != '\0' && c->concurrency != CONC_QUEUE)
+		job_supersede(&rd, c, p.branch, rq->delivery, r.newest,
+		    c->concurrency == CONC_CANCEL_IN_PROGRESS);
+	if (r.failure != JOB_STARTED) {
+		answer(rp, r.failure == JOB_ERROR ? 500 : 503, "error", r.err,
+		    NULL);
+		cJSON_AddItemToObject(rp->json, "jobs", r.started);
+		cJSON_Delete(r.dups);
+	} else if (cJSON_GetArraySize(r.started) == 0) {
 		answer(rp, 200, "duplicate", "every run of this push exists",
 		    NULL);
-		cJSON_AddItemToObject(rp->json, "jobs", dups);
-		cJSON_Delete(started);
+		cJSON_AddItemToObject(rp->json, "jobs", r.dups);
+		cJSON_Delete(r.started);
 	} else {
-		answer(rp, 202, "started", NULL, "%zu job(s)%s", sel.n,
-		    sel.everything ? ", file lists incomplete" : "");
-		cJSON_AddItemToObject(rp->json, "jobs", started);
-		if (cJSON_GetArraySize(dups) > 0)
-			cJSON_AddItemToObject(rp->json, "duplicates", dups);
+		answer(rp, 202, "started", more[0] ? more + 2 : NULL,
+		    "%zu job(s)%s%s", n, sel.everything ?
+		    ", file lists incomplete" : "", more);
+		cJSON_AddItemToObject(rp->json, "jobs", r.started);
+		if (cJSON_GetArraySize(r.dups) > 0)
+			cJSON_AddItemToObject(rp->json, "duplicates", r.dups);
 		else
-			cJSON_Delete(dups);
+			cJSON_Delete(r.dups);
 	}
-	all = cJSON_GetObjectItemCaseSensitive(rp->json, "jobs");
-	if ((rec = cJSON_PrintUnformatted(all)) == NULL ||
-	    delivery_record(c->run_dir, rq->delivery, rec) == -1)
-		snprintf(rp->reason + strlen(rp->reason), sizeof(rp->reason) -
-		    strlen(rp->reason), "; delivery not recorded: %s",
-		    strerror(errno));
-	free(rec);
+	if (cJSON_GetArraySize(r.started) > 0)
+		record(&rd, rq, &p, rp);
+close:
+	rundir_close(&rd);
 out:
 	selection_free(&sel);
 	push_free(&p);
@@ -377,7 +435,7 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    NULL);
 		goto out;
 	}
-	if (!delivery_safe(rq->delivery)) {
+	if (!delivery_id_safe(rq->delivery)) {
 		answer(rp, 400, "error", "invalid X-GitHub-Delivery header",
 		    NULL);
 		goto out;

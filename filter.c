@@ -1,12 +1,14 @@
 /*
  * filter.c: push parsing, path globs and the choice of configs to train.
  */
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "filter.h"
-#include "sig.h"
+#include "util.h"
 
 /*
  * Matches one bracket expression at p (just past '[') against c.  Returns
@@ -48,166 +50,272 @@ class_match(const char *p, char c, int *hit)
 }
 
 /*
- * One match of a pattern against [sstart, e).  Backtracking over several
- * stars can take exponential time ("**?*" repeated, against a long path):
- * past a budget of steps, the (pattern, string) positions that failed are
- * remembered, and none is tried twice, which bounds the work by the
- * product of the two lengths.
+ * A glob is compiled to a list of tokens and run as an NFA over the
+ * string, one byte at a time, with the set of live tokens as a bitset:
+ * the work is (string length) x (pattern length) / 64 whatever the
+ * pattern, with no backtracking (a pattern like "**?*" repeated, or an
+ * anchored "**" on a path of thousands of segments, stays linear).
  */
-struct gctx {
-	const char	*pstart, *sstart, *e;
-	size_t		 slen1;		/* string length + 1 */
-	size_t		 plen1;
-	unsigned long	 steps;
-	unsigned char	*memo;		/* failed pairs, bit per pair */
+enum tok {
+	T_LIT,		/* one byte */
+	T_ANY,		/* '?': one byte but '/' */
+	T_CLASS,	/* "[...]": one byte of the set ('/' never in it) */
+	T_STAR,		/* '*': any bytes but '/' */
+	T_DSTAR,	/* "**": any bytes */
+	T_SKIP,		/* "**" + '/' at a segment start is T_SKIP, T_SEGS: */
+	T_SEGS		/* "" (skipped), or any bytes up to and with a '/' */
 };
 
-#define GLOB_BUDGET	4096
+struct glob {
+	unsigned char	*kind;		/* enum tok, per token */
+	unsigned char	*byte;		/* T_LIT: the byte; T_CLASS: set index */
+	unsigned char	(*sets)[32];	/* class bitmaps */
+	size_t		 n;		/* tokens; state n accepts */
+	size_t		 words;		/* 64-bit words of a state set */
+	uint64_t	*cur, *next;	/* scratch state sets, swapped */
+	uint64_t	*mem;		/* where they are */
+	const char	*tail;		/* a literal the match must end with */
+	size_t		 taillen;
+	int		 tail_only;	/* "*" + literal: the tail decides */
+	int		 dironly;	/* path patterns: matches directories only */
+	char		*pat;		/* path patterns: the source, trimmed */
+};
 
-static int	gm(struct gctx *, const char *, const char *);
-
-static int
-gm_try(struct gctx *g, const char *p, const char *s)
+static void
+glob_free(struct glob *g)
 {
-	size_t bit;
-
-	if (g->memo == NULL && ++g->steps == GLOB_BUDGET)
-		g->memo = calloc((g->plen1 * g->slen1 + 7) / 8, 1);
-	if (g->memo == NULL)
-		return gm(g, p, s);
-	bit = (size_t)(p - g->pstart) * g->slen1 + (size_t)(s - g->sstart);
-	if (g->memo[bit / 8] & (1u << (bit % 8)))
-		return 0;
-	if (gm(g, p, s))
-		return 1;
-	g->memo[bit / 8] |= 1u << (bit % 8);
-	return 0;
+	free(g->kind);
+	free(g->byte);
+	free(g->sets);
+	free(g->mem);
+	free(g->pat);
+	memset(g, 0, sizeof(*g));
 }
 
-/* Matches pattern p against [s, e). */
+/*
+ * Compiles pat[0..len).  With any_depth, the pattern is matched against a
+ * name at any depth ("**" "/" before it).  Returns 0, or -1 if out of
+ * memory.
+ */
 static int
-gm(struct gctx *g, const char *p, const char *s)
+glob_compile(struct glob *g, const char *pat, size_t len, int any_depth)
 {
-	const char *q, *e = g->e;
+	const char *p = pat, *e = pat + len, *q;
+	size_t nsets = 0, c;
 	int hit;
 
-	for (;;) {
+	memset(g, 0, sizeof(*g));
+	g->kind = malloc(len + 3);
+	g->byte = calloc(len + 3, 1);
+	g->sets = calloc(len / 2 + 1, sizeof(*g->sets));
+	if (g->kind == NULL || g->byte == NULL || g->sets == NULL)
+		goto oom;
+	if (any_depth) {
+		g->kind[g->n++] = T_SKIP;
+		g->kind[g->n++] = T_SEGS;
+	}
+	while (p < e) {
+		g->byte[g->n] = 0;
 		switch (*p) {
-		case '\0':
-			return s == e;
 		case '*':
-			if (p[1] == '*') {
-				for (q = p; *q == '*'; q++)
-					;
-				if (*q == '/' && (p == g->pstart ||
-				    p[-1] == '/') && gm_try(g, q + 1, s))
-					return 1;
-				for (;; s++) {
-					if (gm_try(g, q, s))
-						return 1;
-					if (s == e)
-						return 0;
-				}
-			}
-			if (p[1] == '\0')	/* a last '*': the rest of a segment */
-				return memchr(s, '/', e - s) == NULL;
-			for (;; s++) {
-				/* Before a literal, only where it stands. */
-				if (strchr("*?[\\", p[1]) == NULL)
-					while (s < e && *s != p[1] && *s != '/')
-						s++;
-				if (gm_try(g, p + 1, s))
-					return 1;
-				if (s == e || *s == '/')
-					return 0;
-			}
+			for (q = p; q < e && *q == '*'; q++)
+				;
+			if (q - p == 1)
+				g->kind[g->n] = T_STAR;
+			else if (q < e && *q == '/' && (p == pat || p[-1] == '/')) {
+				g->kind[g->n++] = T_SKIP;
+				g->kind[g->n] = T_SEGS;
+				q++;
+			} else
+				g->kind[g->n] = T_DSTAR;
+			p = q;
+			g->n++;
+			continue;
 		case '?':
-			if (s == e || *s == '/')
-				return 0;
-			break;
+			g->kind[g->n++] = T_ANY;
+			p++;
+			continue;
 		case '[':
-			if (s == e || *s == '/')
-				return 0;
-			if ((q = class_match(p + 1, *s, &hit)) != NULL) {
-				if (!hit)
-					return 0;
-				p = q;
-				s++;
+			if (memchr(p, '\0', e - p) == NULL &&
+			    class_match(p + 1, 'x', &hit) != NULL) {
+				for (c = 1; c < 256; c++)
+					if (c != '/' && class_match(p + 1,
+					    (char)c, &hit) != NULL && hit)
+						g->sets[nsets][c / 8] |=
+						    1u << (c % 8);
+				g->kind[g->n] = T_CLASS;
+				g->byte[g->n++] = (unsigned char)nsets++;
+				p = class_match(p + 1, 'x', &hit);
 				continue;
 			}
-			if (*s != '[')
-				return 0;
 			break;
 		case '\\':
-			if (p[1] != '\0')
+			if (p + 1 < e)
 				p++;
-			/* FALLTHROUGH */
-		default:
-			if (s == e || *p != *s)
-				return 0;
 			break;
 		}
-		p++;
-		s++;
+		g->kind[g->n] = T_LIT;
+		g->byte[g->n++] = (unsigned char)*p++;
+	}
+	g->words = (g->n + 1 + 63) / 64;
+	if ((g->mem = calloc(2 * g->words, sizeof(uint64_t))) == NULL)
+		goto oom;
+	g->cur = g->mem;
+	g->next = g->mem + g->words;
+	/* The literal the pattern ends with, for a quick "no". */
+	for (q = e; q > pat && strchr("*?[]\\/", q[-1]) == NULL; q--)
+		;
+	g->tail = q;
+	g->taillen = e - q;
+	g->tail_only = any_depth && g->n == 3 + g->taillen &&
+	    g->kind[2] == T_STAR;
+	return 0;
+oom:
+	glob_free(g);
+	return -1;
+}
+
+#define SET_HAS(v, i)	((v)[(i) / 64] >> ((i) % 64) & 1)
+#define SET_ADD(v, i)	((v)[(i) / 64] |= (uint64_t)1 << ((i) % 64))
+
+/*
+ * Adds what the live tokens reach without a byte: a star may be empty,
+ * and "**" "/" may stand for no segment at all.
+ */
+static void
+glob_closure(const struct glob *g, uint64_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		if (!SET_HAS(v, i))
+			continue;
+		if (g->kind[i] == T_STAR || g->kind[i] == T_DSTAR ||
+		    g->kind[i] == T_SKIP)
+			SET_ADD(v, i + 1);
+		if (g->kind[i] == T_SKIP)
+			SET_ADD(v, i + 2);
 	}
 }
 
-/* Matches the whole of pattern pat against [s, e). */
+/* Feeds byte c: g->next gets the states after it.  Returns 0 if none. */
 static int
-gmatch(const char *pat, const char *s, const char *e)
+glob_step(struct glob *g, unsigned char c)
 {
-	struct gctx g = { pat, s, e, (size_t)(e - s) + 1, strlen(pat) + 1, 0,
-	    NULL };
-	int r;
+	uint64_t *cur = g->cur, *nx = g->next, w, any = 0;
+	size_t k, i;
 
-	r = gm(&g, pat, s);
-	free(g.memo);
-	return r;
+	memset(nx, 0, g->words * sizeof(*nx));
+	for (k = 0; k < g->words; k++)
+		for (w = cur[k]; w != 0; w &= w - 1) {
+			i = k * 64 + (size_t)__builtin_ctzll(w);
+			if (i >= g->n)
+				continue;
+			switch (g->kind[i]) {
+			case T_LIT:
+				if (c == g->byte[i])
+					SET_ADD(nx, i + 1);
+				break;
+			case T_ANY:
+				if (c != '/')
+					SET_ADD(nx, i + 1);
+				break;
+			case T_CLASS:
+				if (g->sets[g->byte[i]][c / 8] >> (c % 8) & 1)
+					SET_ADD(nx, i + 1);
+				break;
+			case T_STAR:
+				if (c != '/')
+					SET_ADD(nx, i);
+				break;
+			case T_DSTAR:
+				SET_ADD(nx, i);
+				break;
+			case T_SKIP:
+				break;
+			case T_SEGS:
+				SET_ADD(nx, i);
+				if (c == '/')
+					SET_ADD(nx, i + 1);
+				break;
+			}
+		}
+	glob_closure(g, nx);
+	for (k = 0; k < g->words; k++)
+		any |= nx[k];
+	g->next = cur;
+	g->cur = nx;
+	return any != 0;
+}
+
+/*
+ * Runs g over [s, e).  With dirs, a match of any leading directory (the
+ * bytes before a '/') counts, as .gitignore has it; with dironly, only
+ * those count.  Returns 1 on a match, else 0.
+ */
+static int
+glob_run(struct glob *g, const char *s, const char *e, int dirs, int dironly)
+{
+	memset(g->cur, 0, g->words * sizeof(uint64_t));
+	SET_ADD(g->cur, 0);
+	glob_closure(g, g->cur);
+	for (; s < e; s++) {
+		if (dirs && *s == '/' && SET_HAS(g->cur, g->n))
+			return 1;
+		if (!glob_step(g, (unsigned char)*s))
+			return 0;
+	}
+	return !dironly && SET_HAS(g->cur, g->n);
 }
 
 int
 glob_match(const char *pat, const char *s)
 {
-	return gmatch(pat, s, s + strlen(s));
+	struct glob g;
+	int r;
+
+	if (glob_compile(&g, pat, strlen(pat), 0) == -1)
+		return 0;
+	r = glob_run(&g, s, s + strlen(s), 0, 0);
+	glob_free(&g);
+	return r;
 }
 
-/* A compiled path pattern. */
-struct pat {
-	char		*pat;		/* no leading or trailing '/' */
-	const char	*tail;		/* its literal end: "*.py" has ".py" */
-	size_t		 taillen;
-	int		 anchored;	/* had a '/': matched from the top */
-	int		 dironly;	/* had a trailing '/' */
-};
-
-struct patset {
-	struct pat	*v;
-	size_t		 n;
-};
-
+/*
+ * A path pattern, as .gitignore has them: one without a '/' (but at its
+ * end) matches a name at any depth, one with a '/' from the top; a
+ * trailing '/' matches directories only.
+ */
 static int
-pat_init(struct pat *p, const char *s)
+pat_init(struct glob *g, const char *s)
 {
 	size_t len = strlen(s);
+	int dironly = 0, anchored;
+	char *pat;
 
-	memset(p, 0, sizeof(*p));
 	if (len > 0 && s[len - 1] == '/') {
-		p->dironly = 1;
+		dironly = 1;
 		len--;
 	}
-	p->anchored = memchr(s, '/', len) != NULL;
+	anchored = memchr(s, '/', len) != NULL;
 	if (*s == '/') {
 		s++;
 		len = len ? len - 1 : 0;
 	}
-	if ((p->pat = strndup(s, len)) == NULL)
+	if ((pat = strndup(s, len)) == NULL ||
+	    glob_compile(g, pat, len, !anchored) == -1) {
+		free(pat);
 		return -1;
-	for (p->tail = p->pat + len; p->tail > p->pat &&
-	    strchr("*?[]\\/", p->tail[-1]) == NULL; p->tail--)
-		;
-	p->taillen = strlen(p->tail);
+	}
+	g->pat = pat;
+	g->dironly = dironly;
 	return 0;
 }
+
+struct patset {
+	struct glob	*v;
+	size_t		 n;
+};
 
 static void
 patset_free(struct patset *ps)
@@ -215,7 +323,7 @@ patset_free(struct patset *ps)
 	size_t i;
 
 	for (i = 0; i < ps->n; i++)
-		free(ps->v[i].pat);
+		glob_free(&ps->v[i]);
 	free(ps->v);
 	ps->v = NULL;
 	ps->n = 0;
@@ -236,49 +344,60 @@ patset_init(struct patset *ps, const struct strlist *l)
 }
 
 /*
- * Walks path once: at each leading directory and then at the whole path,
- * tries every pattern.  Unanchored patterns see one name at a time;
- * anchored ones see the path from the top down to that name.
+ * Whether a match of g could end at some segment end of [path, e): the
+ * pattern's literal tail must stand there.  For "*" and a literal, that
+ * is the whole answer.
  */
 static int
-patset_match(const struct patset *ps, const char *path)
+tail_fits(const struct glob *g, const char *path, const char *e)
 {
-	const char *seg, *end, *s;
-	const struct pat *p;
-	size_t i;
-	int last;
+	const char *s = path, *end;
 
-	for (seg = path;; seg = end + 1) {
-		if ((end = strchr(seg, '/')) == NULL)
-			end = seg + strlen(seg);
-		last = *end == '\0';
-		for (i = 0; i < ps->n; i++) {
-			p = &ps->v[i];
-			if ((p->dironly && last) || p->pat[0] == '\0')
-				continue;
-			s = p->anchored ? path : seg;
-			if ((size_t)(end - s) >= p->taillen &&
-			    memcmp(end - p->taillen, p->tail, p->taillen) == 0 &&
-			    gmatch(p->pat, s, end))
-				return 1;
+	for (;;) {
+		if ((end = memchr(s, '/', e - s)) == NULL) {
+			if (g->dironly)
+				return 0;
+			end = e;
 		}
-		if (last)
+		if ((size_t)(end - path) >= g->taillen &&
+		    memcmp(end - g->taillen, g->tail, g->taillen) == 0)
+			return 1;
+		if (end == e)
 			return 0;
+		s = end + 1;
 	}
+}
+
+/* Whether any pattern of ps matches path (or a leading directory of it). */
+static int
+patset_match(struct patset *ps, const char *path)
+{
+	const char *e = path + strlen(path);
+	struct glob *g;
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		g = &ps->v[i];
+		if (g->pat[0] == '\0' || !tail_fits(g, path, e))
+			continue;
+		if (g->tail_only || glob_run(g, path, e, 1, g->dironly))
+			return 1;
+	}
+	return 0;
 }
 
 int
 path_match(const char *pat, const char *path)
 {
 	struct patset ps = { NULL, 1 };
-	struct pat p;
+	struct glob g;
 	int r;
 
-	if (pat_init(&p, pat) == -1)
+	if (pat_init(&g, pat) == -1)
 		return 0;
-	ps.v = &p;
+	ps.v = &g;
 	r = patset_match(&ps, path);
-	free(p.pat);
+	glob_free(&g);
 	return r;
 }
 
@@ -287,7 +406,7 @@ path_safe(const char *path)
 {
 	const char *s, *seg;
 
-	if (*path == '\0' || *path == '/' || *path == '-')
+	if (*path == '\0' || *path == '/' || *path == '-' || !utf8_valid(path))
 		return 0;
 	for (s = path; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -335,6 +454,8 @@ form_payload(char *body, size_t len, char **out)
 	return -1;
 }
 
+static const char *const lists[] = { "added", "removed", "modified" };
+
 /* Returns 1 if s is 40 or 64 lowercase hex digits (a SHA-1 or SHA-256). */
 static int
 is_sha(const char *s)
@@ -367,15 +488,148 @@ ref_safe(const char *ref)
 }
 
 int
+delivery_id_safe(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || *s == '\0' || *s == '.' || *s == '-')
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '-' &&
+		    s[n] != '_' && s[n] != '.')
+			return 0;
+	return n <= 64;
+}
+
+/* "owner/name" as GitHub allows them; "" when the payload had none. */
+int
+repo_safe(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t n;
+
+	if (*s == '\0')
+		return 1;
+	if (slash == NULL || strchr(slash + 1, '/') != NULL ||
+	    strlen(s) > 200)
+		return 0;
+	if (slash == s || slash[1] == '\0' || *s == '-' || *s == '.' ||
+	    slash[1] == '-' || slash[1] == '.')
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isalnum((unsigned char)s[n]) && strchr("-_./", s[n]) ==
+		    NULL)
+			return 0;
+	return 1;
+}
+
+int
+job_values_valid(const char *ref, const char *sha, const char *repository,
+    const char *config, const char *delivery, char reason[FILTER_REASON_MAX])
+{
+	if (ref == NULL || !ref_safe(ref))
+		snprintf(reason, FILTER_REASON_MAX, "invalid \"ref\"");
+	else if (sha == NULL || !is_sha(sha))
+		snprintf(reason, FILTER_REASON_MAX,
+		    "\"after\" is not a commit id");
+	else if (repository != NULL && !repo_safe(repository))
+		snprintf(reason, FILTER_REASON_MAX,
+		    "invalid \"repository.full_name\"");
+	else if (config != NULL && !path_safe(config))
+		snprintf(reason, FILTER_REASON_MAX, "invalid config path");
+	else if (delivery != NULL && !delivery_id_safe(delivery))
+		snprintf(reason, FILTER_REASON_MAX, "invalid delivery id");
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * A "\u0000" escape anywhere in a string: cJSON would cut the string
+ * there, so that what we check and what we use could differ.
+ */
+static int
+has_nul_escape(const char *s, size_t len)
+{
+	const char *e = s + len, *p;
+
+	for (p = s; (p = memchr(p, '\\', e - p)) != NULL; p += 2) {
+		if (e - p >= 6 && p[1] == 'u' && memcmp(p + 2, "0000", 4) == 0)
+			return 1;
+		if (e - p < 2)
+			break;
+	}
+	return 0;
+}
+
+/* Whether o has more than one member called name. */
+static int
+dup_key(const cJSON *o, const char *name)
+{
+	const cJSON *v;
+	int n = 0;
+
+	cJSON_ArrayForEach(v, o)
+		if (v->string != NULL && strcmp(v->string, name) == 0 && ++n > 1)
+			return 1;
+	return 0;
+}
+
+/*
+ * cJSON takes the first of two equal keys, where another reader may take
+ * the last: the members that decide what runs must be there once.
+ */
+static int
+dup_keys(const cJSON *root)
+{
+	static const char *const top[] = {
+		"ref", "after", "deleted", "commits", "repository", NULL
+	};
+	const cJSON *commit;
+	size_t i;
+
+	for (i = 0; top[i] != NULL; i++)
+		if (dup_key(root, top[i]))
+			return 1;
+	if (dup_key(cJSON_GetObjectItemCaseSensitive(root, "repository"),
+	    "full_name"))
+		return 1;
+	cJSON_ArrayForEach(commit, cJSON_GetObjectItemCaseSensitive(root,
+	    "commits"))
+		for (i = 0; i < 3; i++)
+			if (dup_key(commit, lists[i]))
+				return 1;
+	return 0;
+}
+
+int
 push_parse(struct push *p, const char *body, size_t len,
     char reason[FILTER_REASON_MAX])
 {
 	const cJSON *ref, *after, *repo, *name, *deleted;
+	const char *end = NULL;
 
 	memset(p, 0, sizeof(*p));
-	if ((p->root = cJSON_ParseWithLength(body, len)) == NULL ||
-	    !cJSON_IsObject(p->root)) {
+	if ((p->root = cJSON_ParseWithLengthOpts(body, len, &end, 0)) ==
+	    NULL || !cJSON_IsObject(p->root)) {
 		snprintf(reason, FILTER_REASON_MAX, "body is not a JSON object");
+		goto err;
+	}
+	while (end < body + len && strchr(" \t\r\n", *end) != NULL && *end)
+		end++;
+	if (end != body + len) {
+		snprintf(reason, FILTER_REASON_MAX,
+		    "bytes after the JSON object");
+		goto err;
+	}
+	if (has_nul_escape(body, len)) {
+		snprintf(reason, FILTER_REASON_MAX,
+		    "\\u0000 in a JSON string");
+		goto err;
+	}
+	if (dup_keys(p->root)) {
+		snprintf(reason, FILTER_REASON_MAX,
+		    "a member that decides the run is given twice");
 		goto err;
 	}
 	ref = cJSON_GetObjectItemCaseSensitive(p->root, "ref");
@@ -385,22 +639,16 @@ push_parse(struct push *p, const char *body, size_t len,
 		    "push lacks \"ref\" or \"after\"");
 		goto err;
 	}
-	if (!ref_safe(ref->valuestring)) {
-		snprintf(reason, FILTER_REASON_MAX, "invalid \"ref\"");
+	repo = cJSON_GetObjectItemCaseSensitive(p->root, "repository");
+	name = cJSON_GetObjectItemCaseSensitive(repo, "full_name");
+	p->repository = cJSON_IsString(name) ? name->valuestring : "";
+	if (job_values_valid(ref->valuestring, after->valuestring,
+	    p->repository, NULL, NULL, reason) == -1)
 		goto err;
-	}
-	if (!is_sha(after->valuestring)) {
-		snprintf(reason, FILTER_REASON_MAX,
-		    "\"after\" is not a commit id");
-		goto err;
-	}
 	p->ref = ref->valuestring;
 	p->after = after->valuestring;
 	if (strncmp(p->ref, "refs/heads/", 11) == 0)
 		p->branch = p->ref + 11;
-	repo = cJSON_GetObjectItemCaseSensitive(p->root, "repository");
-	name = cJSON_GetObjectItemCaseSensitive(repo, "full_name");
-	p->repository = cJSON_IsString(name) ? name->valuestring : "";
 	deleted = cJSON_GetObjectItemCaseSensitive(p->root, "deleted");
 	p->deleted = cJSON_IsTrue(deleted) ||
 	    strspn(p->after, "0") == strlen(p->after);
@@ -486,7 +734,6 @@ configs_finish(struct configs *cs)
 	cs->present = NULL;
 }
 
-static const char *const lists[] = { "added", "removed", "modified" };
 
 /*
  * Walks the commits' file lists.  Sets *matched when a changed file
@@ -498,7 +745,7 @@ struct patsets {
 };
 
 static int
-walk_commits(const struct patsets *ps, const cJSON *commits,
+walk_commits(struct patsets *ps, const cJSON *commits,
     struct configs *cs, int *matched, int *complete)
 {
 	const cJSON *commit, *list, *file;

@@ -49,8 +49,10 @@ struct push {
 };
 
 /*
- * Parses a push event body.  Returns 0, or -1 with the reason in reason
- * (the body is not JSON, or lacks a valid ref or after).
+ * Parses a push event body.  Returns 0, or -1 with the reason in reason:
+ * the body is not one JSON object (or has bytes after it), a member that
+ * decides what runs is there twice, a string holds \u0000, or ref,
+ * after or repository.full_name is missing or unsafe.
  */
 int	 push_parse(struct push *p, const char *body, size_t len,
 	    char reason[FILTER_REASON_MAX]);
@@ -73,8 +75,25 @@ void	 selection_free(struct selection *sel);
 
 /*
  * Returns 1 if path is a safe relative repository path: not empty, not
- * absolute, no "." or ".." segment, no leading '-', no control byte.
+ * absolute, no "." or ".." segment, no leading '-', no control byte,
+ * valid UTF-8.
  */
 int	 path_safe(const char *path);
+
+/* A delivery id: [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
+int	 delivery_id_safe(const char *s);
+
+/* A repository's full_name: "owner/name" of [A-Za-z0-9._-], or "". */
+int	 repo_safe(const char *s);
+
+/*
+ * The checks every value that may fill a {placeholder} passes, whether it
+ * came with a delivery or from a job.json (retry): ref and sha always,
+ * repository, config and delivery unless NULL.  Returns 0, or -1 with the
+ * reason.
+ */
+int	 job_values_valid(const char *ref, const char *sha,
+	    const char *repository, const char *config, const char *delivery,
+	    char reason[FILTER_REASON_MAX]);
 
 #endif

@@ -7,6 +7,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,9 +22,13 @@
 #include <cJSON.h>
 
 #include "conf.h"
+#include "filter.h"
+#include "job.h"
 #include "jobs.h"
+#include "queue.h"
 #include "rundir.h"
 #include "spawn.h"
+#include "util.h"
 
 static const char *progname = "swift-webhook";
 
@@ -41,7 +48,9 @@ usage(FILE *f)
 	    "  logs JOB [-f]      print a job's log (-f: follow it)\n"
 	    "  cancel JOB         stop a queued or running job\n"
 	    "  retry JOB          a new job for the same commit and config\n"
-	    "  check              load the configuration and report errors\n"
+	    "  check [--user USER]  load the configuration and try, as the\n"
+	    "                     server's user (www-data when run as root),\n"
+	    "                     what every delivery needs\n"
 	    "\n"
 	    "The configuration is -c FILE, else $SWIFT_WEBHOOK_CONFIG, else "
 	    CONF_DEFAULT_PATH ".\n", progname, progname);
@@ -63,57 +72,45 @@ num(const cJSON *o, const char *name)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* Seconds a job may sit without a supervisor while one is being forked. */
+/* Seconds a queued job may be out of the queue with no supervisor yet. */
 #define UNSUPERVISED_GRACE 30
 
-static double	since(const char *iso);
-
 /*
- * A queued or running job whose supervisor is gone (no process with its
- * PID and start time) is lost: nobody will record how it ends.
+ * A running job whose supervisor is gone (no process with its PID and
+ * start time) is lost: nobody will record how it ends.  So is a queued job
+ * that neither waits in the queue nor has a supervisor.
  */
 static void
-settle_state(cJSON *job)
+settle_state(struct rundir *rd, cJSON *job)
 {
 	const char *state = str(job, "state");
 	double sup = num(job, "supervisor");
+	time_t created;
 
 	if (state == NULL || (strcmp(state, "running") != 0 &&
 	    strcmp(state, "queued") != 0))
 		return;
-	if (sup > 0 ? proc_starttime((pid_t)sup) ==
-	    (unsigned long long)num(job, "supervisor_start") :
-	    since(str(job, "created")) < UNSUPERVISED_GRACE)
+	if (sup > 0 && proc_starttime((pid_t)sup) ==
+	    (unsigned long long)num(job, "supervisor_start"))
 		return;
+	if (strcmp(state, "queued") == 0 && sup <= 0) {
+		created = iso8601_parse(str(job, "created"));
+		if (queue_has(rd, str(job, "id")) ||
+		    time(NULL) - created < UNSUPERVISED_GRACE)
+			return;
+	}
 	cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
 	    cJSON_CreateString("lost"));
 }
 
-/* Loads run_dir/id/job.json with its state as it is now. */
+/* Loads job id's job.json with its state as it is now. */
 static cJSON *
-job_load(const char *run_dir, const char *id)
+job_load(struct rundir *rd, const char *id)
 {
-	char path[PATH_MAX], *s;
 	cJSON *job;
 
-	if (strchr(id, '/') != NULL || *id == '.')
-		return NULL;
-	snprintf(path, sizeof(path), "%s/%s/job.json", run_dir, id);
-	if ((s = read_file(path, 1 << 24)) == NULL)
-		return NULL;
-	job = cJSON_Parse(s);
-	free(s);
-	if (!cJSON_IsObject(job)) {
-		cJSON_Delete(job);
-		return NULL;
-	}
-	/* The folder names the job, whatever the file says (or lacks). */
-	if (cJSON_HasObjectItem(job, "id"))
-		cJSON_ReplaceItemInObjectCaseSensitive(job, "id",
-		    cJSON_CreateString(id));
-	else
-		cJSON_AddItemToObject(job, "id", cJSON_CreateString(id));
-	settle_state(job);
+	if ((job = job_read_json(rd, id)) != NULL)
+		settle_state(rd, job);
 	return job;
 }
 
@@ -125,18 +122,20 @@ cmp_names(const void *a, const void *b)
 
 /* All jobs, oldest first, as a JSON array; NULL if run_dir cannot be read. */
 static cJSON *
-jobs_load(const char *run_dir)
+jobs_load(struct rundir *rd)
 {
 	DIR *d;
 	struct dirent *de;
 	char **names = NULL, **nn;
 	size_t n = 0, i;
 	cJSON *all, *job;
+	int fd;
 
-	if ((d = opendir(run_dir)) == NULL)
+	if ((fd = dup(rd->fd)) == -1 || (d = fdopendir(fd)) == NULL)
 		return NULL;
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (!job_id_valid(de->d_name))
 			continue;
 		if ((nn = realloc(names, (n + 1) * sizeof(*nn))) == NULL)
 			break;
@@ -146,10 +145,11 @@ jobs_load(const char *run_dir)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
 	all = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
-		if ((job = job_load(run_dir, names[i])) != NULL)
+		if ((job = job_load(rd, names[i])) != NULL)
 			cJSON_AddItemToArray(all, job);
 		free(names[i]);
 	}
@@ -174,12 +174,9 @@ fmt_duration(char *buf, size_t size, double secs)
 static double
 since(const char *iso)
 {
-	struct tm tm;
+	time_t t = iso8601_parse(iso);
 
-	memset(&tm, 0, sizeof(tm));
-	if (iso == NULL || strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
-		return -1;
-	return difftime(time(NULL), timegm(&tm));
+	return t == -1 ? -1 : difftime(time(NULL), t);
 }
 
 static void
@@ -219,7 +216,7 @@ print_table(const cJSON *all)
 }
 
 static int
-cmd_jobs(const struct conf *c, int argc, char *argv[])
+cmd_jobs(struct rundir *rd, int argc, char *argv[])
 {
 	const char *state = NULL, *branch = NULL, *v;
 	cJSON *all, *job, *next;
@@ -239,8 +236,8 @@ cmd_jobs(const struct conf *c, int argc, char *argv[])
 			return 2;
 		}
 	}
-	if ((all = jobs_load(c->run_dir)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", progname, c->run_dir,
+	if ((all = jobs_load(rd)) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", progname, rd->path,
 		    strerror(errno));
 		return 1;
 	}
@@ -261,19 +258,21 @@ cmd_jobs(const struct conf *c, int argc, char *argv[])
 	return 0;
 }
 
+
 static cJSON *
-find_job(const struct conf *c, const char *id)
+find_job(struct rundir *rd, const char *id)
 {
 	cJSON *job;
 
-	if ((job = job_load(c->run_dir, id)) == NULL)
-		fprintf(stderr, "%s: no job %s in %s\n", progname, id,
-		    c->run_dir);
+	if ((job = job_load(rd, id)) == NULL)
+		fprintf(stderr, "%s: no job %s in %s%s%s\n", progname, id,
+		    rd->path, errno == ENOENT ? "" : ": ",
+		    errno == ENOENT ? "" : strerror(errno));
 	return job;
 }
 
 static int
-cmd_show(const struct conf *c, int argc, char *argv[])
+cmd_show(struct rundir *rd, int argc, char *argv[])
 {
 	cJSON *job;
 	char *s, path[PATH_MAX];
@@ -282,9 +281,9 @@ cmd_show(const struct conf *c, int argc, char *argv[])
 		fprintf(stderr, "usage: %s show JOB\n", progname);
 		return 2;
 	}
-	if ((job = find_job(c, argv[1])) == NULL)
+	if ((job = find_job(rd, argv[1])) == NULL)
 		return 1;
-	snprintf(path, sizeof(path), "%s/%s/output", c->run_dir, argv[1]);
+	snprintf(path, sizeof(path), "%s/%s/output", rd->path, argv[1]);
 	cJSON_AddStringToObject(job, "output_dir", path);
 	s = cJSON_Print(job);
 	printf("%s\n", s);
@@ -293,29 +292,55 @@ cmd_show(const struct conf *c, int argc, char *argv[])
 	return 0;
 }
 
-/* Copies the log to stdout; with follow, until the job is no longer live. */
 static int
-cmd_logs(const struct conf *c, int argc, char *argv[])
+live(const char *state)
 {
-	char path[PATH_MAX], buf[65536];
-	const char *state;
+	return state != NULL && (strcmp(state, "running") == 0 ||
+	    strcmp(state, "queued") == 0);
+}
+
+/*
+ * Copies the log to stdout; with follow, until the job is no longer live.
+ * A job that never started has no log: its recorded error says why.
+ */
+static int
+cmd_logs(struct rundir *rd, int argc, char *argv[])
+{
+	char buf[65536];
+	struct job j;
 	cJSON *job;
 	ssize_t n;
-	int fd, follow = argc == 3 && strcmp(argv[2], "-f") == 0, live;
+	int fd, follow = argc == 3 && strcmp(argv[2], "-f") == 0, on;
 
 	if (argc != 2 && !follow) {
 		fprintf(stderr, "usage: %s logs JOB [-f]\n", progname);
 		return 2;
 	}
-	if ((job = find_job(c, argv[1])) == NULL)
+	if ((job = find_job(rd, argv[1])) == NULL)
 		return 1;
 	cJSON_Delete(job);
-	snprintf(path, sizeof(path), "%s/%s/log", c->run_dir, argv[1]);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "%s: %s: %s\n", progname, path,
+	if (job_read(rd, argv[1], &j) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
 		    strerror(errno));
 		return 1;
 	}
+	if ((fd = job_open_file(&j, "log", O_RDONLY)) == -1) {
+		if (errno == ENOENT && j.error[0] != '\0')
+			printf("%s: job %s never started: %s\n", progname,
+			    argv[1], j.error);
+		else if (errno == ENOENT && live(j.state))
+			printf("%s: job %s is %s: no log yet\n", progname,
+			    argv[1], j.state);
+		else {
+			fprintf(stderr, "%s: %s/log: %s\n", progname, j.dir,
+			    strerror(errno));
+			job_close(&j);
+			return 1;
+		}
+		job_close(&j);
+		return 0;
+	}
+	job_close(&j);
 	for (;;) {
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			if (fwrite(buf, 1, n, stdout) != (size_t)n)
@@ -323,12 +348,10 @@ cmd_logs(const struct conf *c, int argc, char *argv[])
 		fflush(stdout);
 		if (!follow)
 			break;
-		job = job_load(c->run_dir, argv[1]);
-		state = str(job, "state");
-		live = state != NULL && (strcmp(state, "running") == 0 ||
-		    strcmp(state, "queued") == 0);
+		job = job_load(rd, argv[1]);
+		on = live(str(job, "state"));
 		cJSON_Delete(job);
-		if (!live) {
+		if (!on) {
 			follow = 0;	/* one last read */
 			continue;
 		}
@@ -339,95 +362,47 @@ out:
 	return 0;
 }
 
-/* Writes a job record back, as loaded and changed. */
+/*
+ * Stops a job whose supervisor is gone: its trainer's group, if the PID
+ * still names the trainer (bounded waits), then the record; its slots
+ * then go to the next queued job.
+ */
 static int
-job_save(const struct conf *c, cJSON *job)
+cancel_lost(struct rundir *rd, struct conf *c, const char *id)
 {
-	char path[PATH_MAX], *s;
-	int rc;
+	struct job j;
+	int i, rc;
 
-	snprintf(path, sizeof(path), "%s/%s/job.json", c->run_dir,
-	    str(job, "id"));
-	if ((s = cJSON_Print(job)) == NULL)
+	if (job_read(rd, id, &j) == -1)
 		return -1;
-	rc = atomic_write(path, s, strlen(s));
-	free(s);
+	if (j.pid > 0 && proc_starttime(j.pid) == j.pid_start) {
+		kill(-j.pid, SIGTERM);
+		for (i = 0; i < c->kill_grace * 10 && kill(-j.pid, 0) == 0; i++)
+			usleep(100000);
+		kill_group(j.pid);
+	}
+	j.state = "cancelled";
+	j.finished = time(NULL);
+	rc = job_write(&j);
+	job_close(&j);
+	job_kick(rd, c);
 	return rc;
 }
 
-/*
- * Stops a job whose supervisor is gone: its trainer's group, if the PID
- * still names the trainer, then the record.
- */
+/* Waits until job id has ended; prints and returns as cancel does. */
 static int
-cancel_lost(const struct conf *c, cJSON *job)
+await_end(struct rundir *rd, struct conf *c, const char *id)
 {
-	pid_t pid = (pid_t)num(job, "pid");
-	char now[21];
-	int i;
-
-	if (pid > 0 && proc_starttime(pid) ==
-	    (unsigned long long)num(job, "pid_start")) {
-		kill(-pid, SIGTERM);
-		for (i = 0; i < c->kill_grace * 10 && kill(-pid, 0) == 0; i++)
-			usleep(100000);
-		while (kill(-pid, SIGKILL) == 0)
-			usleep(50000);
-	}
-	iso8601(time(NULL), now);
-	cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
-	    cJSON_CreateString("cancelled"));
-	cJSON_ReplaceItemInObjectCaseSensitive(job, "finished",
-	    cJSON_CreateString(now));
-	return job_save(c, job);
-}
-
-/* Asks the supervisor to stop the job, and waits until it has. */
-static int
-cmd_cancel(const struct conf *c, int argc, char *argv[])
-{
-	char dir[PATH_MAX];
 	const char *state;
 	cJSON *job;
 	int i, rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s cancel JOB\n", progname);
-		return 2;
-	}
-	if ((job = find_job(c, argv[1])) == NULL)
-		return 1;
-	state = str(job, "state");
-	if (job_state_final(state)) {
-		fprintf(stderr, "%s: job %s already ended (%s)\n", progname,
-		    argv[1], state);
-		cJSON_Delete(job);
-		return 1;
-	}
-	if (strcmp(state, "lost") == 0) {
-		rc = cancel_lost(c, job);
-		cJSON_Delete(job);
-		if (rc == -1) {
-			fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
-			    strerror(errno));
-			return 1;
-		}
-		printf("%s cancelled\n", argv[1]);
-		return 0;
-	}
-	cJSON_Delete(job);
-	snprintf(dir, sizeof(dir), "%s/%s", c->run_dir, argv[1]);
-	if (job_request_stop(dir, "cancelled") == -1) {
-		fprintf(stderr, "%s: %s/stop: %s\n", progname, dir,
-		    strerror(errno));
-		return 1;
-	}
 	for (i = 0; i < (c->kill_grace + 30) * 10; i++) {
-		job = job_load(c->run_dir, argv[1]);
+		job = job_load(rd, id);
 		state = str(job, "state");
 		if (job_state_final(state) || (state != NULL &&
 		    strcmp(state, "lost") == 0)) {
-			printf("%s %s\n", argv[1], state);
+			printf("%s %s\n", id, state);
 			rc = strcmp(state, "cancelled") == 0 ? 0 : 1;
 			cJSON_Delete(job);
 			return rc;
@@ -436,85 +411,240 @@ cmd_cancel(const struct conf *c, int argc, char *argv[])
 		usleep(100000);
 	}
 	fprintf(stderr, "%s: %s: asked to stop, still not ended\n", progname,
-	    argv[1]);
+	    id);
 	return 1;
 }
 
-/* A new job for the same commit and config, past the (sha, config) claim. */
+/* Ends a job: from the queue, through its supervisor, or itself if lost. */
 static int
-cmd_retry(struct conf *c, int argc, char *argv[])
+cmd_cancel(struct rundir *rd, struct conf *c, int argc, char *argv[])
 {
-	char other[JOB_ID_MAX], err[512];
+	char err[512], state[16];
 	struct job j;
-	cJSON *old;
-	int rc;
+	cJSON *job;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s cancel JOB\n", progname);
+		return 2;
+	}
+	if ((job = find_job(rd, argv[1])) == NULL)
+		return 1;
+	snprintf(state, sizeof(state), "%s", str(job, "state") ?
+	    str(job, "state") : "");
+	cJSON_Delete(job);
+	if (job_state_final(state) || state[0] == '\0') {
+		fprintf(stderr, "%s: job %s already ended (%s)\n", progname,
+		    argv[1], state[0] ? state : "no state recorded");
+		return 1;
+	}
+	if (strcmp(state, "queued") == 0 || strcmp(state, "lost") == 0) {
+		if ((r = job_end_queued(rd, c, argv[1], "cancelled", err,
+		    sizeof(err))) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err);
+			return 1;
+		}
+		if (r == 1) {
+			printf("%s cancelled\n", argv[1]);
+			return 0;
+		}
+	}
+	if (strcmp(state, "lost") == 0) {
+		if (cancel_lost(rd, c, argv[1]) == -1) {
+			fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
+			    strerror(errno));
+			return 1;
+		}
+		printf("%s cancelled\n", argv[1]);
+		return 0;
+	}
+	if (job_read(rd, argv[1], &j) == -1 ||
+	    job_request_stop(&j, "cancelled") == -1) {
+		fprintf(stderr, "%s: %s/%s/stop: %s\n", progname, rd->path,
+		    argv[1], strerror(errno));
+		if (j.dirfd != -1)
+			job_close(&j);
+		return 1;
+	}
+	job_close(&j);
+	return await_end(rd, c, argv[1]);
+}
+
+/*
+ * A new job for the same commit and config, past the (sha, config) claim,
+ * which then names it.  job.json is no more trusted than a payload: its
+ * values get a delivery's checks.
+ */
+static int
+cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
+{
+	char other[JOB_ID_MAX], err[512], reason[FILTER_REASON_MAX];
+	struct job old, j;
+	int rc = 1;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s retry JOB\n", progname);
 		return 2;
 	}
-	if ((old = find_job(c, argv[1])) == NULL)
+	if (job_read(rd, argv[1], &old) == -1) {
+		fprintf(stderr, "%s: no job %s in %s\n", progname, argv[1],
+		    rd->path);
 		return 1;
+	}
+	if (old.config == NULL || job_values_valid(old.ref, old.sha,
+	    old.repository ? old.repository : "", old.config, NULL,
+	    reason) == -1) {
+		fprintf(stderr, "%s: retry %s: refused: %s\n", progname,
+		    argv[1], old.config ? reason : "no config recorded");
+		goto out;
+	}
 	memset(&j, 0, sizeof(j));
+	j.dirfd = -1;
 	j.delivery = "retry";
 	j.event = "retry";
-	j.repository = str(old, "repository") ? str(old, "repository") : "";
-	j.ref = str(old, "ref");
-	j.branch = str(old, "branch");
-	j.sha = str(old, "sha");
-	j.config = str(old, "config");
-	j.retry_of = argv[1];
-	if (j.ref == NULL || j.sha == NULL || j.config == NULL) {
-		fprintf(stderr, "%s: job %s lacks ref, sha or config\n",
-		    progname, argv[1]);
-		cJSON_Delete(old);
-		return 1;
-	}
-	if ((rc = rundir_prepare(c->run_dir, err, sizeof(err))) == 0)
-		rc = job_start(c, &j, 0, other, err, sizeof(err));
-	if (rc != 0) {
+	j.repository = old.repository ? old.repository : "";
+	j.ref = old.ref;
+	j.branch = strncmp(old.ref, "refs/heads/", 11) == 0 ? old.ref + 11 :
+	    NULL;
+	j.sha = old.sha;
+	j.config = old.config;
+	j.retry_of = old.id;
+	if (job_start(rd, c, &j, 0, other, err, sizeof(err)) != JOB_STARTED)
 		fprintf(stderr, "%s: retry %s: %s\n", progname, argv[1], err);
-		cJSON_Delete(old);
-		return 1;
+	else {
+		printf("%s %s\n", j.id, j.state);
+		rc = 0;
 	}
-	printf("%s %s\n", j.id, j.state);
-	cJSON_Delete(old);
+	job_close(&j);
+out:
+	job_close(&old);
+	return rc;
+}
+
+/*
+ * As root, becomes user (the web server's), so that what check finds is
+ * what a delivery will find.  Returns 0, or -1 with the reason printed.
+ */
+static int
+become(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "%s: check: no user %s\n", progname, user);
+		return -1;
+	}
+	if (pw->pw_uid == geteuid())
+		return 0;
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: check: run as root to check as %s\n",
+		    progname, user);
+		return -1;
+	}
+	if (initgroups(user, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		fprintf(stderr, "%s: check: becoming %s: %s\n", progname, user,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
-void
-jobs_supersede(const struct conf *c, const char *branch,
-    const char *delivery, int running_too)
+static int
+problem(int *n, const char *fmt, ...)
 {
-	cJSON *all, *job;
-	const char *state, *b, *d;
-	char dir[PATH_MAX];
+	va_list ap;
 
-	if (branch == NULL || (all = jobs_load(c->run_dir)) == NULL)
-		return;
-	cJSON_ArrayForEach(job, all) {
-		state = str(job, "state");
-		b = str(job, "branch");
-		d = str(job, "delivery");
-		if (state == NULL || b == NULL || strcmp(b, branch) != 0 ||
-		    (d != NULL && strcmp(d, delivery) == 0))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", c->run_dir, str(job, "id"));
-		if (strcmp(state, "queued") == 0)
-			job_request_stop(dir, "superseded");
-		else if (running_too && strcmp(state, "running") == 0)
-			job_request_stop(dir, "cancelled");
+	printf("problem: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Loads the configuration as the server's user and tries what every
+ * delivery will need: the secret, the run directory, workdir, the trainer
+ * and notify.  Exits non-zero with what to do.
+ */
+static int
+cmd_check(const char *config, int argc, char *argv[])
+{
+	const char *user = NULL;
+	char err[1024];
+	struct rundir rd;
+	struct spawn sp;
+	struct conf c;
+	struct job j;
+	int n = 0, i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			user = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s check [--user USER]\n",
+			    progname);
+			return 2;
+		}
+	if (user == NULL && geteuid() == 0)
+		user = "www-data";
+	if (user != NULL && become(user) == -1)
+		return 1;
+	if (user == NULL)
+		user = "this user";
+	if (conf_load(&c, config, err, sizeof(err)) == -1) {
+		printf("problem: %s (as %s)\n", err, user);
+		return 1;
 	}
-	cJSON_Delete(all);
+	if (c.secret == NULL)
+		problem(&n, "no webhook secret: set secret_file in %s; every "
+		    "delivery is refused", c.path);
+	if (rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1)
+		problem(&n, "%s (as %s); make it with: install -d -o %s -m "
+		    "750 %s", err, user, user, c.run_dir);
+	else
+		rundir_close(&rd);
+	if (c.workdir != NULL && access(c.workdir, X_OK) == -1)
+		problem(&n, "workdir %s: %s (as %s)", c.workdir,
+		    strerror(errno), user);
+	memset(&j, 0, sizeof(j));
+	j.dirfd = -1;
+	snprintf(j.id, sizeof(j.id), "check");
+	snprintf(j.dir, sizeof(j.dir), "%s", c.run_dir);
+	j.delivery = j.event = "check";
+	j.repository = "";
+	j.ref = "refs/heads/main";
+	j.branch = "main";
+	j.sha = "0000000000000000000000000000000000000000";
+	j.config = c.default_config;
+	if (spawn_prepare(&sp, &j, &c) == 0) {
+		if (spawn_check(&sp, err, sizeof(err)) == -1)
+			problem(&n, "%s (as %s)", err, user);
+		if (sp.notify_argv != NULL && (sp.notify_exe == NULL ||
+		    access(sp.notify_exe, X_OK) == -1))
+			problem(&n, "cannot execute notify %s (as %s)",
+			    sp.notify_argv[0], user);
+		spawn_free(&sp);
+	}
+	if (n == 0)
+		printf("%s: ok (as %s)\n", c.path, user);
+	conf_free(&c);
+	return n == 0 ? 0 : 1;
 }
 
 int
 jobs_main(int argc, char *argv[])
 {
+	static const char *const cmds[] = {
+		"jobs", "show", "logs", "cancel", "retry", "check", NULL
+	};
 	const char *config = NULL, *cmd;
+	struct rundir rd;
 	struct conf c;
 	char err[1024];
-	int rc;
+	int rc, i;
 
 	if (spawn_init(environ) == -1) {
 		fprintf(stderr, "%s: out of memory\n", progname);
@@ -531,31 +661,37 @@ jobs_main(int argc, char *argv[])
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[1];
-	if (strcmp(cmd, "jobs") != 0 && strcmp(cmd, "show") != 0 &&
-	    strcmp(cmd, "logs") != 0 && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "cancel") != 0 && strcmp(cmd, "retry") != 0) {
+	for (i = 0; cmds[i] != NULL && strcmp(cmd, cmds[i]) != 0; i++)
+		;
+	if (cmds[i] == NULL) {
 		fprintf(stderr, "%s: unknown command \"%s\"\n", progname, cmd);
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(config, argc - 1, argv + 1);
 	if (conf_load(&c, config, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return 1;
 	}
-	if (strcmp(cmd, "check") == 0) {
-		printf("%s: ok%s\n", c.path, c.secret == NULL ?
-		    ", but no secret: every delivery will be refused" : "");
-		rc = c.secret == NULL ? 1 : 0;
-	} else if (strcmp(cmd, "jobs") == 0)
-		rc = cmd_jobs(&c, argc - 1, argv + 1);
+	/* Only cancel and retry write; they must be the server's user. */
+	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
+	    strcmp(cmd, "retry") == 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err);
+		conf_free(&c);
+		return 1;
+	}
+	if (strcmp(cmd, "jobs") == 0)
+		rc = cmd_jobs(&rd, argc - 1, argv + 1);
 	else if (strcmp(cmd, "show") == 0)
-		rc = cmd_show(&c, argc - 1, argv + 1);
+		rc = cmd_show(&rd, argc - 1, argv + 1);
 	else if (strcmp(cmd, "cancel") == 0)
-		rc = cmd_cancel(&c, argc - 1, argv + 1);
+		rc = cmd_cancel(&rd, &c, argc - 1, argv + 1);
 	else if (strcmp(cmd, "retry") == 0)
-		rc = cmd_retry(&c, argc - 1, argv + 1);
+		rc = cmd_retry(&rd, &c, argc - 1, argv + 1);
 	else
-		rc = cmd_logs(&c, argc - 1, argv + 1);
+		rc = cmd_logs(&rd, argc - 1, argv + 1);
+	rundir_close(&rd);
 	conf_free(&c);
 	return rc;
 }

@@ -4,80 +4,183 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue.h"
-#include "rundir.h"
+#include "util.h"
 
-/* Takes the queue lock; returns its fd, or -1. */
-static int
-queue_lock(const struct conf *c)
+/* The queue's sequence numbers, kept in the lock file. */
+struct qstate {
+	unsigned long long	head;	/* the oldest entry that may exist */
+	unsigned long long	tail;	/* the next entry's number */
+	unsigned long long	count;	/* entries that exist */
+};
+
+static double
+now_mono(void)
 {
-	char path[PATH_MAX];
-	int fd;
+	struct timespec ts;
 
-	snprintf(path, sizeof(path), "%s/.queue.lock", c->run_dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
-		return -1;
-	while (flock(fd, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
-	return fd;
-}
-
-/* Returns 1 if the entry's owner is gone (the entry is then removed). */
-static int
-entry_stale(const char *path)
-{
-	int fd, stale = 0;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return errno == ENOENT;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		unlink(path);
-		stale = 1;
-	}
-	close(fd);
-	return stale;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
- * Looks at the waiting jobs (removing stale entries).  Counts them into
- * *n and copies the oldest id into head (if not NULL).
+ * Takes the queue lock without ever blocking on it for good: LOCK_NB,
+ * retried with a growing pause until QUEUE_LOCK_WAIT has passed.
+ * Returns the lock's descriptor, or -1 with errno (ETIMEDOUT: busy).
  */
 static int
-queue_scan(const struct conf *c, size_t *n, char *head, size_t headlen)
+queue_lock(struct rundir *rd)
 {
-	char path[PATH_MAX];
+	double deadline = now_mono() + QUEUE_LOCK_WAIT;
+	useconds_t pause = 500;
+	int fd, saved;
+
+	if ((fd = file_open_at(rd->fd, ".queue.lock", O_RDWR | O_CREAT, 0600,
+	    rd->uid)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			goto err;
+		if (now_mono() >= deadline) {
+			errno = ETIMEDOUT;
+			goto err;
+		}
+		usleep(pause);
+		if (pause < 50000)
+			pause *= 2;
+	}
+	return fd;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+static enum queue_result
+lock_error(struct rundir *rd, char *err, size_t errlen)
+{
+	if (errno == ETIMEDOUT) {
+		snprintf(err, errlen, "run directory busy: %s/.queue.lock "
+		    "held by another process for over %d s", rd->path,
+		    QUEUE_LOCK_WAIT);
+		return QUEUE_BUSY;
+	}
+	snprintf(err, errlen, "%s/.queue.lock: %s", rd->path,
+	    errno == ELOOP ? "a symlink (refused)" : errno == EINVAL ?
+	    "not a regular file" : errno == EPERM ? "not owned by the run "
+	    "directory's owner" : strerror(errno));
+	return QUEUE_ERROR;
+}
+
+static int
+seq_of(const char *name, unsigned long long *seq)
+{
+	char *end;
+
+	if (strlen(name) != 20 || name[strspn(name, "0123456789")] != '\0')
+		return -1;
+	*seq = strtoull(name, &end, 10);
+	return 0;
+}
+
+/*
+ * Rebuilds the state from the entries, when the lock file holds none (a
+ * new run directory) or nonsense.
+ */
+static void
+state_rebuild(struct rundir *rd, struct qstate *q)
+{
+	unsigned long long seq;
 	struct dirent *de;
 	DIR *d;
+	int fd;
 
-	*n = 0;
-	if (head != NULL)
-		head[0] = '\0';
-	snprintf(path, sizeof(path), "%s/.queue", c->run_dir);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/.queue/%s", c->run_dir,
-		    de->d_name);
-		if (entry_stale(path))
-			continue;
-		(*n)++;
-		if (head != NULL && (head[0] == '\0' ||
-		    strcmp(de->d_name, head) < 0))
-			snprintf(head, headlen, "%s", de->d_name);
+	q->head = ~0ULL;
+	q->tail = q->count = 0;
+	if ((fd = dup(rd->queue)) != -1 && (d = fdopendir(fd)) != NULL) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL)
+			if (seq_of(de->d_name, &seq) == 0) {
+				q->count++;
+				if (seq < q->head)
+					q->head = seq;
+				if (seq >= q->tail)
+					q->tail = seq + 1;
+			}
+		closedir(d);
+	} else if (fd != -1)
+		close(fd);
+	if (q->count == 0)
+		q->head = q->tail;
+}
+
+static void
+state_read(struct rundir *rd, int lock, struct qstate *q)
+{
+	char buf[128];
+	ssize_t n;
+
+	if ((n = pread(lock, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu %llu", &q->head, &q->tail,
+		    &q->count) == 3 && q->head <= q->tail &&
+		    q->count <= q->tail - q->head)
+			return;
 	}
-	closedir(d);
+	state_rebuild(rd, q);
+}
+
+static void
+state_write(int lock, struct qstate *q)
+{
+	char buf[128];
+	int n;
+
+	if (q->count == 0 || q->head >= q->tail) {
+		q->head = q->tail;	/* holes left by a crash heal here */
+		q->count = 0;
+	}
+	n = snprintf(buf, sizeof(buf), "%llu %llu %llu\n", q->head, q->tail,
+	    q->count);
+	if (pwrite(lock, buf, n, 0) == n)
+		(void)!ftruncate(lock, n);
+}
+
+/*
+ * Reads entry seq: the id of a waiting job.  Returns 0, or -1 if there is
+ * none (errno ENOENT) or it is not one (anything else: removed).
+ */
+static int
+entry_read(struct rundir *rd, unsigned long long seq, char id[JOB_ID_MAX])
+{
+	char name[24], *s;
+	size_t len;
+
+	snprintf(name, sizeof(name), "%020llu", seq);
+	if ((s = file_read_at(rd->queue, name, JOB_ID_MAX, &len,
+	    rd->uid)) == NULL) {
+		if (errno != ENOENT)
+			unlinkat(rd->queue, name, 0);
+		return -1;
+	}
+	while (len > 0 && s[len - 1] == '\n')
+		s[--len] = '\0';
+	if (!job_id_valid(s)) {
+		free(s);
+		unlinkat(rd->queue, name, 0);
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(id, s, len + 1);
+	free(s);
 	return 0;
 }
 
@@ -88,23 +191,25 @@ queue_scan(const struct conf *c, size_t *n, char *head, size_t headlen)
  * but its trainer on the GPU, and the slot is not free until that ends.
  */
 static int
-slot_try(const struct conf *c, int i)
+slot_try(struct rundir *rd, int i)
 {
-	char path[PATH_MAX], buf[64];
+	char name[16], buf[160], id[JOB_ID_MAX];
 	unsigned long long start;
 	ssize_t n;
 	long pid;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/.slots/%d", c->run_dir, i);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+	snprintf(name, sizeof(name), "%d", i);
+	if ((fd = file_open_at(rd->slots, name, O_RDWR | O_CREAT, 0600,
+	    rd->uid)) == -1)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto busy;
 	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
 		buf[n] = '\0';
-		if (sscanf(buf, "%ld %llu", &pid, &start) == 2 && pid > 0 &&
-		    start != 0 && proc_starttime((pid_t)pid) == start)
+		if (sscanf(buf, "%ld %llu %95s", &pid, &start, id) >= 2 &&
+		    pid > 0 && start != 0 &&
+		    proc_starttime((pid_t)pid) == start)
 			goto busy;
 	}
 	return fd;
@@ -113,114 +218,231 @@ busy:
 	return -1;
 }
 
+/* Takes gpus_per_job slots into s, or none.  Returns 1 or 0. */
 static int
-free_slots(const struct conf *c)
+slots_take(struct rundir *rd, const struct conf *c, struct slots *s)
+{
+	int i, fd;
+
+	s->n = 0;
+	for (i = 0; i < c->slots && i < QUEUE_MAX_SLOTS &&
+	    s->n < c->gpus_per_job; i++)
+		if ((fd = slot_try(rd, i)) != -1) {
+			s->fd[s->n] = fd;
+			s->idx[s->n++] = i;
+		}
+	if (s->n < c->gpus_per_job) {
+		slots_release(s);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+free_slots(struct rundir *rd, const struct conf *c)
 {
 	int i, fd, n = 0;
 
 	for (i = 0; i < c->slots && i < QUEUE_MAX_SLOTS; i++)
-		if ((fd = slot_try(c, i)) != -1) {
+		if ((fd = slot_try(rd, i)) != -1) {
 			close(fd);
 			n++;
 		}
 	return n;
 }
 
-int
-queue_admit(const struct conf *c, const char *id, int *entry_fd, char *err,
-    size_t errlen)
+/* Under the lock: starts the oldest jobs while their slots are free. */
+static void
+kick(struct rundir *rd, const struct conf *c, int lock, struct qstate *q,
+    queue_start_fn start, void *arg)
 {
-	char path[PATH_MAX];
-	size_t waiting;
-	long would;
-	int lock, fd = -1, rc = -1;
+	char id[JOB_ID_MAX], name[24];
+	struct slots s;
 
-	if ((lock = queue_lock(c)) == -1) {
-		snprintf(err, errlen, "queue lock: %s", strerror(errno));
-		return -1;
-	}
-	if (queue_scan(c, &waiting, NULL, 0) == -1) {
-		snprintf(err, errlen, "%s/.queue: %s", c->run_dir,
-		    strerror(errno));
-		goto out;
-	}
-	/* It waits if the jobs ahead and it outnumber the free slots. */
-	would = (long)waiting + 1 - free_slots(c) / c->gpus_per_job;
-	if (c->max_queued >= 0 && would > c->max_queued) {
-		snprintf(err, errlen, "queue full: %zu job(s) waiting, "
-		    "max_queued is %ld", waiting, c->max_queued);
-		rc = 1;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.queue/%s", c->run_dir, id);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) ==
-	    -1 || flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		goto out;
-	}
-	*entry_fd = fd;
-	rc = 0;
-out:
-	close(lock);
-	return rc;
-}
-
-int
-queue_try_start(const struct conf *c, const char *id, struct slots *s)
-{
-	char head[256], path[PATH_MAX];
-	size_t waiting;
-	int lock, i, fd, rc = 0;
-
-	s->n = 0;
-	if ((lock = queue_lock(c)) == -1)
-		return -1;
-	if (queue_scan(c, &waiting, head, sizeof(head)) == -1) {
-		rc = -1;
-		goto out;
-	}
-	if (strcmp(head, id) != 0)
-		goto out;
-	for (i = 0; i < c->slots && i < QUEUE_MAX_SLOTS &&
-	    s->n < c->gpus_per_job; i++)
-		if ((fd = slot_try(c, i)) != -1) {
-			s->fd[s->n] = fd;
-			s->idx[s->n++] = i;
+	while (q->count > 0 && q->head < q->tail) {
+		if (entry_read(rd, q->head, id) == -1) {
+			if (errno != ENOENT)
+				q->count--;
+			q->head++;	/* a hole: removed by cancel */
+			continue;
 		}
-	if (s->n < c->gpus_per_job) {
-		slots_release(s);
-		goto out;
+		if (!slots_take(rd, c, &s))
+			break;
+		snprintf(name, sizeof(name), "%020llu", q->head);
+		unlinkat(rd->queue, name, 0);
+		q->head++;
+		q->count--;
+		/* Recorded first: a crash below loses a start, never doubles one. */
+		state_write(lock, q);
+		start(arg, id, &s);
 	}
-	snprintf(path, sizeof(path), "%s/.queue/%s", c->run_dir, id);
-	unlink(path);
-	rc = 1;
-out:
-	close(lock);
-	return rc;
+	state_write(lock, q);
 }
 
-void
-queue_leave(const struct conf *c, const char *id)
+enum queue_result
+queue_submit(struct rundir *rd, const struct conf *c, const char *id,
+    queue_start_fn start, void *arg, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	struct qstate q;
+	char name[24], line[JOB_ID_MAX + 1];
+	long would;
+	int lock, fd, n;
+
+	if ((lock = queue_lock(rd)) == -1)
+		return lock_error(rd, err, errlen);
+	state_read(rd, lock, &q);
+	/* It waits if the jobs ahead and it outnumber the free slots. */
+	if ((long long)q.count + 1 > c->max_queued) {
+		would = (long)q.count + 1 - free_slots(rd, c) / c->gpus_per_job;
+		if (would > c->max_queued) {
+			snprintf(err, errlen, "queue full: %llu job(s) "
+			    "waiting, max_queued is %ld", q.count,
+			    c->max_queued);
+			close(lock);
+			return QUEUE_FULL;
+		}
+	}
+	n = snprintf(line, sizeof(line), "%s\n", id);
+	for (;;) {
+		snprintf(name, sizeof(name), "%020llu", q.tail);
+		if ((fd = openat(rd->queue, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) != -1)
+			break;
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "%s/.queue/%s: %s", rd->path,
+			    name, strerror(errno));
+			close(lock);
+			return QUEUE_ERROR;
+		}
+		q.tail++;	/* something stands there: not ours */
+	}
+	if (write_all(fd, line, n) == -1) {
+		snprintf(err, errlen, "%s/.queue/%s: %s", rd->path, name,
+		    strerror(errno));
+		close(fd);
+		unlinkat(rd->queue, name, 0);
+		close(lock);
+		return QUEUE_ERROR;
+	}
+	close(fd);
+	q.tail++;
+	q.count++;
+	kick(rd, c, lock, &q, start, arg);
+	close(lock);
+	return QUEUE_OK;
+}
+
+enum queue_result
+queue_kick(struct rundir *rd, const struct conf *c, queue_start_fn start,
+    void *arg, char *err, size_t errlen)
+{
+	struct qstate q;
 	int lock;
 
-	lock = queue_lock(c);
-	snprintf(path, sizeof(path), "%s/.queue/%s", c->run_dir, id);
-	unlink(path);
-	if (lock != -1)
-		close(lock);
+	if ((lock = queue_lock(rd)) == -1)
+		return lock_error(rd, err, errlen);
+	state_read(rd, lock, &q);
+	kick(rd, c, lock, &q, start, arg);
+	close(lock);
+	return QUEUE_OK;
+}
+
+enum queue_result
+queue_remove(struct rundir *rd, int (*pick)(void *, const char *),
+    void (*removed)(void *, const char *), void *arg, char *err,
+    size_t errlen)
+{
+	char (*ids)[JOB_ID_MAX] = NULL, (*nv)[JOB_ID_MAX], name[24];
+	unsigned long long seq;
+	struct qstate q;
+	size_t n = 0, i;
+	int lock;
+
+	if ((lock = queue_lock(rd)) == -1)
+		return lock_error(rd, err, errlen);
+	state_read(rd, lock, &q);
+	for (seq = q.head; seq < q.tail; seq++) {
+		if ((nv = realloc(ids, (n + 1) * sizeof(*ids))) == NULL)
+			break;
+		ids = nv;
+		if (entry_read(rd, seq, ids[n]) == -1 || !pick(arg, ids[n]))
+			continue;
+		snprintf(name, sizeof(name), "%020llu", seq);
+		if (unlinkat(rd->queue, name, 0) == 0) {
+			q.count--;
+			n++;
+		}
+	}
+	state_write(lock, &q);
+	close(lock);
+	for (i = 0; i < n; i++)
+		removed(arg, ids[i]);
+	free(ids);
+	return QUEUE_OK;
+}
+
+int
+queue_has(struct rundir *rd, const char *id)
+{
+	char got[JOB_ID_MAX], *s;
+	struct dirent *de;
+	DIR *d;
+	int fd, found = 0;
+
+	if (rd->queue == -1 || (fd = dup(rd->queue)) == -1)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (s = file_read_at(rd->queue,
+		    de->d_name, JOB_ID_MAX, NULL, rd->uid)) == NULL)
+			continue;
+		snprintf(got, sizeof(got), "%.*s", (int)strcspn(s, "\n"), s);
+		found = strcmp(got, id) == 0;
+		free(s);
+	}
+	closedir(d);
+	return found;
+}
+
+int
+slots_running(struct rundir *rd, const struct conf *c,
+    char (*ids)[JOB_ID_MAX], int max)
+{
+	char name[16], *s, id[JOB_ID_MAX];
+	unsigned long long start;
+	long pid;
+	int i, k, n = 0;
+
+	for (i = 0; rd->slots != -1 && i < c->slots && n < max; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		if ((s = file_read_at(rd->slots, name, 160, NULL,
+		    rd->uid)) == NULL)
+			continue;
+		if (sscanf(s, "%ld %llu %95s", &pid, &start, id) == 3 &&
+		    pid > 0 && proc_starttime((pid_t)pid) == start &&
+		    job_id_valid(id)) {
+			for (k = 0; k < n && strcmp(ids[k], id) != 0; k++)
+				;
+			if (k == n)
+				memcpy(ids[n++], id, JOB_ID_MAX);
+		}
+		free(s);
+	}
+	return n;
 }
 
 void
-slots_own(const struct slots *s, pid_t pid, unsigned long long start)
+slots_own(const struct slots *s, pid_t pid, unsigned long long start,
+    const char *id)
 {
-	char buf[64];
+	char buf[160];
 	int i, n;
 
-	n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)pid, start);
+	n = snprintf(buf, sizeof(buf), "%ld %llu %s\n", (long)pid, start, id);
 	for (i = 0; i < s->n; i++)
 		/* Best effort: without the name the lock alone guards it. */
 		if (ftruncate(s->fd[i], 0) == 0)

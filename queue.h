@@ -1,16 +1,25 @@
 /*
  * queue.h: the run queue and the slots (GPUs) jobs run on.
  *
- *	run_dir/.queue.lock	held (flock) while the queue is looked at
- *	run_dir/.queue/<job-id>	a waiting job; its supervisor holds a flock
- *	run_dir/.slots/<n>	slot n; the running job's supervisor holds it,
- *				and it names that job's trainer (PID, start)
+ *	run_dir/.queue.lock	flock(2)ed while the queue changes; holds
+ *				"head tail count": the queue's sequence numbers
+ *	run_dir/.queue/<seq>	a waiting job (its id), seq from head to tail
+ *	run_dir/.slots/<n>	slot n; the running job's supervisor holds a
+ *				flock on it, and it names that job's trainer
+ *				(PID, start time) and the job's id
  *
- * Every lock is a flock(2), which the kernel drops when its holder dies:
- * a crashed supervisor never keeps a slot past its trainer's life, and its
- * queue entry is found unlocked and removed by the next one to look.  Jobs start strictly in
- * the order of their ids (creation time): only the oldest waiting job may
- * take slots.
+ * A waiting job has no process: it is a file.  Whoever may have freed a
+ * slot or added a job (a supervisor whose trainer ended, a responder that
+ * queued a job, cancel) "kicks" the queue: under the lock, while the
+ * oldest waiting job's slots are free, it takes them, removes the entry
+ * and starts that job's supervisor.  So queued jobs cost no CPU, jobs
+ * start strictly in order, and the delivery path reads a few bytes, not
+ * the queue.
+ *
+ * Slot locks are flock(2)s, which the kernel drops when their holder
+ * dies; a slot whose supervisor died is still not free while the trainer
+ * it names runs.  The queue lock is taken without blocking, retried until
+ * a deadline: a lock held by someone else never hangs a delivery.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -18,39 +27,71 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "rundir.h"
 
-#define QUEUE_MAX_SLOTS 64
+#define QUEUE_MAX_SLOTS	64
+#define QUEUE_LOCK_WAIT	5	/* seconds to wait for the queue lock */
 
 struct slots {
-	int	fd[QUEUE_MAX_SLOTS];	/* held slot locks, -1: none */
+	int	fd[QUEUE_MAX_SLOTS];	/* held slot locks */
 	int	idx[QUEUE_MAX_SLOTS];	/* their numbers */
 	int	n;
 };
 
 /*
- * Admits job id to the queue: under the queue lock, refuses it if it would
- * wait behind max_queued others, else creates and locks its entry.
- * Returns 0 with *entry_fd (pass it to the supervisor, then close it),
- * 1 if the queue is full (reason in err), -1 on error (reason in err).
+ * Starts job id on the slots s (whose descriptors it takes: it closes
+ * them in every process but the supervisor).  Returns 0, or -1 if the
+ * job could not start (it is then recorded as failed, or was no longer
+ * waiting).
  */
-int	 queue_admit(const struct conf *c, const char *id, int *entry_fd,
+typedef int (*queue_start_fn)(void *arg, const char *id, struct slots *s);
+
+enum queue_result {
+	QUEUE_OK,		/* done */
+	QUEUE_FULL,		/* max_queued jobs wait already */
+	QUEUE_BUSY,		/* the lock was not had within QUEUE_LOCK_WAIT */
+	QUEUE_ERROR		/* see err */
+};
+
+/*
+ * Adds job id to the queue (refusing it if it would wait behind
+ * max_queued others) and kicks it.  Reasons in err.
+ */
+enum queue_result queue_submit(struct rundir *rd, const struct conf *c,
+	    const char *id, queue_start_fn start, void *arg, char *err,
+	    size_t errlen);
+
+/* Starts waiting jobs while their slots are free.  Reasons in err. */
+enum queue_result queue_kick(struct rundir *rd, const struct conf *c,
+	    queue_start_fn start, void *arg, char *err, size_t errlen);
+
+/*
+ * Removes the waiting jobs for which pick(arg, id) returns 1, and calls
+ * removed(arg, id) for each after the lock is given back.  Reasons in err.
+ */
+enum queue_result queue_remove(struct rundir *rd,
+	    int (*pick)(void *arg, const char *id),
+	    void (*removed)(void *arg, const char *id), void *arg,
 	    char *err, size_t errlen);
 
 /*
- * For the supervisor of job id: if id is the oldest waiting job and
- * gpus_per_job slots are free, takes them (into s) and leaves the queue.
- * Returns 1 if it did, 0 if the job must wait, -1 on error (errno set).
+ * Whether job id waits in the queue (read without the lock, for people's
+ * commands).  Returns 1 or 0.
  */
-int	 queue_try_start(const struct conf *c, const char *id,
-	    struct slots *s);
+int	 queue_has(struct rundir *rd, const char *id);
 
-/* Leaves the queue without running (a superseded or cancelled job). */
-void	 queue_leave(const struct conf *c, const char *id);
+/*
+ * The ids of the jobs whose trainers run on slots now (at most max, into
+ * ids, each JOB_ID_MAX bytes).  Returns the count.
+ */
+int	 slots_running(struct rundir *rd, const struct conf *c,
+	    char (*ids)[JOB_ID_MAX], int max);
 
 /* Names the trainer now on the slots, which keep it until it ends. */
-void	 slots_own(const struct slots *s, pid_t pid, unsigned long long start);
+void	 slots_own(const struct slots *s, pid_t pid, unsigned long long start,
+	    const char *id);
 
-/* Gives the slots back. */
+/* Gives the slots back (closes their descriptors). */
 void	 slots_release(struct slots *s);
 
 #endif

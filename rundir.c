@@ -1,7 +1,9 @@
 /*
- * rundir.c: job folders, job.json, (sha, config) claims and delivery
- * records, all written atomically.
+ * rundir.c: the run directory's folders, job.json (its one writer and its
+ * one reader), (sha, config) claims and delivery records, all reached
+ * from directory descriptors (util.h) and written atomically.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,90 +16,126 @@
 #include <openssl/sha.h>
 
 #include "rundir.h"
+#include "util.h"
 
-void
-iso8601(time_t t, char buf[21])
+static const char *
+why(int e)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= n;
+	switch (e) {
+	case ELOOP:
+		return "a symlink (refused)";
+	case ENOTDIR:
+		return "not a folder";
+	case EPERM:
+		return "not owned by the run directory's owner";
+	case EINVAL:
+		return "not a regular file";
+	case EFBIG:
+		return "too large";
 	}
-	return 0;
+	return strerror(e);
 }
 
 int
-atomic_write(const char *path, const void *data, size_t len)
+rundir_open(struct rundir *rd, const char *path, int write, char *err,
+    size_t errlen)
 {
-	char tmp[PATH_MAX];
-	int fd, saved;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) == -1)
-		return -1;
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
-		saved = errno;
-		close(fd);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-mkdir_p1(const char *path)
-{
-	return mkdir(path, 0755) == -1 && errno != EEXIST ? -1 : 0;
-}
-
-int
-rundir_prepare(const char *run_dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	const char *sub[] = { ".keys", ".deliveries", ".queue", ".slots" };
+	static const char *const names[] = {
+		".keys", ".deliveries", ".queue", ".slots"
+	};
+	int *fds[] = { &rd->keys, &rd->deliveries, &rd->queue, &rd->slots };
+	struct stat st;
 	size_t i;
 
-	if (access(run_dir, W_OK | X_OK) == -1) {
-		snprintf(err, errlen, "run_dir %s: %s", run_dir,
-		    strerror(errno));
-		return -1;
+	memset(rd, 0, sizeof(*rd));
+	rd->path = path;
+	rd->fd = rd->keys = rd->deliveries = rd->queue = rd->slots = -1;
+	if ((rd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fstat(rd->fd, &st) == -1) {
+		snprintf(err, errlen, "run_dir %s: %s", path, strerror(errno));
+		goto err;
 	}
-	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", run_dir, sub[i]);
-		if (mkdir_p1(path) == -1) {
-			snprintf(err, errlen, "mkdir %s: %s", path,
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "run_dir %s is writable by others (mode "
+		    "%04o): chmod o-w %s", path, st.st_mode & 07777, path);
+		goto err;
+	}
+	rd->uid = st.st_uid;
+	if (write && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "run_dir %s belongs to uid %ld, not to "
+		    "this process's user (uid %ld): chown it to the server's "
+		    "user", path, (long)st.st_uid, (long)geteuid());
+		goto err;
+	}
+	if (write && faccessat(rd->fd, ".", W_OK | X_OK, AT_EACCESS) == -1) {
+		snprintf(err, errlen, "run_dir %s: %s", path, strerror(errno));
+		goto err;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (write && mkdirat(rd->fd, names[i], 0750) == -1 &&
+		    errno != EEXIST) {
+			snprintf(err, errlen, "mkdir %s/%s: %s", path, names[i],
 			    strerror(errno));
-			return -1;
+			goto err;
+		}
+		if ((*fds[i] = dir_open_at(rd->fd, names[i], rd->uid)) == -1 &&
+		    (write || errno != ENOENT)) {
+			snprintf(err, errlen, "%s/%s: %s", path, names[i],
+			    why(errno));
+			goto err;
 		}
 	}
+	return 0;
+err:
+	rundir_close(rd);
+	return -1;
+}
+
+void
+rundir_close(struct rundir *rd)
+{
+	int *fds[] = { &rd->fd, &rd->keys, &rd->deliveries, &rd->queue,
+	    &rd->slots };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] != -1) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+/* "20261129T045521.946Z-9f2c1a7-sft", with an optional "-N". */
+int
+job_id_valid(const char *s)
+{
+	static const char shape[] = "dddddddd" "T" "dddddd" "." "ddd" "Z-"
+	    "xxxxxxx" "-";
+	size_t i;
+
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) :
+		    s[i] != shape[i])
+			return 0;
+	for (; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return i < JOB_ID_MAX;
+}
+
+int
+job_state_final(const char *state)
+{
+	static const char *const final[] = {
+		"succeeded", "failed", "killed", "cancelled", "superseded",
+		"timeout", NULL
+	};
+	size_t i;
+
+	for (i = 0; state != NULL && final[i] != NULL; i++)
+		if (strcmp(state, final[i]) == 0)
+			return 1;
 	return 0;
 }
 
@@ -116,16 +154,33 @@ config_slug(char *buf, size_t size, const char *config)
 	if ((dot = strrchr(base, '.')) == NULL || dot == base)
 		dot = base + strlen(base);
 	for (; base < dot && n + 1 < size && n < 64; base++)
-		if ((*base >= 'a' && *base <= 'z') ||
-		    (*base >= 'A' && *base <= 'Z') ||
-		    (*base >= '0' && *base <= '9') ||
-		    *base == '_' || *base == '-')
+		if (isalnum((unsigned char)*base) || *base == '_' ||
+		    *base == '-')
 			buf[n++] = *base;
 	buf[n] = '\0';
 }
 
+static void
+job_init(struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->dirfd = -1;
+	j->exit_code = -1;
+}
+
+static int
+job_set_dir(struct rundir *rd, struct job *j)
+{
+	if ((size_t)snprintf(j->dir, sizeof(j->dir), "%s/%s", rd->path,
+	    j->id) >= sizeof(j->dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 int
-job_create(struct job *j, const char *run_dir, char *err, size_t errlen)
+job_create(struct rundir *rd, struct job *j, char *err, size_t errlen)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -143,21 +198,22 @@ job_create(struct job *j, const char *run_dir, char *err, size_t errlen)
 			snprintf(j->id, sizeof(j->id), "%s", base);
 		else
 			snprintf(j->id, sizeof(j->id), "%s-%d", base, i);
-		if ((size_t)snprintf(j->dir, sizeof(j->dir), "%s/%s", run_dir,
-		    j->id) >= sizeof(j->dir)) {
-			snprintf(err, errlen, "run_dir path too long");
-			return -1;
-		}
-		if (mkdir(j->dir, 0755) == 0)
+		if (mkdirat(rd->fd, j->id, 0750) == 0)
 			break;
 		if (errno != EEXIST) {
-			snprintf(err, errlen, "mkdir %s: %s", j->dir,
-			    strerror(errno));
+			snprintf(err, errlen, "mkdir %s/%s: %s", rd->path,
+			    j->id, strerror(errno));
 			return -1;
 		}
 	}
 	if (i == 100) {
 		snprintf(err, errlen, "no free job id for %s", base);
+		return -1;
+	}
+	if (job_set_dir(rd, j) == -1 ||
+	    (j->dirfd = dir_open_at(rd->fd, j->id, rd->uid)) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", rd->path, j->id,
+		    why(errno));
 		return -1;
 	}
 	j->created = ts.tv_sec;
@@ -166,66 +222,135 @@ job_create(struct job *j, const char *run_dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* run_dir/.keys/<sha>-<first 16 hex digits of SHA-256(config)> */
-static void
-key_path(char *buf, size_t size, const char *run_dir, const struct job *j)
+static cJSON *
+json_at(int dfd, const char *name, size_t max)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char hex[17];
-	int i;
+	char *s;
+	cJSON *o;
 
-	SHA256((const unsigned char *)j->config, strlen(j->config), md);
-	for (i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	snprintf(buf, size, "%s/.keys/%s-%s", run_dir, j->sha, hex);
+	if ((s = file_read_at(dfd, name, max, NULL, ANY_OWNER)) == NULL)
+		return NULL;
+	o = cJSON_Parse(s);
+	free(s);
+	if (o == NULL)
+		errno = EINVAL;
+	return o;
+}
+
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double
+jnum(const cJSON *o, const char *name, double none)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : none;
+}
+
+static time_t
+jtime(const cJSON *o, const char *name)
+{
+	time_t t = iso8601_parse(jstr(o, name));
+
+	return t == -1 ? 0 : t;
+}
+
+/* Opens job id's folder and parses its job.json, with "id" the folder's. */
+static cJSON *
+job_json_open(struct rundir *rd, const char *id, int *dirfd)
+{
+	cJSON *o;
+	int fd, saved;
+
+	if (!job_id_valid(id)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fd = dir_open_at(rd->fd, id, rd->uid)) == -1)
+		return NULL;
+	if ((o = json_at(fd, "job.json", JOB_JSON_MAX)) == NULL ||
+	    !cJSON_IsObject(o)) {
+		saved = o ? EINVAL : errno;
+		cJSON_Delete(o);
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+	cJSON_AddStringToObject(o, "id", id);
+	if (dirfd != NULL)
+		*dirfd = fd;
+	else
+		close(fd);
+	return o;
+}
+
+cJSON *
+job_read_json(struct rundir *rd, const char *id)
+{
+	return job_json_open(rd, id, NULL);
 }
 
 int
-job_claim(struct job *j, const char *run_dir, char other[JOB_ID_MAX],
-    char *err, size_t errlen)
+job_read(struct rundir *rd, const char *id, struct job *j)
 {
-	char key[PATH_MAX];
-	ssize_t n;
+	const char *g;
+	cJSON *o;
 
-	key_path(key, sizeof(key), run_dir, j);
-	if (symlink(j->id, key) == 0)
-		return 0;
-	if (errno != EEXIST) {
-		snprintf(err, errlen, "symlink %s: %s", key, strerror(errno));
+	job_init(j);
+	if ((o = job_json_open(rd, id, &j->dirfd)) == NULL)
+		return -1;
+	j->src = o;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	if (job_set_dir(rd, j) == -1) {
+		job_close(j);
 		return -1;
 	}
-	if ((n = readlink(key, other, JOB_ID_MAX - 1)) == -1) {
-		snprintf(err, errlen, "readlink %s: %s", key, strerror(errno));
+	j->state = jstr(o, "state");
+	j->delivery = jstr(o, "delivery");
+	j->event = jstr(o, "event");
+	j->repository = jstr(o, "repository");
+	j->ref = jstr(o, "ref");
+	j->branch = jstr(o, "branch");
+	j->sha = jstr(o, "sha");
+	j->config = jstr(o, "config");
+	j->retry_of = jstr(o, "retry_of");
+	j->created = jtime(o, "created");
+	j->started = jtime(o, "started");
+	j->finished = jtime(o, "finished");
+	j->pid = (pid_t)jnum(o, "pid", 0);
+	j->pid_start = (unsigned long long)jnum(o, "pid_start", 0);
+	j->supervisor = (pid_t)jnum(o, "supervisor", 0);
+	j->supervisor_start = (unsigned long long)jnum(o,
+	    "supervisor_start", 0);
+	j->exit_code = (int)jnum(o, "exit_code", -1);
+	j->signal = (int)jnum(o, "signal", 0);
+	if ((g = jstr(o, "gpus")) != NULL && (j->gpus = strdup(g)) == NULL) {
+		job_close(j);
+		errno = ENOMEM;
 		return -1;
 	}
-	other[n] = '\0';
-	return 1;
+	snprintf(j->error, sizeof(j->error), "%s", jstr(o, "error") ?
+	    jstr(o, "error") : "");
+	return 0;
 }
 
 void
-job_unclaim(struct job *j, const char *run_dir)
+job_close(struct job *j)
 {
-	char key[PATH_MAX], id[JOB_ID_MAX];
-	ssize_t n;
-
-	key_path(key, sizeof(key), run_dir, j);
-	if ((n = readlink(key, id, sizeof(id) - 1)) == -1)
-		return;
-	id[n] = '\0';
-	if (strcmp(id, j->id) == 0)
-		unlink(key);
-}
-
-void
-job_discard(struct job *j)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/job.json", j->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/log", j->dir);
-	unlink(path);
-	rmdir(j->dir);
+	if (j->dirfd != -1)
+		close(j->dirfd);
+	j->dirfd = -1;
+	free(j->gpus);
+	j->gpus = NULL;
+	cJSON_Delete(j->src);
+	j->src = NULL;
 }
 
 static void
@@ -250,6 +375,15 @@ add_str(cJSON *o, const char *name, const char *s)
 		cJSON_AddStringToObject(o, name, s);
 }
 
+static void
+add_num(cJSON *o, const char *name, double v, int set)
+{
+	if (set)
+		cJSON_AddNumberToObject(o, name, v);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 int
 job_write(const struct job *j)
 {
@@ -257,7 +391,7 @@ job_write(const struct job *j)
 	cJSON *o, *argv;
 	char *s;
 	size_t i;
-	int rc = -1;
+	int rc;
 
 	if ((o = cJSON_CreateObject()) == NULL)
 		goto oom;
@@ -278,39 +412,27 @@ job_write(const struct job *j)
 	add_time(o, "created", j->created);
 	add_time(o, "started", j->started);
 	add_time(o, "finished", j->finished);
-	if (j->started != 0 && j->finished != 0)
-		cJSON_AddNumberToObject(o, "duration",
-		    (double)(j->finished - j->started));
-	else
-		cJSON_AddNullToObject(o, "duration");
-	if (j->pid > 0) {
-		cJSON_AddNumberToObject(o, "pid", j->pid);
+	add_num(o, "duration", (double)(j->finished - j->started),
+	    j->started != 0 && j->finished != 0);
+	add_num(o, "pid", j->pid, j->pid > 0);
+	if (j->pid > 0)
 		cJSON_AddNumberToObject(o, "pid_start", (double)j->pid_start);
-	} else
-		cJSON_AddNullToObject(o, "pid");
 	if (j->supervisor > 0) {
 		cJSON_AddNumberToObject(o, "supervisor", j->supervisor);
 		cJSON_AddNumberToObject(o, "supervisor_start",
 		    (double)j->supervisor_start);
 	}
-	add_str(o, "gpus", j->gpus[0] ? j->gpus : NULL);
-	if (j->exit_code >= 0)
-		cJSON_AddNumberToObject(o, "exit_code", j->exit_code);
-	else
-		cJSON_AddNullToObject(o, "exit_code");
-	if (j->signal > 0)
-		cJSON_AddNumberToObject(o, "signal", j->signal);
-	else
-		cJSON_AddNullToObject(o, "signal");
+	add_str(o, "gpus", j->gpus);
+	add_num(o, "exit_code", j->exit_code, j->exit_code >= 0);
+	add_num(o, "signal", j->signal, j->signal > 0);
 	add_str(o, "error", j->error[0] ? j->error : NULL);
 	snprintf(path, sizeof(path), "%s/log", j->dir);
 	add_str(o, "log", path);
 	if ((s = cJSON_Print(o)) == NULL)
 		goto oom;
-	snprintf(path, sizeof(path), "%s/job.json", j->dir);
 	i = strlen(s);
 	s[i] = '\n';		/* over the NUL: the length says where it ends */
-	rc = atomic_write(path, s, i + 1);
+	rc = file_write_at(j->dirfd, "job.json", s, i + 1, 0640, 1);
 	free(s);
 	cJSON_Delete(o);
 	return rc;
@@ -323,120 +445,152 @@ oom:
 int
 job_write_pid(const struct job *j)
 {
-	char path[PATH_MAX], buf[32];
+	char buf[32];
 	int n;
 
-	snprintf(path, sizeof(path), "%s/pid", j->dir);
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)j->pid);
-	return atomic_write(path, buf, n);
+	return file_write_at(j->dirfd, "pid", buf, n, 0640, 0);
 }
 
-char *
-read_file(const char *path, size_t max)
+int
+job_open_file(const struct job *j, const char *name, int flags)
 {
-	char *buf = NULL;
-	struct stat st;
+	return file_open_at(j->dirfd, name, flags, 0640, ANY_OWNER);
+}
+
+void
+job_discard(struct rundir *rd, struct job *j)
+{
+	unlinkat(j->dirfd, "job.json", 0);
+	unlinkat(j->dirfd, "log", 0);
+	unlinkat(rd->fd, j->id, AT_REMOVEDIR);
+}
+
+/* <sha>-<first 16 hex digits of SHA-256(config)>, in .keys */
+static void
+key_name(char buf[128], const char *sha, const char *config)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	int i, n;
+
+	SHA256((const unsigned char *)config, strlen(config), md);
+	n = snprintf(buf, 128, "%.64s-", sha);
+	for (i = 0; i < 8; i++)
+		snprintf(buf + n + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Reads the claim key; 0, or -1 (errno: ENOENT none, EINVAL not one). */
+static int
+key_read(struct rundir *rd, const char *key, char id[JOB_ID_MAX])
+{
 	ssize_t n;
-	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (size_t)st.st_size <= max &&
-	    (buf = malloc(st.st_size + 1)) != NULL) {
-		n = read(fd, buf, st.st_size);
-		if (n != st.st_size) {
-			free(buf);
-			buf = NULL;
-		} else
-			buf[n] = '\0';
+	if ((n = readlinkat(rd->keys, key, id, JOB_ID_MAX - 1)) == -1)
+		return -1;
+	id[n] = '\0';
+	if (!job_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
 	}
-	close(fd);
-	return buf;
-}
-
-char *
-delivery_lookup(const char *run_dir, const char *delivery)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/.deliveries/%s", run_dir, delivery);
-	return read_file(path, 1 << 20);
-}
-
-int
-delivery_record(const char *run_dir, const char *delivery, const char *json)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/.deliveries/%s", run_dir, delivery);
-	return atomic_write(path, json, strlen(json));
-}
-
-int
-job_state_final(const char *state)
-{
-	static const char *const final[] = {
-		"succeeded", "failed", "killed", "cancelled", "superseded",
-		"timeout", NULL
-	};
-	size_t i;
-
-	for (i = 0; state != NULL && final[i] != NULL; i++)
-		if (strcmp(state, final[i]) == 0)
-			return 1;
 	return 0;
 }
 
-unsigned long long
-proc_starttime(pid_t pid)
+enum claim
+job_claim(struct rundir *rd, struct job *j, char other[JOB_ID_MAX],
+    char *err, size_t errlen)
 {
-	char path[64], buf[1024], *s;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd, field;
+	char key[128];
+	int tries;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The name may hold spaces and parentheses: skip to its end. */
-	if ((s = strrchr(buf, ')')) == NULL)
-		return 0;
-	/* s + 2 is field 3 (state); a zombie is as good as gone. */
-	if (s[1] != ' ' || s[2] == 'Z')
-		return 0;
-	for (field = 3, s += 2; field < 22 && s != NULL; field++)
-		if ((s = strchr(s, ' ')) != NULL)
-			s++;
-	if (s != NULL)
-		t = strtoull(s, NULL, 10);
-	return t;
+	key_name(key, j->sha, j->config);
+	for (tries = 0; tries < 100; tries++) {
+		if (symlinkat(j->id, rd->keys, key) == 0)
+			return CLAIM_OK;
+		if (errno != EEXIST)
+			break;
+		if (key_read(rd, key, other) == 0)
+			return CLAIM_TAKEN;
+		/* Given back between the two calls: claim again. */
+		if (errno != ENOENT)
+			break;
+	}
+	snprintf(err, errlen, "claim %s/.keys/%s: %s", rd->path, key,
+	    errno == EINVAL ? "not a claim (refused)" : strerror(errno));
+	return CLAIM_ERROR;
 }
 
 int
-job_request_stop(const char *dir, const char *state)
+job_claim_take(struct rundir *rd, const struct job *j)
 {
-	char path[PATH_MAX];
+	char key[128], tmp[160];
 
-	snprintf(path, sizeof(path), "%s/stop", dir);
-	return atomic_write(path, state, strlen(state));
+	key_name(key, j->sha, j->config);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", key, (long)getpid());
+	unlinkat(rd->keys, tmp, 0);
+	if (symlinkat(j->id, rd->keys, tmp) == -1)
+		return -1;
+	if (renameat(rd->keys, tmp, rd->keys, key) == -1) {
+		unlinkat(rd->keys, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+int
+job_claim_latest(struct rundir *rd, const char *sha, const char *config,
+    char id[JOB_ID_MAX])
+{
+	char key[128];
+
+	key_name(key, sha, config);
+	return key_read(rd, key, id);
+}
+
+void
+job_unclaim(struct rundir *rd, const struct job *j)
+{
+	char key[128], id[JOB_ID_MAX];
+
+	key_name(key, j->sha, j->config);
+	if (key_read(rd, key, id) == 0 && strcmp(id, j->id) == 0)
+		unlinkat(rd->keys, key, 0);
+}
+
+int
+job_request_stop(const struct job *j, const char *state)
+{
+	return file_write_at(j->dirfd, "stop", state, strlen(state), 0640, 0);
 }
 
 const char *
 job_stop_requested(const struct job *j)
 {
-	char path[PATH_MAX], *s;
 	const char *state;
+	char *s;
 
-	snprintf(path, sizeof(path), "%s/stop", j->dir);
-	if ((s = read_file(path, 64)) == NULL)
+	if ((s = file_read_at(j->dirfd, "stop", 64, NULL, ANY_OWNER)) == NULL)
 		return NULL;
 	state = strcmp(s, "superseded") == 0 ? "superseded" : "cancelled";
 	free(s);
 	return state;
+}
+
+cJSON *
+delivery_lookup(struct rundir *rd, const char *delivery)
+{
+	cJSON *o;
+
+	if ((o = json_at(rd->deliveries, delivery, 1 << 20)) != NULL &&
+	    !cJSON_IsArray(o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+delivery_record(struct rundir *rd, const char *delivery, const char *json)
+{
+	return file_write_at(rd->deliveries, delivery, json, strlen(json),
+	    0640, 1);
 }

@@ -4,14 +4,23 @@
  *	run_dir/<job-id>/job.json	the job's metadata and state
  *	run_dir/<job-id>/pid		the trainer's PID, once it runs
  *	run_dir/<job-id>/log		the trainer's stdout and stderr
- *	run_dir/.keys/<sha>-<cfg>	symlink to the job id: (sha, config) ran
- *	run_dir/.deliveries/<id>	the jobs a delivery started (JSON)
  *	run_dir/<job-id>/stop		asks the supervisor to stop the job
+ *	run_dir/.keys/<sha>-<cfg>	symlink to the latest job of (sha, config)
+ *	run_dir/.deliveries/<id>	the jobs a delivery started (JSON)
  *	run_dir/.queue, .slots		see queue.h
  *
- * Every file is written whole or not at all (temp file, fsync, rename);
- * races between responder processes are settled by mkdir and symlink,
- * which fail with EEXIST for all but one of them.
+ * The run directory is opened once, and everything in it is reached from
+ * that descriptor with openat(2) and O_NOFOLLOW: no symlink inside it is
+ * ever followed, folders and files must belong to run_dir's owner, and
+ * only regular files are read, with a bound.  A run_dir that others may
+ * write is refused.  Folders are made 0750, files 0640.
+ *
+ * Every file is written whole or not at all (temp file, rename); races
+ * between responder processes are settled by mkdir and symlink, which
+ * fail with EEXIST for all but one of them.
+ *
+ * Errors follow util.h: 0 or -1 with errno, a named enum where there are
+ * more outcomes, and a caller's err buffer where a person reads the words.
  */
 #ifndef RUNDIR_H
 #define RUNDIR_H
@@ -20,11 +29,39 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define JOB_ID_MAX 96
+#include <cJSON.h>
+
+#define JOB_ID_MAX	96
+#define JOB_JSON_MAX	(1 << 20)	/* the largest job.json read */
+
+struct rundir {
+	const char	*path;
+	int		 fd;		/* run_dir itself */
+	int		 keys;		/* .keys, or -1 */
+	int		 deliveries;	/* .deliveries, or -1 */
+	int		 queue;		/* .queue, or -1 */
+	int		 slots;		/* .slots, or -1 */
+	uid_t		 uid;		/* owner of run_dir and all within */
+};
+
+/*
+ * Opens run_dir.  Refuses one that is not a folder or that others may
+ * write.  With write, it must also belong to this process's user, and its
+ * folders (.keys, .deliveries, .queue, .slots) are made if missing.
+ * Returns 0, or -1 with the reason in err.
+ */
+int	 rundir_open(struct rundir *rd, const char *path, int write,
+	    char *err, size_t errlen);
+void	 rundir_close(struct rundir *rd);
+
+/* Whether name looks like a job id (what job_create makes). */
+int	 job_id_valid(const char *name);
 
 struct job {
 	char		 id[JOB_ID_MAX];
-	char		 dir[PATH_MAX - 64];	/* run_dir/id, room for names */
+	int		 dirfd;		/* its folder, -1 if not open */
+	char		 dir[PATH_MAX - 64];	/* run_dir/id, for people */
+	/* Borrowed from the caller, or owned by src after job_read. */
 	const char	*delivery;
 	const char	*event;
 	const char	*repository;
@@ -32,66 +69,47 @@ struct job {
 	const char	*branch;
 	const char	*sha;
 	const char	*config;
-	char *const	*argv;
 	const char	*retry_of;	/* the job this one reruns, or NULL */
 	const char	*state;		/* queued running succeeded ... */
+	char *const	*argv;		/* borrowed; NULL after job_read */
 	time_t		 created, started, finished;	/* 0: not yet */
 	pid_t		 pid;		/* the trainer, 0: none yet */
 	unsigned long long pid_start;	/* its start time, /proc ticks */
-	pid_t		 supervisor;	/* 0: none yet */
+	pid_t		 supervisor;	/* 0: none */
 	unsigned long long supervisor_start;
-	char		 gpus[128];	/* CUDA_VISIBLE_DEVICES, "" if none */
+	char		*gpus;		/* owned: CUDA_VISIBLE_DEVICES, or NULL */
 	int		 exit_code;	/* -1: none */
 	int		 signal;	/* 0: none */
-	char		 error[256];	/* why it failed to start */
+	char		 error[512];	/* why it failed to start */
+	cJSON		*src;		/* owned: what job_read parsed */
 };
 
 /* The states a job ends in; anything else is live (or lost). */
 int	 job_state_final(const char *state);
 
 /*
- * The start time of process pid (field 22 of /proc/pid/stat), which with
- * the PID tells a process from a later one that got its number; 0 if
- * there is no such process.
- */
-unsigned long long proc_starttime(pid_t pid);
-
-/*
- * Asks the supervisor of the job in dir to stop it, ending in state
- * (cancelled, superseded).  Returns 0, or -1 with errno set.
- */
-int	 job_request_stop(const char *dir, const char *state);
-
-/* The state a stop request names, or NULL: read by the supervisor. */
-const char *job_stop_requested(const struct job *j);
-
-/*
- * Makes sure run_dir and its .keys and .deliveries folders exist and that
- * run_dir can be written.  Returns 0, or -1 with the reason in err.
- */
-int	 rundir_prepare(const char *run_dir, char *err, size_t errlen);
-
-/*
  * Creates the job's folder under a new id (time, short sha, config name)
  * and sets j's state to "queued"; the caller fills in argv and writes
  * job.json.  Returns 0, or -1 with the reason in err.
  */
-int	 job_create(struct job *j, const char *run_dir, char *err,
+int	 job_create(struct rundir *rd, struct job *j, char *err,
 	    size_t errlen);
 
 /*
- * Claims (j->sha, j->config) for j.  Returns 0 if j is the first job of
- * that pair, 1 if another job has it (its id copied to other), -1 on error
- * with the reason in err.
+ * Reads job id's job.json into j (which then owns its strings; free with
+ * job_close).  Returns 0, or -1 with errno set (ENOENT: no such job;
+ * EINVAL: not a job id, or not a job.json).
  */
-int	 job_claim(struct job *j, const char *run_dir, char other[JOB_ID_MAX],
-	    char *err, size_t errlen);
+int	 job_read(struct rundir *rd, const char *id, struct job *j);
 
-/* Gives the pair back, for a job that never started. */
-void	 job_unclaim(struct job *j, const char *run_dir);
+/*
+ * Reads job id's job.json as it is, with "id" set to the folder's name.
+ * Returns the object, to delete, or NULL (errno set).
+ */
+cJSON	*job_read_json(struct rundir *rd, const char *id);
 
-/* Removes the folder of a job that never started (job.json, log). */
-void	 job_discard(struct job *j);
+/* Frees what j owns and closes its folder. */
+void	 job_close(struct job *j);
 
 /* Writes job.json as j now stands.  Returns 0, or -1 (errno set). */
 int	 job_write(const struct job *j);
@@ -99,30 +117,55 @@ int	 job_write(const struct job *j);
 /* Writes the pid file.  Returns 0, or -1 (errno set). */
 int	 job_write_pid(const struct job *j);
 
+/* Removes the folder of a job that never started (job.json, log). */
+void	 job_discard(struct rundir *rd, struct job *j);
+
+/*
+ * Opens a file of the job's folder (log, pid, ...) for reading, or with
+ * flags.  Returns the descriptor, or -1 (errno set).
+ */
+int	 job_open_file(const struct job *j, const char *name, int flags);
+
+enum claim { CLAIM_OK, CLAIM_TAKEN, CLAIM_ERROR };
+
+/*
+ * Claims (j->sha, j->config) for j.  CLAIM_OK if j is the first job of
+ * that pair, CLAIM_TAKEN if another job has it (its id copied to other),
+ * CLAIM_ERROR with the reason in err.
+ */
+enum claim job_claim(struct rundir *rd, struct job *j,
+	    char other[JOB_ID_MAX], char *err, size_t errlen);
+
+/* Points the pair's claim at j, whoever had it (a retry).  0 or -1. */
+int	 job_claim_take(struct rundir *rd, const struct job *j);
+
+/*
+ * The latest job of (sha, config), copied to id.  Returns 0, or -1 if
+ * the pair has none.
+ */
+int	 job_claim_latest(struct rundir *rd, const char *sha,
+	    const char *config, char id[JOB_ID_MAX]);
+
+/* Gives the pair back, for a job that never started. */
+void	 job_unclaim(struct rundir *rd, const struct job *j);
+
+/*
+ * Asks the supervisor of job j to stop it, ending in state (cancelled,
+ * superseded).  Returns 0, or -1 with errno set.
+ */
+int	 job_request_stop(const struct job *j, const char *state);
+
+/* The state a stop request names, or NULL: read by the supervisor. */
+const char *job_stop_requested(const struct job *j);
+
 /*
  * Looks up a delivery already answered.  Returns its record (a JSON array
- * of jobs, to free) or NULL if there is none.
+ * of jobs, to delete) or NULL if there is none.
  */
-char	*delivery_lookup(const char *run_dir, const char *delivery);
+cJSON	*delivery_lookup(struct rundir *rd, const char *delivery);
 
 /* Records what a delivery started.  Returns 0, or -1 (errno set). */
-int	 delivery_record(const char *run_dir, const char *delivery,
+int	 delivery_record(struct rundir *rd, const char *delivery,
 	    const char *json);
-
-/*
- * Writes len bytes to path through a temp file beside it, fsync and rename,
- * so that readers see the old file or the new one, never a part.  Returns
- * 0, or -1 with errno set.
- */
-int	 atomic_write(const char *path, const void *data, size_t len);
-
-/*
- * Reads a whole regular file of at most max bytes (not through a symlink).
- * Returns it NUL-terminated, to free, or NULL.
- */
-char	*read_file(const char *path, size_t max);
-
-/* Formats t as ISO 8601 UTC ("2026-11-29T04:32:37Z") into buf[21]. */
-void	 iso8601(time_t t, char buf[21]);
 
 #endif

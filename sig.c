@@ -9,18 +9,7 @@
 #include <openssl/hmac.h>
 
 #include "sig.h"
-
-int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 int
 sig_parse(const char *hdr, unsigned char mac[32])

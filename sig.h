@@ -28,9 +28,6 @@ int	 sig_parse(const char *hdr, unsigned char mac[32]);
 enum sig_result sig_verify(const char *secret, size_t secretlen,
 	    const void *body, size_t len, const char *hdr);
 
-/* The value of hex digit c (either case), or -1. */
-int	 hex_value(int c);
-
 /* A short reason for a result, fit for a client and a log. */
 const char *sig_reason(enum sig_result r);
 

@@ -1,6 +1,7 @@
 /*
- * spawn.c: the double fork and the supervisor: its turn in the queue, the
- * trainer's exec, watching and stopping it, recording its end, notify.
+ * spawn.c: the double fork and the supervisor: the trainer's exec,
+ * watching and stopping it, recording its end, the next queued job,
+ * notify.
  *
  * As in git's run-command.c, everything that allocates (argv, envp, the
  * PATH lookup, the log and /dev/null) is done before fork, the child that
@@ -22,8 +23,10 @@
 
 #include <openssl/crypto.h>
 
+#include "job.h"
 #include "queue.h"
 #include "spawn.h"
+#include "util.h"
 
 static char **saved_env;
 
@@ -138,17 +141,22 @@ expand(const char *t, const char *const val[PH__COUNT])
 	return out;
 }
 
-/* Finds name in the PATH of envp, as execvp would.  NULL if not found. */
+/*
+ * Finds name as execvp would, in the PATH of envp; a relative name with a
+ * '/' is taken from dir, where the trainer will run.  NULL if not found.
+ */
 static char *
-find_exe(const char *name, char *const envp[])
+find_exe(const char *name, char *const envp[], const char *dir)
 {
 	const char *path = "/usr/local/bin:/usr/bin:/bin", *p, *e;
 	struct stat st;
 	char *s;
 	size_t i;
 
-	if (strchr(name, '/') != NULL)
+	if (name[0] == '/')
 		return strdup(name);
+	if (strchr(name, '/') != NULL)
+		return xprintf("%s/%s", dir, name);
 	for (i = 0; envp[i] != NULL; i++)
 		if (strncmp(envp[i], "PATH=", 5) == 0)
 			path = envp[i] + 5;
@@ -242,10 +250,11 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	val[PH_SHORT_SHA] = short_sha;
 	val[PH_REF] = j->ref;
 	val[PH_BRANCH] = j->branch ? j->branch : "";
-	val[PH_REPOSITORY] = j->repository;
+	val[PH_REPOSITORY] = j->repository ? j->repository : "";
 	val[PH_DELIVERY] = j->delivery;
 	val[PH_JOB] = j->id;
 	val[PH_JOB_DIR] = j->dir;
+	sp->cwd = c->workdir ? c->workdir : j->dir;
 	if (vec_expand(&argv, &c->launcher, val) == 0 &&
 	    vec_expand(&argv, &c->command, val) == 0 &&
 	    build_env(&env, &c->env, val, j) == 0 &&
@@ -257,12 +266,11 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	sp->notify_argv = nargv.v;
 	sp->notify_envp = nenv.v;
 	if (rc == 0 && sp->argv != NULL) {
-		sp->exe = find_exe(sp->argv[0], sp->envp);
+		sp->exe = find_exe(sp->argv[0], sp->envp, sp->cwd);
 		if (sp->notify_argv != NULL)
 			sp->notify_exe = find_exe(sp->notify_argv[0],
-			    sp->notify_envp);
+			    sp->notify_envp, j->dir);
 	}
-	sp->cwd = c->workdir ? c->workdir : j->dir;
 	if (rc == -1 || sp->argv == NULL)
 		spawn_free(sp);
 	return rc == -1 || sp->argv == NULL ? -1 : 0;
@@ -290,15 +298,15 @@ spawn_free(struct spawn *sp)
 	memset(sp, 0, sizeof(*sp));
 }
 
-/* What the supervisor tells the responder, one record. */
-enum { REPORT_STARTED = 1, REPORT_QUEUED, REPORT_FAILED };
+/* What the supervisor tells the one that started it, one record. */
+enum { REPORT_STARTED = 1, REPORT_FAILED };
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
-	STAGE_PIDFILE, STAGE_QUEUE
+	STAGE_PIDFILE
 };
 static const char *const stages[] = {
 	"fork", "setsid", "set up descriptors", "chdir", "exec",
-	"write pid file", "wait in the queue"
+	"write pid file"
 };
 struct report {
 	int	kind;
@@ -307,8 +315,6 @@ struct report {
 	int	pid;
 };
 
-#define REPORT_FD	3	/* the supervisor's end of the report pipe */
-#define ENTRY_FD	4	/* its queue entry, locked while it waits */
 #define POLL_US		100000	/* how often the supervisor looks */
 
 static void
@@ -324,21 +330,44 @@ report(int fd, int kind, int stage, int err, pid_t pid)
 	while (n == -1 && errno == EINTR);
 }
 
+#define HINT_EXEC "; set \"command\" in the configuration to the " \
+	"trainer's absolute path (e.g. /opt/conda/bin/swift), as the " \
+	"README's Deploying section says"
+
 /* The reason a job could not start, as the client and job.json say it. */
 static void
 start_error(char *buf, size_t size, int stage, int err,
     const struct spawn *sp)
 {
 	if (stage == STAGE_EXEC)
-		snprintf(buf, size, "cannot execute trainer %s: %s",
-		    sp->argv[0], strerror(err));
+		snprintf(buf, size, "cannot execute trainer %s: %s%s",
+		    sp->argv[0], strerror(err), err == ENOENT ||
+		    err == EACCES ? HINT_EXEC : "");
 	else if (stage == STAGE_CHDIR)
 		snprintf(buf, size, "cannot chdir to workdir %s: %s", sp->cwd,
 		    strerror(err));
 	else
 		snprintf(buf, size, "cannot start trainer (%s): %s",
-		    stage >= 0 && stage <= STAGE_QUEUE ? stages[stage] : "?",
+		    stage >= 0 && stage <= STAGE_PIDFILE ? stages[stage] : "?",
 		    strerror(err));
+}
+
+int
+spawn_check(const struct spawn *sp, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (access(sp->cwd, X_OK) == -1) {
+		start_error(err, errlen, STAGE_CHDIR, errno, sp);
+		return -1;
+	}
+	if (sp->exe == NULL || stat(sp->exe, &st) == -1 ||
+	    access(sp->exe, X_OK) == -1 || !S_ISREG(st.st_mode)) {
+		start_error(err, errlen, STAGE_EXEC, sp->exe == NULL ? ENOENT :
+		    errno == 0 || S_ISDIR(st.st_mode) ? EACCES : errno, sp);
+		return -1;
+	}
+	return 0;
 }
 
 /* Default dispositions, empty mask: what a fresh process would have. */
@@ -374,7 +403,7 @@ xwaitpid(pid_t pid, int *status, int flags)
 static void
 say(const char *fmt, ...)
 {
-	char buf[512], ts[21];
+	char buf[1024], ts[21];
 	va_list ap;
 	int n;
 
@@ -397,13 +426,41 @@ record(const struct job *j)
 }
 
 /*
- * Starts a child in a process group of its own, cwd dir, and execs exe.
- * The child's fds are the supervisor's 0-2 only.  Returns its PID, or -1
- * with *stage and errno telling what failed (exec failures included).
+ * Closes every descriptor from 3 up but those in keep[]: what the web
+ * server or libfcgi left open (a listening socket, a client connection,
+ * a lock taken by our caller) must not live on in a detached process.
+ */
+static void
+close_others(int *keep, int n)
+{
+	unsigned int lo = 3;
+	int i, k, t;
+
+	for (i = 1; i < n; i++)		/* insertion sort: n is small */
+		for (k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+			t = keep[k];
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned int)keep[i] > lo)
+			close_range(lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
+/*
+ * Starts a child in a process group of its own, in dir (or dirfd when dir
+ * is NULL), and execs exe.  Every descriptor of ours but 0-2 is
+ * close-on-exec, so the child has 0-2 only.  Returns its PID, or -1 with
+ * *stage and errno telling what failed (exec failures included).
  */
 static pid_t
 start_child(const char *exe, char *const argv[], char *const envp[],
-    const char *dir, int *stage)
+    const char *dir, int dirfd, int *stage)
 {
 	struct report r;
 	int p[2], status;
@@ -424,9 +481,7 @@ start_child(const char *exe, char *const argv[], char *const envp[],
 		int st = STAGE_CHDIR;
 
 		setpgid(0, 0);
-		close(REPORT_FD);
-		close(ENTRY_FD);
-		if (chdir(dir) == 0) {
+		if ((dir != NULL ? chdir(dir) : fchdir(dirfd)) == 0) {
 			st = STAGE_EXEC;
 			if (exe == NULL)
 				errno = ENOENT;
@@ -453,9 +508,10 @@ start_child(const char *exe, char *const argv[], char *const envp[],
 
 /*
  * Ends every process of group pgid (the leader already reaped or not):
- * what torchrun leaves behind must not keep a GPU.
+ * what torchrun leaves behind must not keep a GPU.  Bounded: a process
+ * stuck in the kernel (D state) does not hang us.
  */
-static void
+void
 kill_group(pid_t pgid)
 {
 	int i;
@@ -560,8 +616,8 @@ notify(const struct conf *c, const struct spawn *sp, struct job *j)
 	    env_set(&env, xprintf("JOB_DURATION=%ld", j->started ?
 	    (long)(j->finished - j->started) : 0L)) == -1)
 		goto out;
-	if ((pid = start_child(sp->notify_exe, sp->notify_argv, env.v, j->dir,
-	    &stage)) == -1) {
+	if ((pid = start_child(sp->notify_exe, sp->notify_argv, env.v, NULL,
+	    j->dirfd, &stage)) == -1) {
 		say("job %s: notify: cannot %s %s: %s", j->id, stages[stage],
 		    sp->notify_argv[0], strerror(errno));
 		goto out;
@@ -588,95 +644,83 @@ out:
 	free(env.v);
 }
 
-/* The slots' GPUs and torchrun port go into the trainer's environment. */
+/*
+ * The slots' GPUs and torchrun port go into the trainer's environment;
+ * CUDA_VISIBLE_DEVICES is as long as the GPU ids make it (UUIDs are 40
+ * bytes each).
+ */
 static int
 slot_env(const struct conf *c, struct spawn *sp, struct job *j,
     const struct slots *s)
 {
 	struct vec env = { sp->envp, 0 };
-	size_t len = 0;
+	size_t len = 1;
 	int i;
 
 	while (env.v[env.n] != NULL)
 		env.n++;
-	j->gpus[0] = '\0';
-	for (i = 0; c->gpus.n > 0 && i < s->n; i++)
-		len += snprintf(j->gpus + len, sizeof(j->gpus) - len, "%s%s",
-		    i ? "," : "", c->gpus.v[s->idx[i]]);
-	if ((c->gpus.n > 0 && env_set(&env, xprintf("CUDA_VISIBLE_DEVICES=%s",
-	    j->gpus)) == -1) || env_set(&env, xprintf("MASTER_PORT=%d",
-	    29500 + s->idx[0])) == -1)
+	free(j->gpus);
+	j->gpus = NULL;
+	if (c->gpus.n > 0) {
+		for (i = 0; i < s->n; i++)
+			len += strlen(c->gpus.v[s->idx[i]]) + 1;
+		if ((j->gpus = malloc(len)) == NULL)
+			return -1;
+		j->gpus[0] = '\0';
+		for (i = 0; i < s->n; i++) {
+			if (i > 0)
+				strcat(j->gpus, ",");
+			strcat(j->gpus, c->gpus.v[s->idx[i]]);
+		}
+		if (env_set(&env, xprintf("CUDA_VISIBLE_DEVICES=%s",
+		    j->gpus)) == -1)
+			return -1;
+	}
+	if (env_set(&env, xprintf("MASTER_PORT=%d", 29500 + s->idx[0])) ==
+	    -1)
 		return -1;
 	sp->envp = env.v;
 	return 0;
 }
 
 /*
- * The detached supervisor: waits its turn in the queue, starts the
- * trainer, reports to the responder (queued, started or failed), watches
- * the trainer, records its end, notifies.  Never returns.
+ * The detached supervisor: starts the trainer on its slots, reports to
+ * whoever started it, watches the trainer, records its end, gives its
+ * slots to the next queued job, notifies.  For a job already ended (a
+ * queued job cancelled), it only notifies.  Never returns.
  */
 static void __attribute__((noreturn))
-supervise(struct spawn *sp, const struct conf *c, struct job *j, int nullfd,
-    int logfd, int repfd, int entryfd)
+supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
+    struct job *j, struct slots *s, int nullfd, int logfd, int rep)
 {
-	struct slots s = { .n = 0 };
-	const char *stopped;
-	int rep = REPORT_FD, stage, r;
+	int stage, r;
 
-	/* Out of the way first: either may sit on 3 or 4. */
-	if ((repfd = fcntl(repfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
-	    (entryfd = fcntl(entryfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
-	    dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
-	    dup2(logfd, 2) == -1 || dup2(repfd, REPORT_FD) == -1 ||
-	    dup2(entryfd, ENTRY_FD) == -1 ||
-	    fcntl(ENTRY_FD, F_SETFD, FD_CLOEXEC) == -1) {
-		report(repfd, REPORT_FAILED, STAGE_FDS, errno, 0);
+	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
+	    dup2(logfd, 2) == -1 || reset_signals() == -1) {
+		report(rep, REPORT_FAILED, STAGE_FDS, errno, 0);
 		_exit(1);
 	}
-	closefrom(ENTRY_FD + 1);
-	if (reset_signals() == -1) {
-		report(REPORT_FD, REPORT_FAILED, STAGE_FDS, errno, 0);
-		_exit(1);
+	close(nullfd);
+	close(logfd);
+	if (job_state_final(j->state)) {
+		report(rep, REPORT_STARTED, 0, 0, 0);
+		close(rep);
+		notify(c, sp, j);
+		_exit(0);
 	}
 	j->supervisor = getpid();
 	j->supervisor_start = proc_starttime(j->supervisor);
-	record(j);
-
-	while ((r = queue_try_start(c, j->id, &s)) == 0) {
-		if (rep != -1) {
-			say("job %s: queued", j->id);
-			report(rep, REPORT_QUEUED, 0, 0, 0);
-			close(rep);
-			rep = -1;
-		}
-		if ((stopped = job_stop_requested(j)) != NULL) {
-			queue_leave(c, j->id);
-			j->state = stopped;
-			j->finished = time(NULL);
-			say("job %s: %s while queued", j->id, stopped);
-			record(j);
-			notify(c, sp, j);
-			_exit(0);
-		}
-		usleep(POLL_US * 2);
-	}
-	close(ENTRY_FD);
-	if (r == -1) {
-		stage = STAGE_QUEUE;
-		goto fail;
-	}
-	if (slot_env(c, sp, j, &s) == -1) {
+	if (slot_env(c, sp, j, s) == -1) {
 		stage = STAGE_FDS;
 		goto fail;
 	}
-	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp, sp->cwd,
-	    &stage)) == -1) {
+	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp,
+	    c->workdir, j->dirfd, &stage)) == -1) {
 		j->pid = 0;
 		goto fail;
 	}
 	j->pid_start = proc_starttime(j->pid);
-	slots_own(&s, j->pid, j->pid_start);
+	slots_own(s, j->pid, j->pid_start, j->id);
 	j->started = time(NULL);
 	j->state = "running";
 	if (job_write_pid(j) == -1 || job_write(j) == -1) {
@@ -689,42 +733,44 @@ supervise(struct spawn *sp, const struct conf *c, struct job *j, int nullfd,
 		goto fail;
 	}
 	say("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
-	    j->gpus[0] ? " on GPU " : "", j->gpus, sp->exe);
+	    j->gpus ? " on GPU " : "", j->gpus ? j->gpus : "", sp->exe);
 	report(rep, REPORT_STARTED, 0, 0, j->pid);
-	if (rep != -1)
-		close(rep);
+	close(rep);
 	watch(c, j);
 	record(j);
-	slots_release(&s);
+	slots_release(s);
+	job_kick(rd, c);
 	notify(c, sp, j);
 	_exit(0);
 fail:
 	r = errno;
-	slots_release(&s);
+	slots_release(s);
 	start_error(j->error, sizeof(j->error), stage, r, sp);
 	j->state = "failed";
 	j->finished = time(NULL);
 	say("job %s: %s", j->id, j->error);
 	record(j);
 	report(rep, REPORT_FAILED, stage, r, 0);
+	close(rep);
+	job_kick(rd, c);
 	notify(c, sp, j);
 	_exit(1);
 }
 
 int
-spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
-    char *err, size_t errlen)
+spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
+    struct conf *c, struct slots *s, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
-	struct report r;
+	int keep[QUEUE_MAX_SLOTS + 16], nkeep = 0, i;
 	int nullfd = -1, logfd = -1, p[2] = { -1, -1 }, status;
+	struct report r;
 	pid_t pid;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/log", j->dir);
-	if ((logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-	    O_NOFOLLOW, 0644)) == -1) {
-		snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+	if ((logfd = job_open_file(j, "log", O_WRONLY | O_CREAT |
+	    O_APPEND)) == -1) {
+		snprintf(err, errlen, "open %s/log: %s", j->dir,
+		    strerror(errno));
 		goto fail;
 	}
 	if ((nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
@@ -741,9 +787,19 @@ spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
 	}
 	if (pid == 0) {
 		/* The middle child: a new session, the supervisor, gone. */
-		close(p[0]);
-		if (c->secret != NULL)
-			OPENSSL_cleanse(c->secret, c->secretlen);
+		keep[nkeep++] = nullfd;
+		keep[nkeep++] = logfd;
+		keep[nkeep++] = p[1];
+		keep[nkeep++] = j->dirfd;
+		keep[nkeep++] = rd->fd;
+		keep[nkeep++] = rd->keys;
+		keep[nkeep++] = rd->deliveries;
+		keep[nkeep++] = rd->queue;
+		keep[nkeep++] = rd->slots;
+		for (i = 0; i < s->n; i++)
+			keep[nkeep++] = s->fd[i];
+		close_others(keep, nkeep);
+		conf_wipe_secret(c);
 		if (setsid() == -1) {
 			report(p[1], REPORT_FAILED, STAGE_SETSID, errno, 0);
 			_exit(1);
@@ -753,11 +809,12 @@ spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
 			_exit(1);
 		}
 		if (pid == 0)
-			supervise(sp, c, j, nullfd, logfd, p[1], entryfd);
+			supervise(sp, rd, c, j, s, nullfd, logfd, p[1]);
 		_exit(0);
 	}
 	close(p[1]);
 	p[1] = -1;
+	slots_release(s);	/* the supervisor holds them now */
 	if (xwaitpid(pid, &status, 0) == -1 && errno != ECHILD) {
 		snprintf(err, errlen, "waitpid: %s", strerror(errno));
 		goto fail;
@@ -765,13 +822,13 @@ spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
 	do
 		n = read(p[0], &r, sizeof(r));
 	while (n == -1 && errno == EINTR);
-	if (n != sizeof(r)) {
-		snprintf(err, errlen, "supervisor ended before it reported");
-		goto fail;
-	}
 	close(p[0]);
 	close(nullfd);
 	close(logfd);
+	if (n != sizeof(r)) {
+		snprintf(err, errlen, "supervisor ended before it reported");
+		return -1;
+	}
 	if (r.kind == REPORT_FAILED) {
 		/* The supervisor has recorded it (or never wrote a thing). */
 		start_error(err, errlen, r.stage, r.err, sp);
@@ -784,10 +841,13 @@ spawn_start(struct spawn *sp, struct job *j, struct conf *c, int entryfd,
 		}
 		return -1;
 	}
-	j->pid = r.kind == REPORT_STARTED ? r.pid : 0;
-	j->state = r.kind == REPORT_STARTED ? "running" : "queued";
+	if (!job_state_final(j->state)) {
+		j->pid = r.pid;
+		j->state = "running";
+	}
 	return 0;
 fail:
+	slots_release(s);
 	j->state = "failed";
 	j->finished = time(NULL);
 	snprintf(j->error, sizeof(j->error), "%s", err);
@@ -803,64 +863,4 @@ fail:
 	if (logfd != -1)
 		close(logfd);
 	return -1;
-}
-
-int
-job_start(struct conf *c, struct job *j, int claim, char other[JOB_ID_MAX],
-    char *err, size_t errlen)
-{
-	struct spawn sp;
-	int rc, entry = -1, saved;
-
-	if (job_create(j, c->run_dir, err, errlen) == -1)
-		return -1;
-	if (spawn_prepare(&sp, j, c) == -1) {
-		snprintf(err, errlen, "out of memory");
-		job_discard(j);
-		return -1;
-	}
-	j->argv = sp.argv;
-	/* Refused now, not when its turn comes: a trainer that is not there. */
-	if (sp.exe == NULL || access(sp.exe, X_OK) == -1 ||
-	    access(sp.cwd, X_OK) == -1) {
-		saved = sp.exe == NULL ? ENOENT : errno;
-		start_error(err, errlen, sp.exe == NULL ||
-		    access(sp.cwd, X_OK) == 0 ? STAGE_EXEC : STAGE_CHDIR,
-		    saved, &sp);
-		snprintf(j->error, sizeof(j->error), "%s", err);
-		j->state = "failed";
-		j->finished = time(NULL);
-		job_write(j);
-		rc = -1;
-		goto out;
-	}
-	if (job_write(j) == -1) {
-		snprintf(err, errlen, "write %s/job.json: %s", j->dir,
-		    strerror(errno));
-		rc = -1;
-		goto discard;
-	}
-	if (claim && (rc = job_claim(j, c->run_dir, other, err, errlen)) != 0)
-		goto discard;		/* 1: a duplicate, -1: an error */
-	if ((rc = queue_admit(c, j->id, &entry, err, errlen)) != 0) {
-		if (claim)
-			job_unclaim(j, c->run_dir);
-		rc = rc == 1 ? JOB_QUEUE_FULL : -1;
-		goto discard;
-	}
-	rc = spawn_start(&sp, j, c, entry, err, errlen);
-	close(entry);
-	if (rc == -1) {
-		/* It never ran: a redelivery may start it. */
-		if (claim)
-			job_unclaim(j, c->run_dir);
-		queue_leave(c, j->id);
-	}
-	goto out;
-discard:
-	job_discard(j);
-out:
-	j->argv = NULL;
-	spawn_free(&sp);
-	return rc;
 }

@@ -1,20 +1,23 @@
 /*
  * spawn.h: starts a job, detached from the web server.
  *
- * The responder forks; the child calls setsid() and forks the supervisor,
- * then exits at once and is reaped.  The supervisor, in its own session
- * with stdin /dev/null, stdout and stderr on the job's log and no other
- * descriptor but its queue entry and report pipe, waits for its turn and
- * its slots (queue.h), forks the trainer into a process group of its own,
- * and reports back to the responder once the job is queued or the exec
- * succeeded or failed (on a close-on-exec pipe).  It then writes the pid
- * file, watches the trainer (stop requests, max_runtime), records how it
- * ended and runs notify.
+ * Whoever starts a job that has its slots (a responder, or a supervisor
+ * handing its slots on, see queue.h) forks; the child calls setsid() and
+ * forks the supervisor, then exits at once and is reaped.  The supervisor,
+ * in its own session with stdin /dev/null, stdout and stderr on the job's
+ * log and no other descriptor but its slots, the run directory and a
+ * report pipe (all close-on-exec), forks the trainer into a process group
+ * of its own and reports back once the exec succeeded or failed.  It then
+ * writes the pid file, watches the trainer (stop requests, max_runtime),
+ * records how it ended, starts the next queued jobs and runs notify.
  */
 #ifndef SPAWN_H
 #define SPAWN_H
 
+#include <sys/types.h>
+
 #include "conf.h"
+#include "queue.h"
 #include "rundir.h"
 
 /*
@@ -44,31 +47,27 @@ int	 spawn_prepare(struct spawn *sp, const struct job *j,
 void	 spawn_free(struct spawn *sp);
 
 /*
- * Starts j's supervisor, detached (see above), with its queue entry
- * entryfd.  Returns 0 once the supervisor reports: j->state is "running"
- * (j->pid set, pid file and job.json written) or "queued".  Returns -1 with
- * the reason in err if the trainer could not start; then no process of the
- * job is left and job.json says "failed".  c's secret is wiped in the
- * detached processes.
+ * Whether the trainer can be executed and its directory entered.
+ * Returns 0, or -1 with the reason (and what to do) in err.
  */
-int	 spawn_start(struct spawn *sp, struct job *j, struct conf *c,
-	    int entryfd, char *err, size_t errlen);
-
-#define JOB_DUPLICATE	1
-#define JOB_QUEUE_FULL	2
+int	 spawn_check(const struct spawn *sp, char *err, size_t errlen);
 
 /*
- * Creates job j (delivery, event, repository, ref, branch, sha, config set
- * by the caller) in c's run directory and starts it: refuses a trainer that
- * cannot be found or executed, claims (sha, config) if claim is set, admits
- * it to the queue, spawns.  Returns 0 (j->state running or queued),
- * JOB_DUPLICATE (other names the job that has the pair), JOB_QUEUE_FULL
- * (err says why), or -1 with the reason in err.
+ * Starts j's supervisor, detached (see above), on the slots s (taken:
+ * closed here, held by the supervisor).  Returns 0 once the supervisor
+ * reports: j->state is "running" with j->pid, pid file and job.json
+ * written.  For a job already in a final state (a queued job cancelled)
+ * the supervisor only runs notify.  Returns -1 with the reason in err if
+ * the trainer could not start; then no process of the job is left and
+ * job.json says "failed".  The secret is wiped in the detached processes.
  */
-int	 job_start(struct conf *c, struct job *j, int claim,
-	    char other[JOB_ID_MAX], char *err, size_t errlen);
+int	 spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
+	    struct conf *c, struct slots *s, char *err, size_t errlen);
 
 /* Whether the allow-list passes NAME=VALUE kv on to the trainer. */
 int	 spawn_allowed(const char *kv);
+
+/* SIGKILLs process group pgid until it is gone, a bounded number of times. */
+void	 kill_group(pid_t pgid);
 
 #endif

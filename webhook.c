@@ -25,6 +25,7 @@ extern char **environ;
 /* One request, whichever protocol brought it. */
 struct io {
 	FCGX_Request	*fcgi;		/* NULL in CGI mode */
+	size_t		 consumed;	/* body bytes read so far */
 };
 
 static const char *
@@ -50,7 +51,37 @@ body_read(void *ctx, char *buf, size_t len)
 	do
 		n = read(STDIN_FILENO, buf, len);
 	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		io->consumed += n;
 	return n;
+}
+
+/*
+ * CGI only: reads and discards what is left of the body (at most max
+ * bytes in all) before an early answer.  A CGI program that exits with
+ * the body unread makes Apache's mod_cgid reset the connection, and the
+ * client never sees the answer.
+ */
+static void
+drain_body(struct io *io, const char *content_length, size_t max)
+{
+	unsigned long long cl;
+	char buf[65536], *end;
+	size_t want = max;
+	ssize_t n;
+
+	if (io->fcgi != NULL)
+		return;		/* libfcgi reads the rest of the stream */
+	if (content_length != NULL && *content_length != '\0') {
+		errno = 0;
+		cl = strtoull(content_length, &end, 10);
+		if (errno == 0 && *end == '\0' && cl < want)
+			want = (size_t)cl;
+	}
+	while (io->consumed < want && (n = body_read(io, buf,
+	    want - io->consumed < sizeof(buf) ? want - io->consumed :
+	    sizeof(buf))) > 0)
+		;
 }
 
 static void
@@ -110,22 +141,52 @@ respond(struct io *io, const struct reply *rp)
 	free(body);
 }
 
+/*
+ * Appends key=value to a logfmt line: quoted, with '"' and '\' escaped,
+ * when the value is empty or holds a space, '=', '"' or '\'; bytes that
+ * are not printable ASCII become '?'.
+ */
+static void
+logfmt(char *line, size_t size, const char *key, const char *v, int quote)
+{
+	size_t n = strlen(line);
+	const char *p;
+
+	for (p = v; !quote && *p != '\0'; p++)
+		quote = *p == ' ' || *p == '=' || *p == '"' || *p == '\\';
+	n += snprintf(line + n, n < size ? size - n : 0, "%s%s=%s",
+	    n ? " " : "", key, quote || *v == '\0' ? "\"" : "");
+	for (p = v; *p != '\0' && n + 3 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			line[n++] = '\\';
+		line[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	}
+	if ((quote || *v == '\0') && n + 1 < size)
+		line[n++] = '"';
+	line[n < size ? n : size - 1] = '\0';
+}
+
 static void
 log_reply(struct io *io, const struct reply *rp)
 {
-	char line[2048], reason[sizeof(rp->reason)];
-	size_t i;
+	char line[2048] = "", status[8];
+	size_t n;
 
-	for (i = 0; rp->reason[i] != '\0'; i++)
-		reason[i] = rp->reason[i] == '"' ? '\'' :
-		    rp->reason[i] >= 0x20 && rp->reason[i] < 0x7f ?
-		    rp->reason[i] : '?';
-	reason[i] = '\0';
-	snprintf(line, sizeof(line), "swift-webhook: delivery=%s event=%s "
-	    "repo=%s ref=%s sha=%s status=%d decision=%s jobs=%s "
-	    "reason=\"%s\"\n", rp->delivery, rp->event, rp->repository,
-	    rp->ref, rp->sha, rp->status, rp->decision,
-	    rp->jobs[0] ? rp->jobs : "-", reason);
+	snprintf(status, sizeof(status), "%d", rp->status);
+	logfmt(line, sizeof(line) - 2, "swift-webhook: delivery",
+	    rp->delivery, 0);
+	logfmt(line, sizeof(line) - 2, "event", rp->event, 0);
+	logfmt(line, sizeof(line) - 2, "repo", rp->repository, 0);
+	logfmt(line, sizeof(line) - 2, "ref", rp->ref, 0);
+	logfmt(line, sizeof(line) - 2, "sha", rp->sha, 0);
+	logfmt(line, sizeof(line) - 2, "status", status, 0);
+	logfmt(line, sizeof(line) - 2, "decision", rp->decision, 0);
+	logfmt(line, sizeof(line) - 2, "jobs", rp->jobs[0] ? rp->jobs : "-",
+	    0);
+	logfmt(line, sizeof(line) - 2, "reason", rp->reason, 1);
+	n = strlen(line);
+	line[n++] = '\n';
+	line[n] = '\0';
 	logline(io, line);
 }
 
@@ -143,7 +204,10 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	rq.signature = param(io, "HTTP_X_HUB_SIGNATURE_256");
 	rq.read = body_read;
 	rq.ctx = io;
+	io->consumed = 0;
 	delivery_handle(c, conf_err, &rq, &rp);
+	drain_body(io, rq.content_length, c != NULL ? c->max_body :
+	    26214400);
 	respond(io, &rp);
 	log_reply(io, &rp);
 	reply_free(&rp);
@@ -172,7 +236,7 @@ responder(void)
 {
 	FCGX_Request req;
 	struct conf c;
-	struct io io = { NULL };
+	struct io io = { NULL, 0 };
 	char err[1024], line[1200];
 	int ok;
 
@@ -192,8 +256,16 @@ responder(void)
 			serve(&io, ok ? &c : NULL, err);
 			FCGX_Finish_r(&req);
 		}
-	} else
+	} else {
+		/*
+		 * libfcgi's handlers (SIGTERM sets a flag, reads retry)
+		 * would keep a stuck CGI process alive: a web server's
+		 * timeout must end it.
+		 */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGUSR1, SIG_DFL);
 		serve(&io, ok ? &c : NULL, err);
+	}
 	if (ok)
 		conf_free(&c);
 	return 0;
@@ -203,6 +275,7 @@ int
 main(int argc, char *argv[])
 {
 	setup_process();
+	conf_take_env_secret();
 	if (argc > 1)
 		return jobs_main(argc, argv);
 	if (spawn_init(environ) == -1) {

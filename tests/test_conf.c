@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "t.h"
@@ -47,6 +48,13 @@ static const struct {
 	{ "bad max_body", "run_dir = /r\nmax_body = lots\n", "not a size" },
 	{ "zero max_body", "run_dir = /r\nmax_body = 0\n", "not a size" },
 	{ "max_body suffix", "run_dir = /r\nmax_body = 25M\n", NULL },
+	{ "max_body 4G", "run_dir = /r\nmax_body = 4G\n", NULL },
+	{ "max_body that overflows a shift",
+	  "run_dir = /r\nmax_body = 17179869185G\n", "not a size" },
+	{ "max_body over 4G", "run_dir = /r\nmax_body = 4097M\n", "not a size" },
+	{ "max_runs_per_push", "run_dir = /r\nmax_runs_per_push = 2\n", NULL },
+	{ "zero max_runs_per_push", "run_dir = /r\nmax_runs_per_push = 0\n",
+	  ":2: max_runs_per_push must be at least 1" },
 	{ "unknown placeholder", "run_dir = /r\ncommand = swift sft {cfg}\n",
 	  ":2: command: unknown placeholder" },
 	{ "empty command", "run_dir = /r\ncommand =\n", "command is empty" },
@@ -81,7 +89,7 @@ int
 main(void)
 {
 	struct conf c;
-	char err[512], text[1024];
+	char err[512], text[1024], *envp;
 	size_t i;
 	int r;
 
@@ -109,7 +117,8 @@ main(void)
 	    strcmp(c.command.v[0], "swift") == 0 &&
 	    strcmp(c.command.v[2], "{config}") == 0 && c.secret == NULL &&
 	    c.workdir == NULL && c.slots == 1 && c.gpus_per_job == 1 &&
-	    c.max_queued == -1 && c.concurrency == CONC_QUEUE &&
+	    c.max_queued == 100 && c.max_runs_per_push == 8 &&
+	    c.concurrency == CONC_QUEUE &&
 	    c.max_runtime == 0 && c.kill_grace == 30 && c.notify.n == 0,
 	    "defaults", "r=%d", r);
 	if (r == 0)
@@ -120,7 +129,7 @@ main(void)
 	    err, sizeof(err));
 	CHECK(r == 0 && c.slots == 4 && c.gpus_per_job == 2 &&
 	    c.max_runtime == 43200 && c.kill_grace == 45 &&
-	    c.concurrency == CONC_SUPERSEDE && c.max_queued == -1,
+	    c.concurrency == CONC_SUPERSEDE && c.max_queued == 100,
 	    "lifecycle values", "r=%d %s", r, err);
 	if (r == 0)
 		conf_free(&c);
@@ -148,6 +157,36 @@ main(void)
 	CHECK(r == -1 && strstr(err, "is empty"), "empty secret_file",
 	    "r=%d %s", r, err);
 
+	/* The error names the line of secret_file, not line 0. */
+	snprintf(text, sizeof(text), "run_dir = /r\n# the secret\n"
+	    "secret_file = %s/nonexistent\n", dir);
+	r = load(&c, text, err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "conf:3: secret_file:"),
+	    "secret_file errors name its line", "%s", err);
+
+	/* A FIFO or a device would hang or never end: regular files only. */
+	snprintf(text, sizeof(text), "%s/fifo", dir);
+	mkfifo(text, 0600);
+	snprintf(text, sizeof(text), "run_dir = /r\nsecret_file = %s/fifo\n",
+	    dir);
+	r = load(&c, text, err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "not a regular file"),
+	    "FIFO as secret_file refused", "%s", err);
+	snprintf(text, sizeof(text), "%s/fifo", dir);
+	r = conf_load(&c, text, err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "not a regular file"),
+	    "FIFO as config refused", "%s", err);
+	r = conf_load(&c, "/dev/zero", err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "not a regular file"),
+	    "/dev/zero as config refused", "%s", err);
+	snprintf(text, sizeof(text), "%s/huge", dir);
+	put("huge", "");
+	if (truncate(text, 2 << 20) == 0) {
+		r = conf_load(&c, text, err, sizeof(err));
+		CHECK(r == -1 && strstr(err, "too large"),
+		    "a config over 1 MiB is refused unread", "%s", err);
+	}
+
 	r = load(&c, "run_dir = /r\nsecret = a#b\n", err, sizeof(err));
 	CHECK(r == 0 && strcmp(c.secret, "a#b") == 0, "secret with #",
 	    "r=%d", r);
@@ -155,9 +194,14 @@ main(void)
 		conf_free(&c);
 
 	setenv("GITHUB_WEBHOOK_SECRET", "from-env", 1);
+	envp = getenv("GITHUB_WEBHOOK_SECRET");
 	r = load(&c, "run_dir = /r\n", err, sizeof(err));
 	CHECK(r == 0 && c.secret && strcmp(c.secret, "from-env") == 0,
 	    "GITHUB_WEBHOOK_SECRET", "r=%d", r);
+	CHECK(getenv("GITHUB_WEBHOOK_SECRET") == NULL &&
+	    memcmp(envp, "\0\0\0\0\0\0\0\0", 8) == 0,
+	    "GITHUB_WEBHOOK_SECRET is taken out of the environment and wiped",
+	    "getenv %s", getenv("GITHUB_WEBHOOK_SECRET"));
 	if (r == 0)
 		conf_free(&c);
 	r = load(&c, "run_dir = /r\nsecret = file-wins\n", err, sizeof(err));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "job.h"
 #include "rundir.h"
 #include "spawn.h"
 #include "t.h"
@@ -63,6 +64,8 @@ await(const char *path, const char *needle)
 	return NULL;
 }
 
+static const char *extra = "";	/* more config lines */
+
 static int
 load(struct conf *c, const char *cmd, const char *workdir)
 {
@@ -70,8 +73,8 @@ load(struct conf *c, const char *cmd, const char *workdir)
 
 	snprintf(path, sizeof(path), "%s/conf", top);
 	snprintf(text, sizeof(text), "run_dir = %s/runs\nworkdir = %s\n"
-	    "secret = test-secret\ncommand = %s\nenv = HF_HUB_OFFLINE=1\n",
-	    top, workdir, cmd);
+	    "secret = test-secret\ncommand = %s\nenv = HF_HUB_OFFLINE=1\n%s",
+	    top, workdir, cmd, extra);
 	put(path, text, 0600);
 	if (conf_load(c, path, err, sizeof(err)) == -1) {
 		printf("# %s\n", err);
@@ -92,10 +95,12 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
     const char *config, char *err, size_t errlen)
 {
 	struct conf c;
+	struct rundir rd;
 	char other[JOB_ID_MAX];
 	int r = -1;
 
 	memset(j, 0, sizeof(*j));
+	j->dirfd = -1;
 	j->delivery = "d-1";
 	j->event = "push";
 	j->repository = "o/r";
@@ -106,8 +111,11 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
 	snprintf(err, errlen, "setup");
 	if (load(&c, cmd, workdir) == -1)
 		return -1;
-	if (rundir_prepare(c.run_dir, err, errlen) == 0)
-		r = job_start(&c, j, 1, other, err, errlen);
+	if (rundir_open(&rd, c.run_dir, 1, err, errlen) == 0) {
+		r = job_start(&rd, &c, j, 1, other, err, errlen) ==
+		    JOB_STARTED ? 0 : -1;
+		rundir_close(&rd);
+	}
 	conf_free(&c);
 	return r;
 }
@@ -282,30 +290,41 @@ static void
 test_claims(void)
 {
 	char runs[PATH_MAX], other[JOB_ID_MAX], err[256], dir[PATH_MAX];
+	struct rundir rd;
 	struct job a, b;
 	int i, wins = 0, status, r;
 	pid_t pid;
 
 	snprintf(runs, sizeof(runs), "%s/runs", top);
+	if (rundir_open(&rd, runs, 1, err, sizeof(err)) == -1) {
+		CHECK(0, "rundir_open", "%s", err);
+		return;
+	}
 	memset(&a, 0, sizeof(a));
 	a.sha = "4444444444444444444444444444444444444444";
 	a.config = "configs/x.yaml";
 	b = a;
-	CHECK(job_create(&a, runs, err, sizeof(err)) == 0 &&
-	    job_create(&b, runs, err, sizeof(err)) == 0 &&
+	CHECK(job_create(&rd, &a, err, sizeof(err)) == 0 &&
+	    job_create(&rd, &b, err, sizeof(err)) == 0 &&
 	    strcmp(a.id, b.id) != 0, "job ids unique", "%s %s", a.id, b.id);
 	CHECK(strstr(a.id, "-4444444-x") != NULL && strchr(a.id, '/') == NULL,
 	    "job id has short sha and config", "%s", a.id);
 	CHECK(strcmp(a.id, b.id) < 0, "job ids sort by creation", "%s %s",
 	    a.id, b.id);
-	r = job_claim(&a, runs, other, err, sizeof(err));
-	CHECK(r == 0, "first claim wins", "r=%d %s", r, err);
-	r = job_claim(&b, runs, other, err, sizeof(err));
-	CHECK(r == 1 && strcmp(other, a.id) == 0, "second claim names first",
-	    "r=%d other=%s", r, other);
-	job_unclaim(&a, runs);
-	r = job_claim(&b, runs, other, err, sizeof(err));
-	CHECK(r == 0, "unclaim frees the pair", "r=%d", r);
+	r = job_claim(&rd, &a, other, err, sizeof(err));
+	CHECK(r == CLAIM_OK, "first claim wins", "r=%d %s", r, err);
+	r = job_claim(&rd, &b, other, err, sizeof(err));
+	CHECK(r == CLAIM_TAKEN && strcmp(other, a.id) == 0,
+	    "second claim names first", "r=%d other=%s", r, other);
+	CHECK(job_claim_take(&rd, &b) == 0 && job_claim_latest(&rd, a.sha,
+	    a.config, other) == 0 && strcmp(other, b.id) == 0,
+	    "a retry's claim names the latest job", "%s", other);
+	job_unclaim(&rd, &a);
+	CHECK(job_claim_latest(&rd, a.sha, a.config, other) == 0,
+	    "unclaim of a job that no longer holds the pair keeps it", "gone");
+	job_unclaim(&rd, &b);
+	r = job_claim(&rd, &a, other, err, sizeof(err));
+	CHECK(r == CLAIM_OK, "unclaim frees the pair", "r=%d", r);
 
 	/* Eight processes race for one pair: exactly one wins. */
 	a.config = "configs/race.yaml";
@@ -315,8 +334,8 @@ test_claims(void)
 
 			snprintf(dir, sizeof(dir), "race-%d", i);
 			snprintf(mine.id, sizeof(mine.id), "%s", dir);
-			_exit(job_claim(&mine, runs, other, err, sizeof(err)) ==
-			    0 ? 0 : 1);
+			_exit(job_claim(&rd, &mine, other, err, sizeof(err)) ==
+			    CLAIM_OK ? 0 : 1);
 		}
 	}
 	for (i = 0; i < 8; i++)
@@ -324,6 +343,55 @@ test_claims(void)
 		    WEXITSTATUS(status) == 0)
 			wins++;
 	CHECK(wins == 1, "racing claims: one winner", "%d winners", wins);
+	job_close(&a);
+	job_close(&b);
+	rundir_close(&rd);
+}
+
+/*
+ * One slot: a second job waits as a file, with no process; when the
+ * first ends, its supervisor starts it.  Its exec fails then (the trainer
+ * lost its x bit meanwhile): recorded failed with the reason, no pid
+ * file, and the slot frees.
+ */
+static void
+test_queue(void)
+{
+	char cmd[PATH_MAX], path[PATH_MAX], work[PATH_MAX], err[512], *s;
+	char trainer[PATH_MAX + 16];
+	struct job a, b, c2;
+	int r;
+
+	snprintf(work, sizeof(work), "%s/work", top);
+	snprintf(trainer, sizeof(trainer), "%s/trainer", work);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", fake, trainer);
+	if (system(cmd) != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "%s sft {config}", trainer);
+	extra = "slots = 1\n";
+	r = run(&a, cmd, work, "5555555555555555555555555555555555555555",
+	    "configs/sleep.yaml", err, sizeof(err));
+	CHECK(r == 0 && strcmp(a.state, "running") == 0, "first job runs",
+	    "r=%d %s", r, err);
+	r = run(&b, cmd, work, "6666666666666666666666666666666666666666",
+	    "configs/sleep.yaml", err, sizeof(err));
+	CHECK(r == 0 && strcmp(b.state, "queued") == 0 && b.pid == 0,
+	    "second job waits", "r=%d %s", r, err);
+	CHECK(no_children(), "a queued job has no process of ours", "child");
+	chmod(trainer, 0644);
+	snprintf(path, sizeof(path), "%s/job.json", b.dir);
+	s = await(path, "\"failed\"");
+	CHECK(s && strstr(s, "cannot execute trainer") &&
+	    strstr(s, "Permission denied"), "queued job's exec failure "
+	    "recorded, with its reason", "%s", s ? s : readfile(path));
+	snprintf(path, sizeof(path), "%s/pid", b.dir);
+	CHECK(access(path, F_OK) == -1, "no pid file for it", "%s", path);
+	chmod(trainer, 0755);
+	r = run(&c2, cmd, work, "7777777777777777777777777777777777777777",
+	    "configs/sleep.yaml", err, sizeof(err));
+	CHECK(r == 0 && strcmp(c2.state, "running") == 0,
+	    "the slot is free again", "r=%d %s %s", r, err, c2.state);
+	extra = "";
 }
 
 int
@@ -368,6 +436,7 @@ main(int argc, char *argv[])
 	test_endings();
 	test_failures();
 	test_claims();
+	test_queue();
 
 	snprintf(path, sizeof(path), "rm -rf %s", top);
 	if (system(path) != 0)

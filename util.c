@@ -1,0 +1,275 @@
+/*
+ * util.c: files reached from a directory descriptor, times, /proc.
+ *
+ * The run directory is shared with the trainer and may be reached by
+ * other local users: every file in it is opened relative to a directory
+ * descriptor with O_NOFOLLOW, checked with fstat, and read with a bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int
+file_open_at(int dfd, const char *name, int flags, mode_t mode, uid_t owner)
+{
+	struct stat st;
+	int fd, saved;
+
+	if ((fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY, mode)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto err;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto err;
+	}
+	if (owner != ANY_OWNER && st.st_uid != owner) {
+		errno = EPERM;
+		goto err;
+	}
+	return fd;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+dir_open_at(int dfd, const char *name, uid_t owner)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (owner != ANY_OWNER && (fstat(fd, &st) == -1 ||
+	    st.st_uid != owner)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+char *
+fd_read_all(int fd, size_t max, size_t *lenp)
+{
+	size_t len = 0, cap = 4096;
+	char *buf, *nb;
+	ssize_t n;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	for (;;) {
+		if (len == cap - 1) {
+			if (cap > max) {
+				errno = EFBIG;
+				goto err;
+			}
+			cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+			if ((nb = realloc(buf, cap)) == NULL)
+				goto err;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max) {
+			errno = EFBIG;
+			goto err;
+		}
+	}
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+err:
+	free(buf);
+	return NULL;
+}
+
+char *
+file_read_at(int dfd, const char *name, size_t max, size_t *len,
+    uid_t owner)
+{
+	char *s;
+	int fd, saved;
+
+	if ((fd = file_open_at(dfd, name, O_RDONLY, 0, owner)) == -1)
+		return NULL;
+	s = fd_read_all(fd, max, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return s;
+}
+
+int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+file_write_at(int dfd, const char *name, const void *data, size_t len,
+    mode_t mode, int sync)
+{
+	char tmp[256];
+	int fd, saved, tries;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", name, (long)getpid()) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* O_EXCL: what someone planted under the temp name is removed. */
+	for (tries = 0; (fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, mode)) == -1; tries++)
+		if (errno != EEXIST || tries > 0 ||
+		    unlinkat(dfd, tmp, 0) == -1)
+			return -1;
+	if (write_all(fd, data, len) == -1 || (sync && fsync(fd) == -1) ||
+	    close(fd) == -1) {
+		saved = errno;
+		close(fd);
+		unlinkat(dfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (renameat(dfd, tmp, dfd, name) == -1) {
+		saved = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+void
+iso8601(time_t t, char buf[21])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+time_t
+iso8601_parse(const char *s)
+{
+	struct tm tm;
+	const char *e;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || (e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) ==
+	    NULL || *e != '\0')
+		return -1;
+	return timegm(&tm);
+}
+
+unsigned long long
+proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd, field;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: skip to its end. */
+	if ((s = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* s + 2 is field 3 (state); a zombie is as good as gone. */
+	if (s[1] != ' ' || s[2] == 'Z')
+		return 0;
+	for (field = 3, s += 2; field < 22 && s != NULL; field++)
+		if ((s = strchr(s, ' ')) != NULL)
+			s++;
+	if (s != NULL)
+		t = strtoull(s, NULL, 10);
+	return t;
+}
+
+int
+hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned long cp;
+	int n, i;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if (*s >= 0xc2 && *s <= 0xdf) {
+			n = 1;
+			cp = *s & 0x1f;
+		} else if (*s >= 0xe0 && *s <= 0xef) {
+			n = 2;
+			cp = *s & 0x0f;
+		} else if (*s >= 0xf0 && *s <= 0xf4) {
+			n = 3;
+			cp = *s & 0x07;
+		} else
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}

@@ -1,0 +1,79 @@
+/*
+ * util.h: general helpers: files reached from a directory descriptor
+ * (never through a symlink, regular files only, bounded reads, atomic
+ * writes), times and /proc.
+ *
+ * Error convention, here and in the modules that use these: a function
+ * returns 0 (or a pointer, or a descriptor) on success and -1 (or NULL)
+ * on failure with errno set; a function with more outcomes than that
+ * returns a named enum.  Where a caller needs words for a person, it
+ * passes a char *err buffer of errlen bytes that the callee fills.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Any owner, for the checks below. */
+#define ANY_OWNER	((uid_t)-1)
+
+/*
+ * Opens name under dfd: never through a symlink, never blocking on a FIFO
+ * or device, close-on-exec; the result must be a regular file owned by
+ * owner (unless ANY_OWNER).  flags may add O_RDWR, O_WRONLY, O_CREAT,
+ * O_EXCL, O_APPEND.  Returns the descriptor, or -1 with errno set (ELOOP
+ * for a symlink, EINVAL for something not a regular file, EPERM for a
+ * file of another owner).
+ */
+int	 file_open_at(int dfd, const char *name, int flags, mode_t mode,
+	    uid_t owner);
+
+/*
+ * Opens the directory name under dfd, not through a symlink, and checks
+ * it belongs to owner (unless ANY_OWNER).  Returns the descriptor or -1.
+ */
+int	 dir_open_at(int dfd, const char *name, uid_t owner);
+
+/*
+ * Reads all of the regular file fd, at most max bytes (EFBIG past that).
+ * Returns it NUL-terminated (its length in *len if len is not NULL), to
+ * free, or NULL with errno set.
+ */
+char	*fd_read_all(int fd, size_t max, size_t *len);
+
+/* file_open_at for reading, then fd_read_all. */
+char	*file_read_at(int dfd, const char *name, size_t max, size_t *len,
+	    uid_t owner);
+
+/*
+ * Writes name under dfd whole or not at all: a temp file beside it (mode),
+ * fsync if sync is set, rename over name.  Returns 0 or -1 (errno set).
+ */
+int	 file_write_at(int dfd, const char *name, const void *data,
+	    size_t len, mode_t mode, int sync);
+
+/* write(2) all of it, retrying on EINTR.  Returns 0 or -1. */
+int	 write_all(int fd, const void *data, size_t len);
+
+/* Formats t as ISO 8601 UTC ("2026-11-29T04:32:37Z") into buf[21]. */
+void	 iso8601(time_t t, char buf[21]);
+
+/* The time an ISO 8601 UTC string names, or -1. */
+time_t	 iso8601_parse(const char *s);
+
+/*
+ * The start time of process pid (field 22 of /proc/pid/stat), which with
+ * the PID tells a process from a later one that got its number; 0 if
+ * there is no such process (or it is a zombie).
+ */
+unsigned long long proc_starttime(pid_t pid);
+
+/* The value of hex digit c (either case), or -1. */
+int	 hex_value(int c);
+
+/* Whether s is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+int	 utf8_valid(const char *s);
+
+#endif
