@@ -6,8 +6,8 @@
 #   make bench      CPU per delivery (rejected, ignored, 25 MB)
 #   make fuzz       libFuzzer on the parsers (clang; FUZZ_SECONDS each)
 #   make check SANITIZE=1   the same under ASan and UBSan
-#   make install    /usr/lib/cgi-bin/swift-webhook, the man page, contrib/
-#                   (PREFIX, DESTDIR)
+#   make install    /usr/lib/cgi-bin/swift-webhook (linked from
+#                   /usr/sbin), the man page, contrib/ (PREFIX, DESTDIR)
 
 PKG_CONFIG ?= pkg-config
 PKGS	= fcgi libcjson libcrypto
@@ -83,8 +83,10 @@ fuzz:
 	done
 
 install: swift-webhook
-	install -d $(DESTDIR)$(CGIDIR) $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(CGIDIR) $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 swift-webhook $(DESTDIR)$(CGIDIR)/swift-webhook
+	ln -sf $(CGIDIR)/swift-webhook $(DESTDIR)$(PREFIX)/sbin/swift-webhook
 	install -m 644 swift-webhook.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/swift-webhook
 	install -m 755 contrib/notify-dingtalk contrib/notify-wecom \

@@ -578,7 +578,7 @@ cmd_check(const char *config, int argc, char *argv[])
 	struct spawn sp;
 	struct conf c;
 	struct job j;
-	int n = 0, i;
+	int n = 0, i, nowork;
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
@@ -606,7 +606,7 @@ cmd_check(const char *config, int argc, char *argv[])
 		    "750 %s", err, user, user, c.run_dir);
 	else
 		rundir_close(&rd);
-	if (c.workdir != NULL && access(c.workdir, X_OK) == -1)
+	if ((nowork = c.workdir != NULL && access(c.workdir, X_OK) == -1))
 		problem(&n, "workdir %s: %s (as %s)", c.workdir,
 		    strerror(errno), user);
 	memset(&j, 0, sizeof(j));
@@ -620,6 +620,8 @@ cmd_check(const char *config, int argc, char *argv[])
 	j.sha = "0000000000000000000000000000000000000000";
 	j.config = c.default_config;
 	if (spawn_prepare(&sp, &j, &c) == 0) {
+		if (nowork)
+			sp.cwd = "/";	/* said above; the trainer still */
 		if (spawn_check(&sp, err, sizeof(err)) == -1)
 			problem(&n, "%s (as %s)", err, user);
 		if (sp.notify_argv != NULL && (sp.notify_exe == NULL ||

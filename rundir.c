@@ -581,7 +581,7 @@ delivery_lookup(struct rundir *rd, const char *delivery)
 	cJSON *o;
 
 	if ((o = json_at(rd->deliveries, delivery, 1 << 20)) != NULL &&
-	    !cJSON_IsArray(o)) {
+	    !cJSON_IsArray(o) && !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return NULL;
 	}

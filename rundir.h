@@ -159,8 +159,9 @@ int	 job_request_stop(const struct job *j, const char *state);
 const char *job_stop_requested(const struct job *j);
 
 /*
- * Looks up a delivery already answered.  Returns its record (a JSON array
- * of jobs, to delete) or NULL if there is none.
+ * Looks up a delivery already answered.  Returns its record ({sha, jobs},
+ * or a bare array of jobs as older versions wrote it; to delete) or NULL
+ * if there is none.
  */
 cJSON	*delivery_lookup(struct rundir *rd, const char *delivery);
 

@@ -49,8 +49,13 @@ dir_open_at(int dfd, const char *name, uid_t owner)
 	int fd;
 
 	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	    O_CLOEXEC)) == -1) {
+		/* O_DIRECTORY wins over O_NOFOLLOW: say what it was. */
+		if (errno == ENOTDIR && fstatat(dfd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			errno = ELOOP;
 		return -1;
+	}
 	if (owner != ANY_OWNER && (fstat(fd, &st) == -1 ||
 	    st.st_uid != owner)) {
 		close(fd);

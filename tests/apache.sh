@@ -1,62 +1,44 @@
 #!/bin/bash
 # tests/apache.sh: swift-webhook behind a real Apache on 127.0.0.1, with
 # apache/swift-webhook.conf (mod_fcgid) and then apache/swift-webhook-cgi.conf
-# (mod_cgid), as shipped.
+# (mod_cgid), as shipped, in a copy of Debian's /etc/apache2 with only
+# the README's steps applied.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 mktestdir apache
 setup_dirs
 
 A=$T/apache
-mkdir -p "$A/htdocs" "$A/run" "$A/fcgid"
-chown "$WWW:$WWW" "$A/fcgid" "$A/run"
+E=$A/etc
+mkdir -p "$A/run" "$A/lock" "$A/log"
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/hooks/swift-webhook
 SERVER_RESTARTS="graceful stop-start"
-MODS=/usr/lib/apache2/modules
 
-# The base of the server's config, as Debian's apache2.conf would be.
-base() {
-	cat <<-EOF
-	ServerRoot "$A"
-	ServerName 127.0.0.1
-	Listen 127.0.0.1:$PORT
-	PidFile "$A/run/httpd.pid"
-	DefaultRuntimeDir "$A/run"
-	Mutex file:$A/run default
-	ErrorLog "$A/error.log"
-	LogLevel info
-	User $WWW
-	Group $WWW
-	LoadModule mpm_event_module $MODS/mod_mpm_event.so
-	LoadModule authz_core_module $MODS/mod_authz_core.so
-	LoadModule authz_host_module $MODS/mod_authz_host.so
-	LoadModule alias_module $MODS/mod_alias.so
-	LoadModule allowmethods_module $MODS/mod_allowmethods.so
-	LoadModule env_module $MODS/mod_env.so
-	LoadModule headers_module $MODS/mod_headers.so
-	LoadModule rewrite_module $MODS/mod_rewrite.so
-	LoadModule fcgid_module $MODS/mod_fcgid.so
-	LoadModule cgid_module $MODS/mod_cgid.so
-	ScriptSock "$A/run/cgisock"
-	FcgidIPCDir "$A/fcgid"
-	FcgidProcessTableFile "$A/run/fcgid_shm"
-	DocumentRoot "$A/htdocs"
-	<Directory />
-		Require all granted
-	</Directory>
-	Include "$A/swift-webhook.conf"
-	EOF
-}
+# A copy of Debian's own /etc/apache2, as the package left it.  The test
+# changes only where it listens and keeps its files; everything else is
+# the README's steps, run with Debian's own a2enmod and a2enconf.
+cp -a /etc/apache2 "$E"
+sed -i -e "s/^Listen 80\$/Listen 127.0.0.1:$PORT/" -e '/Listen 443/d' "$E/ports.conf"
+{
+	echo "# tests/apache.sh: this copy's own places"
+	echo "export APACHE_PID_FILE=$A/run/apache2.pid"
+	echo "export APACHE_RUN_DIR=$A/run"
+	echo "export APACHE_LOCK_DIR=$A/lock"
+	echo "export APACHE_LOG_DIR=$A/log"
+} >> "$E/envvars"
+chown "$WWW:$WWW" "$A/run"
+export APACHE_CONFDIR=$E
 
-server_pid() { cat "$A/run/httpd.pid" 2>/dev/null; }
-server_log() { echo "--- $A/error.log"; tail -n 30 "$A/error.log"; }
+server_pid() { cat "$A/run/apache2.pid" 2>/dev/null; }
+server_log() { echo "--- $A/log/error.log"; tail -n 30 "$A/log/error.log"; }
 
-apachectl_() { apache2 -f "$A/httpd.conf" -k "$1"; }
+# Debian's apache2ctl, as systemd's unit runs it (it makes run/socks).
+apachectl_() { APACHE_STARTED_BY_SYSTEMD=1 apache2ctl "$1"; }
 
 server_start() {
 	apachectl_ start || { server_log; return 1; }
-	server_ready "$A/run/httpd.pid"
+	server_ready "$A/run/apache2.pid"
 }
 
 server_stop() {
@@ -79,31 +61,40 @@ server_restart() {
 	esac
 }
 
-# serve SHIPPED-FILE: (re)starts Apache with that file rendered in.
+# serve SHIPPED-FILE MODULES...: the README's steps for that file on the
+# copy (cp to conf-available, a2enmod, a2enconf), then (re)starts Apache.
 serve() {
+	local file=$1 name=${1%.conf} other
+	shift
 	server_stop
-	render "$TOP/apache/$1" "$A/swift-webhook.conf"
-	base > "$A/httpd.conf"
-	if apache2 -t -f "$A/httpd.conf" > "$A/check.out" 2>&1; then
-		pass "apache accepts $1"
+	for other in "$E"/conf-enabled/swift-webhook*.conf; do
+		[ -e "$other" ] && a2disconf -q "$(basename "${other%.conf}")"
+	done
+	render "$TOP/apache/$file" "$E/conf-available/$file"
+	a2enmod -q "$@" > /dev/null
+	a2enconf -q "$name" > /dev/null
+	if apache2ctl configtest > "$A/check.out" 2>&1; then
+		pass "apache accepts $file"
 	else
-		fail "apache accepts $1" "$(cat "$A/check.out")"
+		fail "apache accepts $file" "$(cat "$A/check.out")"
 	fi
-	server_start || fail "apache starts with $1" "$(server_log)"
+	server_start || fail "apache starts with $file" "$(server_log)"
 }
 trap 'server_stop; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
-serve swift-webhook.conf
+serve swift-webhook.conf fcgid allowmethods headers rewrite
 basics fcgid 1000
+early fcgid
 survives fcgid 1100
 parallel fcgid 1200
 killed fcgid 1300
 check "fcgid: delivery log lines reach Apache's error log" "$(server_log)" \
-    grep -q 'swift-webhook: delivery=fcgid-d1 event=push' "$A/error.log"
+    grep -q 'swift-webhook: delivery=fcgid-d1 event=push' "$A/log/error.log"
 
-serve swift-webhook-cgi.conf
+serve swift-webhook-cgi.conf cgid allowmethods headers
 basics cgi 1500
+early cgi
 survives cgi 1600
 parallel cgi 1700
 check "cgi: delivery log lines reach Apache's error log" "$(server_log)" \
-    grep -q 'swift-webhook: delivery=cgi-d1 event=push' "$A/error.log"
+    grep -q 'swift-webhook: delivery=cgi-d1 event=push' "$A/log/error.log"

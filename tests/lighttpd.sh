@@ -12,12 +12,14 @@ trap 'server_stop; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
 serve 50-swift-webhook.conf
 basics fastcgi 100
+early fastcgi
 survives fastcgi 200
 parallel fastcgi 300
 killed fastcgi 400
 
 serve 50-swift-webhook-cgi.conf
 basics cgi 500
+early cgi
 survives cgi 600
 parallel cgi 700
 
