@@ -1,4 +1,5 @@
 /* test_filter.c: globs, form bodies, push parsing and config selection. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,6 +185,42 @@ test_parse(void)
 		  "dot-dot in ref" },
 		{ "{\"ref\":\"main\",\"after\":\"" SHA "\"}", -1,
 		  "ref outside refs/" },
+		{ "{\"ref\":\"refs/heads/dev\",\"ref\":\"refs/heads/main\","
+		  "\"after\":\"" SHA "\"}", -1, "ref twice" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"after\":\"" SHA "\"}", -1, "after twice" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"deleted\":false,\"deleted\":true}", -1, "deleted twice" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"commits\":[{\"added\":[],\"added\":[\"x\"]}]}", -1,
+		  "a file list twice" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"repository\":{\"full_name\":\"a/b\",\"full_name\":\"c/d\"}}",
+		  -1, "full_name twice" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"x\":1,\"x\":2}", 0, "other keys twice are fine" },
+		{ "{\"ref\":\"refs/heads/main\\u0000x\",\"after\":\"" SHA
+		  "\"}", -1, "\\u0000 in a string" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"msg\":\"a\\\\u0000\"}", 0, "an escaped backslash and u0000" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\"} x", -1,
+		  "bytes after the object" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\"} \n", 0,
+		  "white space after the object" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"repository\":{\"full_name\":\"../escaped\"}}", -1,
+		  "repository ../escaped" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"repository\":{\"full_name\":\"-o/r\"}}", -1,
+		  "repository -o/r" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"repository\":{\"full_name\":\"o/r/x\"}}", -1,
+		  "repository o/r/x" },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+		  "\"repository\":{\"full_name\":\"my-org/my.repo_1\"}}", 0,
+		  "repository my-org/my.repo_1" },
+		{ "{\"ref\":\"refs/heads/\xff\",\"after\":\"" SHA "\"}", -1,
+		  "invalid UTF-8 in ref" },
 	};
 	struct push p;
 	char reason[FILTER_REASON_MAX];
@@ -398,9 +435,35 @@ test_filter(void)
 	conf_free(&c);
 }
 
+/*
+ * The worst case for anchored "**": one path of 24,000 segments (168 KB).
+ * A backtracking matcher took seconds; the NFA reads it once per pattern.
+ * (No timing is asserted: tests/bench prints it.)
+ */
+static void
+test_deep_path(void)
+{
+	size_t n = 24000, i;
+	char *path = malloc(n * 7 + 32), *s = path;
+
+	for (i = 0; i < n; i++)
+		s += sprintf(s, "abcdef/");
+	strcpy(s, "configs/x.yaml");
+	CHECK(path_match("**/configs/*.yaml", path), "deep path: ** matches",
+	    "no match");
+	CHECK(!path_match("**/configs/*.yml", path), "deep path: no match",
+	    "match");
+	CHECK(path_match("abcdef/**/x.yaml", path) &&
+	    !path_match("abcdef/**/configs/**/z.yaml", path) &&
+	    path_match("**/abcdef/", path) && !path_match("**/*?*/q/", path),
+	    "deep path: anchored and dironly", "mismatch");
+	free(path);
+}
+
 int
 main(void)
 {
+	test_deep_path();
 	test_globs();
 	test_path_safe();
 	test_form();
