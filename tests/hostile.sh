@@ -105,8 +105,23 @@ for d in .keys .deliveries; do
 done
 check "nothing created through symlinked .keys or .deliveries" "$(ls "$T/victim")" \
     test "$(ls -A "$T/victim")" = precious
+rm -f "$R3/.queue.lock" && ln -s "$T/victim/precious" "$R3/.queue.lock"
+deliver symlock "$T/c3" train.py
+expect symlock 500 '.reason | test("queue.lock: a symlink")'
+check "a symlinked .queue.lock is not written through" "$(cat "$T/victim/precious")" \
+    test "$(cat "$T/victim/precious")" = keep
+rm -f "$R3/.queue.lock"
 deliver fine3 "$T/c3" train.py
 expect fine3 202
+P=$(idof fine3)
+check "job folders 0750, files 0640, locks 0600" "$(stat -c '%a %n' "$R3/$P" "$R3/$P/job.json" "$R3/.queue.lock")" \
+    test "$(stat -c %a "$R3/$P" "$R3/$P/job.json" "$R3/$P/log" "$R3/.queue.lock" "$R3/.keys" | tr '\n' ' ')" = "750 640 640 600 750 "
+# A job folder that is not the run directory owner's is no job.
+mkdir "$R3/20200101T000000.000Z-abcdef0-planted"
+jq '.id = "x"' "$R3/$P/job.json" > "$R3/20200101T000000.000Z-abcdef0-planted/job.json"
+chown -R nobody "$R3/20200101T000000.000Z-abcdef0-planted"
+check "a job folder of another owner is ignored" "$("$BIN" -c "$T/c3" jobs)" \
+    bash -c "! '$BIN' -c '$T/c3' jobs --json | grep -q planted"
 mkdir -p "$R3/.slots"
 echo "do not truncate" > "$T/victim/slot"
 rm -f "$R3/.slots/0" && ln -s "$T/victim/slot" "$R3/.slots/0"
@@ -172,7 +187,6 @@ check "five GPU UUIDs reach CUDA_VISIBLE_DEVICES whole" "$(grep CUDA "$R7/$(idof
     grep -qx "CUDA_VISIBLE_DEVICES=$want" "$R7/$(idof uuids)/output/env"
 
 # retry runs a job.json's values through a delivery's checks.
-P=$(idof fine3)
 cp -r "$R3/$P" "$R3/${P}-9"
 jq '.config = "/etc/passwd.yaml" | .ref = "refs/heads/main x"' "$R3/$P/job.json" > "$R3/${P}-9/job.json"
 "$BIN" -c "$T/c3" retry "${P}-9" > "$T/retry.txt" 2>&1
