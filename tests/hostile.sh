@@ -246,17 +246,30 @@ with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem
         if not m or m.group(3)[0] != "r" or "[vvar]" in line or "[vsyscall]" in line:
             continue
         lo, hi = int(m.group(1), 16), int(m.group(2), 16)
-        try:
-            mem.seek(lo)
-            if needle in mem.read(hi - lo):
+        if hi - lo > 1 << 30:
+            continue    # ASan's shadow: reserved, never the heap or stack
+        tail = b""
+        for at in range(lo, hi, 1 << 20):
+            try:
+                mem.seek(at)
+                chunk = tail + mem.read(min(1 << 20, hi - at))
+            except (OSError, ValueError):
+                break
+            if needle in chunk:
                 found += 1
                 print(line.strip())
-        except OSError:
-            pass
+                break
+            tail = chunk[-len(needle):]
 sys.exit(1 if found else 0)
 PY
-check "the secret is nowhere in the supervisor's memory" "$(python3 "$T/memscan.py" "$SUP" "$SECRET")" \
-    python3 "$T/memscan.py" "$SUP" "$SECRET"
+# ASan's runtime keeps its own copy of /proc/self/environ, read before
+# main(): the memory check means something only without it.
+if grep -q __asan_init "$BIN"; then
+	echo "# skipped under ASan: the secret is nowhere in the supervisor's memory"
+else
+	check "the secret is nowhere in the supervisor's memory" "$(python3 "$T/memscan.py" "$SUP" "$SECRET")" \
+	    python3 "$T/memscan.py" "$SUP" "$SECRET"
+fi
 "$BIN" -c "$T/c9" cancel "$EJ" > /dev/null 2>&1
 
 # --- the people's commands --------------------------------------------------------
