@@ -162,7 +162,7 @@ add_latest(struct rundir *rd, cJSON *jobs, const char *sha,
 	const cJSON *st;
 	cJSON *o;
 
-	if (sha == NULL || job_claim_latest(rd, sha, config, latest) == -1)
+	if (sha == NULL || claim_latest(rd, sha, config, latest) == -1)
 		snprintf(latest, sizeof(latest), "%s", id);
 	o = job_read_json(rd, latest);
 	st = cJSON_GetObjectItemCaseSensitive(o, "state");
@@ -216,8 +216,7 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		memset(&j, 0, sizeof(j));
-		j.dirfd = -1;
+		job_init(&j);
 		j.delivery = rq->delivery;
 		j.event = rq->event;
 		j.repository = p->repository;

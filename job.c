@@ -1,9 +1,11 @@
 /*
- * job.c: a job's life, from its creation to its start or its end in the
- * queue.  The supervisor's part (running, watching, recording the end)
- * is in spawn.c; the files in rundir.c; the queue in queue.c.
+ * job.c: one job's life: its record and states, its start, and its end
+ * while it waits or when its supervisor is gone.  See job.h.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,402 @@
 #include "job.h"
 #include "queue.h"
 #include "spawn.h"
+#include "util.h"
+
+const char *const JOB_QUEUED = "queued", *const JOB_RUNNING = "running",
+	    *const JOB_SUCCEEDED = "succeeded", *const JOB_FAILED = "failed",
+	    *const JOB_KILLED = "killed", *const JOB_CANCELLED = "cancelled",
+	    *const JOB_SUPERSEDED = "superseded",
+	    *const JOB_TIMEOUT = "timeout", *const JOB_LOST = "lost";
+
+const char *
+job_state_name(const char *state)
+{
+	const char *const all[] = {
+		JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_KILLED,
+		JOB_CANCELLED, JOB_SUPERSEDED, JOB_TIMEOUT, JOB_LOST
+	};
+	size_t i;
+
+	for (i = 0; state != NULL && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(state, all[i]) == 0)
+			return all[i];
+	return NULL;
+}
+
+int
+job_state_final(const char *state)
+{
+	const char *s = job_state_name(state);
+
+	return s != NULL && s != JOB_QUEUED && s != JOB_RUNNING &&
+	    s != JOB_LOST;
+}
+
+int
+job_set_state(struct job *j, const char *to)
+{
+	static const struct {
+		const char *const *from, *const *to;
+	} legal[] = {
+		{ &JOB_QUEUED, &JOB_RUNNING },
+		{ &JOB_QUEUED, &JOB_FAILED },
+		{ &JOB_QUEUED, &JOB_CANCELLED },
+		{ &JOB_QUEUED, &JOB_SUPERSEDED },
+		{ &JOB_RUNNING, &JOB_SUCCEEDED },
+		{ &JOB_RUNNING, &JOB_FAILED },
+		{ &JOB_RUNNING, &JOB_KILLED },
+		{ &JOB_RUNNING, &JOB_CANCELLED },
+		{ &JOB_RUNNING, &JOB_SUPERSEDED },
+		{ &JOB_RUNNING, &JOB_TIMEOUT },
+	};
+	const char *from = job_state_name(j->state), *t = job_state_name(to);
+	size_t i;
+
+	for (i = 0; from != NULL && t != NULL &&
+	    i < sizeof(legal) / sizeof(legal[0]); i++)
+		if (*legal[i].from == from && *legal[i].to == t) {
+			j->state = t;
+			return 0;
+		}
+	errno = EINVAL;
+	return -1;
+}
+
+void
+job_init(struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->dirfd = -1;
+	j->exit_code = -1;
+}
+
+/*
+ * Appends the config's name (no folder, no extension) to buf, keeping
+ * only characters that are safe in a file name.
+ */
+static void
+config_slug(char *buf, size_t size, const char *config)
+{
+	const char *base, *dot;
+	size_t n = strlen(buf);
+
+	base = strrchr(config, '/');
+	base = base ? base + 1 : config;
+	if ((dot = strrchr(base, '.')) == NULL || dot == base)
+		dot = base + strlen(base);
+	for (; base < dot && n + 1 < size && n < 64; base++)
+		if (isalnum((unsigned char)*base) || *base == '_' ||
+		    *base == '-')
+			buf[n++] = *base;
+	buf[n] = '\0';
+}
+
+static int
+job_set_dir(struct rundir *rd, struct job *j)
+{
+	if ((size_t)snprintf(j->dir, sizeof(j->dir), "%s/%s", rd->path,
+	    j->id) >= sizeof(j->dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+job_create(struct rundir *rd, struct job *j, char *err, size_t errlen)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[JOB_ID_MAX];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(base, sizeof(base), "%Y%m%dT%H%M%S", &tm);
+	snprintf(base + n, sizeof(base) - n, ".%03ldZ-%.7s-",
+	    ts.tv_nsec / 1000000, j->sha);
+	config_slug(base, sizeof(base), j->config);
+	if ((j->dirfd = rundir_mkjob(rd, base, j->id, err, errlen)) == -1)
+		return -1;
+	if (job_set_dir(rd, j) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", rd->path, j->id,
+		    strerror(errno));
+		return -1;
+	}
+	j->created = ts.tv_sec;
+	j->state = JOB_QUEUED;
+	j->exit_code = -1;
+	return 0;
+}
+
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double
+jnum(const cJSON *o, const char *name, double none)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : none;
+}
+
+static time_t
+jtime(const cJSON *o, const char *name)
+{
+	time_t t = iso8601_parse(jstr(o, name));
+
+	return t == -1 ? 0 : t;
+}
+
+/* Opens job id's folder and parses its job.json, with "id" the folder's. */
+static cJSON *
+job_json_open(struct rundir *rd, const char *id, int *dirfd)
+{
+	cJSON *o;
+	int fd, saved;
+
+	if (!job_id_valid(id)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fd = dir_open_at(rd->fd, id, rd->uid)) == -1)
+		return NULL;
+	if ((o = json_read_at(fd, "job.json", JOB_JSON_MAX)) == NULL ||
+	    !cJSON_IsObject(o)) {
+		saved = o ? EINVAL : errno;
+		cJSON_Delete(o);
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+	cJSON_AddStringToObject(o, "id", id);
+	if (dirfd != NULL)
+		*dirfd = fd;
+	else
+		close(fd);
+	return o;
+}
+
+cJSON *
+job_read_json(struct rundir *rd, const char *id)
+{
+	return job_json_open(rd, id, NULL);
+}
+
+int
+job_read(struct rundir *rd, const char *id, struct job *j)
+{
+	const char *g;
+	cJSON *o;
+
+	job_init(j);
+	if ((o = job_json_open(rd, id, &j->dirfd)) == NULL)
+		return -1;
+	j->src = o;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	if (job_set_dir(rd, j) == -1) {
+		job_close(j);
+		return -1;
+	}
+	j->state = job_state_name(jstr(o, "state"));
+	if (j->state == JOB_LOST)
+		j->state = NULL;	/* never written: garbage */
+	j->delivery = jstr(o, "delivery");
+	j->event = jstr(o, "event");
+	j->repository = jstr(o, "repository");
+	j->ref = jstr(o, "ref");
+	j->branch = jstr(o, "branch");
+	j->sha = jstr(o, "sha");
+	j->config = jstr(o, "config");
+	j->retry_of = jstr(o, "retry_of");
+	j->created = jtime(o, "created");
+	j->started = jtime(o, "started");
+	j->finished = jtime(o, "finished");
+	j->pid = (pid_t)jnum(o, "pid", 0);
+	j->pid_start = (unsigned long long)jnum(o, "pid_start", 0);
+	j->supervisor = (pid_t)jnum(o, "supervisor", 0);
+	j->supervisor_start = (unsigned long long)jnum(o,
+	    "supervisor_start", 0);
+	j->exit_code = (int)jnum(o, "exit_code", -1);
+	j->signal = (int)jnum(o, "signal", 0);
+	if ((g = jstr(o, "gpus")) != NULL && (j->gpus = strdup(g)) == NULL) {
+		job_close(j);
+		errno = ENOMEM;
+		return -1;
+	}
+	snprintf(j->error, sizeof(j->error), "%s", jstr(o, "error") ?
+	    jstr(o, "error") : "");
+	return 0;
+}
+
+void
+job_close(struct job *j)
+{
+	if (j->dirfd != -1)
+		close(j->dirfd);
+	j->dirfd = -1;
+	free(j->gpus);
+	j->gpus = NULL;
+	cJSON_Delete(j->src);
+	j->src = NULL;
+}
+
+static void
+add_time(cJSON *o, const char *name, time_t t)
+{
+	char buf[21];
+
+	if (t == 0) {
+		cJSON_AddNullToObject(o, name);
+		return;
+	}
+	iso8601(t, buf);
+	cJSON_AddStringToObject(o, name, buf);
+}
+
+static void
+add_str(cJSON *o, const char *name, const char *s)
+{
+	if (s == NULL)
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddStringToObject(o, name, s);
+}
+
+static void
+add_num(cJSON *o, const char *name, double v, int set)
+{
+	if (set)
+		cJSON_AddNumberToObject(o, name, v);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+int
+job_write(const struct job *j)
+{
+	char path[PATH_MAX];
+	cJSON *o, *argv;
+	char *s;
+	size_t i;
+	int rc;
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		goto oom;
+	add_str(o, "id", j->id);
+	add_str(o, "state", j->state);
+	add_str(o, "delivery", j->delivery);
+	add_str(o, "event", j->event);
+	add_str(o, "repository", j->repository);
+	add_str(o, "ref", j->ref);
+	add_str(o, "branch", j->branch);
+	add_str(o, "sha", j->sha);
+	add_str(o, "config", j->config);
+	if (j->retry_of != NULL)
+		add_str(o, "retry_of", j->retry_of);
+	argv = cJSON_AddArrayToObject(o, "argv");
+	for (i = 0; j->argv != NULL && j->argv[i] != NULL; i++)
+		cJSON_AddItemToArray(argv, cJSON_CreateString(j->argv[i]));
+	add_time(o, "created", j->created);
+	add_time(o, "started", j->started);
+	add_time(o, "finished", j->finished);
+	add_num(o, "duration", (double)(j->finished - j->started),
+	    j->started != 0 && j->finished != 0);
+	add_num(o, "pid", j->pid, j->pid > 0);
+	if (j->pid > 0)
+		cJSON_AddNumberToObject(o, "pid_start", (double)j->pid_start);
+	if (j->supervisor > 0) {
+		cJSON_AddNumberToObject(o, "supervisor", j->supervisor);
+		cJSON_AddNumberToObject(o, "supervisor_start",
+		    (double)j->supervisor_start);
+	}
+	add_str(o, "gpus", j->gpus);
+	add_num(o, "exit_code", j->exit_code, j->exit_code >= 0);
+	add_num(o, "signal", j->signal, j->signal > 0);
+	add_str(o, "error", j->error[0] ? j->error : NULL);
+	snprintf(path, sizeof(path), "%s/log", j->dir);
+	add_str(o, "log", path);
+	if ((s = cJSON_Print(o)) == NULL)
+		goto oom;
+	i = strlen(s);
+	s[i] = '\n';		/* over the NUL: the length says where it ends */
+	rc = file_write_at(j->dirfd, "job.json", s, i + 1, 0640, 1);
+	free(s);
+	cJSON_Delete(o);
+	return rc;
+oom:
+	cJSON_Delete(o);
+	errno = ENOMEM;
+	return -1;
+}
+
+int
+job_write_pid(const struct job *j)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)j->pid);
+	return file_write_at(j->dirfd, "pid", buf, n, 0640, 0);
+}
+
+int
+job_open_file(const struct job *j, const char *name, int flags)
+{
+	return file_open_at(j->dirfd, name, flags, 0640, ANY_OWNER);
+}
+
+void
+job_discard(struct rundir *rd, struct job *j)
+{
+	unlinkat(j->dirfd, "job.json", 0);
+	unlinkat(j->dirfd, "log", 0);
+	unlinkat(rd->fd, j->id, AT_REMOVEDIR);
+}
+
+int
+job_request_stop(const struct job *j, const char *state)
+{
+	return file_write_at(j->dirfd, "stop", state, strlen(state), 0640, 0);
+}
+
+const char *
+job_stop_requested(const struct job *j)
+{
+	const char *state;
+	char *s;
+
+	if ((s = file_read_at(j->dirfd, "stop", 64, NULL, ANY_OWNER)) == NULL)
+		return NULL;
+	state = strcmp(s, JOB_SUPERSEDED) == 0 ? JOB_SUPERSEDED :
+	    JOB_CANCELLED;
+	free(s);
+	return state;
+}
+
+/* Seconds a queued job may be out of the queue with no supervisor yet. */
+#define UNSUPERVISED_GRACE 30
+
+int
+job_lost(struct rundir *rd, const struct job *j)
+{
+	if (j->state != JOB_RUNNING && j->state != JOB_QUEUED)
+		return 0;
+	if (j->supervisor > 0 &&
+	    proc_starttime(j->supervisor) == j->supervisor_start)
+		return 0;
+	if (j->state == JOB_RUNNING)
+		return 1;
+	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
+	    time(NULL) - j->created >= UNSUPERVISED_GRACE;
+}
 
 /* What the queue's start callback needs. */
 struct kick {
@@ -59,7 +457,7 @@ start_one(void *arg, const char *id, struct slots *s)
 			slots_release(s);
 			return -1;
 		}
-		if (other.state == NULL || strcmp(other.state, "queued") != 0 ||
+		if (other.state != JOB_QUEUED ||
 		    job_valid(&other, err, sizeof(err)) == -1 ||
 		    spawn_prepare(&sp, &other, k->c) == -1) {
 			slots_release(s);
@@ -70,7 +468,7 @@ start_one(void *arg, const char *id, struct slots *s)
 	}
 	rc = spawn_start(spp, k->rd, j, k->c, s, err, sizeof(err));
 	if (rc == -1)
-		job_unclaim(k->rd, j);	/* it never ran: a redelivery may */
+		claim_release(k->rd, j->sha, j->config, j->id);	/* it never ran: a redelivery may */
 	if (j == k->mine) {
 		k->mine_rc = rc;
 		if (rc == -1)
@@ -114,7 +512,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	/* Refused now, not when its turn comes: a trainer that is not there. */
 	if (spawn_check(&sp, err, errlen) == -1) {
 		snprintf(j->error, sizeof(j->error), "%s", err);
-		j->state = "failed";
+		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
 		job_write(j);
 		goto out;
@@ -125,7 +523,8 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		goto discard;
 	}
 	if (claim) {
-		switch (job_claim(rd, j, other, err, errlen)) {
+		switch (claim_try(rd, j->sha, j->config, j->id, other, err,
+		    errlen)) {
 		case CLAIM_OK:
 			break;
 		case CLAIM_TAKEN:
@@ -140,9 +539,9 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		if (k.mine_rc == -1)
 			goto out;	/* recorded failed by its supervisor */
 		if (k.mine_rc == 1)
-			j->state = "queued";
+			j->state = JOB_QUEUED;
 		if (!claim)
-			job_claim_take(rd, j);
+			claim_point(rd, j->sha, j->config, j->id);
 		rc = JOB_STARTED;
 		goto out;
 	case QUEUE_FULL:
@@ -155,7 +554,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		break;
 	}
 	if (claim)
-		job_unclaim(rd, j);
+		claim_release(rd, j->sha, j->config, j->id);
 discard:
 	job_discard(rd, j);
 out:
@@ -176,7 +575,10 @@ end_recorded(struct rundir *rd, struct conf *c, const char *id,
 
 	if (job_read(rd, id, &j) == -1)
 		return;
-	j.state = state;
+	if (job_set_state(&j, state) == -1) {
+		job_close(&j);
+		return;
+	}
 	j.finished = time(NULL);
 	if (job_write(&j) == -1)
 		fprintf(stderr, "swift-webhook: job %s: write job.json: %s\n",
@@ -229,7 +631,11 @@ picked(void *arg, const char *id)
 	p->n++;
 }
 
-int
+/*
+ * Ends the queued job id as state (cancelled, superseded) if it still
+ * waits.  Returns 1 if it did, 0 if it no longer waits, -1 (err).
+ */
+static int
 job_end_queued(struct rundir *rd, struct conf *c, const char *id,
     const char *state, char *err, size_t errlen)
 {
@@ -244,7 +650,7 @@ void
 job_supersede(struct rundir *rd, struct conf *c, const char *branch,
     const char *delivery, const char *newest, int running_too)
 {
-	struct pick p = { rd, c, NULL, branch, delivery, newest, "superseded",
+	struct pick p = { rd, c, NULL, branch, delivery, newest, JOB_SUPERSEDED,
 	    0 };
 	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], err[512];
 	struct job j;
@@ -261,8 +667,110 @@ job_supersede(struct rundir *rd, struct conf *c, const char *branch,
 			continue;
 		if (j.branch != NULL && strcmp(j.branch, branch) == 0 &&
 		    (j.delivery == NULL || strcmp(j.delivery, delivery) != 0) &&
-		    j.state != NULL && strcmp(j.state, "running") == 0)
-			job_request_stop(&j, "cancelled");
+		    j.state == JOB_RUNNING)
+			job_request_stop(&j, JOB_CANCELLED);
 		job_close(&j);
 	}
+}
+
+/*
+ * Stops a job whose supervisor is gone: its trainer's group, if the PID
+ * still names the trainer (bounded waits), then the record; its slots
+ * then go to the next queued job.
+ */
+static int
+cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
+{
+	int i, rc;
+
+	if (j->pid > 0 && proc_starttime(j->pid) == j->pid_start) {
+		kill(-j->pid, SIGTERM);
+		for (i = 0; i < c->kill_grace * 10 && kill(-j->pid, 0) == 0;
+		    i++)
+			usleep(100000);
+		kill_group(j->pid);
+	}
+	if (job_set_state(j, JOB_CANCELLED) == -1)
+		return -1;
+	j->finished = time(NULL);
+	rc = job_write(j);
+	job_kick(rd, c);
+	return rc;
+}
+
+/* Waits until job id has ended, at most kill_grace + 30 s. */
+static enum cancel_result
+await_end(struct rundir *rd, struct conf *c, const char *id, char state[16],
+    char *err, size_t errlen)
+{
+	struct job j;
+	int i, lost;
+
+	for (i = 0; i < (c->kill_grace + 30) * 10; i++) {
+		if (job_read(rd, id, &j) == -1)
+			break;
+		lost = job_lost(rd, &j);
+		snprintf(state, 16, "%s", lost ? JOB_LOST : j.state ?
+		    j.state : "?");
+		job_close(&j);
+		if (job_state_final(state) || lost)
+			return strcmp(state, JOB_CANCELLED) == 0 ?
+			    CANCEL_DONE : CANCEL_ENDED;
+		usleep(100000);
+	}
+	snprintf(err, errlen, "%s: asked to stop, still not ended", id);
+	return CANCEL_ERROR;
+}
+
+enum cancel_result
+job_cancel(struct rundir *rd, struct conf *c, const char *id, char state[16],
+    char *err, size_t errlen)
+{
+	struct job j;
+	int r, lost;
+
+	if (job_read(rd, id, &j) == -1) {
+		snprintf(err, errlen, "no job %s in %s%s%s", id, rd->path,
+		    errno == ENOENT ? "" : ": ", errno == ENOENT ? "" :
+		    strerror(errno));
+		return CANCEL_ERROR;
+	}
+	lost = job_lost(rd, &j);
+	snprintf(state, 16, "%s", j.state ? j.state : "");
+	if (j.state == NULL || job_state_final(j.state)) {
+		snprintf(err, errlen, "job %s already ended (%s)", id,
+		    j.state ? j.state : "no state recorded");
+		job_close(&j);
+		return CANCEL_ENDED;
+	}
+	if (j.state == JOB_QUEUED) {
+		if ((r = job_end_queued(rd, c, id, JOB_CANCELLED, err,
+		    errlen)) == -1) {
+			job_close(&j);
+			return CANCEL_ERROR;
+		}
+		if (r == 1) {
+			snprintf(state, 16, "%s", JOB_CANCELLED);
+			job_close(&j);
+			return CANCEL_DONE;
+		}
+	}
+	if (lost) {
+		r = cancel_lost(rd, c, &j);
+		job_close(&j);
+		if (r == -1) {
+			snprintf(err, errlen, "%s: %s", id, strerror(errno));
+			return CANCEL_ERROR;
+		}
+		snprintf(state, 16, "%s", JOB_CANCELLED);
+		return CANCEL_DONE;
+	}
+	r = job_request_stop(&j, JOB_CANCELLED);
+	job_close(&j);
+	if (r == -1) {
+		snprintf(err, errlen, "%s/%s/stop: %s", rd->path, id,
+		    strerror(errno));
+		return CANCEL_ERROR;
+	}
+	return await_end(rd, c, id, state, err, errlen);
 }

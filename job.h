@@ -1,17 +1,132 @@
 /*
- * job.h: a job's life: starting one (create, check, claim, queue, spawn),
- * the queue's kick, and ending one that waits (cancel, supersede).
+ * job.h: one job's life, in one place: its record (struct job and
+ * job.json, whose one writer and one reader are here), its states and
+ * which changes between them are legal, its start (create, check, claim,
+ * queue, spawn) and its end when it waits or its supervisor is gone
+ * (cancel, supersede).  The supervisor's part (running and watching the
+ * trainer, recording how it ended) is spawn.c; the files rundir.c.
  *
- * States: queued -> running -> succeeded | failed | killed | cancelled |
- * superseded | timeout; a queued job may also end cancelled or
- * superseded without running, and failed when its trainer cannot start.
- * A job whose supervisor is gone is shown "lost" (jobs.c).
+ *	queued ----> running ----> succeeded | failed | killed |
+ *	   |            |            cancelled | timeout
+ *	   |            +--(supervisor gone)--> lost --cancel--> cancelled
+ *	   +--> cancelled | superseded | failed (its trainer cannot start)
+ *
+ * "lost" is never written: it is how a running job whose supervisor is
+ * gone (or a queued one that is neither in the queue nor started) shows.
+ *
+ * Errors follow util.h.
  */
 #ifndef JOB_H
 #define JOB_H
 
+#include <sys/types.h>
+#include <time.h>
+
+#include <cJSON.h>
+
 #include "conf.h"
 #include "rundir.h"
+
+#define JOB_JSON_MAX	(1 << 20)	/* the largest job.json read */
+
+struct job {
+	char		 id[JOB_ID_MAX];
+	int		 dirfd;		/* its folder, -1 if not open */
+	char		 dir[PATH_MAX - 64];	/* run_dir/id, for people */
+	/*
+	 * Borrowed: from the caller who fills them in before job_start, or
+	 * from src after job_read.
+	 */
+	const char	*delivery;
+	const char	*event;
+	const char	*repository;
+	const char	*ref;
+	const char	*branch;
+	const char	*sha;
+	const char	*config;
+	const char	*retry_of;	/* the job this one reruns, or NULL */
+	char *const	*argv;		/* written to job.json; not read back */
+	/* One of the names below, or NULL when job.json had none we know. */
+	const char	*state;
+	time_t		 created, started, finished;	/* 0: not yet */
+	pid_t		 pid;		/* the trainer, 0: none yet */
+	unsigned long long pid_start;	/* its start time, /proc ticks */
+	pid_t		 supervisor;	/* 0: none */
+	unsigned long long supervisor_start;
+	/* Owned. */
+	char		*gpus;		/* CUDA_VISIBLE_DEVICES, or NULL */
+	int		 exit_code;	/* -1: none */
+	int		 signal;	/* 0: none */
+	char		 error[512];	/* why it failed to start */
+	cJSON		*src;		/* what job_read parsed */
+};
+
+/* The states, as job.json spells them. */
+extern const char *const JOB_QUEUED, *const JOB_RUNNING,
+	    *const JOB_SUCCEEDED, *const JOB_FAILED, *const JOB_KILLED,
+	    *const JOB_CANCELLED, *const JOB_SUPERSEDED, *const JOB_TIMEOUT,
+	    *const JOB_LOST;
+
+/* Whether a job ends in state (succeeded ... timeout). */
+int	 job_state_final(const char *state);
+
+/*
+ * Moves j to state to if the machine above allows it from j->state ("lost"
+ * counts as running or queued).  Returns 0, or -1 (EINVAL) and j is left
+ * as it was.
+ */
+int	 job_set_state(struct job *j, const char *to);
+
+/* The name state is known by (a static string), or NULL. */
+const char *job_state_name(const char *state);
+
+/* An empty record: no folder, no exit code. */
+void	 job_init(struct job *j);
+
+/*
+ * Makes the job's folder under a new id (time, short sha, config name)
+ * and sets j's state to queued; the caller fills in argv and writes
+ * job.json.  Returns 0, or -1 with the reason in err.
+ */
+int	 job_create(struct rundir *rd, struct job *j, char *err,
+	    size_t errlen);
+
+/*
+ * Reads job id's job.json into j (which then owns its strings; free with
+ * job_close).  Returns 0, or -1 with errno set (ENOENT: no such job;
+ * EINVAL: not a job id, or no JSON object there).
+ */
+int	 job_read(struct rundir *rd, const char *id, struct job *j);
+
+/*
+ * Reads job id's job.json as it is, with "id" set to the folder's name.
+ * Returns the object, to delete, or NULL (errno set).
+ */
+cJSON	*job_read_json(struct rundir *rd, const char *id);
+
+/* Frees what j owns and closes its folder. */
+void	 job_close(struct job *j);
+
+/* Writes job.json as j now stands (synced).  Returns 0, or -1. */
+int	 job_write(const struct job *j);
+
+/* Writes the pid file.  Returns 0, or -1 (errno set). */
+int	 job_write_pid(const struct job *j);
+
+/* Opens a file of the job's folder with flags.  Returns it, or -1. */
+int	 job_open_file(const struct job *j, const char *name, int flags);
+
+/* Removes the folder of a job that never started (job.json, log). */
+void	 job_discard(struct rundir *rd, struct job *j);
+
+/* Asks the supervisor to stop the job, ending in state.  0 or -1. */
+int	 job_request_stop(const struct job *j, const char *state);
+
+/* The state a stop request names, or NULL: read by the supervisor. */
+const char *job_stop_requested(const struct job *j);
+
+/* Whether a job shows as lost (see above), from its job.json. */
+int	 job_lost(struct rundir *rd, const struct job *j);
 
 enum job_result {
 	JOB_STARTED,		/* running (j->pid) or queued */
@@ -26,7 +141,7 @@ enum job_result {
  * by the caller) in rd and starts it: refuses a trainer that cannot be
  * found or executed, claims (sha, config) if claim is set (else points the
  * claim at j once it is queued or running: a retry), queues it and kicks
- * the queue.  j->state is then "running" (with j->pid) or "queued".
+ * the queue.  j->state is then running (with j->pid) or queued.
  */
 enum job_result job_start(struct rundir *rd, struct conf *c, struct job *j,
 	    int claim, char other[JOB_ID_MAX], char *err, size_t errlen);
@@ -34,13 +149,20 @@ enum job_result job_start(struct rundir *rd, struct conf *c, struct job *j,
 /* Starts queued jobs while slots are free; problems go to stderr. */
 void	 job_kick(struct rundir *rd, struct conf *c);
 
+enum cancel_result {
+	CANCEL_DONE,		/* it ended cancelled */
+	CANCEL_ENDED,		/* it had ended already (or ended otherwise) */
+	CANCEL_ERROR		/* err says why */
+};
+
 /*
- * Ends the queued job id as state (cancelled, superseded) if it still
- * waits.  Returns 1 if it did, 0 if it no longer waits, -1 on error
- * (err).
+ * Cancels job id: out of the queue if it waits there, through its
+ * supervisor if it runs (waiting until it has ended), or itself if it is
+ * lost (its trainer's group, bounded waits).  The final state is copied
+ * to state.
  */
-int	 job_end_queued(struct rundir *rd, struct conf *c, const char *id,
-	    const char *state, char *err, size_t errlen);
+enum cancel_result job_cancel(struct rundir *rd, struct conf *c,
+	    const char *id, char state[16], char *err, size_t errlen);
 
 /*
  * Concurrency: ends the queued jobs of branch created before newest by

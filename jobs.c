@@ -72,46 +72,25 @@ num(const cJSON *o, const char *name)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* Seconds a queued job may be out of the queue with no supervisor yet. */
-#define UNSUPERVISED_GRACE 30
-
 /*
- * A running job whose supervisor is gone (no process with its PID and
- * start time) is lost: nobody will record how it ends.  So is a queued job
- * that neither waits in the queue nor has a supervisor.
+ * Loads job id's job.json as it is, but with state "lost" for a job that
+ * nobody will see to its end (job.h).
  */
-static void
-settle_state(struct rundir *rd, cJSON *job)
-{
-	const char *state = str(job, "state");
-	double sup = num(job, "supervisor");
-	time_t created;
-
-	if (state == NULL || (strcmp(state, "running") != 0 &&
-	    strcmp(state, "queued") != 0))
-		return;
-	if (sup > 0 && proc_starttime((pid_t)sup) ==
-	    (unsigned long long)num(job, "supervisor_start"))
-		return;
-	if (strcmp(state, "queued") == 0 && sup <= 0) {
-		created = iso8601_parse(str(job, "created"));
-		if (queue_has(rd, str(job, "id")) ||
-		    time(NULL) - created < UNSUPERVISED_GRACE)
-			return;
-	}
-	cJSON_ReplaceItemInObjectCaseSensitive(job, "state",
-	    cJSON_CreateString("lost"));
-}
-
-/* Loads job id's job.json with its state as it is now. */
 static cJSON *
 job_load(struct rundir *rd, const char *id)
 {
-	cJSON *job;
+	struct job j;
+	cJSON *o;
 
-	if ((job = job_read_json(rd, id)) != NULL)
-		settle_state(rd, job);
-	return job;
+	if (job_read(rd, id, &j) == -1)
+		return NULL;
+	o = j.src;
+	j.src = NULL;
+	if (job_lost(rd, &j))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
+		    cJSON_CreateString(JOB_LOST));
+	job_close(&j);
+	return o;
 }
 
 static int
@@ -196,7 +175,7 @@ print_table(const cJSON *all)
 		started = str(job, "started");
 		snprintf(pid, sizeof(pid), "%.0f", num(job, "pid"));
 		d = num(job, "duration");
-		if (d < 0 && state != NULL && strcmp(state, "running") == 0)
+		if (d < 0 && state != NULL && strcmp(state, JOB_RUNNING) == 0)
 			d = since(started);
 		fmt_duration(dur, sizeof(dur), d);
 		if (num(job, "exit_code") >= 0)
@@ -295,8 +274,8 @@ cmd_show(struct rundir *rd, int argc, char *argv[])
 static int
 live(const char *state)
 {
-	return state != NULL && (strcmp(state, "running") == 0 ||
-	    strcmp(state, "queued") == 0);
+	return state != NULL && (strcmp(state, JOB_RUNNING) == 0 ||
+	    strcmp(state, JOB_QUEUED) == 0);
 }
 
 /*
@@ -362,112 +341,31 @@ out:
 	return 0;
 }
 
-/*
- * Stops a job whose supervisor is gone: its trainer's group, if the PID
- * still names the trainer (bounded waits), then the record; its slots
- * then go to the next queued job.
- */
-static int
-cancel_lost(struct rundir *rd, struct conf *c, const char *id)
-{
-	struct job j;
-	int i, rc;
-
-	if (job_read(rd, id, &j) == -1)
-		return -1;
-	if (j.pid > 0 && proc_starttime(j.pid) == j.pid_start) {
-		kill(-j.pid, SIGTERM);
-		for (i = 0; i < c->kill_grace * 10 && kill(-j.pid, 0) == 0; i++)
-			usleep(100000);
-		kill_group(j.pid);
-	}
-	j.state = "cancelled";
-	j.finished = time(NULL);
-	rc = job_write(&j);
-	job_close(&j);
-	job_kick(rd, c);
-	return rc;
-}
-
-/* Waits until job id has ended; prints and returns as cancel does. */
-static int
-await_end(struct rundir *rd, struct conf *c, const char *id)
-{
-	const char *state;
-	cJSON *job;
-	int i, rc;
-
-	for (i = 0; i < (c->kill_grace + 30) * 10; i++) {
-		job = job_load(rd, id);
-		state = str(job, "state");
-		if (job_state_final(state) || (state != NULL &&
-		    strcmp(state, "lost") == 0)) {
-			printf("%s %s\n", id, state);
-			rc = strcmp(state, "cancelled") == 0 ? 0 : 1;
-			cJSON_Delete(job);
-			return rc;
-		}
-		cJSON_Delete(job);
-		usleep(100000);
-	}
-	fprintf(stderr, "%s: %s: asked to stop, still not ended\n", progname,
-	    id);
-	return 1;
-}
-
 /* Ends a job: from the queue, through its supervisor, or itself if lost. */
 static int
 cmd_cancel(struct rundir *rd, struct conf *c, int argc, char *argv[])
 {
-	char err[512], state[16];
-	struct job j;
-	cJSON *job;
-	int r;
+	char err[512] = "", state[16];
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s cancel JOB\n", progname);
 		return 2;
 	}
-	if ((job = find_job(rd, argv[1])) == NULL)
-		return 1;
-	snprintf(state, sizeof(state), "%s", str(job, "state") ?
-	    str(job, "state") : "");
-	cJSON_Delete(job);
-	if (job_state_final(state) || state[0] == '\0') {
-		fprintf(stderr, "%s: job %s already ended (%s)\n", progname,
-		    argv[1], state[0] ? state : "no state recorded");
-		return 1;
-	}
-	if (strcmp(state, "queued") == 0 || strcmp(state, "lost") == 0) {
-		if ((r = job_end_queued(rd, c, argv[1], "cancelled", err,
-		    sizeof(err))) == -1) {
-			fprintf(stderr, "%s: %s\n", progname, err);
-			return 1;
-		}
-		if (r == 1) {
-			printf("%s cancelled\n", argv[1]);
-			return 0;
-		}
-	}
-	if (strcmp(state, "lost") == 0) {
-		if (cancel_lost(rd, c, argv[1]) == -1) {
-			fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
-			    strerror(errno));
-			return 1;
-		}
-		printf("%s cancelled\n", argv[1]);
+	switch (job_cancel(rd, c, argv[1], state, err, sizeof(err))) {
+	case CANCEL_DONE:
+		printf("%s %s\n", argv[1], state);
 		return 0;
-	}
-	if (job_read(rd, argv[1], &j) == -1 ||
-	    job_request_stop(&j, "cancelled") == -1) {
-		fprintf(stderr, "%s: %s/%s/stop: %s\n", progname, rd->path,
-		    argv[1], strerror(errno));
-		if (j.dirfd != -1)
-			job_close(&j);
+	case CANCEL_ENDED:
+		if (err[0] != '\0')
+			fprintf(stderr, "%s: %s\n", progname, err);
+		else
+			printf("%s %s\n", argv[1], state);
 		return 1;
+	case CANCEL_ERROR:
+		break;
 	}
-	job_close(&j);
-	return await_end(rd, c, argv[1]);
+	fprintf(stderr, "%s: %s\n", progname, err);
+	return 1;
 }
 
 /*
@@ -498,8 +396,7 @@ cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
 		    argv[1], old.config ? reason : "no config recorded");
 		goto out;
 	}
-	memset(&j, 0, sizeof(j));
-	j.dirfd = -1;
+	job_init(&j);
 	j.delivery = "retry";
 	j.event = "retry";
 	j.repository = old.repository ? old.repository : "";
@@ -609,8 +506,7 @@ cmd_check(const char *config, int argc, char *argv[])
 	if ((nowork = c.workdir != NULL && access(c.workdir, X_OK) == -1))
 		problem(&n, "workdir %s: %s (as %s)", c.workdir,
 		    strerror(errno), user);
-	memset(&j, 0, sizeof(j));
-	j.dirfd = -1;
+	job_init(&j);
 	snprintf(j.id, sizeof(j.id), "check");
 	snprintf(j.dir, sizeof(j.dir), "%s", c.run_dir);
 	j.delivery = j.event = "check";

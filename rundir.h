@@ -27,12 +27,10 @@
 
 #include <limits.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include <cJSON.h>
 
 #define JOB_ID_MAX	96
-#define JOB_JSON_MAX	(1 << 20)	/* the largest job.json read */
 
 struct rundir {
 	const char	*path;
@@ -57,106 +55,45 @@ void	 rundir_close(struct rundir *rd);
 /* Whether name looks like a job id (what job_create makes). */
 int	 job_id_valid(const char *name);
 
-struct job {
-	char		 id[JOB_ID_MAX];
-	int		 dirfd;		/* its folder, -1 if not open */
-	char		 dir[PATH_MAX - 64];	/* run_dir/id, for people */
-	/* Borrowed from the caller, or owned by src after job_read. */
-	const char	*delivery;
-	const char	*event;
-	const char	*repository;
-	const char	*ref;
-	const char	*branch;
-	const char	*sha;
-	const char	*config;
-	const char	*retry_of;	/* the job this one reruns, or NULL */
-	const char	*state;		/* queued running succeeded ... */
-	char *const	*argv;		/* borrowed; NULL after job_read */
-	time_t		 created, started, finished;	/* 0: not yet */
-	pid_t		 pid;		/* the trainer, 0: none yet */
-	unsigned long long pid_start;	/* its start time, /proc ticks */
-	pid_t		 supervisor;	/* 0: none */
-	unsigned long long supervisor_start;
-	char		*gpus;		/* owned: CUDA_VISIBLE_DEVICES, or NULL */
-	int		 exit_code;	/* -1: none */
-	int		 signal;	/* 0: none */
-	char		 error[512];	/* why it failed to start */
-	cJSON		*src;		/* owned: what job_read parsed */
-};
-
-/* The states a job ends in; anything else is live (or lost). */
-int	 job_state_final(const char *state);
+/*
+ * Makes a job's folder: base as the id, or base-2, base-3 ... if taken.
+ * Returns its descriptor with the id in id, or -1 with the reason in err.
+ */
+int	 rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
+	    char *err, size_t errlen);
 
 /*
- * Creates the job's folder under a new id (time, short sha, config name)
- * and sets j's state to "queued"; the caller fills in argv and writes
- * job.json.  Returns 0, or -1 with the reason in err.
+ * Reads name under dfd (a regular file, not a symlink, at most max bytes)
+ * and parses it.  Returns the JSON, to delete, or NULL (errno set; EINVAL
+ * if it is no JSON).
  */
-int	 job_create(struct rundir *rd, struct job *j, char *err,
-	    size_t errlen);
-
-/*
- * Reads job id's job.json into j (which then owns its strings; free with
- * job_close).  Returns 0, or -1 with errno set (ENOENT: no such job;
- * EINVAL: not a job id, or not a job.json).
- */
-int	 job_read(struct rundir *rd, const char *id, struct job *j);
-
-/*
- * Reads job id's job.json as it is, with "id" set to the folder's name.
- * Returns the object, to delete, or NULL (errno set).
- */
-cJSON	*job_read_json(struct rundir *rd, const char *id);
-
-/* Frees what j owns and closes its folder. */
-void	 job_close(struct job *j);
-
-/* Writes job.json as j now stands.  Returns 0, or -1 (errno set). */
-int	 job_write(const struct job *j);
-
-/* Writes the pid file.  Returns 0, or -1 (errno set). */
-int	 job_write_pid(const struct job *j);
-
-/* Removes the folder of a job that never started (job.json, log). */
-void	 job_discard(struct rundir *rd, struct job *j);
-
-/*
- * Opens a file of the job's folder (log, pid, ...) for reading, or with
- * flags.  Returns the descriptor, or -1 (errno set).
- */
-int	 job_open_file(const struct job *j, const char *name, int flags);
+cJSON	*json_read_at(int dfd, const char *name, size_t max);
 
 enum claim { CLAIM_OK, CLAIM_TAKEN, CLAIM_ERROR };
 
 /*
- * Claims (j->sha, j->config) for j.  CLAIM_OK if j is the first job of
- * that pair, CLAIM_TAKEN if another job has it (its id copied to other),
- * CLAIM_ERROR with the reason in err.
+ * Claims (sha, config) for job id: a symlink in .keys, which one process
+ * only can make.  CLAIM_OK if id is the first job of that pair,
+ * CLAIM_TAKEN if another job has it (its id copied to other), CLAIM_ERROR
+ * with the reason in err.
  */
-enum claim job_claim(struct rundir *rd, struct job *j,
-	    char other[JOB_ID_MAX], char *err, size_t errlen);
+enum claim claim_try(struct rundir *rd, const char *sha, const char *config,
+	    const char *id, char other[JOB_ID_MAX], char *err, size_t errlen);
 
-/* Points the pair's claim at j, whoever had it (a retry).  0 or -1. */
-int	 job_claim_take(struct rundir *rd, const struct job *j);
+/* Points the pair's claim at id, whoever had it (a retry).  0 or -1. */
+int	 claim_point(struct rundir *rd, const char *sha, const char *config,
+	    const char *id);
 
 /*
  * The latest job of (sha, config), copied to id.  Returns 0, or -1 if
  * the pair has none.
  */
-int	 job_claim_latest(struct rundir *rd, const char *sha,
-	    const char *config, char id[JOB_ID_MAX]);
+int	 claim_latest(struct rundir *rd, const char *sha, const char *config,
+	    char id[JOB_ID_MAX]);
 
-/* Gives the pair back, for a job that never started. */
-void	 job_unclaim(struct rundir *rd, const struct job *j);
-
-/*
- * Asks the supervisor of job j to stop it, ending in state (cancelled,
- * superseded).  Returns 0, or -1 with errno set.
- */
-int	 job_request_stop(const struct job *j, const char *state);
-
-/* The state a stop request names, or NULL: read by the supervisor. */
-const char *job_stop_requested(const struct job *j);
+/* Gives the pair back if id holds it: a job that never started. */
+void	 claim_release(struct rundir *rd, const char *sha, const char *config,
+	    const char *id);
 
 /*
  * Looks up a delivery already answered.  Returns its record ({sha, jobs},

@@ -529,17 +529,18 @@ ended(struct job *j, int status, const char *stopped)
 	j->finished = time(NULL);
 	if (WIFEXITED(status)) {
 		j->exit_code = WEXITSTATUS(status);
-		j->state = j->exit_code == 0 ? "succeeded" : "failed";
+		job_set_state(j, j->exit_code == 0 ? JOB_SUCCEEDED :
+		    JOB_FAILED);
 		say("job %s: trainer %ld exited with status %d", j->id,
 		    (long)j->pid, j->exit_code);
 	} else if (WIFSIGNALED(status)) {
 		j->signal = WTERMSIG(status);
-		j->state = "killed";
+		job_set_state(j, JOB_KILLED);
 		say("job %s: trainer %ld killed by signal %d (%s)", j->id,
 		    (long)j->pid, j->signal, strsignal(j->signal));
 	}
 	if (stopped != NULL)
-		j->state = stopped;
+		j->state = stopped;	/* over what the exit said */
 }
 
 /*
@@ -582,7 +583,7 @@ watch(const struct conf *c, struct job *j)
 		    strerror(errno));
 		say("job %s: %s", j->id, j->error);
 		j->finished = time(NULL);
-		j->state = stopped ? stopped : "failed";
+		job_set_state(j, stopped ? stopped : JOB_FAILED);
 		return;
 	}
 	ended(j, status, stopped);
@@ -722,7 +723,7 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 	j->pid_start = proc_starttime(j->pid);
 	slots_own(s, j->pid, j->pid_start, j->id);
 	j->started = time(NULL);
-	j->state = "running";
+	job_set_state(j, JOB_RUNNING);
 	if (job_write_pid(j) == -1 || job_write(j) == -1) {
 		stage = STAGE_PIDFILE;
 		r = errno;
@@ -746,7 +747,7 @@ fail:
 	r = errno;
 	slots_release(s);
 	start_error(j->error, sizeof(j->error), stage, r, sp);
-	j->state = "failed";
+	j->state = JOB_FAILED;	/* queued or running: both may fail */
 	j->finished = time(NULL);
 	say("job %s: %s", j->id, j->error);
 	record(j);
@@ -835,7 +836,7 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		if (r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
 		    r.stage == STAGE_FDS) {
 			snprintf(j->error, sizeof(j->error), "%s", err);
-			j->state = "failed";
+			job_set_state(j, JOB_FAILED);
 			j->finished = time(NULL);
 			job_write(j);
 		}
@@ -843,12 +844,12 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	}
 	if (!job_state_final(j->state)) {
 		j->pid = r.pid;
-		j->state = "running";
+		job_set_state(j, JOB_RUNNING);
 	}
 	return 0;
 fail:
 	slots_release(s);
-	j->state = "failed";
+	job_set_state(j, JOB_FAILED);
 	j->finished = time(NULL);
 	snprintf(j->error, sizeof(j->error), "%s", err);
 	if (job_write(j) == -1)

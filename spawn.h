@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "job.h"
 #include "queue.h"
 #include "rundir.h"
 

@@ -95,7 +95,7 @@ done
 check "notify once per finished job" "$(cat "$T/notify.log")" \
     test "$(cut -d' ' -f1 "$T/notify.log" | sort | uniq -d | wc -l)$(grep -c . "$T/notify.log")" = 04
 check "notify environment" "$(grep "^$E3 " "$T/notify.log")" \
-    grep -qx "$E3 failed exit=3 signal= sha=$(field "$R1" "$E3" sha) ref=refs/heads/main branch=main config=configs/exit3.yaml dur=0 log=$R1/$E3/log dir=$R1/$E3" "$T/notify.log"
+    grep -Eqx "$E3 failed exit=3 signal= sha=$(field "$R1" "$E3" sha) ref=refs/heads/main branch=main config=configs/exit3.yaml dur=[01] log=$R1/$E3/log dir=$R1/$E3" "$T/notify.log"
 check "notify sees signals" "$(grep "^$K9 " "$T/notify.log")" grep -q "^$K9 killed exit= signal=9 " "$T/notify.log"
 check "notify after the state is recorded" "" grep -q "^$CA cancelled " "$T/notify.log"
 check "a failing notify changes no state, and is logged" "$(cat "$R1/$OK/log")" \

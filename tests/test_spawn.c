@@ -99,8 +99,7 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
 	char other[JOB_ID_MAX];
 	int r = -1;
 
-	memset(j, 0, sizeof(*j));
-	j->dirfd = -1;
+	job_init(j);
 	j->delivery = "d-1";
 	j->event = "push";
 	j->repository = "o/r";
@@ -311,19 +310,20 @@ test_claims(void)
 	    "job id has short sha and config", "%s", a.id);
 	CHECK(strcmp(a.id, b.id) < 0, "job ids sort by creation", "%s %s",
 	    a.id, b.id);
-	r = job_claim(&rd, &a, other, err, sizeof(err));
+	r = claim_try(&rd, a.sha, a.config, a.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_OK, "first claim wins", "r=%d %s", r, err);
-	r = job_claim(&rd, &b, other, err, sizeof(err));
+	r = claim_try(&rd, b.sha, b.config, b.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_TAKEN && strcmp(other, a.id) == 0,
 	    "second claim names first", "r=%d other=%s", r, other);
-	CHECK(job_claim_take(&rd, &b) == 0 && job_claim_latest(&rd, a.sha,
-	    a.config, other) == 0 && strcmp(other, b.id) == 0,
+	CHECK(claim_point(&rd, b.sha, b.config, b.id) == 0 &&
+	    claim_latest(&rd, a.sha, a.config, other) == 0 &&
+	    strcmp(other, b.id) == 0,
 	    "a retry's claim names the latest job", "%s", other);
-	job_unclaim(&rd, &a);
-	CHECK(job_claim_latest(&rd, a.sha, a.config, other) == 0,
+	claim_release(&rd, a.sha, a.config, a.id);
+	CHECK(claim_latest(&rd, a.sha, a.config, other) == 0,
 	    "unclaim of a job that no longer holds the pair keeps it", "gone");
-	job_unclaim(&rd, &b);
-	r = job_claim(&rd, &a, other, err, sizeof(err));
+	claim_release(&rd, b.sha, b.config, b.id);
+	r = claim_try(&rd, a.sha, a.config, a.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_OK, "unclaim frees the pair", "r=%d", r);
 
 	/* Eight processes race for one pair: exactly one wins. */
@@ -334,8 +334,8 @@ test_claims(void)
 
 			snprintf(dir, sizeof(dir), "race-%d", i);
 			snprintf(mine.id, sizeof(mine.id), "%s", dir);
-			_exit(job_claim(&rd, &mine, other, err, sizeof(err)) ==
-			    CLAIM_OK ? 0 : 1);
+			_exit(claim_try(&rd, mine.sha, mine.config, mine.id,
+			    other, err, sizeof(err)) == CLAIM_OK ? 0 : 1);
 		}
 	}
 	for (i = 0; i < 8; i++)
