@@ -2,6 +2,7 @@
 #
 #   make            build ./swift-webhook
 #   make check      install missing packages, build, run every test
+#   make unit       only the unit tests, in seconds
 #   make demo       lighttpd on 127.0.0.1, a signed push, the job it ran
 #   make bench      CPU per delivery (rejected, ignored, 25 MB)
 #   make fuzz       libFuzzer on the parsers (clang; FUZZ_SECONDS each)
@@ -27,7 +28,8 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 
 LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o spawn.o delivery.o jobs.o
 OBJS	= webhook.o $(LIB_OBJS)
-TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_spawn
+TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
+	  tests/test_queue tests/test_delivery tests/test_spawn
 TOOLS	= tests/fake-swift tests/bench
 
 PREFIX	?= /usr
@@ -58,6 +60,10 @@ build-tests: swift-webhook $(TESTS) $(TOOLS)
 check: deps
 	$(MAKE) build-tests
 	tests/run
+
+UNITS	= $(TESTS:tests/test_%=unit-%)
+unit: swift-webhook $(TESTS) tests/fake-swift
+	tests/run $(UNITS)
 
 demo: deps
 	$(MAKE) swift-webhook tests/fake-swift
@@ -97,4 +103,4 @@ clean:
 	    tests/fuzz_push
 	rm -rf tests/tmp
 
-.PHONY: all deps build-tests check demo bench fuzz install clean
+.PHONY: all deps build-tests check unit demo bench fuzz install clean

@@ -598,28 +598,44 @@ struct pick {
 	struct conf	*c;
 	const char	*id;		/* end this one (cancel) */
 	const char	*branch;	/* or these (supersede) */
-	const char	*delivery;
-	const char	*newest;
 	const char	*state;
 	int		 n;
 };
 
-/* Whether waiting job id is one that p ends. */
-static int
-pick(void *arg, const char *id)
+/*
+ * Supersede: of the waiting jobs of the branch, those of the delivery
+ * that made the newest one stay; every other is picked.  Whichever of two
+ * concurrent pushes looks last sees both, so the newer one always wins.
+ */
+static void
+choose(void *arg, char (*ids)[JOB_ID_MAX], int *pick, size_t n)
 {
 	struct pick *p = arg;
+	char (*dlv)[72];
 	struct job j;
-	int hit;
+	size_t i, newest = n;
 
-	if (p->id != NULL)
-		return strcmp(id, p->id) == 0;
-	if (strcmp(id, p->newest) >= 0 || job_read(p->rd, id, &j) == -1)
-		return 0;
-	hit = j.branch != NULL && strcmp(j.branch, p->branch) == 0 &&
-	    (j.delivery == NULL || strcmp(j.delivery, p->delivery) != 0);
-	job_close(&j);
-	return hit;
+	if (p->id != NULL) {
+		for (i = 0; i < n; i++)
+			pick[i] = strcmp(ids[i], p->id) == 0;
+		return;
+	}
+	if ((dlv = calloc(n, sizeof(*dlv))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (job_read(p->rd, ids[i], &j) == -1)
+			continue;
+		if (j.branch != NULL && strcmp(j.branch, p->branch) == 0 &&
+		    j.delivery != NULL) {
+			snprintf(dlv[i], sizeof(dlv[i]), "%s", j.delivery);
+			if (newest == n || strcmp(ids[i], ids[newest]) > 0)
+				newest = i;
+		}
+		job_close(&j);
+	}
+	for (i = 0; newest < n && i < n; i++)
+		pick[i] = dlv[i][0] != '\0' && strcmp(dlv[i], dlv[newest]) != 0;
+	free(dlv);
 }
 
 static void
@@ -639,9 +655,9 @@ static int
 job_end_queued(struct rundir *rd, struct conf *c, const char *id,
     const char *state, char *err, size_t errlen)
 {
-	struct pick p = { rd, c, id, NULL, NULL, NULL, state, 0 };
+	struct pick p = { rd, c, id, NULL, state, 0 };
 
-	if (queue_remove(rd, pick, picked, &p, err, errlen) != QUEUE_OK)
+	if (queue_remove(rd, choose, picked, &p, err, errlen) != QUEUE_OK)
 		return -1;
 	return p.n > 0;
 }
@@ -650,13 +666,13 @@ void
 job_supersede(struct rundir *rd, struct conf *c, const char *branch,
     const char *delivery, const char *newest, int running_too)
 {
-	struct pick p = { rd, c, NULL, branch, delivery, newest, JOB_SUPERSEDED,
-	    0 };
+	struct pick p = { rd, c, NULL, branch, JOB_SUPERSEDED, 0 };
 	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], err[512];
 	struct job j;
 	int i, n;
 
-	if (queue_remove(rd, pick, picked, &p, err, sizeof(err)) != QUEUE_OK)
+	if (queue_remove(rd, choose, picked, &p, err, sizeof(err)) !=
+	    QUEUE_OK)
 		fprintf(stderr, "swift-webhook: supersede: %s\n", err);
 	if (!running_too)
 		return;

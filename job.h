@@ -71,9 +71,9 @@ extern const char *const JOB_QUEUED, *const JOB_RUNNING,
 int	 job_state_final(const char *state);
 
 /*
- * Moves j to state to if the machine above allows it from j->state ("lost"
- * counts as running or queued).  Returns 0, or -1 (EINVAL) and j is left
- * as it was.
+ * Moves j to state to if the machine above allows it from j->state (a
+ * lost job's record still says running or queued).  Returns 0, or -1
+ * (EINVAL) and j is left as it was.
  */
 int	 job_set_state(struct job *j, const char *to);
 
@@ -165,9 +165,10 @@ enum cancel_result job_cancel(struct rundir *rd, struct conf *c,
 	    const char *id, char state[16], char *err, size_t errlen);
 
 /*
- * Concurrency: ends the queued jobs of branch created before newest by
- * other deliveries "superseded", and with running_too asks the running
- * ones to end "cancelled".
+ * Concurrency: of the queued jobs of branch, those of the delivery that
+ * made the newest one stay and every other ends "superseded"; with
+ * running_too, the running jobs of branch created before newest by other
+ * deliveries are asked to end "cancelled".
  */
 void	 job_supersede(struct rundir *rd, struct conf *c, const char *branch,
 	    const char *delivery, const char *newest, int running_too);

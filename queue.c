@@ -348,15 +348,16 @@ queue_kick(struct rundir *rd, const struct conf *c, queue_start_fn start,
 }
 
 enum queue_result
-queue_remove(struct rundir *rd, int (*pick)(void *, const char *),
+queue_remove(struct rundir *rd,
+    void (*choose)(void *, char (*)[JOB_ID_MAX], int *, size_t),
     void (*removed)(void *, const char *), void *arg, char *err,
     size_t errlen)
 {
 	char (*ids)[JOB_ID_MAX] = NULL, (*nv)[JOB_ID_MAX], name[24];
-	unsigned long long seq;
+	unsigned long long seq, *seqs = NULL, *ns;
 	struct qstate q;
 	size_t n = 0, i;
-	int lock;
+	int lock, *pick = NULL;
 
 	if ((lock = queue_lock(rd)) == -1)
 		return lock_error(rd, err, errlen);
@@ -365,18 +366,28 @@ queue_remove(struct rundir *rd, int (*pick)(void *, const char *),
 		if ((nv = realloc(ids, (n + 1) * sizeof(*ids))) == NULL)
 			break;
 		ids = nv;
-		if (entry_read(rd, seq, ids[n]) == -1 || !pick(arg, ids[n]))
-			continue;
-		snprintf(name, sizeof(name), "%020llu", seq);
-		if (unlinkat(rd->queue, name, 0) == 0) {
+		if ((ns = realloc(seqs, (n + 1) * sizeof(*seqs))) == NULL)
+			break;
+		seqs = ns;
+		if (entry_read(rd, seq, ids[n]) == 0)
+			seqs[n++] = seq;
+	}
+	if (n > 0 && (pick = calloc(n, sizeof(*pick))) != NULL)
+		choose(arg, ids, pick, n);
+	for (i = 0; pick != NULL && i < n; i++) {
+		snprintf(name, sizeof(name), "%020llu", seqs[i]);
+		if (pick[i] && unlinkat(rd->queue, name, 0) == 0)
 			q.count--;
-			n++;
-		}
+		else
+			pick[i] = 0;
 	}
 	state_write(lock, &q);
 	close(lock);
-	for (i = 0; i < n; i++)
-		removed(arg, ids[i]);
+	for (i = 0; pick != NULL && i < n; i++)
+		if (pick[i])
+			removed(arg, ids[i]);
+	free(pick);
+	free(seqs);
 	free(ids);
 	return QUEUE_OK;
 }

@@ -66,12 +66,14 @@ enum queue_result queue_kick(struct rundir *rd, const struct conf *c,
 	    queue_start_fn start, void *arg, char *err, size_t errlen);
 
 /*
- * Removes the waiting jobs for which pick(arg, id) returns 1, and calls
- * removed(arg, id) for each after the lock is given back.  Reasons in err.
+ * Under the lock, hands the ids of every waiting job, oldest entry first,
+ * to choose(arg, ids, pick, n), which sets pick[i] for those to remove;
+ * removes them, and calls removed(arg, id) for each after the lock is
+ * given back.  Reasons in err.
  */
 enum queue_result queue_remove(struct rundir *rd,
-	    int (*pick)(void *arg, const char *id),
-	    void (*removed)(void *arg, const char *id), void *arg,
+	    void (*choose)(void *arg, char (*ids)[JOB_ID_MAX], int *pick,
+	    size_t n), void (*removed)(void *arg, const char *id), void *arg,
 	    char *err, size_t errlen);
 
 /*

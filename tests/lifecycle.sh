@@ -229,6 +229,48 @@ check "cancel-in-progress: the running one is cancelled" "" until_state "$T/c5" 
 check "cancel-in-progress: its group is gone" "" group_gone "$Y1PID"
 check "cancel-in-progress: the new one runs" "" until_state "$T/c5" "$(idof y2)" succeeded 10
 
+# Two pushes to one branch at once, 15 times: each may supersede only jobs
+# created before its own, so the newer one always waits, never both gone.
+R9=$T/runs9
+mkdir -p "$R9"
+SLOTS=1 writeconf "$T/c9" "$R9" "$WORK" "concurrency = supersede" "kill_grace = 1"
+deliver hold "$T/c9" configs/sleep.yaml
+bad=
+for round in $(seq 15); do
+	for x in a b; do
+		n=$((9500 + 2 * round))
+		[ $x = b ] && n=$((n + 1))
+		push "$T/r$x$round.json" "$(sha $n)" refs/heads/main configs/ok.yaml
+	done
+	CGI_CONF=$T/c9 cgi "ra$round" POST application/json push "d-ra$round" "$(sign "$T/ra$round.json")" "$T/ra$round.json" &
+	CGI_CONF=$T/c9 cgi "rb$round" POST application/json push "d-rb$round" "$(sign "$T/rb$round.json")" "$T/rb$round.json" &
+	wait
+	a=$(state "$T/c9" "$(idof "ra$round")") b=$(state "$T/c9" "$(idof "rb$round")")
+	case "$a $b" in
+	"queued superseded"|"superseded queued") ;;
+	*) bad="$bad $round:$a/$b" ;;
+	esac
+	for id in $(idof "ra$round") $(idof "rb$round"); do
+		[ "$(state "$T/c9" "$id")" = queued ] && "$BIN" -c "$T/c9" cancel "$id" > /dev/null
+	done
+done
+check "concurrent pushes: the newer waits, the older is superseded, 15 times" "$bad" test -z "$bad"
+"$BIN" -c "$T/c9" cancel "$(idof hold)" > /dev/null
+
+# A job.json without a state: cancel says so, and does not crash.
+X=$(idof hold)
+jq 'del(.state)' "$R9/$X/job.json" > "$R9/$X/job.json.new" && mv "$R9/$X/job.json.new" "$R9/$X/job.json"
+"$BIN" -c "$T/c9" cancel "$X" > "$T/nostate.txt" 2>&1
+rc=$?
+check "cancel of a job.json without state: refused, no crash" "rc=$rc $(cat "$T/nostate.txt")" \
+    bash -c "[ $rc = 1 ] && grep -q 'no state recorded' '$T/nostate.txt'"
+
+# A notify that cannot be executed is reported as such, not as exit 127.
+writeconf "$T/c10" "$R9" "$WORK" "notify = /nonexistent/notify"
+deliver badnotify "$T/c10" configs/ok.yaml
+check "a notify exec failure is reported as one" "$(cat "$R9/$(idof badnotify)/log" 2>&1)" \
+    wait_for 10 grep -q 'notify: cannot exec /nonexistent/notify: No such file' "$R9/$(idof badnotify)/log"
+
 # --- contrib/notify-* against a local HTTP receiver ----------------------------
 python3 "$TOP/tests/http-receiver" "$T/port" "$T/robot.log" &
 RECV=$!

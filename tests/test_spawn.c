@@ -394,6 +394,41 @@ test_queue(void)
 	extra = "";
 }
 
+/*
+ * A relative command with a '/' is the trainer's, in the directory it
+ * runs in (workdir): not the responder's cwd.
+ */
+static void
+test_relative(void)
+{
+	char cmd[PATH_MAX * 2], work[PATH_MAX], other[PATH_MAX], err[512];
+	char here[PATH_MAX];
+	struct job j;
+	int r;
+
+	snprintf(work, sizeof(work), "%s/work", top);
+	snprintf(other, sizeof(other), "%s/other", top);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/bin %s/bin && cp %s %s/bin/train "
+	    "&& cp %s %s/bin/namesake", work, other, fake, work, fake, other);
+	if (system(cmd) != 0 || getcwd(here, sizeof(here)) == NULL ||
+	    chdir(other) == -1)
+		return;
+	extra = "slots = 8\n";
+	r = run(&j, "bin/train sft {config}", work,
+	    "8888888888888888888888888888888888888888", "configs/sleep.yaml",
+	    err, sizeof(err));
+	CHECK(r == 0 && j.pid > 0, "a relative command is found in workdir",
+	    "r=%d %s", r, err);
+	r = run(&j, "bin/namesake sft {config}", work,
+	    "9999999999999999999999999999999999999999", "configs/sleep.yaml",
+	    err, sizeof(err));
+	CHECK(r == -1 && strstr(err, "cannot execute trainer bin/namesake"),
+	    "a namesake in the responder's cwd does not count", "r=%d %s", r,
+	    err);
+	extra = "";
+	(void)!chdir(here);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -437,6 +472,7 @@ main(int argc, char *argv[])
 	test_failures();
 	test_claims();
 	test_queue();
+	test_relative();
 
 	snprintf(path, sizeof(path), "rm -rf %s", top);
 	if (system(path) != 0)
