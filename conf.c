@@ -74,52 +74,6 @@ conf_placeholder(const char *s, size_t *len)
 	return -1;
 }
 
-static void
-strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* Splits s at white space into l, replacing what l held. */
-static int
-strlist_split(struct strlist *l, const char *s)
-{
-	struct strlist new = { NULL, 0 };
-	const char *e;
-	char **v;
-
-	for (;;) {
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s == '\0')
-			break;
-		for (e = s; *e != '\0' && !isspace((unsigned char)*e); e++)
-			;
-		v = realloc(new.v, (new.n + 2) * sizeof(*v));
-		if (v == NULL)
-			goto err;
-		new.v = v;
-		if ((new.v[new.n] = strndup(s, e - s)) == NULL)
-			goto err;
-		new.v[++new.n] = NULL;
-		s = e;
-	}
-	if (new.v == NULL && (new.v = calloc(1, sizeof(char *))) == NULL)
-		return -1;
-	strlist_free(l);
-	*l = new;
-	return 0;
-err:
-	strlist_free(&new);
-	return -1;
-}
-
 static int
 setstr(char **dst, const char *v)
 {
@@ -202,7 +156,7 @@ parse_seconds(const char *v, long *out)
 
 /* Checks that every '{' in each element opens a known placeholder. */
 static int
-check_placeholders(struct parse *p, const char *key, const struct strlist *l)
+check_placeholders(struct parse *p, const char *key, const struct strv *l)
 {
 	const char *s;
 	size_t i, len;
@@ -219,7 +173,7 @@ check_placeholders(struct parse *p, const char *key, const struct strlist *l)
 }
 
 static int
-check_env(struct parse *p, const char *key, const struct strlist *l)
+check_env(struct parse *p, const char *key, const struct strv *l)
 {
 	const char *s;
 	size_t i;
@@ -406,17 +360,17 @@ static const struct key keys[NKEYS] = {
 static int
 set_defaults(struct conf *c)
 {
-	if (strlist_split(&c->branches, "main") == -1 ||
-	    strlist_split(&c->paths, "*.py *.yaml *.yml *.json") == -1 ||
-	    strlist_split(&c->ignore_paths, "") == -1 ||
-	    strlist_split(&c->configs, "configs/*.yaml configs/*.yml") == -1 ||
+	if (strv_split(&c->branches, "main") == -1 ||
+	    strv_split(&c->paths, "*.py *.yaml *.yml *.json") == -1 ||
+	    strv_split(&c->ignore_paths, "") == -1 ||
+	    strv_split(&c->configs, "configs/*.yaml configs/*.yml") == -1 ||
 	    setstr(&c->default_config, "configs/sft.yaml") == -1 ||
-	    strlist_split(&c->command, DEFAULT_COMMAND) == -1 ||
-	    strlist_split(&c->launcher, "") == -1 ||
-	    strlist_split(&c->env, "") == -1 ||
-	    strlist_split(&c->gpus, "") == -1 ||
-	    strlist_split(&c->notify, "") == -1 ||
-	    strlist_split(&c->notify_env, "") == -1)
+	    strv_split(&c->command, DEFAULT_COMMAND) == -1 ||
+	    strv_split(&c->launcher, "") == -1 ||
+	    strv_split(&c->env, "") == -1 ||
+	    strv_split(&c->gpus, "") == -1 ||
+	    strv_split(&c->notify, "") == -1 ||
+	    strv_split(&c->notify_env, "") == -1)
 		return -1;
 	c->max_body = 26214400;
 	c->slots = 1;
@@ -473,7 +427,7 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 			return perr(p, "out of memory");
 		break;
 	case K_LIST:
-		if (strlist_split(f, val) == -1)
+		if (strv_split(f, val) == -1)
 			return perr(p, "out of memory");
 		break;
 	case K_SIZE:
@@ -508,6 +462,139 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * The rules a whole file must meet, one row each, checked in order once
+ * every line is read.  An error names the line of the row's key (0 when
+ * the key is missing).  secrets: both secret_file and secret were given.
+ */
+typedef int rule_fn(struct parse *, struct conf *, const int seen[NKEYS],
+    int secrets);
+
+static int
+need_run_dir(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)c, (void)secrets;
+	return seen[KEY_RUN_DIR] ? 0 : perr(p, "run_dir is required");
+}
+
+static int
+need_command(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return c->command.n > 0 ? 0 : perr(p, "command is empty");
+}
+
+static int
+ph_command(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_placeholders(p, "command", &c->command);
+}
+
+static int
+ph_launcher(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_placeholders(p, "launcher", &c->launcher);
+}
+
+static int
+env_env(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_env(p, "env", &c->env);
+}
+
+static int
+env_notify(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_env(p, "notify_env", &c->notify_env);
+}
+
+static int
+ph_notify(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_placeholders(p, "notify", &c->notify);
+}
+
+/* With gpus, one slot per GPU: slots is then not for the user to give. */
+static int
+gpus_or_slots(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)secrets;
+	if (c->gpus.n == 0)
+		return 0;
+	if (seen[KEY_SLOTS])
+		return perr(p, "give gpus or slots, not both");
+	c->slots = (long)c->gpus.n;
+	return 0;
+}
+
+static int
+slot_count(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	if (c->slots < 1 || c->slots > QUEUE_MAX_SLOTS)
+		return perr(p, "%s: from 1 to %d slots", c->gpus.n ? "gpus" :
+		    "slots", QUEUE_MAX_SLOTS);
+	return 0;
+}
+
+static int
+per_job(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
+{
+	(void)seen, (void)secrets;
+	if (c->gpus_per_job < 1 || c->gpus_per_job > c->slots)
+		return perr(p, "gpus_per_job must be from 1 to the number of "
+		    "%s (%ld)", c->gpus.n ? "gpus" : "slots", c->slots);
+	return 0;
+}
+
+static int
+runs_per_push(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return c->max_runs_per_push >= 1 ? 0 :
+	    perr(p, "max_runs_per_push must be at least 1");
+}
+
+static int
+one_secret(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)c, (void)seen;
+	return secrets ? perr(p, "give secret_file or secret, not both") : 0;
+}
+
+static const struct {
+	int	 key;		/* whose line an error names */
+	rule_fn	*check;
+} rules[] = {
+	{ KEY_RUN_DIR,		need_run_dir },
+	{ KEY_COMMAND,		need_command },
+	{ KEY_COMMAND,		ph_command },
+	{ KEY_LAUNCHER,		ph_launcher },
+	{ KEY_ENV,		env_env },
+	{ KEY_NOTIFY_ENV,	env_notify },
+	{ KEY_NOTIFY,		ph_notify },
+	{ KEY_SLOTS,		gpus_or_slots },
+	{ KEY_SLOTS,		slot_count },
+	{ KEY_GPUS_PER_JOB,	per_job },
+	{ KEY_MAX_RUNS_PER_PUSH, runs_per_push },
+	{ KEY_SECRET,		one_secret },
+};
+
 static int
 parse_file(struct parse *p, struct conf *c, char *text, size_t len,
     char **secret_file, char **secret, int *secret_line)
@@ -515,6 +602,7 @@ parse_file(struct parse *p, struct conf *c, char *text, size_t len,
 	int seen[NKEYS] = { 0 };
 	char *line, *next, *end = text + len, *s, *eq, *hash;
 	int rc = -1;
+	size_t k;
 
 	for (line = text; line < end; line = next) {
 		p->line++;
@@ -543,59 +631,11 @@ parse_file(struct parse *p, struct conf *c, char *text, size_t len,
 		    secret) == -1)
 			goto out;
 	}
-	if (!seen[KEY_RUN_DIR]) {
-		p->line = 0;
-		perr(p, "run_dir is required");
-		goto out;
-	}
-	p->line = seen[KEY_COMMAND];
-	if (c->command.n == 0) {
-		perr(p, "command is empty");
-		goto out;
-	}
-	if (check_placeholders(p, "command", &c->command) == -1)
-		goto out;
-	p->line = seen[KEY_LAUNCHER];
-	if (check_placeholders(p, "launcher", &c->launcher) == -1)
-		goto out;
-	p->line = seen[KEY_ENV];
-	if (check_env(p, "env", &c->env) == -1)
-		goto out;
-	p->line = seen[KEY_NOTIFY_ENV];
-	if (check_env(p, "notify_env", &c->notify_env) == -1)
-		goto out;
-	p->line = seen[KEY_NOTIFY];
-	if (check_placeholders(p, "notify", &c->notify) == -1)
-		goto out;
-	if (c->gpus.n > 0) {
-		p->line = seen[KEY_SLOTS];
-		if (seen[KEY_SLOTS]) {
-			perr(p, "give gpus or slots, not both");
+	for (k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+		p->line = seen[rules[k].key];
+		if (rules[k].check(p, c, seen, *secret_file != NULL &&
+		    *secret != NULL) == -1)
 			goto out;
-		}
-		c->slots = (long)c->gpus.n;
-	}
-	p->line = seen[KEY_SLOTS];
-	if (c->slots < 1 || c->slots > QUEUE_MAX_SLOTS) {
-		perr(p, "%s: from 1 to %d slots", c->gpus.n ? "gpus" : "slots",
-		    QUEUE_MAX_SLOTS);
-		goto out;
-	}
-	p->line = seen[KEY_GPUS_PER_JOB];
-	if (c->gpus_per_job < 1 || c->gpus_per_job > c->slots) {
-		perr(p, "gpus_per_job must be from 1 to the number of %s (%ld)",
-		    c->gpus.n ? "gpus" : "slots", c->slots);
-		goto out;
-	}
-	p->line = seen[KEY_MAX_RUNS_PER_PUSH];
-	if (c->max_runs_per_push < 1) {
-		perr(p, "max_runs_per_push must be at least 1");
-		goto out;
-	}
-	p->line = seen[KEY_SECRET];
-	if (*secret_file != NULL && *secret != NULL) {
-		perr(p, "give secret_file or secret, not both");
-		goto out;
 	}
 	*secret_line = seen[KEY_SECRET_FILE];
 	rc = 0;
@@ -675,15 +715,15 @@ conf_free(struct conf *c)
 	free(c->run_dir);
 	free(c->workdir);
 	free(c->default_config);
-	strlist_free(&c->branches);
-	strlist_free(&c->paths);
-	strlist_free(&c->ignore_paths);
-	strlist_free(&c->configs);
-	strlist_free(&c->command);
-	strlist_free(&c->launcher);
-	strlist_free(&c->env);
-	strlist_free(&c->gpus);
-	strlist_free(&c->notify);
-	strlist_free(&c->notify_env);
+	strv_free(&c->branches);
+	strv_free(&c->paths);
+	strv_free(&c->ignore_paths);
+	strv_free(&c->configs);
+	strv_free(&c->command);
+	strv_free(&c->launcher);
+	strv_free(&c->env);
+	strv_free(&c->gpus);
+	strv_free(&c->notify);
+	strv_free(&c->notify_env);
 	memset(c, 0, sizeof(*c));
 }

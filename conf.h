@@ -10,14 +10,12 @@
 
 #include <stddef.h>
 
+#include "util.h"
+
 #define CONF_DEFAULT_PATH "/etc/swift-webhook.conf"
 #define CONF_MAX	(1 << 20)	/* the largest config file read */
 #define SECRET_MAX	4096		/* the longest secret */
 
-struct strlist {
-	char	**v;		/* NULL-terminated */
-	size_t	  n;
-};
 
 struct conf {
 	char		*path;		/* the file it came from */
@@ -25,17 +23,17 @@ struct conf {
 	size_t		 secretlen;
 	char		*run_dir;	/* absolute */
 	char		*workdir;	/* absolute, or NULL: the job's folder */
-	struct strlist	 branches;
-	struct strlist	 paths;
-	struct strlist	 ignore_paths;
-	struct strlist	 configs;
+	struct strv	 branches;
+	struct strv	 paths;
+	struct strv	 ignore_paths;
+	struct strv	 configs;
 	char		*default_config;
-	struct strlist	 command;	/* argv template with {placeholders} */
-	struct strlist	 launcher;	/* argv prefix, same placeholders */
-	struct strlist	 env;		/* NAME=VALUE for the trainer */
+	struct strv	 command;	/* argv template with {placeholders} */
+	struct strv	 launcher;	/* argv prefix, same placeholders */
+	struct strv	 env;		/* NAME=VALUE for the trainer */
 	size_t		 max_body;
 	/* The job lifecycle: slots, queue, concurrency, limits, notify. */
-	struct strlist	 gpus;		/* GPU ids; empty: plain slots */
+	struct strv	 gpus;		/* GPU ids; empty: plain slots */
 	long		 slots;		/* slot count (gpus: one per GPU) */
 	long		 gpus_per_job;
 	long		 max_queued;	/* jobs that may wait */
@@ -45,8 +43,8 @@ struct conf {
 	}		 concurrency;
 	long		 max_runtime;	/* seconds, 0: none */
 	long		 kill_grace;	/* seconds */
-	struct strlist	 notify;	/* argv, same placeholders */
-	struct strlist	 notify_env;	/* NAME=VALUE for notify only */
+	struct strv	 notify;	/* argv, same placeholders */
+	struct strv	 notify_env;	/* NAME=VALUE for notify only */
 	long		 notify_timeout;	/* seconds */
 };
 

@@ -330,7 +330,7 @@ patset_free(struct patset *ps)
 }
 
 static int
-patset_init(struct patset *ps, const struct strlist *l)
+patset_init(struct patset *ps, const struct strv *l)
 {
 	ps->n = 0;
 	if ((ps->v = calloc(l->n + 1, sizeof(*ps->v))) == NULL)

@@ -73,36 +73,6 @@ spawn_allowed(const char *kv)
 	return 0;
 }
 
-struct vec {
-	char	**v;
-	size_t	  n;
-};
-
-/* Appends s (taking it), or replaces the entry of the same NAME=. */
-static int
-env_set(struct vec *e, char *s)
-{
-	size_t i, n = strcspn(s, "=") + 1;
-	char **v;
-
-	if (s == NULL)
-		return -1;
-	for (i = 0; i < e->n; i++)
-		if (strncmp(e->v[i], s, n) == 0) {
-			free(e->v[i]);
-			e->v[i] = s;
-			return 0;
-		}
-	if ((v = realloc(e->v, (e->n + 2) * sizeof(*v))) == NULL) {
-		free(s);
-		return -1;
-	}
-	e->v = v;
-	e->v[e->n++] = s;
-	e->v[e->n] = NULL;
-	return 0;
-}
-
 static char *
 xprintf(const char *fmt, ...)
 {
@@ -174,31 +144,14 @@ find_exe(const char *name, char *const envp[], const char *dir)
 	return NULL;
 }
 
-/* Appends s (taking it). */
 static int
-vec_push(struct vec *v, char *s)
-{
-	char **nv;
-
-	if (s == NULL || (nv = realloc(v->v, (v->n + 2) * sizeof(*nv))) ==
-	    NULL) {
-		free(s);
-		return -1;
-	}
-	v->v = nv;
-	v->v[v->n++] = s;
-	v->v[v->n] = NULL;
-	return 0;
-}
-
-static int
-vec_expand(struct vec *v, const struct strlist *l,
+strv_expand(struct strv *v, const struct strv *l,
     const char *const val[PH__COUNT])
 {
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (vec_push(v, expand(l->v[i], val)) == -1)
+		if (strv_push(v, expand(l->v[i], val)) == -1)
 			return -1;
 	return 0;
 }
@@ -208,7 +161,7 @@ vec_expand(struct vec *v, const struct strlist *l,
  * allow-listed part of the server's, then extra, then the JOB_* names.
  */
 static int
-build_env(struct vec *env, const struct strlist *extra,
+build_env(struct strv *env, const struct strv *extra,
     const char *const val[PH__COUNT], const struct job *j)
 {
 	static const char *const jobvars[PH__COUNT] = {
@@ -223,23 +176,23 @@ build_env(struct vec *env, const struct strlist *extra,
 	if (saved_env != NULL)
 		for (i = 0; saved_env[i] != NULL; i++)
 			if (spawn_allowed(saved_env[i]) &&
-			    env_set(env, strdup(saved_env[i])) == -1)
+			    strv_setenv(env, strdup(saved_env[i])) == -1)
 				return -1;
 	for (i = 0; i < extra->n; i++)
-		if (env_set(env, expand(extra->v[i], val)) == -1)
+		if (strv_setenv(env, expand(extra->v[i], val)) == -1)
 			return -1;
 	for (i = 0; i < PH__COUNT; i++)
-		if (env_set(env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
+		if (strv_setenv(env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
 			return -1;
-	return env_set(env, xprintf("JOB_LOG=%s/log", j->dir));
+	return strv_setenv(env, xprintf("JOB_LOG=%s/log", j->dir));
 }
 
 int
 spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 {
 	const char *val[PH__COUNT];
-	struct vec argv = { NULL, 0 }, env = { NULL, 0 };
-	struct vec nargv = { NULL, 0 }, nenv = { NULL, 0 };
+	struct strv argv = { NULL, 0 }, env = { NULL, 0 };
+	struct strv nargv = { NULL, 0 }, nenv = { NULL, 0 };
 	char short_sha[8];
 	int rc = -1;
 
@@ -255,10 +208,10 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	val[PH_JOB] = j->id;
 	val[PH_JOB_DIR] = j->dir;
 	sp->cwd = c->workdir ? c->workdir : j->dir;
-	if (vec_expand(&argv, &c->launcher, val) == 0 &&
-	    vec_expand(&argv, &c->command, val) == 0 &&
+	if (strv_expand(&argv, &c->launcher, val) == 0 &&
+	    strv_expand(&argv, &c->command, val) == 0 &&
 	    build_env(&env, &c->env, val, j) == 0 &&
-	    vec_expand(&nargv, &c->notify, val) == 0 &&
+	    strv_expand(&nargv, &c->notify, val) == 0 &&
 	    build_env(&nenv, &c->notify_env, val, j) == 0)
 		rc = 0;
 	sp->argv = argv.v;
@@ -276,23 +229,13 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	return rc == -1 || sp->argv == NULL ? -1 : 0;
 }
 
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 spawn_free(struct spawn *sp)
 {
-	strv_free(sp->argv);
-	strv_free(sp->envp);
-	strv_free(sp->notify_argv);
-	strv_free(sp->notify_envp);
+	argv_free(sp->argv);
+	argv_free(sp->envp);
+	argv_free(sp->notify_argv);
+	argv_free(sp->notify_envp);
 	free(sp->exe);
 	free(sp->notify_exe);
 	memset(sp, 0, sizeof(*sp));
@@ -597,8 +540,7 @@ watch(const struct conf *c, struct job *j)
 static void
 notify(const struct conf *c, const struct spawn *sp, struct job *j)
 {
-	struct vec env = { NULL, 0 };
-	char **v;
+	struct strv env = { NULL, 0 };
 	time_t deadline;
 	pid_t pid;
 	int stage, status;
@@ -607,14 +549,14 @@ notify(const struct conf *c, const struct spawn *sp, struct job *j)
 	if (sp->notify_argv == NULL)
 		return;
 	for (i = 0; sp->notify_envp[i] != NULL; i++)
-		if (env_set(&env, strdup(sp->notify_envp[i])) == -1)
+		if (strv_setenv(&env, strdup(sp->notify_envp[i])) == -1)
 			goto out;
-	if (env_set(&env, xprintf("JOB_STATE=%s", j->state)) == -1 ||
-	    env_set(&env, j->exit_code >= 0 ? xprintf("JOB_EXIT=%d",
+	if (strv_setenv(&env, xprintf("JOB_STATE=%s", j->state)) == -1 ||
+	    strv_setenv(&env, j->exit_code >= 0 ? xprintf("JOB_EXIT=%d",
 	    j->exit_code) : strdup("JOB_EXIT=")) == -1 ||
-	    env_set(&env, j->signal > 0 ? xprintf("JOB_SIGNAL=%d", j->signal) :
+	    strv_setenv(&env, j->signal > 0 ? xprintf("JOB_SIGNAL=%d", j->signal) :
 	    strdup("JOB_SIGNAL=")) == -1 ||
-	    env_set(&env, xprintf("JOB_DURATION=%ld", j->started ?
+	    strv_setenv(&env, xprintf("JOB_DURATION=%ld", j->started ?
 	    (long)(j->finished - j->started) : 0L)) == -1)
 		goto out;
 	if ((pid = start_child(sp->notify_exe, sp->notify_argv, env.v, NULL,
@@ -640,9 +582,7 @@ notify(const struct conf *c, const struct spawn *sp, struct job *j)
 		    WIFEXITED(status) ? WEXITSTATUS(status) :
 		    128 + WTERMSIG(status));
 out:
-	for (v = env.v; v != NULL && *v != NULL; v++)
-		free(*v);
-	free(env.v);
+	strv_free(&env);
 }
 
 /*
@@ -654,7 +594,7 @@ static int
 slot_env(const struct conf *c, struct spawn *sp, struct job *j,
     const struct slots *s)
 {
-	struct vec env = { sp->envp, 0 };
+	struct strv env = { sp->envp, 0 };
 	size_t len = 1;
 	int i;
 
@@ -673,11 +613,11 @@ slot_env(const struct conf *c, struct spawn *sp, struct job *j,
 				strcat(j->gpus, ",");
 			strcat(j->gpus, c->gpus.v[s->idx[i]]);
 		}
-		if (env_set(&env, xprintf("CUDA_VISIBLE_DEVICES=%s",
+		if (strv_setenv(&env, xprintf("CUDA_VISIBLE_DEVICES=%s",
 		    j->gpus)) == -1)
 			return -1;
 	}
-	if (env_set(&env, xprintf("MASTER_PORT=%d", 29500 + s->idx[0])) ==
+	if (strv_setenv(&env, xprintf("MASTER_PORT=%d", 29500 + s->idx[0])) ==
 	    -1)
 		return -1;
 	sp->envp = env.v;

@@ -5,6 +5,7 @@
  * other local users: every file in it is opened relative to a directory
  * descriptor with O_NOFOLLOW, checked with fstat, and read with a bound.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -277,4 +278,81 @@ utf8_valid(const char *str)
 		s += n + 1;
 	}
 	return 1;
+}
+
+int
+strv_push(struct strv *sv, char *s)
+{
+	char **nv;
+
+	if (s == NULL || (nv = realloc(sv->v, (sv->n + 2) * sizeof(*nv))) ==
+	    NULL) {
+		free(s);
+		return -1;
+	}
+	sv->v = nv;
+	sv->v[sv->n++] = s;
+	sv->v[sv->n] = NULL;
+	return 0;
+}
+
+int
+strv_setenv(struct strv *sv, char *s)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		return -1;
+	n = strcspn(s, "=") + 1;
+	for (i = 0; i < sv->n; i++)
+		if (strncmp(sv->v[i], s, n) == 0) {
+			free(sv->v[i]);
+			sv->v[i] = s;
+			return 0;
+		}
+	return strv_push(sv, s);
+}
+
+int
+strv_split(struct strv *sv, const char *s)
+{
+	struct strv new = { NULL, 0 };
+	const char *e;
+
+	for (;;) {
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			break;
+		for (e = s; *e != '\0' && !isspace((unsigned char)*e); e++)
+			;
+		if (strv_push(&new, strndup(s, e - s)) == -1) {
+			strv_free(&new);
+			return -1;
+		}
+		s = e;
+	}
+	if (new.v == NULL && (new.v = calloc(1, sizeof(char *))) == NULL)
+		return -1;
+	strv_free(sv);
+	*sv = new;
+	return 0;
+}
+
+void
+argv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+strv_free(struct strv *sv)
+{
+	argv_free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
 }

@@ -57,6 +57,25 @@ int	 file_write_at(int dfd, const char *name, const void *data,
 /* write(2) all of it, retrying on EINTR.  Returns 0 or -1. */
 int	 write_all(int fd, const void *data, size_t len);
 
+/* A vector of strings it owns, NULL-terminated once it holds one. */
+struct strv {
+	char	**v;
+	size_t	  n;
+};
+
+/* Appends s, taking it (freed if it cannot be kept).  0, or -1 (s NULL). */
+int	 strv_push(struct strv *sv, char *s);
+
+/* Like strv_push, but replaces the entry of the same "NAME=". */
+int	 strv_setenv(struct strv *sv, char *s);
+
+/* Replaces what sv holds by the white-space-separated words of s. */
+int	 strv_split(struct strv *sv, const char *s);
+
+/* Frees what sv holds; argv_free the same for a bare vector. */
+void	 strv_free(struct strv *sv);
+void	 argv_free(char **v);
+
 /* Formats t as ISO 8601 UTC ("2026-11-29T04:32:37Z") into buf[21]. */
 void	 iso8601(time_t t, char buf[21]);
 

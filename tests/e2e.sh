@@ -114,7 +114,7 @@ check "answer came while the trainer runs" "pid $PID not alive" alive "$PID"
 check "pid file matches the answer" "$(cat "$RUNS/$ID/pid" 2>&1)" \
     test "$(cat "$RUNS/$ID/pid" 2>/dev/null)" = "$PID"
 check "job.json fields" "$(cat "$RUNS/$ID/job.json")" jq -e --arg id "$ID" \
-    '.id == $id and .delivery == "d-good" and .event == "push" and .repository == "acme/train" and .ref == "refs/heads/main" and .sha == "'"$(sha 1)"'" and .config == "configs/sft.yaml" and (.argv | length == 7) and (.created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")) and .state == "running"' \
+    '.id == $id and .delivery == "d-good" and .event == "push" and .repository == "acme/train" and .ref == "refs/heads/main" and .sha == "'"$(sha 1)"'" and .config == "configs/sft.yaml" and (.argv | length == 7) and (.created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")) and (.state == "running" or .state == "succeeded")' \
     "$RUNS/$ID/job.json"
 wait_for 5 test -s "$RUNS/$ID/output/argv"
 check "trainer argv is swift sft CONFIG --key value" "$(cat "$RUNS/$ID/output/argv" 2>&1)" \

@@ -163,13 +163,15 @@ check "world-writable run_dir: the log says so" "$(cat "$T/worldw.err")" grep -q
 R6=$T/runs6
 mkdir -p "$R6" "$T/elsewhere"
 SLOTS=1 writeconf "$T/c6" "$R6" "$WORK"
-deliver first6 "$T/c6" configs/two.yaml
+deliver first6 "$T/c6" configs/sleep.yaml
 deliver second6 "$T/c6" configs/two.yaml
 expect second6 202 '.jobs[0].state == "queued"'
 Q=$(idof second6)
 mv "$R6/$Q" "$R6/$Q.moved"
 ln -s "$T/elsewhere" "$R6/$Q"
-sleep 4
+"$BIN" -c "$T/c6" cancel "$(idof first6)" > /dev/null
+check "the swapped job's turn came and went" "$(ls -A "$R6/.queue")" \
+    wait_for 5 bash -c "[ -z \"\$(ls -A '$R6/.queue')\" ]"
 check "nothing written through a swapped job folder" "$(ls -A "$T/elsewhere")" test -z "$(ls -A "$T/elsewhere")"
 
 # GPU UUIDs (40 bytes each): CUDA_VISIBLE_DEVICES whole, however long.
@@ -215,7 +217,7 @@ env -i PATH=/usr/bin:/bin REQUEST_METHOD=POST CONTENT_TYPE=application/json \
     CONTENT_LENGTH=1000 HTTP_X_GITHUB_EVENT=push HTTP_X_GITHUB_DELIVERY=d-stall \
     HTTP_X_HUB_SIGNATURE_256=sha256=00 SWIFT_WEBHOOK_CONFIG="$CONF" "$BIN" < "$T/stall" > /dev/null 2>&1 &
 CGI=$!
-sleep 0.5
+wait_for 5 bash -c "[ \"\$(readlink /proc/$CGI/exe)\" = '$BIN' ]"
 kill -TERM "$CGI"
 check "a CGI process stuck reading its body ends on SIGTERM" "pid $CGI still there" \
     wait_for 3 bash -c "! kill -0 $CGI 2>/dev/null"

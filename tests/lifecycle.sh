@@ -189,7 +189,7 @@ check "a queued job shows as queued" "" test "$(state "$T/c3" "$(idof q5)")" = q
 Q1PID=$(cat "$R3/$(idof q1)/pid")
 kill -9 "$(field "$R3" "$(idof q1)" supervisor)"
 check "a running job whose supervisor died is lost" "" until_state "$T/c3" "$(idof q1)" lost 5
-sleep 1
+sleep 1		# a while, for what must not happen
 check "its slot is not given away while its trainer runs" "$("$BIN" -c "$T/c3" jobs)" \
     test "$(state "$T/c3" "$(idof q5)")" = queued
 "$BIN" -c "$T/c3" cancel "$(idof q1)" > /dev/null

@@ -233,7 +233,7 @@ killed() {
 	xargs -P 8 -L 1 bash -c 's=$(post "'"$m"'-kill$0-$1" push "'"$m"'-k$0-$1" "$T/'"$m"'-kill$0.json"); echo "$s $0 $1"' \
 	    < "$T/$m-kill.list" > "$T/$m-kill.out" &
 	local burst=$!
-	sleep 0.3
+	wait_for 10 test -s "$T/$m-kill.out"	# answers are coming
 	victim=$(responders | head -1)
 	if [ -n "$victim" ]; then
 		kill -9 "$victim"
