@@ -43,7 +43,7 @@ swift-webhook: $(OBJS)
 %.o: %.c
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -c -o $@ $<
 
-tests/%: tests/%.c tests/t.h $(LIB_OBJS)
+tests/%: tests/%.c tests/t.h tests/req.h $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(LIB_OBJS) \
 	    $(LDFLAGS) $(PKG_LIBS)
 

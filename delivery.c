@@ -84,20 +84,22 @@ type_is(const char *ct, const char *want)
 	return *ct == '\0' || *ct == ';';
 }
 
+enum body_result { BODY_OK, BODY_SHORT, BODY_TOO_LARGE };
+
 /*
- * Reads the body, at most max bytes.  Returns its length, -1 on a read
- * error or short body, -2 if it is longer than max.
+ * Reads the body, at most max bytes, into *out (to free) and *len.
+ * BODY_SHORT: a read error, or fewer bytes than Content-Length said.
  */
-static long
+static enum body_result
 read_body(const struct request *rq, size_t want, int known, size_t max,
-    char **out)
+    char **out, size_t *lenp)
 {
 	size_t len = 0, cap = known ? want + 1 : 65536;
 	char *buf, *nb;
 	ssize_t n;
 
 	if ((buf = malloc(cap)) == NULL)
-		return -1;
+		return BODY_SHORT;
 	for (;;) {
 		if (len == cap - 1) {
 			if (known || cap > max + 1)
@@ -114,17 +116,18 @@ read_body(const struct request *rq, size_t want, int known, size_t max,
 		len += n;
 		if (len > max) {
 			free(buf);
-			return -2;
+			return BODY_TOO_LARGE;
 		}
 	}
 	if (known && len != want)
 		goto err;
 	buf[len] = '\0';
 	*out = buf;
-	return (long)len;
+	*lenp = len;
+	return BODY_OK;
 err:
 	free(buf);
-	return -1;
+	return BODY_SHORT;
 }
 
 static cJSON *
@@ -275,6 +278,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	struct selection sel;
 	struct rundir rd;
 	struct push p;
+	enum filter_result fr;
 	cJSON *rec;
 	size_t n, i;
 	int k;
@@ -286,8 +290,8 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	clean(rp->repository, sizeof(rp->repository), p.repository);
 	clean(rp->ref, sizeof(rp->ref), p.ref);
 	snprintf(rp->sha, sizeof(rp->sha), "%s", p.after);
-	if ((k = filter_push(c, &p, &sel, reason)) != 1) {
-		if (k == 0)
+	if ((fr = filter_push(c, &p, &sel, reason)) != FILTER_RUN) {
+		if (fr == FILTER_IGNORE)
 			answer(rp, 200, "ignored", reason, NULL);
 		else
 			answer(rp, 500, "error", "internal error", "%s",
@@ -357,7 +361,9 @@ delivery_handle(struct conf *c, const char *conf_err,
 	char *body = NULL, *json;
 	enum sig_result sr;
 	unsigned long long cl = 0;
-	long len;
+	enum body_result br;
+	size_t len = 0;
+	long flen = 0;
 	int form = 0;
 	char *end;
 
@@ -407,13 +413,13 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    NULL);
 		return;
 	}
-	len = read_body(rq, cl, rq->content_length != NULL &&
-	    *rq->content_length != '\0', c->max_body, &body);
-	if (len == -2) {
+	br = read_body(rq, cl, rq->content_length != NULL &&
+	    *rq->content_length != '\0', c->max_body, &body, &len);
+	if (br == BODY_TOO_LARGE) {
 		answer(rp, 413, "error", "body larger than max_body", NULL);
 		return;
 	}
-	if (len == -1) {
+	if (br == BODY_SHORT) {
 		answer(rp, 400, "error", "could not read the whole body",
 		    NULL);
 		return;
@@ -449,12 +455,12 @@ delivery_handle(struct conf *c, const char *conf_err,
 		goto out;
 	}
 	json = body;
-	if (form && (len = form_payload(body, len, &json)) == -1) {
+	if (form && (flen = form_payload(body, len, &json)) == -1) {
 		answer(rp, 400, "error", "form body without a valid payload "
 		    "field", NULL);
 		goto out;
 	}
-	handle_push(c, rq, json, len, rp);
+	handle_push(c, rq, json, form ? (size_t)flen : len, rp);
 out:
 	free(body);
 }

@@ -780,7 +780,7 @@ walk_commits(struct patsets *ps, const cJSON *commits,
 	return 0;
 }
 
-int
+enum filter_result
 filter_push(const struct conf *c, const struct push *p,
     struct selection *sel, char reason[FILTER_REASON_MAX])
 {
@@ -792,12 +792,12 @@ filter_push(const struct conf *c, const struct push *p,
 	memset(sel, 0, sizeof(*sel));
 	if (strncmp(p->ref, "refs/tags/", 10) == 0) {
 		snprintf(reason, FILTER_REASON_MAX, "tag push (%s)", p->ref);
-		return 0;
+		return FILTER_IGNORE;
 	}
 	if (p->branch == NULL) {
 		snprintf(reason, FILTER_REASON_MAX, "not a branch (%s)",
 		    p->ref);
-		return 0;
+		return FILTER_IGNORE;
 	}
 	for (i = 0; i < c->branches.n; i++)
 		if (glob_match(c->branches.v[i], p->branch))
@@ -805,12 +805,12 @@ filter_push(const struct conf *c, const struct push *p,
 	if (i == c->branches.n) {
 		snprintf(reason, FILTER_REASON_MAX,
 		    "branch %.200s is not watched", p->branch);
-		return 0;
+		return FILTER_IGNORE;
 	}
 	if (p->deleted) {
 		snprintf(reason, FILTER_REASON_MAX,
 		    "push deletes branch %.200s", p->branch);
-		return 0;
+		return FILTER_IGNORE;
 	}
 	memset(&ps, 0, sizeof(ps));
 	r = patset_init(&ps.paths, &c->paths) == -1 ||
@@ -832,7 +832,7 @@ filter_push(const struct conf *c, const struct push *p,
 		selection_free(sel);
 		snprintf(reason, FILTER_REASON_MAX,
 		    "no changed file matches paths");
-		return 0;
+		return FILTER_IGNORE;
 	}
 	if (sel->n == 0) {
 		free(sel->configs);
@@ -841,10 +841,10 @@ filter_push(const struct conf *c, const struct push *p,
 			goto oom;
 		sel->n = 1;
 	}
-	return 1;
+	return FILTER_RUN;
 oom:
 	free(cs.present);
 	selection_free(sel);
 	snprintf(reason, FILTER_REASON_MAX, "out of memory");
-	return -1;
+	return FILTER_ERROR;
 }

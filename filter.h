@@ -64,12 +64,14 @@ struct selection {
 	int	  everything;	/* file lists were missing or truncated */
 };
 
-/*
- * Decides what a parsed push trains.  Returns 1 with the runs in sel
- * (at least one), 0 if the push is ignored (reason says why), -1 if out
- * of memory.
- */
-int	 filter_push(const struct conf *c, const struct push *p,
+enum filter_result {
+	FILTER_RUN = 1,		/* sel holds the runs (at least one) */
+	FILTER_IGNORE = 0,	/* nothing to train: reason says why */
+	FILTER_ERROR = -1	/* out of memory */
+};
+
+/* Decides what a parsed push trains. */
+enum filter_result filter_push(const struct conf *c, const struct push *p,
 	    struct selection *sel, char reason[FILTER_REASON_MAX]);
 void	 selection_free(struct selection *sel);
 

@@ -699,6 +699,8 @@ cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 {
 	int i, rc;
 
+	/* A supervisor that turns up after all (a kick under way) stops. */
+	job_request_stop(j, JOB_CANCELLED);
 	if (j->pid > 0 && proc_starttime(j->pid) == j->pid_start) {
 		kill(-j->pid, SIGTERM);
 		for (i = 0; i < c->kill_grace * 10 && kill(-j->pid, 0) == 0;

@@ -10,27 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "delivery.h"
-
-struct body {
-	const char	*data;
-	size_t		 len, off;
-};
-
-static ssize_t
-body_read(void *ctx, char *buf, size_t len)
-{
-	struct body *b = ctx;
-
-	if (len > b->len - b->off)
-		len = b->len - b->off;
-	memcpy(buf, b->data + b->off, len);
-	b->off += len;
-	return (ssize_t)len;
-}
+#include "req.h"
 
 static double
 cpu_now(void)
@@ -39,20 +20,6 @@ cpu_now(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-sign(const char *secret, const char *data, size_t len, char out[72])
-{
-	unsigned char mac[32];
-	unsigned int n;
-	int i;
-
-	HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    (const unsigned char *)data, len, mac, &n);
-	memcpy(out, "sha256=", 7);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
 }
 
 static void

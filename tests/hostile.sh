@@ -11,21 +11,12 @@ mkworkdir "$WORK" 0
 printf 'model: m\nfake_sleep: 30\n' > "$WORK/configs/sleep.yaml"
 printf 'model: m\nfake_sleep: 2\n' > "$WORK/configs/two.yaml"
 printf 'model: m\nfake_exit: 3\n' > "$WORK/configs/exit3.yaml"
-N=0
-# body NAME JSON: a signed delivery of JSON as push event NAME (config $C).
+SHA_BASE=7000
+# body NAME JSON: a signed delivery of JSON as push event NAME.
 body() {
 	printf '%s' "$2" > "$T/$1.json"
-	CGI_CONF=${C:-$CONF} cgi "$1" POST application/json push "${D:-d-$1}" "$(sign "$T/$1.json")" "$T/$1.json"
+	CGI_CONF=$CONF cgi "$1" POST application/json push "${D:-d-$1}" "$(sign "$T/$1.json")" "$T/$1.json"
 }
-# deliver NAME CONF FILE...: a push to main adding FILEs, a new commit.
-deliver() {
-	local name=$1 conf=$2
-	shift 2
-	N=$((N + 1))
-	push "$T/$name.json" "$(sha $((7000 + N)))" refs/heads/main "$@"
-	CGI_CONF=$conf cgi "$name" POST application/json push "${D:-d-$name}" "$(sign "$T/$name.json")" "$T/$name.json"
-}
-idof() { body_of "$T/$1.out" | jq -r ".jobs[${2:-0}].id // empty"; }
 S1=$(sha 1)
 
 # --- a hostile sender ---------------------------------------------------------
@@ -279,7 +270,7 @@ fi
 COMMAND="/nonexistent/swift sft {config}" writeconf "$T/cx" "$RUNS" "$WORK"
 deliver noexec "$T/cx" train.py
 expect noexec 500 '.reason | test("absolute path")'
-NX=$(ls "$RUNS" | grep "$(sha "$((7000 + N))" | cut -c1-7)")
+NX=$(ls "$RUNS" | grep "$(sha "$((SHA_BASE + N))" | cut -c1-7)")
 "$BIN" -c "$T/cx" logs "$NX" > "$T/nxlogs.txt" 2>&1
 check "logs of a job that never started prints its error" "$(cat "$T/nxlogs.txt")" \
     grep -q 'never started: cannot execute trainer /nonexistent/swift' "$T/nxlogs.txt"

@@ -88,6 +88,21 @@ mkworkdir() {
 	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: %s\n' "${2:-0}" > "$1/configs/b.yaml"
 }
 
+# deliver NAME CONF FILE...: a signed push to main adding FILEs, each a
+# new commit (from SHA_BASE on), as CGI with config CONF; the delivery id
+# is D, or d-NAME.  Answer in $T/NAME.out.
+N=0
+deliver() {
+	local name=$1 conf=$2
+	shift 2
+	N=$((N + 1))
+	push "$T/$name.json" "$(sha $((${SHA_BASE:-9000} + N)))" refs/heads/main "$@"
+	CGI_CONF=$conf cgi "$name" POST application/json push "${D:-d-$name}" "$(sign "$T/$name.json")" "$T/$name.json"
+}
+
+# idof NAME [I]: the id of job I (0) in the CGI answer NAME.
+idof() { body_of "$T/$1.out" | jq -r ".jobs[${2:-0}].id // empty"; }
+
 # status_of FILE: the status code of a CGI response.
 status_of() { sed -n '1s/^Status: \([0-9]*\).*/\1/p' "$1"; }
 

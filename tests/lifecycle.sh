@@ -25,16 +25,6 @@ printf '%s %s exit=%s signal=%s sha=%s ref=%s branch=%s config=%s dur=%s log=%s 
 EOF
 chmod 755 "$T/notify.sh"
 
-N=0
-# deliver NAME CONF CONFIG...: a push to main changing the configs.
-deliver() {
-	local name=$1 conf=$2
-	shift 2
-	N=$((N + 1))
-	push "$T/$name.json" "$(sha $((9000 + N)))" refs/heads/main "$@"
-	CGI_CONF=$conf cgi "$name" POST application/json push "d-$name" "$(sign "$T/$name.json")" "$T/$name.json"
-}
-idof() { body_of "$T/$1.out" | jq -r ".jobs[${2:-0}].id // empty"; }
 state() { "$BIN" -c "$1" show "$2" 2>/dev/null | jq -r .state; }
 # until_state CONF ID STATE [SECONDS]
 until_state() { wait_for "${4:-15}" bash -c "[ \"\$('$BIN' -c '$1' show '$2' 2>/dev/null | jq -r .state)\" = '$3' ]"; }

@@ -10,11 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "conf.h"
 #include "delivery.h"
+#include "req.h"
 #include "spawn.h"
 #include "t.h"
 
@@ -28,38 +26,6 @@ static const char *secret = "It's a Secret to Everybody";
 #define PUSH(ref, sha, files) "{\"ref\":\"" ref "\",\"after\":\"" sha "\"," \
 	"\"repository\":{\"full_name\":\"acme/train\"},\"commits\":[{" \
 	"\"added\":[" files "],\"removed\":[],\"modified\":[]}]}"
-
-/* The body, as the request's read function serves it. */
-struct body {
-	const char	*s;
-	size_t		 len, off;
-};
-
-static ssize_t
-body_read(void *ctx, char *buf, size_t len)
-{
-	struct body *b = ctx;
-
-	if (len > b->len - b->off)
-		len = b->len - b->off;
-	memcpy(buf, b->s + b->off, len);
-	b->off += len;
-	return (ssize_t)len;
-}
-
-/* "sha256=" and the hex HMAC of body under the secret. */
-static void
-sign(const char *body, char out[72])
-{
-	unsigned char mac[32];
-	unsigned int n = 0, i;
-
-	HMAC(EVP_sha256(), secret, (int)strlen(secret),
-	    (const unsigned char *)body, strlen(body), mac, &n);
-	strcpy(out, "sha256=");
-	for (i = 0; i < n; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
-}
 
 enum { SIGNED, UNSIGNED, BADSIG, MALFORMED };
 
@@ -148,6 +114,7 @@ static void
 run(const struct row *w, struct conf *confs[5])
 {
 	struct body b = { w->body, strlen(w->body), 0 };
+	size_t len = strlen(w->body);
 	struct request rq;
 	struct reply rp;
 	char sig[72], name[128];
@@ -160,7 +127,7 @@ run(const struct row *w, struct conf *confs[5])
 	rq.delivery = w->delivery;
 	switch (w->sig) {
 	case SIGNED:
-		sign(w->body, sig);
+		sign(secret, w->body, len, sig);
 		rq.signature = sig;
 		break;
 	case BADSIG:
