@@ -343,6 +343,42 @@ test_claims(void)
 		    WEXITSTATUS(status) == 0)
 			wins++;
 	CHECK(wins == 1, "racing claims: one winner", "%d winners", wins);
+
+	/*
+	 * Claim and give back, four processes at once: one that finds the
+	 * pair taken (EEXIST) may find it given back before it reads who
+	 * has it (ENOENT); it must claim again, never fail.
+	 */
+	a.config = "configs/churn.yaml";
+	for (i = 0; i < 4; i++) {
+		if ((pid = fork()) == 0) {
+			struct job mine = a;
+			int k, errors = 0;
+
+			snprintf(mine.id, sizeof(mine.id),
+			    "20261129T000000.000Z-4444444-c%d", i);
+			for (k = 0; k < 3000; k++)
+				switch (claim_try(&rd, mine.sha, mine.config,
+				    mine.id, other, err, sizeof(err))) {
+				case CLAIM_OK:
+					claim_release(&rd, mine.sha,
+					    mine.config, mine.id);
+					break;
+				case CLAIM_TAKEN:
+					break;
+				case CLAIM_ERROR:
+					errors++;
+					break;
+				}
+			_exit(errors > 0);
+		}
+	}
+	for (i = 0, wins = 0; i < 4; i++)
+		if (wait(&status) > 0 && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			wins++;
+	CHECK(wins == 4, "claims given back while others look: no error",
+	    "%d of 4 processes saw an error", 4 - wins);
 	job_close(&a);
 	job_close(&b);
 	rundir_close(&rd);
