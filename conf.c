@@ -372,7 +372,7 @@ set_defaults(struct conf *c)
 	    strv_split(&c->notify, "") == -1 ||
 	    strv_split(&c->notify_env, "") == -1)
 		return -1;
-	c->max_body = 26214400;
+	c->max_body = MAX_BODY_DEFAULT;
 	c->slots = 1;
 	c->gpus_per_job = 1;
 	c->max_queued = 100;

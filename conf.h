@@ -15,6 +15,7 @@
 #define CONF_DEFAULT_PATH "/etc/swift-webhook.conf"
 #define CONF_MAX	(1 << 20)	/* the largest config file read */
 #define SECRET_MAX	4096		/* the longest secret */
+#define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
 
 
 struct conf {

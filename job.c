@@ -467,8 +467,8 @@ start_one(void *arg, const char *id, struct slots *s)
 		other.argv = sp.argv;
 	}
 	rc = spawn_start(spp, k->rd, j, k->c, s, err, sizeof(err));
-	if (rc == -1)
-		claim_release(k->rd, j->sha, j->config, j->id);	/* it never ran: a redelivery may */
+	if (rc == -1)	/* it never ran: a redelivery may start it */
+		claim_release(k->rd, j->sha, j->config, j->id);
 	if (j == k->mine) {
 		k->mine_rc = rc;
 		if (rc == -1)

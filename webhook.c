@@ -207,7 +207,7 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	io->consumed = 0;
 	delivery_handle(c, conf_err, &rq, &rp);
 	drain_body(io, rq.content_length, c != NULL ? c->max_body :
-	    26214400);
+	    MAX_BODY_DEFAULT);
 	respond(io, &rp);
 	log_reply(io, &rp);
 	reply_free(&rp);

@@ -37,7 +37,7 @@ record(void *arg, const char *id, struct slots *s)
 static int
 load(struct conf *c, const char *extra)
 {
-	char path[PATH_MAX], text[1024], err[256];
+	char path[PATH_MAX], err[256];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/conf", top);
@@ -49,7 +49,6 @@ load(struct conf *c, const char *extra)
 		printf("# %s\n", err);
 		return -1;
 	}
-	(void)text;
 	return 0;
 }
 
