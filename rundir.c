@@ -72,14 +72,18 @@ rundir_open(struct rundir *rd, const char *path, int write, char *err,
 		goto err;
 	}
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (write && mkdirat(rd->fd, names[i], 0750) == -1 &&
-		    errno != EEXIST) {
-			snprintf(err, errlen, "mkdir %s/%s: %s", path, names[i],
-			    strerror(errno));
-			goto err;
-		}
+		/* Made only when missing: no syscall more than needed. */
 		if ((*fds[i] = dir_open_at(rd->fd, names[i], rd->uid)) == -1 &&
-		    (write || errno != ENOENT)) {
+		    write && errno == ENOENT) {
+			if (mkdirat(rd->fd, names[i], 0750) == -1 &&
+			    errno != EEXIST) {
+				snprintf(err, errlen, "mkdir %s/%s: %s", path,
+				    names[i], strerror(errno));
+				goto err;
+			}
+			*fds[i] = dir_open_at(rd->fd, names[i], rd->uid);
+		}
+		if (*fds[i] == -1 && (write || errno != ENOENT)) {
 			snprintf(err, errlen, "%s/%s: %s", path, names[i],
 			    why(errno));
 			goto err;
