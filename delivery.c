@@ -183,7 +183,7 @@ answer_redelivery(struct rundir *rd, cJSON *rec, struct reply *rp)
 	cJSON *out = cJSON_CreateArray();
 
 	sha = cJSON_GetObjectItemCaseSensitive(rec, "sha");
-	jobs = cJSON_IsArray(rec) ? rec :	/* as written before 0.2 */
+	jobs = cJSON_IsArray(rec) ? rec :	/* the older format */
 	    cJSON_GetObjectItemCaseSensitive(rec, "jobs");
 	cJSON_ArrayForEach(job, jobs) {
 		id = cJSON_GetObjectItemCaseSensitive(job, "id");

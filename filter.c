@@ -502,7 +502,7 @@ delivery_id_safe(const char *s)
 }
 
 /* "owner/name" as GitHub allows them; "" when the payload had none. */
-int
+static int
 repo_safe(const char *s)
 {
 	const char *slash = strchr(s, '/');

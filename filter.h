@@ -85,9 +85,6 @@ int	 path_safe(const char *path);
 /* A delivery id: [A-Za-z0-9._-]{1,64}, not starting with '.' or '-'. */
 int	 delivery_id_safe(const char *s);
 
-/* A repository's full_name: "owner/name" of [A-Za-z0-9._-], or "". */
-int	 repo_safe(const char *s);
-
 /*
  * The checks every value that may fill a {placeholder} passes, whether it
  * came with a delivery or from a job.json (retry): ref and sha always,

@@ -24,7 +24,8 @@ const char *const JOB_QUEUED = "queued", *const JOB_RUNNING = "running",
 	    *const JOB_SUPERSEDED = "superseded",
 	    *const JOB_TIMEOUT = "timeout", *const JOB_LOST = "lost";
 
-const char *
+/* The name state is known by (a static string), or NULL. */
+static const char *
 job_state_name(const char *state)
 {
 	const char *const all[] = {
@@ -368,7 +369,8 @@ job_open_file(const struct job *j, const char *name, int flags)
 	return file_open_at(j->dirfd, name, flags, 0640, ANY_OWNER);
 }
 
-void
+/* Removes the folder of a job that never started (job.json, log). */
+static void
 job_discard(struct rundir *rd, struct job *j)
 {
 	unlinkat(j->dirfd, "job.json", 0);
@@ -376,7 +378,8 @@ job_discard(struct rundir *rd, struct job *j)
 	unlinkat(rd->fd, j->id, AT_REMOVEDIR);
 }
 
-int
+/* Asks the supervisor to stop the job, ending in state.  0 or -1. */
+static int
 job_request_stop(const struct job *j, const char *state)
 {
 	return file_write_at(j->dirfd, "stop", state, strlen(state), 0640, 0);

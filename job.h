@@ -77,9 +77,6 @@ int	 job_state_final(const char *state);
  */
 int	 job_set_state(struct job *j, const char *to);
 
-/* The name state is known by (a static string), or NULL. */
-const char *job_state_name(const char *state);
-
 /* An empty record: no folder, no exit code. */
 void	 job_init(struct job *j);
 
@@ -115,12 +112,6 @@ int	 job_write_pid(const struct job *j);
 
 /* Opens a file of the job's folder with flags.  Returns it, or -1. */
 int	 job_open_file(const struct job *j, const char *name, int flags);
-
-/* Removes the folder of a job that never started (job.json, log). */
-void	 job_discard(struct rundir *rd, struct job *j);
-
-/* Asks the supervisor to stop the job, ending in state.  0 or -1. */
-int	 job_request_stop(const struct job *j, const char *state);
 
 /* The state a stop request names, or NULL: read by the supervisor. */
 const char *job_stop_requested(const struct job *j);

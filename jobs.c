@@ -5,7 +5,6 @@
  * running whose supervisor is gone is shown as "lost", so that a dead
  * supervisor never leaves a job running forever.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -99,40 +98,52 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct names {
+	char	**v;
+	size_t	  n;
+	int	  oom;
+};
+
+/* dir_each: keeps the names that are job ids. */
+static int
+keep_job_name(void *arg, const char *name)
+{
+	struct names *nm = arg;
+	char **nv;
+
+	if (!job_id_valid(name))
+		return 0;
+	if ((nv = realloc(nm->v, (nm->n + 1) * sizeof(*nv))) == NULL ||
+	    (nv[nm->n] = strdup(name)) == NULL) {
+		if (nv != NULL)
+			nm->v = nv;
+		nm->oom = 1;
+		return 1;
+	}
+	nm->v = nv;
+	nm->n++;
+	return 0;
+}
+
 /* All jobs, oldest first, as a JSON array; NULL if run_dir cannot be read. */
 static cJSON *
 jobs_load(struct rundir *rd)
 {
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL, **nn;
-	size_t n = 0, i;
-	cJSON *all, *job;
-	int fd;
+	struct names nm = { NULL, 0, 0 };
+	cJSON *all = NULL, *job;
+	size_t i;
 
-	if ((fd = dup(rd->fd)) == -1 || (d = fdopendir(fd)) == NULL)
-		return NULL;
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (!job_id_valid(de->d_name))
-			continue;
-		if ((nn = realloc(names, (n + 1) * sizeof(*nn))) == NULL)
-			break;
-		names = nn;
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			break;
-		n++;
+	if (dir_each(rd->fd, keep_job_name, &nm) == 0 && !nm.oom) {
+		if (nm.n > 0)
+			qsort(nm.v, nm.n, sizeof(*nm.v), cmp_names);
+		all = cJSON_CreateArray();
+		for (i = 0; i < nm.n; i++)
+			if ((job = job_load(rd, nm.v[i])) != NULL)
+				cJSON_AddItemToArray(all, job);
 	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
-	all = cJSON_CreateArray();
-	for (i = 0; i < n; i++) {
-		if ((job = job_load(rd, names[i])) != NULL)
-			cJSON_AddItemToArray(all, job);
-		free(names[i]);
-	}
-	free(names);
+	for (i = 0; i < nm.n; i++)
+		free(nm.v[i]);
+	free(nm.v);
 	return all;
 }
 

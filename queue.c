@@ -1,7 +1,6 @@
 /*
  * queue.c: FIFO admission and slot locks, settled with flock(2) only.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -91,6 +90,23 @@ seq_of(const char *name, unsigned long long *seq)
 	return 0;
 }
 
+/* dir_each: counts an entry of the queue into the state. */
+static int
+count_entry(void *arg, const char *name)
+{
+	struct qstate *q = arg;
+	unsigned long long seq;
+
+	if (seq_of(name, &seq) == 0) {
+		q->count++;
+		if (seq < q->head)
+			q->head = seq;
+		if (seq >= q->tail)
+			q->tail = seq + 1;
+	}
+	return 0;
+}
+
 /*
  * Rebuilds the state from the entries, when the lock file holds none (a
  * new run directory) or nonsense.
@@ -98,26 +114,9 @@ seq_of(const char *name, unsigned long long *seq)
 static void
 state_rebuild(struct rundir *rd, struct qstate *q)
 {
-	unsigned long long seq;
-	struct dirent *de;
-	DIR *d;
-	int fd;
-
 	q->head = ~0ULL;
 	q->tail = q->count = 0;
-	if ((fd = dup(rd->queue)) != -1 && (d = fdopendir(fd)) != NULL) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL)
-			if (seq_of(de->d_name, &seq) == 0) {
-				q->count++;
-				if (seq < q->head)
-					q->head = seq;
-				if (seq >= q->tail)
-					q->tail = seq + 1;
-			}
-		closedir(d);
-	} else if (fd != -1)
-		close(fd);
+	dir_each(rd->queue, count_entry, q);
 	if (q->count == 0)
 		q->head = q->tail;
 }
@@ -392,31 +391,36 @@ queue_remove(struct rundir *rd,
 	return QUEUE_OK;
 }
 
+struct has {
+	struct rundir	*rd;
+	const char	*id;
+	int		 found;
+};
+
+/* dir_each: whether the entry name names h->id. */
+static int
+entry_names(void *arg, const char *name)
+{
+	struct has *h = arg;
+	char *s;
+
+	if (name[0] == '.' || (s = file_read_at(h->rd->queue, name,
+	    JOB_ID_MAX, NULL, h->rd->uid)) == NULL)
+		return 0;
+	h->found = strncmp(s, h->id, strlen(h->id)) == 0 &&
+	    (s[strlen(h->id)] == '\n' || s[strlen(h->id)] == '\0');
+	free(s);
+	return h->found;
+}
+
 int
 queue_has(struct rundir *rd, const char *id)
 {
-	char got[JOB_ID_MAX], *s;
-	struct dirent *de;
-	DIR *d;
-	int fd, found = 0;
+	struct has h = { rd, id, 0 };
 
-	if (rd->queue == -1 || (fd = dup(rd->queue)) == -1)
-		return 0;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	rewinddir(d);
-	while (!found && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || (s = file_read_at(rd->queue,
-		    de->d_name, JOB_ID_MAX, NULL, rd->uid)) == NULL)
-			continue;
-		snprintf(got, sizeof(got), "%.*s", (int)strcspn(s, "\n"), s);
-		found = strcmp(got, id) == 0;
-		free(s);
-	}
-	closedir(d);
-	return found;
+	if (rd->queue != -1)
+		dir_each(rd->queue, entry_names, &h);
+	return h.found;
 }
 
 int

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,28 @@ file_read_at(int dfd, const char *name, size_t max, size_t *len,
 	close(fd);
 	errno = saved;
 	return s;
+}
+
+int
+dir_each(int dfd, int (*fn)(void *, const char *), void *arg)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(dfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);		/* the dup shares dfd's offset */
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 && fn(arg, de->d_name))
+			break;
+	closedir(d);
+	return 0;
 }
 
 int

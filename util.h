@@ -54,6 +54,13 @@ char	*file_read_at(int dfd, const char *name, size_t max, size_t *len,
 int	 file_write_at(int dfd, const char *name, const void *data,
 	    size_t len, mode_t mode, int sync);
 
+/*
+ * Calls fn(arg, name) for each entry of the directory dfd (but "." and
+ * ".."), until fn returns non-zero.  dfd stays open and usable.  Returns
+ * 0, or -1 with errno set.
+ */
+int	 dir_each(int dfd, int (*fn)(void *arg, const char *name), void *arg);
+
 /* write(2) all of it, retrying on EINTR.  Returns 0 or -1. */
 int	 write_all(int fd, const void *data, size_t len);
 
