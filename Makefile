@@ -26,9 +26,11 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
-LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o spawn.o delivery.o jobs.o
+LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o \
+	  checkout.o spawn.o delivery.o jobs.o prune.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
+	  tests/test_results tests/test_util \
 	  tests/test_queue tests/test_delivery tests/test_spawn
 TOOLS	= tests/fake-swift tests/bench
 
@@ -50,7 +52,8 @@ tests/%: tests/%.c tests/t.h tests/req.h $(LIB_OBJS)
 tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
-$(OBJS): conf.h delivery.h filter.h job.h jobs.h queue.h rundir.h sig.h spawn.h util.h
+$(OBJS): checkout.h conf.h delivery.h filter.h job.h jobs.h prune.h queue.h \
+	  results.h rundir.h sig.h spawn.h util.h
 
 deps:
 	@sh tests/deps.sh

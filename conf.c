@@ -31,10 +31,14 @@ const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_DELIVERY] = "delivery",
 	[PH_JOB] = "job",
 	[PH_JOB_DIR] = "job_dir",
+	[PH_SRC] = "src",
+	[PH_COMMIT] = "commit",
+	[PH_OUTPUT_DIR] = "output_dir",
 };
 
 #define DEFAULT_COMMAND \
-	"swift sft {config} --output_dir {job_dir}/output --add_version false"
+	"swift sft {config} --output_dir {output_dir} --add_version false"
+#define DEFAULT_OUTPUT_DIR "{job_dir}/output"
 
 struct parse {
 	const char	*file;
@@ -168,7 +172,8 @@ check_placeholders(struct parse *p, const char *key, const struct strv *l)
 				return perr(p, "%s: unknown placeholder in "
 				    "\"%s\" (known: {config} {sha} {short_sha} "
 				    "{ref} {branch} {repository} {delivery} "
-				    "{job} {job_dir})", key, l->v[i]);
+				    "{job} {job_dir} {src} {commit} {output_dir})",
+				    key, l->v[i]);
 	return 0;
 }
 
@@ -310,7 +315,7 @@ conf_wipe_secret(struct conf *c)
 		OPENSSL_cleanse(env_secret, strlen(env_secret));
 }
 
-enum kind { K_STR, K_PATH, K_LIST, K_SIZE, K_COUNT, K_SECONDS };
+enum kind { K_STR, K_PATH, K_LIST, K_SIZE, K_COUNT, K_SECONDS, K_BOOL };
 
 struct key {
 	const char	*name;
@@ -324,7 +329,9 @@ enum {
 	KEY_COMMAND, KEY_LAUNCHER, KEY_ENV, KEY_MAX_BODY, KEY_GPUS, KEY_SLOTS,
 	KEY_GPUS_PER_JOB, KEY_MAX_QUEUED, KEY_CONCURRENCY, KEY_MAX_RUNTIME,
 	KEY_KILL_GRACE, KEY_NOTIFY, KEY_NOTIFY_ENV, KEY_NOTIFY_TIMEOUT,
-	KEY_MAX_RUNS_PER_PUSH, NKEYS
+	KEY_MAX_RUNS_PER_PUSH, KEY_REPOSITORY, KEY_FETCH_TIMEOUT,
+	KEY_SUBMODULES, KEY_KEEP_SRC, KEY_GIT_SSH_KEY, KEY_GIT_KNOWN_HOSTS,
+	KEY_GIT_CREDENTIALS, KEY_OUTPUT_DIR, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -353,6 +360,14 @@ static const struct key keys[NKEYS] = {
 	[KEY_NOTIFY_ENV] =	{ "notify_env",		K_LIST,	O(notify_env) },
 	[KEY_NOTIFY_TIMEOUT] =	{ "notify_timeout",	K_SECONDS, O(notify_timeout) },
 	[KEY_MAX_RUNS_PER_PUSH] = { "max_runs_per_push", K_COUNT, O(max_runs_per_push) },
+	[KEY_REPOSITORY] =	{ "repository",		K_STR,	O(repository) },
+	[KEY_FETCH_TIMEOUT] =	{ "fetch_timeout",	K_SECONDS, O(fetch_timeout) },
+	[KEY_SUBMODULES] =	{ "submodules",		K_BOOL,	O(submodules) },
+	[KEY_KEEP_SRC] =	{ "keep_src",		K_BOOL,	O(keep_src) },
+	[KEY_GIT_SSH_KEY] =	{ "git_ssh_key",	K_PATH,	O(git_ssh_key) },
+	[KEY_GIT_KNOWN_HOSTS] =	{ "git_known_hosts",	K_PATH,	O(git_known_hosts) },
+	[KEY_GIT_CREDENTIALS] =	{ "git_credentials",	K_PATH,	O(git_credentials) },
+	[KEY_OUTPUT_DIR] =	{ "output_dir",		K_STR,	O(output_dir) },
 };
 #undef O
 
@@ -365,6 +380,7 @@ set_defaults(struct conf *c)
 	    strv_split(&c->ignore_paths, "") == -1 ||
 	    strv_split(&c->configs, "configs/*.yaml configs/*.yml") == -1 ||
 	    setstr(&c->default_config, "configs/sft.yaml") == -1 ||
+	    setstr(&c->output_dir, DEFAULT_OUTPUT_DIR) == -1 ||
 	    strv_split(&c->command, DEFAULT_COMMAND) == -1 ||
 	    strv_split(&c->launcher, "") == -1 ||
 	    strv_split(&c->env, "") == -1 ||
@@ -379,6 +395,7 @@ set_defaults(struct conf *c)
 	c->max_runs_per_push = 8;
 	c->kill_grace = 30;
 	c->notify_timeout = 30;
+	c->fetch_timeout = 600;
 	return 0;
 }
 
@@ -444,6 +461,15 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 		if (parse_seconds(val, f) == -1)
 			return perr(p, "%s: \"%s\" is not a duration "
 			    "(digits, optional s, m, h or d)", key, val);
+		break;
+	case K_BOOL:
+		if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0)
+			*(int *)f = 1;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0)
+			*(int *)f = 0;
+		else
+			return perr(p, "%s: \"%s\" is not yes or no", key,
+			    val);
 		break;
 	}
 	return 0;
@@ -577,6 +603,100 @@ one_secret(struct parse *p, struct conf *c, const int seen[NKEYS],
 	return secrets ? perr(p, "give secret_file or secret, not both") : 0;
 }
 
+/*
+ * The repository URL goes to git as one argument: it must not pass for an
+ * option, and a password in it would show in ps.
+ */
+static int
+repo_url(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
+{
+	const char *r = c->repository, *host, *at;
+
+	(void)secrets;
+	if (r == NULL)
+		return 0;
+	if (seen[KEY_WORKDIR]) {
+		p->line = seen[KEY_WORKDIR];
+		return perr(p, "give workdir or repository, not both (with "
+		    "repository each job trains in its own checkout)");
+	}
+	if (r[0] == '-' || !utf8_valid(r) || strpbrk(r, " \t\n"))
+		return perr(p, "repository: \"%s\" is not a URL or path git "
+		    "can fetch", r);
+	if ((host = strstr(r, "://")) != NULL &&
+	    (at = strchr(host + 3, '@')) != NULL &&
+	    memchr(host + 3, ':', at - host - 3) != NULL &&
+	    (strchr(host + 3, '/') == NULL || at < strchr(host + 3, '/')))
+		return perr(p, "repository: a password or token in the URL "
+		    "would show in ps and logs; put it in git_credentials");
+	return 0;
+}
+
+/*
+ * git hands GIT_SSH_COMMAND and credential helpers to a shell: the paths
+ * that go into them keep to characters no shell reads as syntax.
+ */
+static int
+git_paths(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	const char *const v[] = { c->git_ssh_key, c->git_known_hosts,
+	    c->git_credentials };
+	const int k[] = { KEY_GIT_SSH_KEY, KEY_GIT_KNOWN_HOSTS,
+	    KEY_GIT_CREDENTIALS };
+	size_t i;
+
+	(void)secrets;
+	for (i = 0; i < 3; i++)
+		if (v[i] != NULL && v[i][strspn(v[i], "ABCDEFGHIJKLMNOPQRSTU"
+		    "VWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-")] !=
+		    '\0') {
+			p->line = seen[k[i]];
+			return perr(p, "%s: \"%s\": keep to letters, digits "
+			    "and / . _ + -", keys[k[i]].name, v[i]);
+		}
+	if (c->git_ssh_key != NULL && c->git_known_hosts == NULL)
+		return perr(p, "git_ssh_key needs git_known_hosts (the "
+		    "server's host key, as ssh-keyscan prints it)");
+	if (c->repository == NULL && (c->git_ssh_key || c->git_credentials ||
+	    seen[KEY_SUBMODULES] || seen[KEY_KEEP_SRC]))
+		return perr(p, "%s is for the checkout: set repository too",
+		    c->git_ssh_key ? "git_ssh_key" : c->git_credentials ?
+		    "git_credentials" : seen[KEY_SUBMODULES] ? "submodules" :
+		    "keep_src");
+	return 0;
+}
+
+/* Where the trainer writes must outlive the checkout. */
+static int
+output_dir(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	struct strv one = { &c->output_dir, 1 };
+
+	(void)seen, (void)secrets;
+	if (check_placeholders(p, "output_dir", &one) == -1)
+		return -1;
+	if (strstr(c->output_dir, "{output_dir}") != NULL)
+		return perr(p, "output_dir: cannot hold {output_dir}");
+	if (strstr(c->output_dir, "{src}") != NULL && !c->keep_src)
+		return perr(p, "output_dir: {src} is removed when the job "
+		    "ends (keep_src = no): checkpoints would go with it");
+	if (c->output_dir[0] != '/' && c->output_dir[0] != '{')
+		return perr(p, "output_dir: \"%s\" is not an absolute path",
+		    c->output_dir);
+	return 0;
+}
+
+static int
+fetch_timeout(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return c->fetch_timeout >= 1 ? 0 :
+	    perr(p, "fetch_timeout must be at least 1s");
+}
+
 static const struct {
 	int	 key;		/* whose line an error names */
 	rule_fn	*check;
@@ -593,6 +713,10 @@ static const struct {
 	{ KEY_GPUS_PER_JOB,	per_job },
 	{ KEY_MAX_RUNS_PER_PUSH, runs_per_push },
 	{ KEY_SECRET,		one_secret },
+	{ KEY_REPOSITORY,	repo_url },
+	{ KEY_GIT_KNOWN_HOSTS,	git_paths },
+	{ KEY_OUTPUT_DIR,	output_dir },
+	{ KEY_FETCH_TIMEOUT,	fetch_timeout },
 };
 
 static int
@@ -725,5 +849,10 @@ conf_free(struct conf *c)
 	strv_free(&c->gpus);
 	strv_free(&c->notify);
 	strv_free(&c->notify_env);
+	free(c->repository);
+	free(c->git_ssh_key);
+	free(c->git_known_hosts);
+	free(c->git_credentials);
+	free(c->output_dir);
 	memset(c, 0, sizeof(*c));
 }

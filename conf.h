@@ -47,6 +47,15 @@ struct conf {
 	struct strv	 notify;	/* argv, same placeholders */
 	struct strv	 notify_env;	/* NAME=VALUE for notify only */
 	long		 notify_timeout;	/* seconds */
+	/* The job's source: a checkout of the pushed commit (checkout.c). */
+	char		*repository;	/* URL or path git fetches, or NULL */
+	long		 fetch_timeout;	/* seconds, each git step */
+	int		 submodules;	/* update them in the checkout */
+	int		 keep_src;	/* keep the checkout when the job ends */
+	char		*git_ssh_key;	/* deploy key, or NULL */
+	char		*git_known_hosts;	/* with git_ssh_key */
+	char		*git_credentials;	/* git-credential-store file */
+	char		*output_dir;	/* template: where the trainer writes */
 };
 
 /*
@@ -78,7 +87,8 @@ void	 conf_wipe_secret(struct conf *c);
  */
 enum placeholder {
 	PH_CONFIG, PH_SHA, PH_SHORT_SHA, PH_REF, PH_BRANCH, PH_REPOSITORY,
-	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH__COUNT
+	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH_SRC, PH_COMMIT, PH_OUTPUT_DIR,
+	PH__COUNT
 };
 extern const char *const conf_placeholder_names[PH__COUNT];
 

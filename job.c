@@ -18,7 +18,8 @@
 #include "spawn.h"
 #include "util.h"
 
-const char *const JOB_QUEUED = "queued", *const JOB_RUNNING = "running",
+const char *const JOB_QUEUED = "queued", *const JOB_PREPARING = "preparing",
+	    *const JOB_RUNNING = "running",
 	    *const JOB_SUCCEEDED = "succeeded", *const JOB_FAILED = "failed",
 	    *const JOB_KILLED = "killed", *const JOB_CANCELLED = "cancelled",
 	    *const JOB_SUPERSEDED = "superseded",
@@ -29,8 +30,9 @@ static const char *
 job_state_name(const char *state)
 {
 	const char *const all[] = {
-		JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_KILLED,
-		JOB_CANCELLED, JOB_SUPERSEDED, JOB_TIMEOUT, JOB_LOST
+		JOB_QUEUED, JOB_PREPARING, JOB_RUNNING, JOB_SUCCEEDED,
+		JOB_FAILED, JOB_KILLED, JOB_CANCELLED, JOB_SUPERSEDED,
+		JOB_TIMEOUT, JOB_LOST
 	};
 	size_t i;
 
@@ -45,8 +47,8 @@ job_state_final(const char *state)
 {
 	const char *s = job_state_name(state);
 
-	return s != NULL && s != JOB_QUEUED && s != JOB_RUNNING &&
-	    s != JOB_LOST;
+	return s != NULL && s != JOB_QUEUED && s != JOB_PREPARING &&
+	    s != JOB_RUNNING && s != JOB_LOST;
 }
 
 int
@@ -59,6 +61,11 @@ job_set_state(struct job *j, const char *to)
 		{ &JOB_QUEUED, &JOB_FAILED },
 		{ &JOB_QUEUED, &JOB_CANCELLED },
 		{ &JOB_QUEUED, &JOB_SUPERSEDED },
+		{ &JOB_QUEUED, &JOB_PREPARING },
+		{ &JOB_PREPARING, &JOB_RUNNING },
+		{ &JOB_PREPARING, &JOB_FAILED },
+		{ &JOB_PREPARING, &JOB_CANCELLED },
+		{ &JOB_PREPARING, &JOB_SUPERSEDED },
 		{ &JOB_RUNNING, &JOB_SUCCEEDED },
 		{ &JOB_RUNNING, &JOB_FAILED },
 		{ &JOB_RUNNING, &JOB_KILLED },
@@ -232,6 +239,12 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	j->sha = jstr(o, "sha");
 	j->config = jstr(o, "config");
 	j->retry_of = jstr(o, "retry_of");
+	j->output_dir = jstr(o, "output_dir");
+	snprintf(j->commit, sizeof(j->commit), "%s", jstr(o, "commit") &&
+	    strlen(jstr(o, "commit")) < sizeof(j->commit) ? jstr(o,
+	    "commit") : "");
+	j->has_src = jstr(o, "src") != NULL;
+	results_from_json(&j->results, o);
 	j->created = jtime(o, "created");
 	j->started = jtime(o, "started");
 	j->finished = jtime(o, "finished");
@@ -260,6 +273,7 @@ job_close(struct job *j)
 	j->dirfd = -1;
 	free(j->gpus);
 	j->gpus = NULL;
+	results_free(&j->results);
 	cJSON_Delete(j->src);
 	j->src = NULL;
 }
@@ -339,6 +353,15 @@ job_write(const struct job *j)
 	add_str(o, "error", j->error[0] ? j->error : NULL);
 	snprintf(path, sizeof(path), "%s/log", j->dir);
 	add_str(o, "log", path);
+	if (j->output_dir != NULL)
+		add_str(o, "output_dir", j->output_dir);
+	if (j->commit[0] != '\0')
+		add_str(o, "commit", j->commit);
+	if (j->has_src) {
+		snprintf(path, sizeof(path), "%s/src", j->dir);
+		add_str(o, "src", path);
+	}
+	results_to_json(&j->results, o);
 	if ((s = cJSON_Print(o)) == NULL)
 		goto oom;
 	i = strlen(s);
@@ -405,12 +428,13 @@ job_stop_requested(const struct job *j)
 int
 job_lost(struct rundir *rd, const struct job *j)
 {
-	if (j->state != JOB_RUNNING && j->state != JOB_QUEUED)
+	if (j->state != JOB_RUNNING && j->state != JOB_PREPARING &&
+	    j->state != JOB_QUEUED)
 		return 0;
 	if (j->supervisor > 0 &&
 	    proc_starttime(j->supervisor) == j->supervisor_start)
 		return 0;
-	if (j->state == JOB_RUNNING)
+	if (j->state != JOB_QUEUED)
 		return 1;
 	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
 	    time(NULL) - j->created >= UNSUPERVISED_GRACE;
@@ -513,7 +537,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	k.mine_sp = &sp;
 	j->argv = sp.argv;
 	/* Refused now, not when its turn comes: a trainer that is not there. */
-	if (spawn_check(&sp, err, errlen) == -1) {
+	if (spawn_check(&sp, c, err, errlen) == -1) {
 		snprintf(j->error, sizeof(j->error), "%s", err);
 		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
@@ -686,7 +710,7 @@ job_supersede(struct rundir *rd, struct conf *c, const char *branch,
 			continue;
 		if (j.branch != NULL && strcmp(j.branch, branch) == 0 &&
 		    (j.delivery == NULL || strcmp(j.delivery, delivery) != 0) &&
-		    j.state == JOB_RUNNING)
+		    (j.state == JOB_RUNNING || j.state == JOB_PREPARING))
 			job_request_stop(&j, JOB_CANCELLED);
 		job_close(&j);
 	}

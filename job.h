@@ -6,13 +6,16 @@
  * (cancel, supersede).  The supervisor's part (running and watching the
  * trainer, recording how it ended) is spawn.c; the files rundir.c.
  *
- *	queued ----> running ----> succeeded | failed | killed |
- *	   |            |            cancelled | timeout
- *	   |            +--(supervisor gone)--> lost --cancel--> cancelled
+ *	queued --> [preparing] --> running --> succeeded | failed | killed |
+ *	   |           |              |        cancelled | timeout
+ *	   |           |              +--(supervisor gone)--> lost --cancel-->
+ *	   |           +--> failed | cancelled | superseded      cancelled
  *	   +--> cancelled | superseded | failed (its trainer cannot start)
  *
- * "lost" is never written: it is how a running job whose supervisor is
- * gone (or a queued one that is neither in the queue nor started) shows.
+ * "preparing" is the checkout of the pushed commit (checkout.h), only with
+ * a repository configured.  "lost" is never written: it is how a
+ * preparing or running job whose supervisor is gone (or a queued one that
+ * is neither in the queue nor started) shows.
  *
  * Errors follow util.h.
  */
@@ -25,6 +28,7 @@
 #include <cJSON.h>
 
 #include "conf.h"
+#include "results.h"
 #include "rundir.h"
 
 #define JOB_JSON_MAX	(1 << 20)	/* the largest job.json read */
@@ -46,6 +50,7 @@ struct job {
 	const char	*config;
 	const char	*retry_of;	/* the job this one reruns, or NULL */
 	char *const	*argv;		/* written to job.json; not read back */
+	const char	*output_dir;	/* where the trainer writes, or NULL */
 	/* One of the names below, or NULL when job.json had none we know. */
 	const char	*state;
 	time_t		 created, started, finished;	/* 0: not yet */
@@ -58,11 +63,14 @@ struct job {
 	int		 exit_code;	/* -1: none */
 	int		 signal;	/* 0: none */
 	char		 error[512];	/* why it failed to start */
+	char		 commit[41];	/* HEAD of its checkout, "" if none */
+	int		 has_src;	/* its checkout (dir/src) is there */
+	struct results	 results;	/* from logging.jsonl, at its end */
 	cJSON		*src;		/* what job_read parsed */
 };
 
 /* The states, as job.json spells them. */
-extern const char *const JOB_QUEUED, *const JOB_RUNNING,
+extern const char *const JOB_QUEUED, *const JOB_PREPARING, *const JOB_RUNNING,
 	    *const JOB_SUCCEEDED, *const JOB_FAILED, *const JOB_KILLED,
 	    *const JOB_CANCELLED, *const JOB_SUPERSEDED, *const JOB_TIMEOUT,
 	    *const JOB_LOST;

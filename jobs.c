@@ -20,10 +20,12 @@
 
 #include <cJSON.h>
 
+#include "checkout.h"
 #include "conf.h"
 #include "filter.h"
 #include "job.h"
 #include "jobs.h"
+#include "prune.h"
 #include "queue.h"
 #include "rundir.h"
 #include "spawn.h"
@@ -47,6 +49,9 @@ usage(FILE *f)
 	    "  logs JOB [-f]      print a job's log (-f: follow it)\n"
 	    "  cancel JOB         stop a queued or running job\n"
 	    "  retry JOB          a new job for the same commit and config\n"
+	    "  prune [--older-than 30d] [--state STATE...] [--dry-run]\n"
+	    "                     remove ended jobs' folders, old delivery\n"
+	    "                     records and stale claims\n"
 	    "  check [--user USER]  load the configuration and try, as the\n"
 	    "                     server's user (www-data when run as root),\n"
 	    "                     what every delivery needs\n"
@@ -72,6 +77,36 @@ num(const cJSON *o, const char *name)
 }
 
 /*
+ * A running job's progress from the last line of its logging.jsonl:
+ * "progress": {"step", "max_steps", "fraction", "remaining_seconds",
+ * "loss", "text"}.
+ */
+static void
+add_progress(cJSON *o, const struct job *j)
+{
+	struct progress pr;
+	char path[PATH_MAX], text[64];
+	cJSON *p;
+
+	if (j->output_dir == NULL)
+		snprintf(path, sizeof(path), "%s/output", j->dir);
+	if (progress_read(j->output_dir ? j->output_dir : path, &pr) == -1 ||
+	    (p = cJSON_AddObjectToObject(o, "progress")) == NULL)
+		return;
+	progress_format(&pr, text, sizeof(text));
+	cJSON_AddNumberToObject(p, "step", (double)pr.step);
+	cJSON_AddNumberToObject(p, "max_steps", (double)pr.max_steps);
+	cJSON_AddNumberToObject(p, "fraction", (double)pr.step /
+	    (double)pr.max_steps);
+	if (pr.remaining >= 0)
+		cJSON_AddNumberToObject(p, "remaining_seconds",
+		    (double)pr.remaining);
+	if (pr.has_loss)
+		cJSON_AddNumberToObject(p, "loss", pr.loss);
+	cJSON_AddStringToObject(p, "text", text);
+}
+
+/*
  * Loads job id's job.json as it is, but with state "lost" for a job that
  * nobody will see to its end (job.h).
  */
@@ -88,6 +123,8 @@ job_load(struct rundir *rd, const char *id)
 	if (job_lost(rd, &j))
 		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
 		    cJSON_CreateString(JOB_LOST));
+	else if (j.state == JOB_RUNNING)
+		add_progress(o, &j);
 	job_close(&j);
 	return o;
 }
@@ -172,14 +209,14 @@ since(const char *iso)
 static void
 print_table(const cJSON *all)
 {
-	const cJSON *job;
+	const cJSON *job, *pr;
 	const char *sha, *started, *state;
-	char pid[16], dur[16], ex[16];
+	char pid[16], dur[16], ex[16], how[64];
 	double d;
 
-	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %s\n", "ID",
+	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %s\n", "ID",
 	    "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED", "DURATION",
-	    "EXIT");
+	    "EXIT", "PROGRESS");
 	cJSON_ArrayForEach(job, all) {
 		state = str(job, "state");
 		sha = str(job, "sha");
@@ -195,13 +232,22 @@ print_table(const cJSON *all)
 			snprintf(ex, sizeof(ex), "sig%.0f", num(job, "signal"));
 		else
 			snprintf(ex, sizeof(ex), "-");
-		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %s\n",
-		    str(job, "id"), state ? state : "?",
+		pr = cJSON_GetObjectItemCaseSensitive(job, "progress");
+		if (str(pr, "text") != NULL)
+			snprintf(how, sizeof(how), "%s", str(pr, "text"));
+		else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(job,
+		    "loss")))
+			snprintf(how, sizeof(how), "loss %.4g", cJSON_GetNumberValue(
+			    cJSON_GetObjectItemCaseSensitive(job, "loss")));
+		else
+			snprintf(how, sizeof(how), "-");
+		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
+		    "%s\n", str(job, "id"), state ? state : "?",
 		    num(job, "pid") > 0 ? pid : "-",
 		    str(job, "branch") ? str(job, "branch") : "-",
 		    sha ? sha : "-",
 		    str(job, "config") ? str(job, "config") : "-",
-		    started ? started : "-", dur, ex);
+		    started ? started : "-", dur, ex, how);
 	}
 }
 
@@ -273,8 +319,10 @@ cmd_show(struct rundir *rd, int argc, char *argv[])
 	}
 	if ((job = find_job(rd, argv[1])) == NULL)
 		return 1;
-	snprintf(path, sizeof(path), "%s/%s/output", rd->path, argv[1]);
-	cJSON_AddStringToObject(job, "output_dir", path);
+	if (str(job, "output_dir") == NULL) {	/* older jobs: the default */
+		snprintf(path, sizeof(path), "%s/%s/output", rd->path, argv[1]);
+		cJSON_AddStringToObject(job, "output_dir", path);
+	}
 	s = cJSON_Print(job);
 	printf("%s\n", s);
 	free(s);
@@ -286,6 +334,7 @@ static int
 live(const char *state)
 {
 	return state != NULL && (strcmp(state, JOB_RUNNING) == 0 ||
+	    strcmp(state, JOB_PREPARING) == 0 ||
 	    strcmp(state, JOB_QUEUED) == 0);
 }
 
@@ -527,9 +576,12 @@ cmd_check(const char *config, int argc, char *argv[])
 	j.sha = "0000000000000000000000000000000000000000";
 	j.config = c.default_config;
 	if (spawn_prepare(&sp, &j, &c) == 0) {
-		if (nowork)
-			sp.cwd = "/";	/* said above; the trainer still */
-		if (spawn_check(&sp, err, sizeof(err)) == -1)
+		if (nowork) {	/* said above; the trainer still */
+			free(sp.cwd);
+			sp.cwd = strdup("/");
+		}
+		if (sp.cwd != NULL && spawn_check(&sp, &c, err,
+		    sizeof(err)) == -1)
 			problem(&n, "%s (as %s)", err, user);
 		if (sp.notify_argv != NULL && (sp.notify_exe == NULL ||
 		    access(sp.notify_exe, X_OK) == -1))
@@ -537,6 +589,11 @@ cmd_check(const char *config, int argc, char *argv[])
 			    sp.notify_argv[0], user);
 		spawn_free(&sp);
 	}
+	if (c.repository != NULL && checkout_check(&c, err, sizeof(err)) == -1)
+		problem(&n, "cannot read the repository %s (as %s): %s; give "
+		    "%s a deploy key (git_ssh_key) or a credential file "
+		    "(git_credentials), see the README", c.repository, user,
+		    err, user);
 	if (n == 0)
 		printf("%s: ok (as %s)\n", c.path, user);
 	conf_free(&c);
@@ -547,7 +604,8 @@ int
 jobs_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
-		"jobs", "show", "logs", "cancel", "retry", "check", NULL
+		"jobs", "show", "logs", "cancel", "retry", "check", "prune",
+		NULL
 	};
 	const char *config = NULL, *cmd;
 	struct rundir rd;
@@ -583,9 +641,10 @@ jobs_main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return 1;
 	}
-	/* Only cancel and retry write; they must be the server's user. */
+	/* Only cancel, retry and prune write: as the server's user. */
 	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
-	    strcmp(cmd, "retry") == 0, err, sizeof(err)) == -1) {
+	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		conf_free(&c);
 		return 1;
@@ -598,6 +657,8 @@ jobs_main(int argc, char *argv[])
 		rc = cmd_cancel(&rd, &c, argc - 1, argv + 1);
 	else if (strcmp(cmd, "retry") == 0)
 		rc = cmd_retry(&rd, &c, argc - 1, argv + 1);
+	else if (strcmp(cmd, "prune") == 0)
+		rc = prune_main(&rd, argc - 1, argv + 1);
 	else
 		rc = cmd_logs(&rd, argc - 1, argv + 1);
 	rundir_close(&rd);

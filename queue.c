@@ -465,6 +465,16 @@ slots_own(const struct slots *s, pid_t pid, unsigned long long start,
 }
 
 void
+slots_vacate(struct slots *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		(void)!ftruncate(s->fd[i], 0);
+	slots_release(s);
+}
+
+void
 slots_release(struct slots *s)
 {
 	int i;

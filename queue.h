@@ -94,6 +94,12 @@ void	 slots_own(const struct slots *s, pid_t pid, unsigned long long start,
 	    const char *id);
 
 /* Gives the slots back (closes their descriptors). */
+/*
+ * Clears the name in s (what ran on them has ended: no trainer is left to
+ * guard) and releases them, for the next job.
+ */
+void	 slots_vacate(struct slots *s);
+
 void	 slots_release(struct slots *s);
 
 #endif

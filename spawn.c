@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "checkout.h"
 #include "job.h"
 #include "queue.h"
 #include "spawn.h"
@@ -70,6 +72,18 @@ spawn_allowed(const char *kv)
 	for (i = 0; prefix[i] != NULL; i++)
 		if (strncmp(kv, prefix[i], strlen(prefix[i])) == 0)
 			return strchr(kv, '=') != NULL;
+	return 0;
+}
+
+int
+spawn_base_env(struct strv *env)
+{
+	size_t i;
+
+	for (i = 0; saved_env != NULL && saved_env[i] != NULL; i++)
+		if (spawn_allowed(saved_env[i]) &&
+		    strv_setenv(env, strdup(saved_env[i])) == -1)
+			return -1;
 	return 0;
 }
 
@@ -169,15 +183,13 @@ build_env(struct strv *env, const struct strv *extra,
 		[PH_SHORT_SHA] = "JOB_SHORT_SHA", [PH_REF] = "JOB_REF",
 		[PH_BRANCH] = "JOB_BRANCH", [PH_REPOSITORY] = "JOB_REPOSITORY",
 		[PH_DELIVERY] = "JOB_DELIVERY", [PH_JOB] = "JOB_ID",
-		[PH_JOB_DIR] = "JOB_DIR",
+		[PH_JOB_DIR] = "JOB_DIR", [PH_SRC] = "JOB_SRC",
+		[PH_COMMIT] = "JOB_COMMIT", [PH_OUTPUT_DIR] = "JOB_OUTPUT_DIR",
 	};
 	size_t i;
 
-	if (saved_env != NULL)
-		for (i = 0; saved_env[i] != NULL; i++)
-			if (spawn_allowed(saved_env[i]) &&
-			    strv_setenv(env, strdup(saved_env[i])) == -1)
-				return -1;
+	if (spawn_base_env(env) == -1)
+		return -1;
 	for (i = 0; i < extra->n; i++)
 		if (strv_setenv(env, expand(extra->v[i], val)) == -1)
 			return -1;
@@ -198,6 +210,10 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 
 	memset(sp, 0, sizeof(*sp));
 	snprintf(short_sha, sizeof(short_sha), "%s", j->sha);
+	sp->cwd = c->repository ? xprintf("%s/src", j->dir) :
+	    strdup(c->workdir ? c->workdir : j->dir);
+	if (sp->cwd == NULL)
+		return -1;
 	val[PH_CONFIG] = j->config;
 	val[PH_SHA] = j->sha;
 	val[PH_SHORT_SHA] = short_sha;
@@ -207,7 +223,14 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	val[PH_DELIVERY] = j->delivery;
 	val[PH_JOB] = j->id;
 	val[PH_JOB_DIR] = j->dir;
-	sp->cwd = c->workdir ? c->workdir : j->dir;
+	val[PH_SRC] = sp->cwd;
+	val[PH_COMMIT] = j->sha;
+	val[PH_OUTPUT_DIR] = "";
+	if ((sp->output_dir = expand(c->output_dir, val)) == NULL) {
+		spawn_free(sp);
+		return -1;
+	}
+	val[PH_OUTPUT_DIR] = sp->output_dir;
 	if (strv_expand(&argv, &c->launcher, val) == 0 &&
 	    strv_expand(&argv, &c->command, val) == 0 &&
 	    build_env(&env, &c->env, val, j) == 0 &&
@@ -238,11 +261,13 @@ spawn_free(struct spawn *sp)
 	argv_free(sp->notify_envp);
 	free(sp->exe);
 	free(sp->notify_exe);
+	free(sp->cwd);
+	free(sp->output_dir);
 	memset(sp, 0, sizeof(*sp));
 }
 
 /* What the supervisor tells the one that started it, one record. */
-enum { REPORT_STARTED = 1, REPORT_FAILED };
+enum { REPORT_STARTED = 1, REPORT_PREPARING, REPORT_FAILED };
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
 	STAGE_PIDFILE
@@ -296,11 +321,16 @@ start_error(char *buf, size_t size, int stage, int err,
 }
 
 int
-spawn_check(const struct spawn *sp, char *err, size_t errlen)
+spawn_check(const struct spawn *sp, const struct conf *c, char *err,
+    size_t errlen)
 {
 	struct stat st;
 
-	if (access(sp->cwd, X_OK) == -1) {
+	/* A checkout is made later: a trainer of its own is found then. */
+	if (c->repository != NULL && sp->argv[0][0] != '/' &&
+	    strchr(sp->argv[0], '/') != NULL)
+		return 0;
+	if (c->repository == NULL && access(sp->cwd, X_OK) == -1) {
 		start_error(err, errlen, STAGE_CHDIR, errno, sp);
 		return -1;
 	}
@@ -343,8 +373,8 @@ xwaitpid(pid_t pid, int *status, int flags)
 	return r;
 }
 
-static void
-say(const char *fmt, ...)
+void
+spawn_log(const char *fmt, ...)
 {
 	char buf[1024], ts[21];
 	va_list ap;
@@ -365,7 +395,7 @@ static void
 record(const struct job *j)
 {
 	if (job_write(j) == -1)
-		say("job %s: write job.json: %s", j->id, strerror(errno));
+		spawn_log("job %s: write job.json: %s", j->id, strerror(errno));
 }
 
 /*
@@ -397,13 +427,14 @@ close_others(int *keep, int n)
 
 /*
  * Starts a child in a process group of its own, in dir (or dirfd when dir
- * is NULL), and execs exe.  Every descriptor of ours but 0-2 is
- * close-on-exec, so the child has 0-2 only.  Returns its PID, or -1 with
- * *stage and errno telling what failed (exec failures included).
+ * is NULL), its stdout and stderr on outfd (ours when -1), and execs exe.
+ * Every descriptor of ours but 0-2 is close-on-exec, so the child has 0-2
+ * only.  Returns its PID, or -1 with *stage and errno telling what failed
+ * (exec failures included).
  */
 static pid_t
 start_child(const char *exe, char *const argv[], char *const envp[],
-    const char *dir, int dirfd, int *stage)
+    const char *dir, int dirfd, int outfd, int *stage)
 {
 	struct report r;
 	int p[2], status;
@@ -421,9 +452,13 @@ start_child(const char *exe, char *const argv[], char *const envp[],
 	}
 	if (pid == 0) {
 		/* Async-signal-safe calls only from here. */
-		int st = STAGE_CHDIR;
+		int st = STAGE_FDS;
 
 		setpgid(0, 0);
+		if (outfd != -1 && (dup2(outfd, 1) == -1 ||
+		    dup2(outfd, 2) == -1))
+			goto fail;
+		st = STAGE_CHDIR;
 		if ((dir != NULL ? chdir(dir) : fchdir(dirfd)) == 0) {
 			st = STAGE_EXEC;
 			if (exe == NULL)
@@ -431,6 +466,7 @@ start_child(const char *exe, char *const argv[], char *const envp[],
 			else
 				execve(exe, argv, envp);
 		}
+fail:
 		report(p[1], REPORT_FAILED, st, errno, 0);
 		_exit(127);
 	}
@@ -474,12 +510,12 @@ ended(struct job *j, int status, const char *stopped)
 		j->exit_code = WEXITSTATUS(status);
 		job_set_state(j, j->exit_code == 0 ? JOB_SUCCEEDED :
 		    JOB_FAILED);
-		say("job %s: trainer %ld exited with status %d", j->id,
+		spawn_log("job %s: trainer %ld exited with status %d", j->id,
 		    (long)j->pid, j->exit_code);
 	} else if (WIFSIGNALED(status)) {
 		j->signal = WTERMSIG(status);
 		job_set_state(j, JOB_KILLED);
-		say("job %s: trainer %ld killed by signal %d (%s)", j->id,
+		spawn_log("job %s: trainer %ld killed by signal %d (%s)", j->id,
 		    (long)j->pid, j->signal, strsignal(j->signal));
 	}
 	if (stopped != NULL)
@@ -506,13 +542,13 @@ watch(const struct conf *c, struct job *j)
 			    now - j->started >= c->max_runtime)
 				stopped = "timeout";
 			if (stopped != NULL) {
-				say("job %s: stopping (%s): SIGTERM to group "
+				spawn_log("job %s: stopping (%s): SIGTERM to group "
 				    "%ld", j->id, stopped, (long)j->pid);
 				kill(-j->pid, SIGTERM);
 				stopping = now;
 			}
 		} else if (!hard && now - stopping >= c->kill_grace) {
-			say("job %s: SIGKILL to group %ld after %lds", j->id,
+			spawn_log("job %s: SIGKILL to group %ld after %lds", j->id,
 			    (long)j->pid, c->kill_grace);
 			kill(-j->pid, SIGKILL);
 			hard = 1;
@@ -524,12 +560,101 @@ watch(const struct conf *c, struct job *j)
 		/* Cannot happen to a child of ours; say so rather than guess. */
 		snprintf(j->error, sizeof(j->error), "waitpid: %s",
 		    strerror(errno));
-		say("job %s: %s", j->id, j->error);
+		spawn_log("job %s: %s", j->id, j->error);
 		j->finished = time(NULL);
 		job_set_state(j, stopped ? stopped : JOB_FAILED);
 		return;
 	}
 	ended(j, status, stopped);
+}
+
+/* Keeps the last size - 1 bytes of output in tail. */
+static void
+tail_add(char *tail, size_t size, const char *buf, size_t n)
+{
+	size_t have = strlen(tail), keep;
+
+	if (size == 0)
+		return;
+	if (n >= size - 1) {
+		memcpy(tail, buf + n - (size - 1), size - 1);
+		tail[size - 1] = '\0';
+		return;
+	}
+	keep = have + n > size - 1 ? size - 1 - n : have;
+	memmove(tail, tail + have - keep, keep);
+	memcpy(tail + keep, buf, n);
+	tail[keep + n] = '\0';
+}
+
+enum run_end
+spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
+{
+	enum run_end end = RUN_EXITED;
+	struct pollfd pfd;
+	char buf[4096], *exe;
+	int p[2], stage, exited = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (taillen > 0)
+		tail[0] = '\0';
+	*status = 0;
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(tail, taillen, "pipe: %s", strerror(errno));
+		return RUN_ERROR;
+	}
+	exe = r->exe ? strdup(r->exe) : find_exe(r->argv[0], r->envp,
+	    r->dir ? r->dir : ".");
+	pid = start_child(exe, r->argv, r->envp, r->dir, r->dirfd, p[1],
+	    &stage);
+	free(exe);
+	close(p[1]);
+	if (pid == -1) {
+		snprintf(tail, taillen, "cannot %s %s: %s", stages[stage],
+		    r->argv[0], strerror(errno));
+		close(p[0]);
+		return RUN_ERROR;
+	}
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (!exited) {
+		if (pfd.fd == -1)
+			usleep(10000);
+		else if (poll(&pfd, 1, POLL_US / 1000) > 0) {
+			if ((n = read(p[0], buf, sizeof(buf))) > 0) {
+				if (!r->quiet)
+					(void)!write(STDERR_FILENO, buf, n);
+				tail_add(tail, taillen, buf, n);
+			} else if (n == 0 || errno != EINTR)
+				pfd.fd = -1;	/* end of output */
+		}
+		if (xwaitpid(pid, status, WNOHANG) == pid)
+			exited = 1;
+		else if (end == RUN_EXITED && r->stop != NULL &&
+		    r->stop(r->arg))
+			end = RUN_STOPPED;
+		else if (end == RUN_EXITED && r->deadline != 0 &&
+		    time(NULL) >= r->deadline)
+			end = RUN_TIMEOUT;
+		else
+			continue;
+		if (!exited) {
+			kill(-pid, SIGKILL);
+			xwaitpid(pid, status, 0);
+			exited = 1;
+		}
+	}
+	/* What it wrote before it ended; not what a child it left writes. */
+	while (pfd.fd != -1 && poll(&pfd, 1, 0) > 0 &&
+	    (n = read(p[0], buf, sizeof(buf))) > 0) {
+		if (!r->quiet)
+			(void)!write(STDERR_FILENO, buf, n);
+		tail_add(tail, taillen, buf, n);
+	}
+	close(p[0]);
+	kill_group(pid);
+	return end;
 }
 
 /*
@@ -541,9 +666,9 @@ static void
 notify(const struct conf *c, const struct spawn *sp, struct job *j)
 {
 	struct strv env = { NULL, 0 };
-	time_t deadline;
-	pid_t pid;
-	int stage, status;
+	struct run r;
+	char tail[256];
+	int status;
 	size_t i;
 
 	if (sp->notify_argv == NULL)
@@ -559,28 +684,26 @@ notify(const struct conf *c, const struct spawn *sp, struct job *j)
 	    strv_setenv(&env, xprintf("JOB_DURATION=%ld", j->started ?
 	    (long)(j->finished - j->started) : 0L)) == -1)
 		goto out;
-	if ((pid = start_child(sp->notify_exe, sp->notify_argv, env.v, NULL,
-	    j->dirfd, &stage)) == -1) {
-		say("job %s: notify: cannot %s %s: %s", j->id, stages[stage],
-		    sp->notify_argv[0], strerror(errno));
-		goto out;
+	memset(&r, 0, sizeof(r));
+	r.exe = sp->notify_exe;
+	r.argv = sp->notify_argv;
+	r.envp = env.v;
+	r.dirfd = j->dirfd;
+	r.deadline = time(NULL) + c->notify_timeout;
+	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
+	case RUN_ERROR:
+		spawn_log("job %s: notify: %s", j->id, tail);
+		break;
+	case RUN_TIMEOUT:
+		spawn_log("job %s: notify: killed after %lds", j->id,
+		    c->notify_timeout);
+		break;
+	default:
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			spawn_log("job %s: notify failed (status %d)", j->id,
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status));
 	}
-	deadline = time(NULL) + c->notify_timeout;
-	while (xwaitpid(pid, &status, WNOHANG) == 0) {
-		if (time(NULL) >= deadline) {
-			say("job %s: notify: killed after %lds", j->id,
-			    c->notify_timeout);
-			kill(-pid, SIGKILL);
-			xwaitpid(pid, &status, 0);
-			goto out;
-		}
-		usleep(POLL_US);
-	}
-	kill_group(pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		say("job %s: notify failed (status %d)", j->id,
-		    WIFEXITED(status) ? WEXITSTATUS(status) :
-		    128 + WTERMSIG(status));
 out:
 	strv_free(&env);
 }
@@ -625,10 +748,63 @@ slot_env(const struct conf *c, struct spawn *sp, struct job *j,
 }
 
 /*
- * The detached supervisor: starts the trainer on its slots, reports to
- * whoever started it, watches the trainer, records its end, gives its
- * slots to the next queued job, notifies.  For a job already ended (a
- * queued job cancelled), it only notifies.  Never returns.
+ * The end of a job that held slots: its checkout removed (unless
+ * keep_src), its record, its slots to the next queued jobs, notify.
+ */
+static void __attribute__((noreturn))
+finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
+    struct slots *s, int code)
+{
+	if (j->has_src && !c->keep_src)
+		checkout_remove(j);
+	record(j);
+	slots_vacate(s);
+	job_kick(rd, c);
+	if (c->repository != NULL)
+		checkout_prune(rd, c);
+	notify(c, sp, j);
+	_exit(code);
+}
+
+/*
+ * Preparing: the checkout of the pushed commit, with the slots held and
+ * the one who started the job already answered.  Returns 0 once the
+ * trainer can start in it; else the job has ended (failed or stopped).
+ */
+static int
+prepare(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j)
+{
+	const char *stopped;
+
+	switch (checkout_make(rd, c, j, j->error, sizeof(j->error))) {
+	case CHECKOUT_OK:
+		spawn_log("job %s: checked out %s in %s/src", j->id, j->commit,
+		    j->dir);
+		return 0;
+	case CHECKOUT_STOPPED:
+		stopped = job_stop_requested(j);
+		j->error[0] = '\0';
+		job_set_state(j, stopped ? stopped : JOB_CANCELLED);
+		spawn_log("job %s: stopped while preparing (%s)", j->id,
+		    j->state);
+		break;
+	case CHECKOUT_FAILED:
+		spawn_log("job %s: %s", j->id, j->error);
+		job_set_state(j, JOB_FAILED);
+		/* It never ran: a redelivery may start it. */
+		claim_release(rd, j->sha, j->config, j->id);
+		break;
+	}
+	j->finished = time(NULL);
+	return -1;
+}
+
+/*
+ * The detached supervisor: starts the trainer on its slots (after the
+ * checkout, when there is a repository), reports to whoever started it,
+ * watches the trainer, records its end and results, gives its slots to
+ * the next queued job, notifies.  For a job already ended (a queued job
+ * cancelled), it only notifies.  Never returns.
  */
 static void __attribute__((noreturn))
 supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
@@ -651,12 +827,26 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 	}
 	j->supervisor = getpid();
 	j->supervisor_start = proc_starttime(j->supervisor);
+	j->output_dir = sp->output_dir;
+	if (c->repository != NULL) {
+		slots_own(s, j->supervisor, j->supervisor_start, j->id);
+		job_set_state(j, JOB_PREPARING);
+		if (job_write(j) == -1) {
+			stage = STAGE_PIDFILE;
+			goto fail;
+		}
+		report(rep, REPORT_PREPARING, 0, 0, 0);
+		close(rep);
+		rep = -1;
+		if (prepare(sp, rd, c, j) == -1)
+			finish(sp, rd, c, j, s, 1);
+	}
 	if (slot_env(c, sp, j, s) == -1) {
 		stage = STAGE_FDS;
 		goto fail;
 	}
-	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp,
-	    c->workdir, j->dirfd, &stage)) == -1) {
+	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp, sp->cwd, -1,
+	    -1, &stage)) == -1) {
 		j->pid = 0;
 		goto fail;
 	}
@@ -673,29 +863,31 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 		errno = r;
 		goto fail;
 	}
-	say("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
+	spawn_log("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
 	    j->gpus ? " on GPU " : "", j->gpus ? j->gpus : "", sp->exe);
 	report(rep, REPORT_STARTED, 0, 0, j->pid);
-	close(rep);
+	if (rep != -1)
+		close(rep);
 	watch(c, j);
-	record(j);
-	slots_release(s);
-	job_kick(rd, c);
-	notify(c, sp, j);
-	_exit(0);
+	if (results_read(sp->output_dir, &j->results) == -1)
+		spawn_log("job %s: %s/logging.jsonl: %s", j->id,
+		    sp->output_dir, strerror(errno));
+	finish(sp, rd, c, j, s, 0);
 fail:
 	r = errno;
-	slots_release(s);
 	start_error(j->error, sizeof(j->error), stage, r, sp);
 	j->state = JOB_FAILED;	/* queued or running: both may fail */
 	j->finished = time(NULL);
-	say("job %s: %s", j->id, j->error);
-	record(j);
+	spawn_log("job %s: %s", j->id, j->error);
+	if (rep == -1)		/* answered already: the claim is ours */
+		claim_release(rd, j->sha, j->config, j->id);
+	if (j->has_src && !c->keep_src)
+		checkout_remove(j);
+	record(j);		/* before the answer: it says "recorded" */
 	report(rep, REPORT_FAILED, stage, r, 0);
-	close(rep);
-	job_kick(rd, c);
-	notify(c, sp, j);
-	_exit(1);
+	if (rep != -1)
+		close(rep);
+	finish(sp, rd, c, j, s, 1);
 }
 
 int
@@ -782,7 +974,9 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		}
 		return -1;
 	}
-	if (!job_state_final(j->state)) {
+	if (r.kind == REPORT_PREPARING)
+		job_set_state(j, JOB_PREPARING);
+	else if (!job_state_final(j->state)) {
 		j->pid = r.pid;
 		job_set_state(j, JOB_RUNNING);
 	}

@@ -15,6 +15,7 @@
 #define SPAWN_H
 
 #include <sys/types.h>
+#include <time.h>
 
 #include "conf.h"
 #include "job.h"
@@ -33,7 +34,8 @@ struct spawn {
 	char	**argv;		/* launcher + command, placeholders filled */
 	char	**envp;		/* allow-list + env key + JOB_* */
 	char	 *exe;		/* argv[0] found in PATH, or NULL */
-	const char *cwd;	/* workdir, or the job's folder */
+	char	 *cwd;		/* the checkout, workdir or the job's folder */
+	char	 *output_dir;	/* output_dir, placeholders filled */
 	char	**notify_argv;	/* NULL: no notify */
 	char	**notify_envp;
 	char	 *notify_exe;
@@ -51,7 +53,8 @@ void	 spawn_free(struct spawn *sp);
  * Whether the trainer can be executed and its directory entered.
  * Returns 0, or -1 with the reason (and what to do) in err.
  */
-int	 spawn_check(const struct spawn *sp, char *err, size_t errlen);
+int	 spawn_check(const struct spawn *sp, const struct conf *c, char *err,
+	    size_t errlen);
 
 /*
  * Starts j's supervisor, detached (see above), on the slots s (taken:
@@ -64,6 +67,41 @@ int	 spawn_check(const struct spawn *sp, char *err, size_t errlen);
  */
 int	 spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	    struct conf *c, struct slots *s, char *err, size_t errlen);
+
+/* A child run to its end by spawn_run. */
+struct run {
+	const char	*exe;		/* NULL: argv[0] looked up in PATH */
+	char *const	*argv;
+	char *const	*envp;
+	const char	*dir;		/* its cwd; NULL: dirfd */
+	int		 dirfd;
+	time_t		 deadline;	/* killed then; 0: never */
+	int		(*stop)(void *arg);	/* killed when it says so */
+	void		*arg;
+	int		 quiet;		/* its output only to tail */
+};
+
+enum run_end { RUN_EXITED, RUN_TIMEOUT, RUN_STOPPED, RUN_ERROR };
+
+/*
+ * Runs r's child (no shell, a process group of its own, stdin ours) with
+ * its output copied to our stderr and its last taillen - 1 bytes to tail,
+ * until it exits (*status as waitpid gives it), its deadline passes or
+ * stop says so (its group is then killed), polling every 0.1 s.  Whatever
+ * of its group is left is killed.  RUN_ERROR: it could not start, tail
+ * says why.
+ */
+enum run_end spawn_run(const struct run *r, int *status, char *tail,
+	    size_t taillen);
+
+/*
+ * Adds the allow-listed part of the server's environment (spawn_init) to
+ * env.  Returns 0, or -1 if out of memory.
+ */
+int	 spawn_base_env(struct strv *env);
+
+/* A line "[swift-webhook TIME] ..." on stderr: the job's log, detached. */
+void	 spawn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Whether the allow-list passes NAME=VALUE kv on to the trainer. */
 int	 spawn_allowed(const char *kv);

@@ -148,6 +148,103 @@ dir_each(int dfd, int (*fn)(void *, const char *), void *arg)
 	return 0;
 }
 
+struct tree {
+	int			 dfd;
+	int			 remove;	/* or only count */
+	unsigned long long	 bytes;
+	int			 err;		/* the first errno */
+	int			 depth;
+};
+
+static void tree_walk(struct tree *t, const char *name);
+
+/* dir_each: one entry of the folder being walked. */
+static int
+tree_entry(void *arg, const char *name)
+{
+	tree_walk(arg, name);
+	return 0;
+}
+
+#define TREE_DEPTH_MAX	200	/* two descriptors a level */
+
+static void
+tree_walk(struct tree *t, const char *name)
+{
+	struct tree sub;
+	struct stat st;
+
+	if (fstatat(t->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT && t->err == 0)
+			t->err = errno;
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		sub = *t;
+		sub.bytes = 0;
+		sub.depth++;
+		if (sub.depth > TREE_DEPTH_MAX) {
+			if (t->err == 0)
+				t->err = ELOOP;
+			return;
+		}
+		if ((sub.dfd = openat(t->dfd, name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1 && errno == EACCES &&
+		    t->remove && fchmodat(t->dfd, name, 0700,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			sub.dfd = openat(t->dfd, name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		if (sub.dfd == -1) {
+			if (t->err == 0)
+				t->err = errno;
+			return;
+		}
+		if (t->remove && (st.st_mode & 0700) != 0700)
+			fchmod(sub.dfd, 0700);	/* a trainer's read-only dir */
+		dir_each(sub.dfd, tree_entry, &sub);
+		if (t->remove && sub.err == 0)	/* readdir may skip some */
+			dir_each(sub.dfd, tree_entry, &sub);
+		close(sub.dfd);
+		t->bytes += sub.bytes;
+		if (t->err == 0)
+			t->err = sub.err;
+		if (t->remove && unlinkat(t->dfd, name, AT_REMOVEDIR) == -1 &&
+		    t->err == 0)
+			t->err = errno;
+		return;
+	}
+	if (t->remove && unlinkat(t->dfd, name, 0) == -1) {
+		if (t->err == 0)
+			t->err = errno;
+		return;
+	}
+	t->bytes += (unsigned long long)st.st_blocks * 512;
+}
+
+int
+rm_tree_at(int dfd, const char *name, unsigned long long *freed)
+{
+	struct tree t = { dfd, 1, 0, 0, 0 };
+
+	tree_walk(&t, name);
+	if (freed != NULL)
+		*freed += t.bytes;
+	if (t.err != 0) {
+		errno = t.err;
+		return -1;
+	}
+	return 0;
+}
+
+unsigned long long
+tree_size_at(int dfd, const char *name)
+{
+	struct tree t = { dfd, 0, 0, 0, 0 };
+
+	tree_walk(&t, name);
+	return t.bytes;
+}
+
 int
 write_all(int fd, const void *data, size_t len)
 {

@@ -61,6 +61,17 @@ int	 file_write_at(int dfd, const char *name, const void *data,
  */
 int	 dir_each(int dfd, int (*fn)(void *arg, const char *name), void *arg);
 
+/*
+ * Removes name under dfd and, if it is a folder, everything in it, never
+ * following a symlink (a symlink is removed, not what it names).  Adds
+ * the bytes the removed files held to *freed if freed is not NULL.
+ * Returns 0, or -1 with errno set if something is left.
+ */
+int	 rm_tree_at(int dfd, const char *name, unsigned long long *freed);
+
+/* The bytes a folder tree under dfd holds (du), not following symlinks. */
+unsigned long long tree_size_at(int dfd, const char *name);
+
 /* write(2) all of it, retrying on EINTR.  Returns 0 or -1. */
 int	 write_all(int fd, const void *data, size_t len);
 

@@ -98,3 +98,4 @@ survives cgi 1600
 parallel cgi 1700
 check "cgi: delivery log lines reach Apache's error log" "$(server_log)" \
     grep -q 'swift-webhook: delivery=cgi-d1 event=push' "$A/log/error.log"
+checkout_www cgi

@@ -4,7 +4,8 @@
 # otherwise it says what to do.
 set -eu
 PKGS="$* gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
-openssl curl jq procps util-linux python3 apache2 libapache2-mod-fcgid lighttpd
+openssl curl jq procps util-linux python3 git openssh-client openssh-server
+apache2 libapache2-mod-fcgid lighttpd
 lighttpd-modules-lua"
 missing=
 for p in $PKGS; do

@@ -12,12 +12,19 @@
  *	argv		its arguments, one per line
  *	env		its environment, one variable per line
  *	info		pid ppid pgid sid cwd and its open descriptors
- *	logging.jsonl	a few training-log lines, shaped like ms-swift's
+ *	config		the text of the CONFIG it trained
+ *	logging.jsonl	training-log lines and the end record, shaped like
+ *			ms-swift's (one folder down, v0-<time>/, unless
+ *			--add_version false, as ms-swift does)
+ *	checkpoint-N/	an empty "checkpoint" beside logging.jsonl
  *
  * Keys in CONFIG steer it (the trainer's environment is allow-listed, so
  * the config file is how a test talks to it):
  *
  *	fake_sleep: N	seconds to "train" (default 0)
+ *	fake_steps: N	logging steps over those seconds (default 2)
+ *	fake_junk_mb: N	N MiB of garbage lines in logging.jsonl before the
+ *			end record
  *	fake_exit: N	exit status (default 0)
  *	fake_signal: N	kill itself with signal N at the end instead
  *	fake_fork: 1	leave a child process in its group, sleeping too
@@ -118,12 +125,81 @@ mkdirs(const char *path)
 
 extern char **environ;
 
+/* ms-swift's format_time. */
+static void
+format_time(char *buf, size_t size, long t)
+{
+	if (t >= 86400)
+		snprintf(buf, size, "%ldd %ldh %ldm %lds", t / 86400,
+		    t % 86400 / 3600, t % 3600 / 60, t % 60);
+	else if (t >= 3600)
+		snprintf(buf, size, "%ldh %ldm %lds", t / 3600, t % 3600 / 60,
+		    t % 60);
+	else if (t >= 60)
+		snprintf(buf, size, "%ldm %lds", t / 60, t % 60);
+	else
+		snprintf(buf, size, "%lds", t);
+}
+
+/*
+ * "Trains": one logging.jsonl line per step as ms-swift's
+ * ProgressCallbackNew.on_log writes it, spread over sleep_s seconds, a
+ * checkpoint folder, then (after junk_mb MiB of garbage, for tests) the
+ * record ms-swift's _save_trainer_state appends at the end.
+ */
+static void
+train(const char *dir, long steps, long sleep_s, long junk_mb)
+{
+	char elapsed[32], remaining[32], ckpt[4096];
+	struct timespec t0, now;
+	double loss = 2.3026;
+	long i, k;
+	FILE *f;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	f = create(dir, "logging.jsonl");
+	for (i = 1; i <= steps; i++) {
+		if (sleep_s > 0)
+			usleep((useconds_t)(sleep_s * 1000000 / steps));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		loss = 2.3026 / (double)i;
+		format_time(elapsed, sizeof(elapsed), now.tv_sec - t0.tv_sec);
+		format_time(remaining, sizeof(remaining), (steps - i) *
+		    (sleep_s / steps > 0 ? sleep_s / steps : 1));
+		fprintf(f, "{\"loss\": %.4f, \"grad_norm\": 1.0, "
+		    "\"learning_rate\": %g, \"epoch\": %.2f, "
+		    "\"global_step/max_steps\": \"%ld/%ld\", "
+		    "\"elapsed_time\": \"%s\", \"remaining_time\": \"%s\", "
+		    "\"memory(GiB)\": 1.5, \"train_speed(s/it)\": %.6f}\n",
+		    loss, 1e-4 * (double)(steps - i + 1) / (double)steps,
+		    (double)i / (double)steps, i, steps, elapsed, remaining,
+		    (double)sleep_s / (double)steps);
+		fflush(f);
+	}
+	snprintf(ckpt, sizeof(ckpt), "%s/checkpoint-%ld", dir, steps);
+	mkdirs(ckpt);
+	for (k = 0; k < junk_mb; k++) {
+		fputs("{not json at all\n", f);
+		for (i = 0; i < (1 << 20) - 32; i++)
+			fputc('x', f);
+		fputs("}\n", f);
+	}
+	fprintf(f, "{\"last_model_checkpoint\": \"%s\", "
+	    "\"best_model_checkpoint\": \"%s\", \"best_metric\": %.4f, "
+	    "\"global_step\": %ld, \"log_history\": [{\"loss\": %.4f, "
+	    "\"step\": %ld}], \"memory\": 1.5}\n", ckpt, ckpt, loss, steps,
+	    loss, steps);
+	fclose(f);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *config, *outdir = "output";
-	char *text, cwd[4096];
-	long sleep_s, code, sig, forks;
+	char *text, cwd[4096], logdir[4096], stamp[32];
+	long sleep_s, code, sig, forks, steps, junk_mb;
+	int version = 1;
+	time_t t;
 	struct dirent *de;
 	DIR *d;
 	FILE *f;
@@ -147,14 +223,31 @@ main(int argc, char *argv[])
 			die("no value for", argv[i]);
 		if (strcmp(argv[i], "--output_dir") == 0)
 			outdir = argv[i + 1];
+		if (strcmp(argv[i], "--add_version") == 0)
+			version = strcmp(argv[i + 1], "false") != 0;
 	}
 	text = slurp(config);
 	sleep_s = config_num(text, "fake_sleep", 0);
 	code = config_num(text, "fake_exit", 0);
 	sig = config_num(text, "fake_signal", 0);
 	forks = config_num(text, "fake_fork", 0);
-	free(text);
+	steps = config_num(text, "fake_steps", 2);
+	junk_mb = config_num(text, "fake_junk_mb", 0);
+	if (steps < 1)
+		steps = 1;
 	mkdirs(outdir);
+	f = create(outdir, "config");
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	/* ms-swift's add_version_to_work_dir: output_dir/v<N>-<time>. */
+	snprintf(logdir, sizeof(logdir), "%s", outdir);
+	if (version) {
+		t = time(NULL);
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
+		snprintf(logdir, sizeof(logdir), "%s/v0-%s", outdir, stamp);
+		mkdirs(logdir);
+	}
 
 	/* What it was given and what it has: read before anything opens. */
 	f = create(outdir, "info.tmp");
@@ -193,18 +286,7 @@ main(int argc, char *argv[])
 		sleep(sleep_s > 0 ? (unsigned)sleep_s : 1);
 		_exit(0);
 	}
-	f = create(outdir, "logging.jsonl");
-	fprintf(f, "{\"loss\": 2.3026, \"grad_norm\": 1.0, "
-	    "\"learning_rate\": 1e-05, \"epoch\": 0.0, "
-	    "\"global_step/max_steps\": \"1/2\"}\n");
-	fflush(f);
-	if (sleep_s > 0)
-		sleep((unsigned)sleep_s);
-	fprintf(f, "{\"loss\": 1.1513, \"grad_norm\": 0.5, "
-	    "\"learning_rate\": 1e-05, \"epoch\": 1.0, "
-	    "\"global_step/max_steps\": \"2/2\"}\n"
-	    "{\"train_runtime\": %ld, \"train_loss\": 1.7269}\n", sleep_s);
-	fclose(f);
+	train(logdir, steps, sleep_s, junk_mb);
 	printf("fake-swift: done, exit %ld\n", code);
 	fflush(stdout);
 	if (sig > 0)

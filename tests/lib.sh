@@ -61,7 +61,8 @@ bigpush() {
 	} > "$file"
 }
 
-# writeconf FILE RUN_DIR WORKDIR [extra lines]: a config for the tests.
+# writeconf FILE RUN_DIR WORKDIR [extra lines]: a config for the tests
+# (WORKDIR -: none).
 writeconf() {
 	local file=$1 run=$2 work=$3
 	local cmd="$FAKE sft {config} --output_dir {job_dir}/output --add_version false"
@@ -72,7 +73,7 @@ writeconf() {
 	{
 		echo "secret_file = $file.secret"
 		echo "run_dir = $run"
-		echo "workdir = $work"
+		[ "$work" = - ] || echo "workdir = $work"
 		echo "command = $cmd"
 		# Most tests run jobs side by side; tests/lifecycle.sh sets SLOTS.
 		echo "slots = ${SLOTS:-8}"
@@ -140,7 +141,8 @@ free_port() {
 }
 
 # Running the binary as a CGI program (RFC 3875): CONF is its config,
-# CGI_CONF overrides it for one call, CGI_AS runs it as another user.
+# CGI_CONF overrides it for one call, CGI_AS runs it as another user,
+# CGI_HOME gives it a HOME.
 # cgi NAME METHOD CTYPE EVENT DELIVERY SIG BODY [CONTENT_LENGTH]
 # "-" leaves a variable out.  Response in $T/NAME.out, log in $T/NAME.err.
 cgi() {
@@ -150,6 +152,7 @@ cgi() {
 	    SERVER_PROTOCOL=HTTP/1.1 REQUEST_METHOD="$method"
 	    SWIFT_WEBHOOK_CONFIG="${CGI_CONF:-$CONF}" HF_HOME=/data/hf
 	    HTTP_USER_AGENT=GitHub-Hookshot/test)
+	[ -n "${CGI_HOME:-}" ] && env+=(HOME="$CGI_HOME")
 	[ "$ctype" != - ] && env+=(CONTENT_TYPE="$ctype")
 	[ "$cl" != - ] && env+=(CONTENT_LENGTH="$cl")
 	[ "$event" != - ] && env+=(HTTP_X_GITHUB_EVENT="$event")

@@ -255,3 +255,36 @@ killed() {
 	done
 	check "$m: no half-written job record" "$bad" test -z "$bad"
 }
+
+# checkout_www MODE: with repository set, a push through the server
+# trains in a checkout of exactly its commit, which the supervisor makes
+# as the server's user; the config is switched last (CGI reads it per
+# request).  The repository belongs to that user: git refuses a local
+# repository of another owner ("dubious ownership") unless safe.directory
+# allows it.
+checkout_www() {
+	local m=$1 origin=$T/origin.git dev=$T/dev sha got id
+	git init -q --bare -b main "$origin"
+	git init -q -b main "$dev"
+	mkdir -p "$dev/configs"
+	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nversion: www\n' > "$dev/configs/sft.yaml"
+	git -C "$dev" add -A
+	git -C "$dev" -c user.name=dev -c user.email=dev@example.com commit -q -m one
+	git -C "$dev" push -q "$origin" main
+	chown -R "$WWW:$WWW" "$origin"
+	sha=$(git -C "$dev" rev-parse HEAD)
+	writeconf "$CONF" "$RUNS" - "repository = file://$origin"
+	chgrp "$WWW" "$CONF.secret"
+	push "$T/$m-git.json" "$sha" refs/heads/main configs/sft.yaml
+	got=$(post "$m-git" push "$m-git" "$T/$m-git.json")
+	expect_http "$m-git" 202 "$got"
+	id=$(job_of "$m-git")
+	check "$m: with repository, the job prepares its checkout" "$(cat "$T/$m-git.body")" \
+	    jq -e '.jobs[0].state == "preparing"' "$T/$m-git.body"
+	check "$m: as $WWW, the job trains its commit and succeeds" "$(cat "$RUNS/$id/job.json" "$RUNS/$id/log" 2>/dev/null)" \
+	    wait_for 30 jq -e --arg s "$sha" '.state == "succeeded" and .commit == $s' "$RUNS/$id/job.json"
+	check "$m: the trainer ran in the checkout, on the pushed config" "$(cat "$RUNS/$id/output/info" 2>/dev/null)" \
+	    bash -c "grep -qx 'cwd=$RUNS/$id/src' '$RUNS/$id/output/info' && grep -qx 'version: www' '$RUNS/$id/output/config'"
+	check "$m: the mirror is the server user's, the checkout gone" "$(ls -la "$RUNS/.mirrors" "$RUNS/$id")" \
+	    bash -c "[ \"\$(stat -c %U '$RUNS/.mirrors')\" = '$WWW' ] && [ ! -e '$RUNS/$id/src' ]"
+}

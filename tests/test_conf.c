@@ -83,6 +83,44 @@ static const struct {
 	{ "bad count", "run_dir = /r\nmax_queued = -1\n", "not a whole number" },
 	{ "bad notify placeholder", "run_dir = /r\nnotify = x {state}\n",
 	  "notify: unknown placeholder" },
+	{ "checkout keys",
+	  "run_dir = /r\nrepository = git@github.com:acme/train.git\n"
+	  "fetch_timeout = 5m\nsubmodules = yes\nkeep_src = no\n"
+	  "git_ssh_key = /etc/swift-webhook/deploy_key\n"
+	  "git_known_hosts = /etc/swift-webhook/known_hosts\n"
+	  "command = swift sft {config} --output_dir {output_dir} --x {src} "
+	  "--y {commit}\noutput_dir = /data/runs/{job}\n", NULL },
+	{ "workdir and repository",
+	  "run_dir = /r\nworkdir = /w\nrepository = /srv/git/t.git\n",
+	  ":2: give workdir or repository, not both" },
+	{ "a token in the repository URL",
+	  "run_dir = /r\nrepository = https://x:ghp_abc@github.com/a/b.git\n",
+	  ":2: repository: a password or token in the URL" },
+	{ "a user in the repository URL",
+	  "run_dir = /r\nrepository = ssh://git@github.com:22/a/b.git\n", NULL },
+	{ "a repository that passes for an option",
+	  "run_dir = /r\nrepository = --upload-pack=touch /tmp/x\n",
+	  "is not a URL or path git can fetch" },
+	{ "a key path a shell would read",
+	  "run_dir = /r\nrepository = /g\ngit_ssh_key = /k;rm -rf /\n"
+	  "git_known_hosts = /h\n", ":3: git_ssh_key: \"/k;rm -rf /\"" },
+	{ "a key without known_hosts",
+	  "run_dir = /r\nrepository = /g\ngit_ssh_key = /k\n",
+	  "git_ssh_key needs git_known_hosts" },
+	{ "checkout keys without a repository",
+	  "run_dir = /r\nkeep_src = yes\n", "keep_src is for the checkout" },
+	{ "bad yes/no", "run_dir = /r\nrepository = /g\nsubmodules = maybe\n",
+	  ":3: submodules: \"maybe\" is not yes or no" },
+	{ "output_dir inside the removed checkout",
+	  "run_dir = /r\nrepository = /g\noutput_dir = {src}/output\n",
+	  ":3: output_dir: {src} is removed when the job ends" },
+	{ "output_dir inside a kept checkout",
+	  "run_dir = /r\nrepository = /g\nkeep_src = yes\n"
+	  "output_dir = {src}/output\n", NULL },
+	{ "relative output_dir", "run_dir = /r\noutput_dir = out\n",
+	  "output_dir: \"out\" is not an absolute path" },
+	{ "zero fetch_timeout", "run_dir = /r\nfetch_timeout = 0\n",
+	  "fetch_timeout must be at least 1s" },
 };
 
 int
@@ -119,7 +157,10 @@ main(void)
 	    c.workdir == NULL && c.slots == 1 && c.gpus_per_job == 1 &&
 	    c.max_queued == 100 && c.max_runs_per_push == 8 &&
 	    c.concurrency == CONC_QUEUE &&
-	    c.max_runtime == 0 && c.kill_grace == 30 && c.notify.n == 0,
+	    c.max_runtime == 0 && c.kill_grace == 30 && c.notify.n == 0 &&
+	    c.repository == NULL && c.fetch_timeout == 600 && !c.keep_src &&
+	    strcmp(c.output_dir, "{job_dir}/output") == 0 &&
+	    strcmp(c.command.v[4], "{output_dir}") == 0,
 	    "defaults", "r=%d", r);
 	if (r == 0)
 		conf_free(&c);

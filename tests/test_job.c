@@ -20,25 +20,28 @@ static void
 test_states(void)
 {
 	const char *const *all[] = {
-		&JOB_QUEUED, &JOB_RUNNING, &JOB_SUCCEEDED, &JOB_FAILED,
-		&JOB_KILLED, &JOB_CANCELLED, &JOB_SUPERSEDED, &JOB_TIMEOUT,
-		&JOB_LOST
+		&JOB_QUEUED, &JOB_PREPARING, &JOB_RUNNING, &JOB_SUCCEEDED,
+		&JOB_FAILED, &JOB_KILLED, &JOB_CANCELLED, &JOB_SUPERSEDED,
+		&JOB_TIMEOUT, &JOB_LOST
 	};
 	/* legal[from][to], in the order of all[] */
-	static const char legal[9][10] = {
-		"010101100",	/* queued: running failed cancelled superseded */
-		"001111110",	/* running: every end */
-		"000000000", "000000000", "000000000", "000000000",
-		"000000000", "000000000",
-		"000000000",	/* lost is shown, never a state to change */
+	static const char legal[10][11] = {
+		"0110101100",	/* queued: preparing running failed cancelled
+				   superseded */
+		"0010101100",	/* preparing: running failed cancelled
+				   superseded */
+		"0001111110",	/* running: every end */
+		"0000000000", "0000000000", "0000000000", "0000000000",
+		"0000000000", "0000000000",
+		"0000000000",	/* lost is shown, never a state to change */
 	};
 	char name[96];
 	struct job j;
 	size_t f, t;
 	int r;
 
-	for (f = 0; f < 9; f++)
-		for (t = 0; t < 9; t++) {
+	for (f = 0; f < 10; f++)
+		for (t = 0; t < 10; t++) {
 			job_init(&j);
 			j.state = *all[f];
 			r = job_set_state(&j, *all[t]);
@@ -56,6 +59,7 @@ test_states(void)
 	    "an unknown state is refused", "state %s", j.state);
 	CHECK(job_state_final("succeeded") && job_state_final("timeout") &&
 	    !job_state_final("running") && !job_state_final("lost") &&
+	    !job_state_final("preparing") &&
 	    !job_state_final(NULL) && !job_state_final("x"), "final states",
 	    "mismatch");
 }
@@ -100,6 +104,12 @@ test_record(struct rundir *rd)
 	j.exit_code = 3;
 	j.gpus = strdup("GPU-0,GPU-1");
 	snprintf(j.error, sizeof(j.error), "a \"quoted\" reason");
+	snprintf(j.commit, sizeof(j.commit), "%s", j.sha);
+	j.output_dir = "/data/out";
+	j.results.have = R_LAST_CKPT | R_GLOBAL_STEP | R_LOSS;
+	j.results.last_model_checkpoint = strdup("/data/out/checkpoint-9");
+	j.results.global_step = 9;
+	j.results.loss = 0.25;
 	CHECK(job_write(&j) == 0, "job_write", "%s", strerror(errno));
 	rc = job_read(rd, j.id, &r);
 	CHECK(rc == 0 && r.state == JOB_QUEUED && strcmp(r.delivery, "d-1") ==
@@ -111,6 +121,13 @@ test_record(struct rundir *rd)
 	    r.exit_code == 3 && r.signal == 0 && r.retry_of == NULL &&
 	    strcmp(r.gpus, "GPU-0,GPU-1") == 0 &&
 	    strcmp(r.error, j.error) == 0, "job.json round trip", "rc=%d", rc);
+	CHECK(rc == 0 && strcmp(r.commit, j.sha) == 0 &&
+	    strcmp(r.output_dir, "/data/out") == 0 && !r.has_src &&
+	    r.results.have == (R_LAST_CKPT | R_GLOBAL_STEP | R_LOSS) &&
+	    strcmp(r.results.last_model_checkpoint,
+	    "/data/out/checkpoint-9") == 0 && r.results.global_step == 9 &&
+	    r.results.loss == 0.25, "job.json round trip: commit, output_dir, "
+	    "results", "rc=%d have=%u", rc, rc == 0 ? r.results.have : 0);
 	if (rc == 0)
 		job_close(&r);
 

@@ -1,0 +1,389 @@
+/*
+ * results.c: reads a run's logging.jsonl.  See results.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results.h"
+#include "util.h"
+
+#define VERSION_DIRS_MAX 256	/* the most folders looked into */
+#define CKPT_MAX	4096	/* the longest checkpoint path taken */
+
+struct newest {
+	int		 dfd;
+	int		 fd;		/* the newest logging.jsonl so far */
+	struct timespec	 mtime;
+	int		 seen;
+};
+
+/* dir_each: logging.jsonl of each folder (ms-swift's v<N>-<time>/). */
+static int
+newer_log(void *arg, const char *name)
+{
+	struct newest *n = arg;
+	struct stat st;
+	int sub, fd;
+
+	if (++n->seen > VERSION_DIRS_MAX)
+		return 1;
+	if ((sub = dir_open_at(n->dfd, name, ANY_OWNER)) == -1)
+		return 0;
+	fd = file_open_at(sub, "logging.jsonl", O_RDONLY, 0, ANY_OWNER);
+	close(sub);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &st) == 0 && (n->fd == -1 ||
+	    st.st_mtim.tv_sec > n->mtime.tv_sec ||
+	    (st.st_mtim.tv_sec == n->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec > n->mtime.tv_nsec))) {
+		if (n->fd != -1)
+			close(n->fd);
+		n->fd = fd;
+		n->mtime = st.st_mtim;
+	} else
+		close(fd);
+	return 0;
+}
+
+/* Opens output_dir/logging.jsonl, or the newest one a folder down. */
+static int
+open_log(const char *output_dir)
+{
+	struct newest n = { -1, -1, { 0, 0 }, 0 };
+	int fd;
+
+	if ((n.dfd = open(output_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	fd = file_open_at(n.dfd, "logging.jsonl", O_RDONLY, 0, ANY_OWNER);
+	if (fd == -1 && errno == ENOENT) {
+		dir_each(n.dfd, newer_log, &n);
+		fd = n.fd;
+		errno = ENOENT;
+	}
+	close(n.dfd);
+	return fd;
+}
+
+/*
+ * Reads the last max bytes of fd.  Returns them (*len bytes, from a line
+ * start: a cut first line is dropped), to free, or NULL.
+ */
+static char *
+read_tail(int fd, size_t max, size_t *len)
+{
+	struct stat st;
+	size_t n = 0, want;
+	off_t off;
+	ssize_t r;
+	char *buf, *nl;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	want = (size_t)st.st_size < max ? (size_t)st.st_size : max;
+	off = st.st_size - (off_t)want;
+	if ((buf = malloc(want + 1)) == NULL)
+		return NULL;
+	while (n < want && (r = pread(fd, buf + n, want - n, off + n)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return NULL;
+		}
+		n += r;
+	}
+	buf[n] = '\0';
+	if (off > 0) {
+		/* Unless the byte before is a newline, the first line is cut. */
+		char c = 0;
+
+		if (pread(fd, &c, 1, off - 1) != 1 || c != '\n') {
+			if ((nl = memchr(buf, '\n', n)) == NULL)
+				n = 0;
+			else {
+				n -= nl + 1 - buf;
+				memmove(buf, nl + 1, n);
+			}
+			buf[n] = '\0';
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+/*
+ * Calls fn on each line of buf that parses as a JSON object, last line
+ * first, until fn returns non-zero.
+ */
+static void
+each_line_back(char *buf, size_t len, int (*fn)(void *, const cJSON *),
+    void *arg)
+{
+	char *end = buf + len, *start;
+	const char *s;
+	cJSON *o;
+	int done;
+
+	while (end > buf) {
+		for (start = end; start > buf && start[-1] != '\n'; start--)
+			;
+		for (s = start; s < end && isspace((unsigned char)*s); s++)
+			;
+		if (s < end && *s == '{' &&
+		    (o = cJSON_ParseWithLength(s, end - s)) != NULL) {
+			done = cJSON_IsObject(o) && fn(arg, o);
+			cJSON_Delete(o);
+			if (done)
+				return;
+		}
+		end = start > buf ? start - 1 : buf;
+	}
+}
+
+static int
+finite_num(const cJSON *o, const char *name, double *v)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble))
+		return 0;
+	*v = n->valuedouble;
+	return 1;
+}
+
+/* A string fit for job.json and a terminal: bounded, UTF-8, no controls. */
+static char *
+safe_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	const unsigned char *p;
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > CKPT_MAX ||
+	    !utf8_valid(v->valuestring))
+		return NULL;
+	for (p = (const unsigned char *)v->valuestring; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return NULL;
+	return strdup(v->valuestring);
+}
+
+/* The end record's fields (also how job.json keeps them). */
+static void
+take_end(struct results *r, const cJSON *o)
+{
+	double v;
+
+	if ((r->last_model_checkpoint = safe_str(o,
+	    "last_model_checkpoint")) != NULL)
+		r->have |= R_LAST_CKPT;
+	if ((r->best_model_checkpoint = safe_str(o,
+	    "best_model_checkpoint")) != NULL)
+		r->have |= R_BEST_CKPT;
+	if (finite_num(o, "best_metric", &r->best_metric))
+		r->have |= R_BEST_METRIC;
+	if (finite_num(o, "global_step", &v) && v >= 0 && v < 1e15) {
+		r->global_step = (long long)v;
+		r->have |= R_GLOBAL_STEP;
+	}
+}
+
+struct scan {
+	struct results	*r;
+	int		 end;		/* the end record is taken */
+	int		 has_hist;	/* its log_history had a loss */
+	double		 hist_loss;	/* the last one there */
+};
+
+/* The last "loss" in the end record's log_history (the per-step lines). */
+static int
+history_loss(const cJSON *o, double *loss)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "log_history"),
+	    *e;
+	int found = 0;
+
+	if (!cJSON_IsArray(h))
+		return 0;
+	cJSON_ArrayForEach(e, h)
+		if (cJSON_IsObject(e) && finite_num(e, "loss", loss))
+			found = 1;
+	return found;
+}
+
+/* each_line_back: the last end record, and the last loss. */
+static int
+take_results(void *arg, const cJSON *o)
+{
+	struct scan *sc = arg;
+
+	if (!sc->end && cJSON_HasObjectItem(o, "last_model_checkpoint")) {
+		take_end(sc->r, o);
+		sc->has_hist = history_loss(o, &sc->hist_loss);
+		sc->end = 1;
+	} else if (!(sc->r->have & R_LOSS) && finite_num(o, "loss",
+	    &sc->r->loss))
+		sc->r->have |= R_LOSS;
+	return sc->end && (sc->r->have & R_LOSS);
+}
+
+int
+results_read(const char *output_dir, struct results *r)
+{
+	struct scan sc = { r, 0, 0, 0 };
+	size_t len;
+	char *buf;
+	int fd;
+
+	memset(r, 0, sizeof(*r));
+	if ((fd = open_log(output_dir)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	buf = read_tail(fd, RESULTS_TAIL, &len);
+	close(fd);
+	if (buf == NULL)
+		return -1;
+	each_line_back(buf, len, take_results, &sc);
+	free(buf);
+	/* The step lines were past the bound: the end record has them. */
+	if (!(r->have & R_LOSS) && sc.has_hist) {
+		r->loss = sc.hist_loss;
+		r->have |= R_LOSS;
+	}
+	return 0;
+}
+
+void
+results_free(struct results *r)
+{
+	free(r->last_model_checkpoint);
+	free(r->best_model_checkpoint);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+results_to_json(const struct results *r, cJSON *o)
+{
+	if (r->have & R_LAST_CKPT)
+		cJSON_AddStringToObject(o, "last_model_checkpoint",
+		    r->last_model_checkpoint);
+	if (r->have & R_BEST_CKPT)
+		cJSON_AddStringToObject(o, "best_model_checkpoint",
+		    r->best_model_checkpoint);
+	if (r->have & R_BEST_METRIC)
+		cJSON_AddNumberToObject(o, "best_metric", r->best_metric);
+	if (r->have & R_GLOBAL_STEP)
+		cJSON_AddNumberToObject(o, "global_step",
+		    (double)r->global_step);
+	if (r->have & R_LOSS)
+		cJSON_AddNumberToObject(o, "loss", r->loss);
+}
+
+void
+results_from_json(struct results *r, const cJSON *o)
+{
+	memset(r, 0, sizeof(*r));
+	take_end(r, o);
+	if (finite_num(o, "loss", &r->loss))
+		r->have |= R_LOSS;
+}
+
+/* Seconds in ms-swift's format_time ("1d 2h 3m 4s", "5m 6s", "7s"). */
+static long
+parse_eta(const char *s)
+{
+	long total = 0, n;
+	char *end;
+
+	while (*s != '\0') {
+		while (*s == ' ')
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (errno != 0 || n > 100000)
+			return -1;
+		switch (*end) {
+		case 'd': n *= 86400; break;
+		case 'h': n *= 3600; break;
+		case 'm': n *= 60; break;
+		case 's': break;
+		default: return -1;
+		}
+		total += n;
+		s = end + 1;
+	}
+	return total;
+}
+
+/* each_line_back: the last line with "global_step/max_steps". */
+static int
+take_progress(void *arg, const cJSON *o)
+{
+	struct progress *p = arg;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
+	    "global_step/max_steps"), *eta;
+	long long step, max;
+	int n = 0;
+
+	if (!cJSON_IsString(v) || sscanf(v->valuestring, "%lld/%lld%n", &step,
+	    &max, &n) != 2 || v->valuestring[n] != '\0' || step < 0 ||
+	    max <= 0 || step > max)
+		return 0;
+	p->step = step;
+	p->max_steps = max;
+	eta = cJSON_GetObjectItemCaseSensitive(o, "remaining_time");
+	p->remaining = cJSON_IsString(eta) ? parse_eta(eta->valuestring) : -1;
+	p->has_loss = finite_num(o, "loss", &p->loss);
+	return 1;
+}
+
+int
+progress_read(const char *output_dir, struct progress *p)
+{
+	size_t len;
+	char *buf;
+	int fd;
+
+	memset(p, 0, sizeof(*p));
+	p->remaining = -1;
+	if ((fd = open_log(output_dir)) == -1)
+		return -1;
+	buf = read_tail(fd, PROGRESS_TAIL, &len);
+	close(fd);
+	if (buf == NULL)
+		return -1;
+	each_line_back(buf, len, take_progress, p);
+	free(buf);
+	return p->max_steps > 0 ? 0 : -1;
+}
+
+void
+progress_format(const struct progress *p, char *buf, size_t size)
+{
+	char eta[32] = "";
+	long r = p->remaining;
+
+	if (p->max_steps <= 0) {
+		snprintf(buf, size, "%s", "");
+		return;
+	}
+	if (r >= 86400)
+		snprintf(eta, sizeof(eta), " eta %ldd%02ldh", r / 86400,
+		    r % 86400 / 3600);
+	else if (r >= 3600)
+		snprintf(eta, sizeof(eta), " eta %ldh%02ldm", r / 3600,
+		    r % 3600 / 60);
+	else if (r >= 0)
+		snprintf(eta, sizeof(eta), " eta %ldm%02lds", r / 60, r % 60);
+	snprintf(buf, size, "%lld/%lld %d%%%s", p->step, p->max_steps,
+	    (int)(p->step * 100 / p->max_steps), eta);
+}

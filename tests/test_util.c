@@ -1,0 +1,105 @@
+/*
+ * test_util.c: removing a folder tree from a descriptor (what prune and
+ * a job's end do): symlinks inside are removed, never followed; folders a
+ * trainer made read-only go too; sizes are counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "util.h"
+
+static char top[] = "/tmp/swh-util-XXXXXX";
+
+static void
+put(const char *path, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	size_t i;
+
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	for (i = 0; i < n; i++)
+		fputc('x', f);
+	fclose(f);
+}
+
+static void
+test_rm_tree(void)
+{
+	char p[4096], outside[4096];
+	unsigned long long freed = 0, size;
+	int dfd, rc, i;
+
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	mkdir(outside, 0755);
+	snprintf(p, sizeof(p), "%s/outside/keep", top);
+	put(p, 10);
+	snprintf(p, sizeof(p), "%s/tree", top);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/tree/a", top);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/tree/a/big", top);
+	put(p, 100000);
+	snprintf(p, sizeof(p), "%s/tree/a/link", top);
+	if (symlink(outside, p) == -1)
+		perror(p);
+	snprintf(p, sizeof(p), "%s/tree/ro", top);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/tree/ro/f", top);
+	put(p, 10);
+	snprintf(p, sizeof(p), "%s/tree/ro", top);
+	chmod(p, 0500);
+	snprintf(p, sizeof(p), "%s/tree/many", top);
+	mkdir(p, 0755);
+	for (i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/tree/many/f%d", top, i);
+		put(p, 1);
+	}
+	dfd = open(top, O_RDONLY | O_DIRECTORY);
+	size = tree_size_at(dfd, "tree");
+	CHECK(size >= 100000, "tree_size_at counts what the files hold",
+	    "%llu", size);
+	rc = rm_tree_at(dfd, "tree", &freed);
+	snprintf(p, sizeof(p), "%s/tree", top);
+	CHECK(rc == 0 && access(p, F_OK) == -1, "rm_tree_at removes it all, "
+	    "read-only folders too", "rc=%d errno=%d", rc, errno);
+	CHECK(freed == size, "and says how much it freed", "%llu of %llu",
+	    freed, size);
+	snprintf(p, sizeof(p), "%s/outside/keep", top);
+	CHECK(access(p, F_OK) == 0, "a symlink inside is removed, not followed",
+	    "what it named is gone");
+	CHECK(rm_tree_at(dfd, "nothing", NULL) == 0, "a missing tree is no "
+	    "error", "errno=%d", errno);
+	snprintf(p, sizeof(p), "%s/link", top);
+	if (symlink(outside, p) == 0) {
+		rc = rm_tree_at(dfd, "link", NULL);
+		snprintf(p, sizeof(p), "%s/outside/keep", top);
+		CHECK(rc == 0 && access(p, F_OK) == 0, "a symlink given as the "
+		    "tree is removed, not followed", "rc=%d", rc);
+	}
+	close(dfd);
+}
+
+int
+main(void)
+{
+	char cmd[128];
+
+	if (mkdtemp(top) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_rm_tree();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", top);
+	return t_exit();
+}
