@@ -267,6 +267,20 @@ mirror_ready(struct git *g, struct rundir *rd, int mfd, const char *name)
 	return 0;
 }
 
+/* Whether the mirror has the commit; a "no" is not logged. */
+static int
+has_commit(struct git *g, const char *gitdir, const char *want)
+{
+	int quiet = g->quiet, rc;
+
+	g->quiet = 1;
+	rc = git(g, NULL, "look up commit", gitdir, "cat-file", "-e", want,
+	    (char *)NULL);
+	g->quiet = quiet;
+	g->err[0] = '\0';
+	return rc == 0;
+}
+
 /* With the lock held: the mirror has the commit, or g->err says why not. */
 static int
 fetch(struct git *g, const struct job *j)
@@ -275,10 +289,8 @@ fetch(struct git *g, const struct job *j)
 
 	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", g->mirror);
 	snprintf(want, sizeof(want), "%s^{commit}", j->sha);
-	if (git(g, NULL, "look up commit", gitdir, "cat-file", "-e", want,
-	    (char *)NULL) == 0)
+	if (has_commit(g, gitdir, want))
 		return 0;
-	g->err[0] = '\0';
 	spawn_log("job %s: fetching %s from %s", j->id, j->sha,
 	    g->c->repository);
 	if (git(g, NULL, "fetch", gitdir, "fetch", "--no-tags",
@@ -294,8 +306,7 @@ fetch(struct git *g, const struct job *j)
 	    "--no-write-fetch-head", g->c->repository,
 	    "+refs/heads/*:refs/remotes/origin/*", (char *)NULL) == -1)
 		return -1;
-	if (git(g, NULL, "fetch", gitdir, "cat-file", "-e", want,
-	    (char *)NULL) == 0)
+	if (has_commit(g, gitdir, want))
 		return 0;
 	snprintf(g->err, g->errlen, "fetch: commit %s is not in %s (gone "
 	    "after a force-push?): %s", j->sha, g->c->repository, first);

@@ -772,7 +772,7 @@ finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
  * trainer can start in it; else the job has ended (failed or stopped).
  */
 static int
-prepare(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j)
+prepare(struct rundir *rd, struct conf *c, struct job *j)
 {
 	const char *stopped;
 
@@ -838,7 +838,7 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 		report(rep, REPORT_PREPARING, 0, 0, 0);
 		close(rep);
 		rep = -1;
-		if (prepare(sp, rd, c, j) == -1)
+		if (prepare(rd, c, j) == -1)
 			finish(sp, rd, c, j, s, 1);
 	}
 	if (slot_env(c, sp, j, s) == -1) {
