@@ -33,6 +33,7 @@ struct git {
 	char		*err;
 	size_t		 errlen;
 	int		 stopped;
+	int		 timed_out;	/* the last step ran out of time */
 	int		 quiet;		/* git's output not on our stderr */
 	char		 out[512];	/* the last line git printed */
 };
@@ -168,10 +169,12 @@ git(struct git *g, const char *dir, const char *step, ...)
 	if (end == RUN_STOPPED) {
 		g->stopped = 1;
 		snprintf(g->err, g->errlen, "%s: stopped", step);
-	} else if (end == RUN_TIMEOUT)
+	} else if (end == RUN_TIMEOUT) {
+		g->timed_out = 1;
 		snprintf(g->err, g->errlen, "%s: git timed out after %lds "
 		    "(fetch_timeout)%s%s", step, g->c->fetch_timeout,
 		    tail[0] ? ": " : "", tail);
+	}
 	else if (end == RUN_ERROR)
 		snprintf(g->err, g->errlen, "%s: %s", step, tail);
 	else
@@ -297,7 +300,7 @@ fetch(struct git *g, const struct job *j)
 	    "--no-write-fetch-head", g->c->repository, j->sha,
 	    (char *)NULL) == 0)
 		return 0;
-	if (g->stopped)
+	if (g->stopped || g->timed_out)
 		return -1;
 	/* A server that refuses a bare sha: its branches, then look again. */
 	snprintf(first, sizeof(first), "%s", g->err);

@@ -159,6 +159,27 @@ check "and says so" "$(jq -r .error "$R2/$TO/job.json")" \
     jq -e '.error | test("lock mirror: still held by another job after 1s")' "$R2/$TO/job.json"
 kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null
 
+# --- a remote that never answers ---------------------------------------------
+HANG=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+c = [s.accept() for _ in range(4)]; time.sleep(60)' "$HANG" &
+HANGER=$!
+R9=$T/runs9
+mkdir -p "$R9"
+writeconf "$T/c9" "$R9" - "repository = http://127.0.0.1:$HANG/train.git" "fetch_timeout = 2s"
+commit hang train.py 'print("hang")\n' > /dev/null
+gpush hang "$T/c9"
+HG=$(idof hang)
+check "a fetch that hangs is killed after fetch_timeout: failed" "$(cat "$R9/$HG/job.json" 2>/dev/null)" \
+    until_state "$T/c9" "$HG" failed 15
+check "saying so" "$(jq -r .error "$R9/$HG/job.json")" \
+    jq -e '.error | test("^fetch: git timed out after 2s \\(fetch_timeout\\)")' "$R9/$HG/job.json"
+check "and no git of it is left running" "$(ps -eo pid,args | grep "[1]27.0.0.1:$HANG")" \
+    bash -c "! ps -eo args | grep -q '[1]27.0.0.1:$HANG'"
+kill "$HANGER" 2>/dev/null; wait "$HANGER" 2>/dev/null
+
 # --- a planted mirror is not followed ----------------------------------------
 R8=$T/runs8
 mkdir -p "$R8" "$T/elsewhere"
