@@ -13,6 +13,7 @@ c exit3 'fake_exit: 3'
 c kill9 'fake_signal: 9'
 c sleep 'fake_sleep: 60
 fake_fork: 1'
+c hold 'fake_sleep: 600'	# holds the slot however slow the machine
 for i in 1 2 3 4 5; do c "s$i" 'fake_sleep: 2'; done
 
 # The notify stand-in: one line per call, with the environment it saw.
@@ -224,7 +225,7 @@ check "cancel-in-progress: the new one runs" "" until_state "$T/c5" "$(idof y2)"
 R9=$T/runs9
 mkdir -p "$R9"
 SLOTS=1 writeconf "$T/c9" "$R9" "$WORK" "concurrency = supersede" "kill_grace = 1"
-deliver hold "$T/c9" configs/sleep.yaml
+deliver hold "$T/c9" configs/hold.yaml
 bad=
 for round in $(seq 15); do
 	for x in a b; do
