@@ -19,14 +19,16 @@ WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	  $(WERROR)
 SAN_1	= -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer
-XFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARN) $(SAN_$(SANITIZE))
+VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+XFLAGS	= -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(WARN) \
+	  $(SAN_$(SANITIZE))
 # Lazy: expanded when a recipe runs, after "deps" may have installed them.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
 	  echo -I/usr/include/cjson)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
-LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o \
+LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o metrics.o \
 	  checkout.o spawn.o delivery.o jobs.o prune.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
@@ -53,7 +55,7 @@ tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
 $(OBJS): checkout.h conf.h delivery.h filter.h job.h jobs.h prune.h queue.h \
-	  results.h rundir.h sig.h spawn.h util.h
+	  metrics.h results.h rundir.h sig.h spawn.h util.h
 
 deps:
 	@sh tests/deps.sh

@@ -14,6 +14,7 @@
 
 #include "filter.h"
 #include "job.h"
+#include "metrics.h"
 #include "queue.h"
 #include "spawn.h"
 #include "util.h"
@@ -542,6 +543,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
 		job_write(j);
+		metrics_job_ended(rd, j);
 		goto out;
 	}
 	if (job_write(j) == -1) {
@@ -607,10 +609,14 @@ end_recorded(struct rundir *rd, struct conf *c, const char *id,
 		return;
 	}
 	j.finished = time(NULL);
-	if (job_write(&j) == -1)
+	if (job_write(&j) == -1) {
 		fprintf(stderr, "swift-webhook: job %s: write job.json: %s\n",
 		    id, strerror(errno));
-	else if (c->notify.n > 0 && job_valid(&j, err, sizeof(err)) == 0 &&
+		job_close(&j);
+		return;
+	}
+	metrics_job_ended(rd, &j);
+	if (c->notify.n > 0 && job_valid(&j, err, sizeof(err)) == 0 &&
 	    spawn_prepare(&sp, &j, c) == 0) {
 		if (spawn_start(&sp, rd, &j, c, &none, err, sizeof(err)) == -1)
 			fprintf(stderr, "swift-webhook: job %s: notify: %s\n",
@@ -738,7 +744,8 @@ cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 	if (job_set_state(j, JOB_CANCELLED) == -1)
 		return -1;
 	j->finished = time(NULL);
-	rc = job_write(j);
+	if ((rc = job_write(j)) == 0)
+		metrics_job_ended(rd, j);
 	job_kick(rd, c);
 	return rc;
 }

@@ -424,6 +424,49 @@ queue_has(struct rundir *rd, const char *id)
 }
 
 int
+queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX])
+{
+	struct qstate q;
+	unsigned long long seq;
+	char name[24], buf[128], *s;
+	size_t len;
+	ssize_t n;
+	int fd, k;
+
+	oldest[0] = '\0';
+	if ((fd = file_open_at(rd->fd, ".queue.lock", O_RDONLY, 0,
+	    rd->uid)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu", &q.head, &q.tail, &q.count) != 3 ||
+	    q.head > q.tail || q.count > q.tail - q.head) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Cancelled entries leave holes: a bounded look past them. */
+	for (seq = q.head, k = 0; q.count > 0 && seq < q.tail && k < 1000;
+	    seq++, k++) {
+		snprintf(name, sizeof(name), "%020llu", seq);
+		if ((s = file_read_at(rd->queue, name, JOB_ID_MAX, &len,
+		    rd->uid)) == NULL)
+			continue;
+		while (len > 0 && s[len - 1] == '\n')
+			s[--len] = '\0';
+		if (job_id_valid(s)) {
+			memcpy(oldest, s, len + 1);
+			free(s);
+			break;
+		}
+		free(s);
+	}
+	return (int)(q.count > 1000000 ? 1000000 : q.count);
+}
+
+int
 slots_running(struct rundir *rd, const struct conf *c,
     char (*ids)[JOB_ID_MAX], int max)
 {

@@ -83,6 +83,13 @@ enum queue_result queue_remove(struct rundir *rd,
 int	 queue_has(struct rundir *rd, const char *id);
 
 /*
+ * Without the lock, for a reader (metrics): how many jobs wait, and the
+ * id of the oldest one in oldest ("" if none was found).  Returns the
+ * count, or -1 (errno set).
+ */
+int	 queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX]);
+
+/*
  * The ids of the jobs whose trainers run on slots now (at most max, into
  * ids, each JOB_ID_MAX bytes).  Returns the count.
  */

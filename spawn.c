@@ -26,6 +26,7 @@
 
 #include "checkout.h"
 #include "job.h"
+#include "metrics.h"
 #include "queue.h"
 #include "spawn.h"
 #include "util.h"
@@ -758,6 +759,7 @@ finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
 	if (j->has_src && !c->keep_src)
 		checkout_remove(j);
 	record(j);
+	metrics_job_ended(rd, j);
 	slots_vacate(s);
 	job_kick(rd, c);
 	if (c->repository != NULL)
@@ -965,12 +967,12 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	if (r.kind == REPORT_FAILED) {
 		/* The supervisor has recorded it (or never wrote a thing). */
 		start_error(err, errlen, r.stage, r.err, sp);
-		if (r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
-		    r.stage == STAGE_FDS) {
+		if ((r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
+		    r.stage == STAGE_FDS) && job_set_state(j, JOB_FAILED) == 0) {
 			snprintf(j->error, sizeof(j->error), "%s", err);
-			job_set_state(j, JOB_FAILED);
 			j->finished = time(NULL);
 			job_write(j);
+			metrics_job_ended(rd, j);
 		}
 		return -1;
 	}
@@ -983,12 +985,16 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	return 0;
 fail:
 	slots_release(s);
-	job_set_state(j, JOB_FAILED);
-	j->finished = time(NULL);
-	snprintf(j->error, sizeof(j->error), "%s", err);
-	if (job_write(j) == -1)
-		snprintf(err + strlen(err), errlen - strlen(err),
-		    "; write %s/job.json: %s", j->dir, strerror(errno));
+	/* A job that has ended already (only its notify was to run) stays. */
+	if (job_set_state(j, JOB_FAILED) == 0) {
+		j->finished = time(NULL);
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		if (job_write(j) == -1)
+			snprintf(err + strlen(err), errlen - strlen(err),
+			    "; write %s/job.json: %s", j->dir,
+			    strerror(errno));
+		metrics_job_ended(rd, j);
+	}
 	if (p[0] != -1)
 		close(p[0]);
 	if (p[1] != -1)

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "delivery.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -190,12 +191,64 @@ log_reply(struct io *io, const struct reply *rp)
 	logline(io, line);
 }
 
+/* GET or HEAD .../metrics: the Prometheus exposition. */
+static void
+serve_metrics(struct io *io, struct conf *c, const char *method)
+{
+	char head[256], err[512];
+	struct rundir rd;
+	char *body = NULL;
+	size_t len = 0;
+	int status = 200, n;
+
+	if (method == NULL || (strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0))
+		status = 405;
+	else if (c == NULL)
+		status = 500;
+	else if (rundir_open(&rd, c->run_dir, 0, err, sizeof(err)) == -1) {
+		status = 500;
+		logline(io, "swift-webhook: metrics: run directory unusable\n");
+	} else {
+		if ((body = metrics_render(&rd, c, &len)) == NULL)
+			status = 500;
+		rundir_close(&rd);
+	}
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n%s\r\n", status,
+	    http_reason(status), status == 200 ?
+	    "text/plain; version=0.0.4; charset=utf-8" : "text/plain",
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	out(io, head, n);
+	if (status == 200 && strcmp(method, "HEAD") != 0)
+		out(io, body, len);
+	else if (status != 200) {
+		out(io, http_reason(status), strlen(http_reason(status)));
+		out(io, "\n", 1);
+	}
+	free(body);
+}
+
 static void
 serve(struct io *io, struct conf *c, const char *conf_err)
 {
+	const char *path = param(io, "PATH_INFO");
 	struct request rq;
 	struct reply rp;
 
+	static const char notfound[] = "Status: 404 Not Found\r\n"
+	    "Content-Type: text/plain\r\n\r\nNot Found\n";
+
+	if (path != NULL && *path != '\0' && strcmp(path, "/") != 0) {
+		io->consumed = 0;
+		drain_body(io, param(io, "CONTENT_LENGTH"), c != NULL ?
+		    c->max_body : MAX_BODY_DEFAULT);
+		if (strcmp(path, "/metrics") == 0)
+			serve_metrics(io, c, param(io, "REQUEST_METHOD"));
+		else
+			out(io, notfound, sizeof(notfound) - 1);
+		return;
+	}
 	rq.method = param(io, "REQUEST_METHOD");
 	rq.content_type = param(io, "CONTENT_TYPE");
 	rq.content_length = param(io, "CONTENT_LENGTH");
@@ -210,6 +263,8 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	    MAX_BODY_DEFAULT);
 	respond(io, &rp);
 	log_reply(io, &rp);
+	metrics_delivery(c != NULL ? c->run_dir : NULL, rp.status,
+	    rp.decision);
 	reply_free(&rp);
 }
 

@@ -1,10 +1,24 @@
--- Answers 405 to anything but POST at the webhook's URL, so that only
--- deliveries reach swift-webhook (lighttpd's mod_magnet, 1.4.60 or later).
--- With a body of its own, lighttpd keeps the Allow header.
+-- Answers 405 to a method that the URL does not take, so that only
+-- deliveries (POST) reach the webhook and only GET and HEAD the metrics
+-- (lighttpd's mod_magnet, 1.4.60 or later); other paths are the
+-- program's to answer (404).  With a body of its own, lighttpd keeps the
+-- Allow header.
 local r = lighty.r
-if r.req_attr["request.method"] ~= "POST" then
-	r.resp_header["Allow"] = "POST"
+local path = r.req_attr["uri.path"]
+local method = r.req_attr["request.method"]
+local ok, allow
+if path == "/hooks/swift-webhook" then
+	ok, allow = method == "POST", "POST"
+elseif path == "/hooks/swift-webhook/metrics" then
+	ok, allow = method == "GET" or method == "HEAD", "GET, HEAD"
+else
+	return 0
+end
+if not ok then
+	r.resp_header["Allow"] = allow
 	r.resp_header["Content-Type"] = "application/json"
-	r.resp_body.set({ '{"status":"error","reason":"only POST is allowed"}\n' })
+	r.resp_body.set({ '{"status":"error","reason":"only ' ..
+	    (allow == "POST" and "POST is" or "GET and HEAD are") ..
+	    ' allowed"}\n' })
 	return 405
 end

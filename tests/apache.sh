@@ -87,6 +87,8 @@ basics fcgid 1000
 early fcgid
 survives fcgid 1100
 parallel fcgid 1200
+metrics_route fcgid
+counters_survive fcgid 1250
 killed fcgid 1300
 check "fcgid: delivery log lines reach Apache's error log" "$(server_log)" \
     grep -q 'swift-webhook: delivery=fcgid-d1 event=push' "$A/log/error.log"
@@ -96,6 +98,7 @@ basics cgi 1500
 early cgi
 survives cgi 1600
 parallel cgi 1700
+metrics_route cgi
 check "cgi: delivery log lines reach Apache's error log" "$(server_log)" \
     grep -q 'swift-webhook: delivery=cgi-d1 event=push' "$A/log/error.log"
 checkout_www cgi

@@ -15,6 +15,9 @@ basics fastcgi 100
 early fastcgi
 survives fastcgi 200
 parallel fastcgi 300
+metrics_route fastcgi
+counters_survive fastcgi 350
+prometheus_scrape fastcgi 360
 killed fastcgi 400
 
 serve 50-swift-webhook-cgi.conf
@@ -22,5 +25,6 @@ basics cgi 500
 early cgi
 survives cgi 600
 parallel cgi 700
+metrics_route cgi
 
 if grep -q '^FAIL' "$T"/*.out 2>/dev/null; then server_log; fi

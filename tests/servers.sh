@@ -178,7 +178,8 @@ survives() {
 # parallel MODE N: 20 commits, each delivered 10 times with distinct ids,
 # from 16 clients at once, give exactly 20 jobs and no error.
 parallel() {
-	local m=$1 n=$2 i k bad jobs procs
+	local m=$1 n=$2 i k bad jobs procs s0 d0 s1 d1
+	s0=$(metric "$STARTED") d0=$(metric "$DUPLICATE")
 	for i in $(seq 0 19); do
 		push "$T/$m-par$i.json" "$(sha $((n + i)))" refs/heads/main train.py
 	done
@@ -212,6 +213,10 @@ parallel() {
 		jobs=$((jobs + k))
 	done
 	check "$m: exactly 20 jobs" "$jobs jobs" test "$jobs" = 20
+	s1=$(metric "$STARTED") d1=$(metric "$DUPLICATE")
+	check "$m: /metrics counted the 200 exactly: 20 started, 180 duplicate" \
+	    "started $s0 -> $s1, duplicate $d0 -> $d1" \
+	    test "$((s1 - s0)) $((d1 - d0))" = "20 180"
 	bad=
 	for i in $(seq 0 19); do
 		for d in "$RUNS"/*-"$(sha $((n + i)) | cut -c1-7)"-*; do
@@ -254,6 +259,102 @@ killed() {
 		[ ! -e "$d/pid" ] || grep -qx '[0-9][0-9]*' "$d/pid" || bad="$bad $d/pid"
 	done
 	check "$m: no half-written job record" "$bad" test -z "$bad"
+}
+
+# metric SERIES: its value in the server's /metrics now (0 if absent).
+metric() {
+	curl -s --max-time 10 "$URL/metrics" | awk -v k="$1" '$1 == k {print $2; f = 1} END {if (!f) print 0}'
+}
+STARTED='swift_webhook_deliveries_total{status="202",decision="started"}'
+DUPLICATE='swift_webhook_deliveries_total{status="200",decision="duplicate"}'
+
+# metrics_route MODE: GET .../metrics through the server, as shipped.
+metrics_route() {
+	local m=$1 got ip
+	got=$(curl -s -o "$T/$m-metrics.body" -D "$T/$m-metrics.head" -w '%{http_code}' "$URL/metrics")
+	expect_http "$m-metrics" 200 "$got"
+	check "$m: /metrics is Prometheus text 0.0.4" "$(cat "$T/$m-metrics.head")" \
+	    grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/$m-metrics.head"
+	check "$m: promtool check metrics passes" "$(promtool check metrics < "$T/$m-metrics.body" 2>&1)" \
+	    bash -c "promtool check metrics < '$T/$m-metrics.body'"
+	check "$m: /metrics counts the deliveries so far" "$(grep deliveries_total "$T/$m-metrics.body")" \
+	    grep -q '^swift_webhook_deliveries_total{status="202",decision="started"} [1-9]' "$T/$m-metrics.body"
+	got=$(curl -s -o /dev/null -w '%{http_code}' -I "$URL/metrics")
+	check "$m: HEAD /metrics is 200" "status $got" test "$got" = 200
+	got=$(curl -s -o "$T/$m-mpost.body" -D "$T/$m-mpost.head" -w '%{http_code}' --data x "$URL/metrics")
+	expect_http "$m-mpost" 405 "$got"
+	check "$m: 405 at /metrics says Allow: GET, HEAD" "$(cat "$T/$m-mpost.head")" \
+	    grep -qi '^Allow: GET, HEAD' "$T/$m-mpost.head"
+	got=$(curl -s -o "$T/$m-nope.body" -w '%{http_code}' "$URL/nope")
+	expect_http "$m-nope" 404 "$got"
+	# Only this machine may read it: a request from another address of
+	# ours (not loopback) stands for one from elsewhere.
+	ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9.]+$' | grep -v '^127\.')
+	if [ -n "$ip" ]; then
+		got=$(curl -s -o /dev/null -w '%{http_code}' --interface "$ip" "$URL/metrics")
+		check "$m: /metrics refused to a non-local address ($ip)" "status $got" test "$got" = 403
+	else
+		echo "# $m: no non-loopback address here: the local-only rule is not tried"
+	fi
+}
+
+# counters_survive MODE N: the counters are the same after the server's
+# restart, and go on from there.
+counters_survive() {
+	local m=$1 n=$2 a b c got
+	a=$(metric "$STARTED")
+	server_restart "${SERVER_RESTARTS##* }"
+	b=$(metric "$STARTED")
+	push "$T/$m-after.json" "$(sha "$n")" refs/heads/main train.py
+	got=$(post "$m-after" push "$m-after" "$T/$m-after.json")
+	c=$(metric "$STARTED")
+	check "$m: counters survive the server's restart and go on" "$a -> restart -> $b -> one more ($got) -> $c" \
+	    test "$b $c" = "$a $((a + 1))"
+}
+
+# prom_query QUERY: the value Prometheus (at $PROM_URL) has for QUERY.
+prom_query() {
+	curl -s --max-time 5 "$PROM_URL/api/v1/query" --data-urlencode "query=$1" |
+	    jq -r '.data.result[0].value[1] // empty'
+}
+
+# prometheus_scrape MODE N: a real Prometheus (Debian's) scrapes /metrics
+# through the server every second; what its HTTP API answers matches what
+# the test sent: three more started deliveries, and the running jobs.
+prometheus_scrape() {
+	local m=$1 n=$2 P=$T/prometheus pport s0 i id want running
+	pport=$(free_port)
+	PROM_URL=http://127.0.0.1:$pport
+	mkdir -p "$P/data"
+	cat > "$P/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: swift-webhook
+    metrics_path: /hooks/swift-webhook/metrics
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+EOF
+	prometheus --config.file="$P/prometheus.yml" --storage.tsdb.path="$P/data" \
+	    --web.listen-address="127.0.0.1:$pport" > "$P/log" 2>&1 &
+	PROM=$!
+	s0=$(metric "$STARTED")
+	for i in 0 1; do
+		push "$T/$m-prom$i.json" "$(sha $((n + i)))" refs/heads/main train.py
+		post "$m-prom$i" push "$m-prom$i" "$T/$m-prom$i.json" > /dev/null
+	done
+	push "$T/$m-prom2.json" "$(sha $((n + 2)))" refs/heads/main configs/sleep.yaml
+	post "$m-prom2" push "$m-prom2" "$T/$m-prom2.json" > /dev/null
+	id=$(job_of "$m-prom2")
+	want=$((s0 + 3))
+	check "$m: Prometheus scraped the delivery counter: $want started" "$(prom_query "$STARTED"); $(tail -n 5 "$P/log")" \
+	    wait_for 30 bash -c "[ \"\$(curl -s '$PROM_URL/api/v1/query' --data-urlencode 'query=$STARTED' | jq -r '.data.result[0].value[1]')\" = $want ]"
+	running=$("$BIN" -c "$CONF" jobs --json | jq '[.[] | select(.state == "running")] | length')
+	check "$m: and the running-jobs gauge: $running, the sleeping one among them" "$(prom_query 'swift_webhook_jobs{state="running"}')" \
+	    wait_for 30 bash -c "[ \"\$(curl -s '$PROM_URL/api/v1/query' --data-urlencode 'query=swift_webhook_jobs{state=\"running\"}' | jq -r '.data.result[0].value[1]')\" = '$running' ] && [ '$running' -ge 1 ]"
+	kill "$PROM" 2>/dev/null
+	wait "$PROM" 2>/dev/null
+	[ -f "$RUNS/$id/pid" ] && kill -9 -- "-$(cat "$RUNS/$id/pid")" 2>/dev/null
 }
 
 # checkout_www MODE: with repository set, a push through the server

@@ -1,0 +1,432 @@
+/*
+ * metrics.c: counters in a shared mapping, gauges at scrape time, the
+ * Prometheus text format.  See metrics.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "metrics.h"
+#include "queue.h"
+#include "results.h"
+#include "util.h"
+
+#ifndef VERSION
+#define VERSION "dev"
+#endif
+
+#define METRICS_FILE	".metrics"
+#define LAST_SUCCESS	".last-success"
+#define METRICS_SIZE	4096
+#define METRICS_MAGIC	0x3130534349525445ULL	/* "ETRICS01" */
+#define BRANCHES_MAX	1000	/* last-success files read per scrape */
+
+static const int statuses[] = { 200, 202, 400, 401, 404, 405, 413, 415,
+	500, 503 };
+#define NSTATUS	(sizeof(statuses) / sizeof(statuses[0]))
+static const char *const decisions[] = { "started", "ignored", "duplicate",
+	"ping", "rejected", "busy", "error" };
+#define NDECISION (sizeof(decisions) / sizeof(decisions[0]))
+static const char *const finals[] = { "succeeded", "failed", "killed",
+	"cancelled", "superseded", "timeout" };
+#define NFINAL	(sizeof(finals) / sizeof(finals[0]))
+/* Run durations: from a minute to a day. */
+static const long buckets[] = { 60, 300, 900, 1800, 3600, 7200, 14400,
+	28800, 43200, 86400 };
+#define NBUCKET	(sizeof(buckets) / sizeof(buckets[0]))
+
+struct counters {
+	uint64_t	magic;
+	uint64_t	deliveries[NSTATUS][NDECISION];
+	uint64_t	ended[NFINAL];
+	uint64_t	duration[NBUCKET + 1];	/* per bucket; last: +Inf */
+	uint64_t	duration_sum;		/* seconds */
+	uint64_t	duration_count;
+};
+
+static struct counters *M;	/* this process's mapping, or NULL */
+static int M_writable;
+
+/*
+ * Maps .metrics: to add to (made if missing, by its owner only), or only
+ * to read (a scrape: never made, never written).
+ */
+static int
+map_counters(struct rundir *rd, int writable)
+{
+	struct counters *m;
+	struct stat st;
+	uint64_t zero = 0;
+	int fd;
+
+	if (M != NULL && (M_writable || !writable))
+		return 0;
+	if (writable && geteuid() != rd->uid) {
+		errno = EPERM;	/* a file of ours there would lock it out */
+		return -1;
+	}
+	if ((fd = file_open_at(rd->fd, METRICS_FILE, writable ? O_RDWR |
+	    O_CREAT : O_RDONLY, 0640, rd->uid)) == -1)
+		return -1;
+	/* A longer file is fine; a shorter one would SIGBUS us. */
+	if (fstat(fd, &st) == -1 || (st.st_size < METRICS_SIZE &&
+	    (!writable || ftruncate(fd, METRICS_SIZE) == -1))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	m = mmap(NULL, METRICS_SIZE, writable ? PROT_READ | PROT_WRITE :
+	    PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -1;
+	/* A new file is zeros: the first process to see it marks it. */
+	if (writable)
+		__atomic_compare_exchange_n(&m->magic, &zero, METRICS_MAGIC,
+		    0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->magic, __ATOMIC_SEQ_CST) != METRICS_MAGIC) {
+		munmap(m, METRICS_SIZE);
+		errno = EINVAL;		/* not ours: never written to */
+		return -1;
+	}
+	if (M != NULL)
+		munmap(M, METRICS_SIZE);
+	M = m;
+	M_writable = writable;
+	return 0;
+}
+
+int
+metrics_open(struct rundir *rd)
+{
+	return map_counters(rd, 1);
+}
+
+static void
+add(uint64_t *p, uint64_t n)
+{
+	__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+get(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void
+metrics_delivery(const char *run_dir, int status, const char *decision)
+{
+	struct rundir rd;
+	char err[256];
+	size_t s, d;
+
+	if (M == NULL || !M_writable) {
+		if (run_dir == NULL ||
+		    rundir_open(&rd, run_dir, 1, err, sizeof(err)) == -1)
+			return;
+		metrics_open(&rd);
+		rundir_close(&rd);
+		if (M == NULL || !M_writable)
+			return;
+	}
+	for (s = 0; s < NSTATUS && statuses[s] != status; s++)
+		;
+	if (s == NSTATUS)
+		return;
+	if (status >= 200 && status < 300) {
+		for (d = 0; d < NDECISION && strcmp(decisions[d], strcmp(
+		    decision, "ok") == 0 ? "ping" : decision) != 0; d++)
+			;
+		if (d == NDECISION)
+			return;
+	} else
+		d = status == 503 ? 5 : status >= 500 ? 6 : 4;
+	add(&M->deliveries[s][d], 1);
+}
+
+/* run_dir/.last-success/<hash>: "TIME BRANCH\n", for the gauge. */
+static void
+last_success(struct rundir *rd, const struct job *j)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char name[40], buf[512];
+	int dfd, n, i;
+
+	if (mkdirat(rd->fd, LAST_SUCCESS, 0750) == -1 && errno != EEXIST)
+		return;
+	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) == -1)
+		return;
+	SHA256((const unsigned char *)j->branch, strlen(j->branch), md);
+	for (i = 0; i < 8; i++)
+		snprintf(name + 2 * i, sizeof(name) - 2 * i, "%02x", md[i]);
+	n = snprintf(buf, sizeof(buf), "%lld %s\n", (long long)j->finished,
+	    j->branch);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		file_write_at(dfd, name, buf, n, 0640, 0);
+	close(dfd);
+}
+
+void
+metrics_job_ended(struct rundir *rd, const struct job *j)
+{
+	size_t i;
+	long d;
+
+	if (j->state == NULL || metrics_open(rd) == -1)
+		return;
+	for (i = 0; i < NFINAL && strcmp(finals[i], j->state) != 0; i++)
+		;
+	if (i == NFINAL)
+		return;
+	add(&M->ended[i], 1);
+	if (j->started != 0 && j->finished >= j->started) {
+		d = (long)(j->finished - j->started);
+		for (i = 0; i < NBUCKET && d > buckets[i]; i++)
+			;
+		add(&M->duration[i], 1);
+		add(&M->duration_sum, (uint64_t)d);
+		add(&M->duration_count, 1);
+	}
+	if (strcmp(j->state, "succeeded") == 0 && j->branch != NULL)
+		last_success(rd, j);
+}
+
+/* A label value: \, " and newline escaped, as the text format wants. */
+static void
+label(FILE *f, const char *name, const char *v)
+{
+	fprintf(f, "%s=\"", name);
+	for (; v != NULL && *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+static void
+help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void
+render_counters(FILE *f)
+{
+	uint64_t v, cum = 0;
+	size_t s, d;
+
+	help(f, "swift_webhook_deliveries_total", "counter",
+	    "Deliveries answered, by HTTP status and decision.");
+	for (s = 0; s < NSTATUS; s++)
+		for (d = 0; d < NDECISION; d++)
+			if (M != NULL && (v = get(&M->deliveries[s][d])) > 0)
+				fprintf(f, "swift_webhook_deliveries_total{"
+				    "status=\"%d\",decision=\"%s\"} %llu\n",
+				    statuses[s], decisions[d],
+				    (unsigned long long)v);
+	help(f, "swift_webhook_jobs_finished_total", "counter",
+	    "Jobs that reached a final state, by that state.");
+	for (s = 0; s < NFINAL; s++)
+		fprintf(f, "swift_webhook_jobs_finished_total{state=\"%s\"} "
+		    "%llu\n", finals[s], M ? (unsigned long long)
+		    get(&M->ended[s]) : 0ULL);
+	help(f, "swift_webhook_job_duration_seconds", "histogram",
+	    "How long the trainer of each ended job ran.");
+	for (s = 0; s <= NBUCKET; s++) {
+		cum += M ? get(&M->duration[s]) : 0;
+		if (s < NBUCKET)
+			fprintf(f, "swift_webhook_job_duration_seconds_bucket{"
+			    "le=\"%ld\"} %llu\n", buckets[s],
+			    (unsigned long long)cum);
+		else
+			fprintf(f, "swift_webhook_job_duration_seconds_bucket{"
+			    "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	fprintf(f, "swift_webhook_job_duration_seconds_sum %llu\n"
+	    "swift_webhook_job_duration_seconds_count %llu\n",
+	    M ? (unsigned long long)get(&M->duration_sum) : 0ULL,
+	    M ? (unsigned long long)get(&M->duration_count) : 0ULL);
+}
+
+/* The creation time a job id starts with (job.c makes it so), or 0. */
+static time_t
+id_time(const char *id)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(id, "%Y%m%dT%H%M%S", &tm) == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
+struct live {
+	int	 preparing, running, lost;
+};
+
+/* The running jobs: their count by state, progress and last loss. */
+static void
+render_running(FILE *f, struct rundir *rd, const struct conf *c,
+    int queued)
+{
+	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], path[PATH_MAX];
+	struct progress p[QUEUE_MAX_SLOTS];
+	int ok[QUEUE_MAX_SLOTS], n, i, busy = 0;
+	struct live l = { 0, 0, 0 };
+	struct job *j;
+
+	n = slots_running(rd, c, ids, QUEUE_MAX_SLOTS);
+	if ((j = calloc(n > 0 ? n : 1, sizeof(*j))) == NULL)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		ok[i] = job_read(rd, ids[i], &j[i]) == 0;
+		if (!ok[i])
+			continue;
+		if (job_lost(rd, &j[i]))
+			l.lost++;
+		else if (j[i].state == JOB_PREPARING)
+			l.preparing++;
+		else if (j[i].state == JOB_RUNNING)
+			l.running++;
+		if (j[i].output_dir == NULL)
+			snprintf(path, sizeof(path), "%s/output", j[i].dir);
+		if (progress_read(j[i].output_dir ? j[i].output_dir : path,
+		    &p[i]) == -1)
+			p[i].max_steps = 0;
+	}
+	help(f, "swift_webhook_jobs", "gauge",
+	    "Jobs waiting or running now, by state.");
+	fprintf(f, "swift_webhook_jobs{state=\"queued\"} %d\n"
+	    "swift_webhook_jobs{state=\"preparing\"} %d\n"
+	    "swift_webhook_jobs{state=\"running\"} %d\n"
+	    "swift_webhook_jobs{state=\"lost\"} %d\n", queued, l.preparing,
+	    l.running, l.lost);
+	help(f, "swift_webhook_job_progress_ratio", "gauge",
+	    "A running job's global_step / max_steps, from logging.jsonl.");
+	for (i = 0; i < n; i++)
+		if (ok[i] && p[i].max_steps > 0) {
+			fputs("swift_webhook_job_progress_ratio{", f);
+			label(f, "job", j[i].id);
+			label(f, ",branch", j[i].branch);
+			label(f, ",config", j[i].config);
+			fprintf(f, "} %.6g\n", (double)p[i].step /
+			    (double)p[i].max_steps);
+		}
+	help(f, "swift_webhook_job_loss", "gauge",
+	    "A running job's last logged loss, from logging.jsonl.");
+	for (i = 0; i < n; i++)
+		if (ok[i] && p[i].max_steps > 0 && p[i].has_loss) {
+			fputs("swift_webhook_job_loss{", f);
+			label(f, "job", j[i].id);
+			label(f, ",branch", j[i].branch);
+			label(f, ",config", j[i].config);
+			fprintf(f, "} %.9g\n", p[i].loss);
+		}
+	for (i = 0; i < n; i++) {
+		if (ok[i]) {
+			busy++;
+			job_close(&j[i]);
+		}
+	}
+	free(j);
+	help(f, "swift_webhook_slots_in_use", "gauge",
+	    "Slots (GPUs with gpus set) a job holds now.");
+	fprintf(f, "swift_webhook_slots_in_use %d\n", busy * (int)c->gpus_per_job >
+	    c->slots ? (int)c->slots : busy * (int)c->gpus_per_job);
+	help(f, "swift_webhook_slots_configured", "gauge",
+	    "Slots configured.");
+	fprintf(f, "swift_webhook_slots_configured %ld\n", c->slots);
+	help(f, "swift_webhook_gpus_in_use", "gauge",
+	    "GPUs held by jobs (0 without gpus).");
+	fprintf(f, "swift_webhook_gpus_in_use %d\n", c->gpus.n == 0 ? 0 :
+	    busy * (int)c->gpus_per_job > c->slots ? (int)c->slots :
+	    busy * (int)c->gpus_per_job);
+}
+
+/* dir_each on .last-success: one gauge per branch. */
+static int
+branch_line(void *arg, const char *name)
+{
+	void **a = arg;
+	FILE *f = a[0];
+	int *seen = a[1], dfd = *(int *)a[2];
+	char *s, *sp;
+	long long t;
+
+	if (++*seen > BRANCHES_MAX)
+		return 1;
+	if ((s = file_read_at(dfd, name, 512, NULL, ANY_OWNER)) == NULL)
+		return 0;
+	if (sscanf(s, "%lld", &t) == 1 && (sp = strchr(s, ' ')) != NULL) {
+		sp[strcspn(sp, "\n")] = '\0';
+		if (utf8_valid(sp + 1)) {
+			fputs("swift_webhook_last_success_timestamp_seconds{", f);
+			label(f, "branch", sp + 1);
+			fprintf(f, "} %lld\n", t);
+		}
+	}
+	free(s);
+	return 0;
+}
+
+char *
+metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
+{
+	char oldest[JOB_ID_MAX], *out = NULL;
+	size_t size = 0;
+	time_t t;
+	FILE *f;
+	int queued, dfd, seen = 0;
+	void *arg[3];
+
+	if (M == NULL)
+		map_counters(rd, 0);	/* none yet: all zero */
+	if ((f = open_memstream(&out, &size)) == NULL)
+		return NULL;
+	render_counters(f);
+	queued = queue_peek(rd, oldest);
+	render_running(f, rd, c, queued < 0 ? 0 : queued);
+	help(f, "swift_webhook_queue_length", "gauge", "Jobs waiting.");
+	fprintf(f, "swift_webhook_queue_length %d\n", queued < 0 ? 0 : queued);
+	help(f, "swift_webhook_oldest_queued_age_seconds", "gauge",
+	    "How long the oldest waiting job has waited (0: none waits).");
+	t = oldest[0] ? id_time(oldest) : 0;
+	fprintf(f, "swift_webhook_oldest_queued_age_seconds %lld\n",
+	    t ? (long long)(time(NULL) - t) : 0LL);
+	help(f, "swift_webhook_last_success_timestamp_seconds", "gauge",
+	    "When a job of the branch last succeeded.");
+	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) != -1) {
+		arg[0] = f;
+		arg[1] = &seen;
+		arg[2] = &dfd;
+		dir_each(dfd, branch_line, arg);
+		close(dfd);
+	}
+	help(f, "swift_webhook_build_info", "gauge",
+	    "The version of swift-webhook and of its libraries.");
+	fprintf(f, "swift_webhook_build_info{version=\"%s\",openssl=\"%s\","
+	    "cjson=\"%s\"} 1\n", VERSION, OpenSSL_version(OPENSSL_VERSION),
+	    cJSON_Version());
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	*len = size;
+	return out;
+}
