@@ -29,6 +29,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
 LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o metrics.o \
+	  status.o \
 	  checkout.o spawn.o delivery.o jobs.o prune.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
@@ -55,7 +56,7 @@ tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
 $(OBJS): checkout.h conf.h delivery.h filter.h job.h jobs.h prune.h queue.h \
-	  metrics.h results.h rundir.h sig.h spawn.h util.h
+	  metrics.h results.h rundir.h sig.h spawn.h status.h util.h
 
 deps:
 	@sh tests/deps.sh

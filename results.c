@@ -387,3 +387,57 @@ progress_format(const struct progress *p, char *buf, size_t size)
 	snprintf(buf, size, "%lld/%lld %d%%%s", p->step, p->max_steps,
 	    (int)(p->step * 100 / p->max_steps), eta);
 }
+
+struct curve {
+	struct point	*p;
+	int		 n;
+};
+
+/* each_line_back: a step line with a loss, newest first. */
+static int
+take_point(void *arg, const cJSON *o)
+{
+	struct curve *cv = arg;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
+	    "global_step/max_steps");
+	struct point pt;
+	long long step, max;
+
+	if (!cJSON_IsString(v) || sscanf(v->valuestring, "%lld/%lld", &step,
+	    &max) != 2 || step < 0 || !finite_num(o, "loss", &pt.loss))
+		return 0;
+	pt.step = (double)step;
+	if (!finite_num(o, "learning_rate", &pt.lr))
+		pt.lr = NAN;
+	cv->p[cv->n++] = pt;
+	return cv->n == CURVE_MAX;
+}
+
+int
+results_curve(const char *output_dir, struct point **pts)
+{
+	struct curve cv = { NULL, 0 };
+	struct point t;
+	size_t len;
+	char *buf;
+	int fd, i;
+
+	*pts = NULL;
+	if ((fd = open_log(output_dir)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	buf = read_tail(fd, RESULTS_TAIL, &len);
+	close(fd);
+	if (buf == NULL || (cv.p = calloc(CURVE_MAX, sizeof(*cv.p))) == NULL) {
+		free(buf);
+		return -1;
+	}
+	each_line_back(buf, len, take_point, &cv);
+	free(buf);
+	for (i = 0; i < cv.n / 2; i++) {
+		t = cv.p[i];
+		cv.p[i] = cv.p[cv.n - 1 - i];
+		cv.p[cv.n - 1 - i] = t;
+	}
+	*pts = cv.p;
+	return cv.n;
+}

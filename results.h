@@ -59,6 +59,21 @@ void	 results_from_json(struct results *r, const cJSON *o);
 /* The last progress line of a running job.  Returns 0, or -1 (none). */
 int	 progress_read(const char *output_dir, struct progress *p);
 
+/* One logged step, for the loss curve. */
+struct point {
+	double		 step;
+	double		 loss;
+	double		 lr;		/* NAN when not logged */
+};
+
+#define CURVE_MAX	5000	/* the most points a curve keeps */
+
+/*
+ * The logged steps with a loss, oldest first (at most CURVE_MAX, the
+ * latest ones), into *pts (to free).  Returns their count, or -1.
+ */
+int	 results_curve(const char *output_dir, struct point **pts);
+
 /* "120/1000 12% eta 1h02m" into buf, or "" when p has no steps. */
 void	 progress_format(const struct progress *p, char *buf, size_t size);
 

@@ -19,6 +19,7 @@
 #include "delivery.h"
 #include "jobs.h"
 #include "metrics.h"
+#include "status.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -229,6 +230,41 @@ serve_metrics(struct io *io, struct conf *c, const char *method)
 	free(body);
 }
 
+/* GET or HEAD of the status page's routes (status.h). */
+static void
+serve_status(struct io *io, struct conf *c, const char *method,
+    const char *path)
+{
+	struct page pg = { 500, "text/plain", NULL, 0 };
+	char head[512], err[512];
+	struct rundir rd;
+	int n, get;
+
+	get = method != NULL && (strcmp(method, "GET") == 0 ||
+	    strcmp(method, "HEAD") == 0);
+	if (get && c != NULL &&
+	    rundir_open(&rd, c->run_dir, 0, err, sizeof(err)) == 0) {
+		status_render(&rd, c, path, param(io, "QUERY_STRING"), &pg);
+		rundir_close(&rd);
+	} else if (!get)
+		pg.status = 405;
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: %s\r\nCache-Control: no-store\r\n"
+	    "Content-Security-Policy: default-src 'none'; "
+	    "style-src 'unsafe-inline'; img-src 'self' data:\r\n"
+	    "X-Content-Type-Options: nosniff\r\n%s\r\n", pg.status,
+	    http_reason(pg.status), pg.body != NULL ? pg.type : "text/plain",
+	    pg.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	out(io, head, n);
+	if (pg.body != NULL && strcmp(method, "HEAD") != 0)
+		out(io, pg.body, pg.len);
+	else if (pg.body == NULL) {
+		out(io, http_reason(pg.status), strlen(http_reason(pg.status)));
+		out(io, "\n", 1);
+	}
+	free(pg.body);
+}
+
 static void
 serve(struct io *io, struct conf *c, const char *conf_err)
 {
@@ -239,12 +275,14 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	static const char notfound[] = "Status: 404 Not Found\r\n"
 	    "Content-Type: text/plain\r\n\r\nNot Found\n";
 
-	if (path != NULL && *path != '\0' && strcmp(path, "/") != 0) {
+	if (path != NULL && *path != '\0') {
 		io->consumed = 0;
 		drain_body(io, param(io, "CONTENT_LENGTH"), c != NULL ?
 		    c->max_body : MAX_BODY_DEFAULT);
 		if (strcmp(path, "/metrics") == 0)
 			serve_metrics(io, c, param(io, "REQUEST_METHOD"));
+		else if (status_route(path))
+			serve_status(io, c, param(io, "REQUEST_METHOD"), path);
 		else
 			out(io, notfound, sizeof(notfound) - 1);
 		return;

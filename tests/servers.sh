@@ -287,6 +287,14 @@ metrics_route() {
 	    grep -qi '^Allow: GET, HEAD' "$T/$m-mpost.head"
 	got=$(curl -s -o "$T/$m-nope.body" -w '%{http_code}' "$URL/nope")
 	expect_http "$m-nope" 404 "$got"
+	got=$(curl -s -o "$T/$m-page.body" -D "$T/$m-page.head" -w '%{http_code}' "$URL/")
+	expect_http "$m-page" 200 "$got"
+	check "$m: the status page is HTML under a CSP" "$(cat "$T/$m-page.head")" \
+	    bash -c "grep -qi '^Content-Type: text/html' '$T/$m-page.head' && grep -qi '^Content-Security-Policy: ' '$T/$m-page.head' && grep -q '<table id=\"jobs\">' '$T/$m-page.body'"
+	got=$(curl -s -o "$T/$m-job.body" -w '%{http_code}' "$URL/jobs/$(job_of "$m-push")")
+	expect_http "$m-job" 200 "$got"
+	got=$(curl -s -o "$T/$m-pagepost.body" -w '%{http_code}' --data x "$URL/jobs/x")
+	expect_http "$m-pagepost" 405 "$got"
 	# Only this machine may read it: a request from another address of
 	# ours (not loopback) stands for one from elsewhere.
 	ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9.]+$' | grep -v '^127\.')

@@ -1,0 +1,709 @@
+/*
+ * status.c: the status page.  See status.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "job.h"
+#include "results.h"
+#include "status.h"
+#include "util.h"
+
+#define PAGE_ROWS	50
+#define LOG_LINES	200
+#define LOG_TAIL	(1 << 20)	/* the most of a log read */
+#define DAY		86400
+
+static const char style[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+    "table{border-collapse:collapse}td,th{padding:.25em .6em;"
+    "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+    ".b{padding:.1em .5em;border-radius:.8em;color:#fff;font-size:12px}"
+    ".succeeded{background:#2a7}.failed,.killed,.timeout,.lost"
+    "{background:#c33}.running,.preparing{background:#27c}"
+    ".queued{background:#888}.cancelled,.superseded{background:#a80}"
+    ".bar{width:120px;height:10px;background:#ddd;display:inline-block}"
+    ".bar span{display:block;height:10px;background:#27c}"
+    "pre{background:#f6f6f6;padding:.6em;overflow:auto;max-height:40em}"
+    "svg text{font:11px sans-serif}nav a{margin-right:.6em}";
+
+/* Writes s with & < > " ' escaped. */
+static void
+html(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+/* Writes s percent-encoded, for a query string. */
+static void
+urlenc(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (isalnum((unsigned char)*s) || strchr("-._~/", *s))
+			fputc(*s, f);
+		else
+			fprintf(f, "%%%02X", (unsigned char)*s);
+}
+
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double
+jnum(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The value of key in a query string, decoded, into buf; or NULL. */
+static const char *
+query_get(const char *q, const char *key, char *buf, size_t size)
+{
+	size_t n = strlen(key), k = 0;
+	const char *s;
+	int hi, lo;
+
+	for (s = q; s != NULL && *s != '\0'; s = strchr(s, '&') ?
+	    strchr(s, '&') + 1 : NULL) {
+		if (strncmp(s, key, n) != 0 || s[n] != '=')
+			continue;
+		for (s += n + 1; *s != '\0' && *s != '&' && k + 1 < size; s++) {
+			if (*s == '%' && (hi = hex_value(s[1])) >= 0 &&
+			    (lo = hex_value(s[2])) >= 0) {
+				buf[k++] = (char)(hi << 4 | lo);
+				s += 2;
+			} else
+				buf[k++] = *s == '+' ? ' ' : *s;
+		}
+		buf[k] = '\0';
+		return utf8_valid(buf) && strlen(buf) == k ? buf : NULL;
+	}
+	return NULL;
+}
+
+static void
+head(FILE *f, const char *title)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8"
+	    "\"><title>", f);
+	html(f, title);
+	fprintf(f, "</title><style>%s</style></head><body>\n", style);
+}
+
+static void
+fmt_dur(char *buf, size_t size, double s)
+{
+	long t = (long)s;
+
+	if (s < 0)
+		snprintf(buf, size, "-");
+	else if (t < 3600)
+		snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+	else
+		snprintf(buf, size, "%ldh%02ldm", t / 3600, t % 3600 / 60);
+}
+
+/* The job with state "lost" when nobody will see it to its end. */
+static cJSON *
+load(struct rundir *rd, const char *id, struct job *jp)
+{
+	struct job j;
+	cJSON *o;
+
+	if (job_read(rd, id, &j) == -1)
+		return NULL;
+	o = j.src;
+	j.src = NULL;
+	if (job_lost(rd, &j))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
+		    cJSON_CreateString("lost"));
+	if (jp != NULL)
+		*jp = j;
+	else
+		job_close(&j);
+	return o;
+}
+
+static void
+badge(FILE *f, const char *state)
+{
+	const char *s = state ? state : "?";
+
+	fputs("<span class=\"b ", f);
+	html(f, strspn(s, "abcdefghijklmnopqrstuvwxyz") == strlen(s) ? s :
+	    "x");
+	fputs("\">", f);
+	html(f, s);
+	fputs("</span>", f);
+}
+
+/* A running job's progress bar, from its logging.jsonl. */
+static void
+progress_cell(FILE *f, const cJSON *o, const char *dir)
+{
+	struct progress p;
+	char path[PATH_MAX], text[64];
+	const char *out = jstr(o, "output_dir");
+
+	if (out == NULL) {
+		snprintf(path, sizeof(path), "%s/output", dir);
+		out = path;
+	}
+	if (progress_read(out, &p) == -1)
+		return;
+	progress_format(&p, text, sizeof(text));
+	fprintf(f, "<span class=\"bar\" title=\"%s\"><span style=\"width:%d%%"
+	    "\"></span></span> ", text, (int)(p.step * 100 / p.max_steps));
+	html(f, text);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return -strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+keep_id(void *arg, const char *name)
+{
+	struct strv *v = arg;
+
+	if (job_id_valid(name) && strv_push(v, strdup(name)) == -1)
+		return 1;
+	return 0;
+}
+
+static time_t
+id_time(const char *id)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	return strptime(id, "%Y%m%dT%H%M%S", &tm) ? timegm(&tm) : 0;
+}
+
+static int
+dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Success rate and median duration over days, runs per day (30 bars). */
+static void
+summary(FILE *f, struct rundir *rd, const struct strv *ids)
+{
+	int perday[30] = { 0 }, ok[2] = { 0, 0 }, done[2] = { 0, 0 }, max = 1;
+	double *dur[2], med;
+	size_t nd[2] = { 0, 0 }, i, k;
+	time_t now = time(NULL), t;
+	const char *st;
+	cJSON *o;
+
+	dur[0] = calloc(ids->n + 1, sizeof(double));
+	dur[1] = calloc(ids->n + 1, sizeof(double));
+	for (i = 0; dur[0] && dur[1] && i < ids->n; i++) {
+		t = id_time(ids->v[i]);
+		if (t == 0 || now - t >= 30 * DAY)
+			break;		/* newest first: the rest are older */
+		perday[(now - t) / DAY]++;
+		if ((o = load(rd, ids->v[i], NULL)) == NULL)
+			continue;
+		st = jstr(o, "state");
+		for (k = 0; k < 2; k++) {
+			if (k == 0 && now - t >= 7 * DAY)
+				continue;
+			if (st != NULL && (strcmp(st, "succeeded") == 0 ||
+			    strcmp(st, "failed") == 0 || strcmp(st, "killed") ==
+			    0 || strcmp(st, "timeout") == 0)) {
+				done[k]++;
+				ok[k] += strcmp(st, "succeeded") == 0;
+			}
+			if (jnum(o, "duration") >= 0)
+				dur[k][nd[k]++] = jnum(o, "duration");
+		}
+		cJSON_Delete(o);
+	}
+	fputs("<h2>Summary</h2><table><tr><th></th><th>success rate</th>"
+	    "<th>median duration</th><th>runs ended</th></tr>", f);
+	for (k = 0; k < 2; k++) {
+		char d[32] = "-";
+
+		if (nd[k] > 0) {
+			qsort(dur[k], nd[k], sizeof(double), dcmp);
+			med = nd[k] % 2 ? dur[k][nd[k] / 2] :
+			    (dur[k][nd[k] / 2 - 1] + dur[k][nd[k] / 2]) / 2;
+			fmt_dur(d, sizeof(d), med);
+		}
+		if (done[k] > 0)
+			fprintf(f, "<tr><td>last %d days</td><td>%.0f%%</td><td>%s"
+			    "</td><td>%d</td></tr>", k ? 30 : 7,
+			    100.0 * ok[k] / done[k], d, done[k]);
+		else
+			fprintf(f, "<tr><td>last %d days</td><td>-</td><td>%s</td>"
+			    "<td>0</td></tr>", k ? 30 : 7, d);
+	}
+	fputs("</table>\n<p>Runs per day, last 30 days:</p>\n", f);
+	for (i = 0; i < 30; i++)
+		if (perday[i] > max)
+			max = perday[i];
+	fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"330\" "
+	    "height=\"70\" role=\"img\" aria-label=\"runs per day\">", f);
+	for (i = 0; i < 30; i++) {
+		int h = perday[29 - i] * 50 / max;
+
+		fprintf(f, "<rect x=\"%zu\" y=\"%d\" width=\"9\" height=\"%d\" "
+		    "fill=\"#27c\"><title>%d</title></rect>", 5 + i * 11,
+		    55 - h, h, perday[29 - i]);
+	}
+	fputs("<text x=\"5\" y=\"68\">30 days ago</text><text x=\"290\" "
+	    "y=\"68\">today</text></svg>\n", f);
+	free(dur[0]);
+	free(dur[1]);
+}
+
+static int
+matches(const cJSON *o, const char *state, const char *branch)
+{
+	const char *s = jstr(o, "state"), *b = jstr(o, "branch");
+
+	return (state == NULL || (s != NULL && strcmp(s, state) == 0)) &&
+	    (branch == NULL || (b != NULL && strcmp(b, branch) == 0));
+}
+
+static void
+cell_time(FILE *f, const cJSON *o, const char *name)
+{
+	fputs("<td>", f);
+	html(f, jstr(o, name) ? jstr(o, name) : "-");
+	fputs("</td>", f);
+}
+
+static void
+row(FILE *f, struct rundir *rd, const char *id, const cJSON *o)
+{
+	const char *sha = jstr(o, "sha"), *repo = jstr(o, "repository");
+	const char *state = jstr(o, "state");
+	char d[32], dir[PATH_MAX];
+	double dur = jnum(o, "duration");
+	time_t t;
+
+	fputs("<tr class=\"job\"><td>", f);
+	badge(f, state);
+	fputs("</td><td>", f);
+	if (jstr(o, "branch") != NULL) {
+		fputs("<a href=\"?branch=", f);
+		urlenc(f, jstr(o, "branch"));
+		fputs("\">", f);
+		html(f, jstr(o, "branch"));
+		fputs("</a>", f);
+	}
+	fputs("</td><td>", f);
+	if (sha != NULL && strspn(sha, "0123456789abcdef") == 40) {
+		if (repo != NULL && *repo != '\0') {
+			fputs("<a href=\"https://github.com/", f);
+			html(f, repo);
+			fprintf(f, "/commit/%s\">", sha);
+		}
+		fprintf(f, "<code>%.7s</code>", sha);
+		if (repo != NULL && *repo != '\0')
+			fputs("</a>", f);
+	}
+	fputs("</td><td>", f);
+	html(f, jstr(o, "config"));
+	fputs("</td>", f);
+	cell_time(f, o, "created");
+	cell_time(f, o, "started");
+	cell_time(f, o, "finished");
+	if (dur < 0 && state != NULL && strcmp(state, "running") == 0 &&
+	    (t = iso8601_parse(jstr(o, "started"))) != -1)
+		dur = difftime(time(NULL), t);
+	fmt_dur(d, sizeof(d), dur);
+	fprintf(f, "<td>%s</td><td>", d);
+	if (state != NULL && strcmp(state, "running") == 0) {
+		snprintf(dir, sizeof(dir), "%s/%s", rd->path, id);
+		progress_cell(f, o, dir);
+	}
+	fputs("</td><td>", f);
+	if (jnum(o, "exit_code") >= 0)
+		fprintf(f, "%.0f", jnum(o, "exit_code"));
+	else if (jnum(o, "signal") > 0)
+		fprintf(f, "signal %.0f", jnum(o, "signal"));
+	fprintf(f, "</td><td><a href=\"jobs/%s\">%s</a></td></tr>\n", id, id);
+}
+
+static void
+page_link(FILE *f, size_t page, const char *state, const char *branch,
+    const char *text)
+{
+	fprintf(f, "<a href=\"?page=%zu", page);
+	if (state != NULL)
+		fprintf(f, "&amp;state=%s", state);	/* a known name */
+	if (branch != NULL) {
+		fputs("&amp;branch=", f);
+		urlenc(f, branch);
+	}
+	fprintf(f, "\">%s</a> ", text);
+}
+
+static void
+jobs_page(FILE *f, struct rundir *rd, const char *query)
+{
+	static const char *const states[] = { "queued", "preparing",
+	    "running", "succeeded", "failed", "killed", "cancelled",
+	    "superseded", "timeout", "lost" };
+	char sbuf[32], bbuf[256], pbuf[16];
+	const char *state, *branch;
+	struct strv ids = { NULL, 0 };
+	size_t i, shown = 0, skip, page = 0;
+	cJSON *o;
+
+	state = query_get(query, "state", sbuf, sizeof(sbuf));
+	for (i = 0; state != NULL && i < sizeof(states) / sizeof(states[0]) &&
+	    strcmp(state, states[i]) != 0; i++)
+		;
+	if (i == sizeof(states) / sizeof(states[0]))
+		state = NULL;		/* only the names above */
+	branch = query_get(query, "branch", bbuf, sizeof(bbuf));
+	if (query_get(query, "page", pbuf, sizeof(pbuf)) != NULL)
+		page = strtoul(pbuf, NULL, 10) % 100000;
+	skip = page * PAGE_ROWS;
+	dir_each(rd->fd, keep_id, &ids);
+	if (ids.n > 0)
+		qsort(ids.v, ids.n, sizeof(char *), name_cmp);
+	head(f, "swift-webhook: jobs");
+	fputs("<h1>swift-webhook</h1>\n<nav>State: <a href=\"./\">all</a>", f);
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		fprintf(f, "<a href=\"?state=%s\">%s</a>", states[i],
+		    states[i]);
+	fputs("</nav>\n", f);
+	if (state != NULL || branch != NULL) {
+		fputs("<p>Showing only", f);
+		if (state != NULL) {
+			fputs(" state <b>", f);
+			html(f, state);
+			fputs("</b>", f);
+		}
+		if (branch != NULL) {
+			fputs(" branch <b>", f);
+			html(f, branch);
+			fputs("</b>", f);
+		}
+		fputs("</p>\n", f);
+	}
+	fputs("<table id=\"jobs\"><tr><th>state</th><th>branch</th><th>commit"
+	    "</th><th>config</th><th>queued</th><th>started</th><th>finished"
+	    "</th><th>duration</th><th>progress</th><th>exit</th><th>job</th>"
+	    "</tr>\n", f);
+	for (i = 0; i < ids.n && shown < PAGE_ROWS; i++) {
+		if ((o = load(rd, ids.v[i], NULL)) == NULL)
+			continue;
+		if (matches(o, state, branch)) {
+			if (skip > 0)
+				skip--;
+			else {
+				row(f, rd, ids.v[i], o);
+				shown++;
+			}
+		}
+		cJSON_Delete(o);
+	}
+	fputs("</table>\n<p>", f);
+	if (page > 0)
+		page_link(f, page - 1, state, branch, "newer");
+	if (shown == PAGE_ROWS)
+		page_link(f, page + 1, state, branch, "older");
+	fputs("</p>\n", f);
+	summary(f, rd, &ids);
+	fputs("</body></html>\n", f);
+	strv_free(&ids);
+}
+
+static double
+dmin(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+static double
+dmax(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+/* Where v of [lo, hi] falls on [x0, x0 + w] (hi < lo: upside down). */
+static double
+scale(double v, double lo, double hi, double x0, double w)
+{
+	return hi != lo ? x0 + (v - lo) / (hi - lo) * w : x0 + w / 2;
+}
+
+/*
+ * The loss (and learning rate, dashed, on its own scale) by step, with
+ * axes and labels: one polyline point per logged step.
+ */
+static void
+curve(FILE *f, const struct point *p, int n)
+{
+	double smin = p[0].step, smax = p[0].step, lmin = p[0].loss,
+	    lmax = p[0].loss, rmin = INFINITY, rmax = -INFINITY;
+	const int x0 = 60, y0 = 20, w = 560, h = 200;
+	int i, lr = 0;
+
+	for (i = 0; i < n; i++) {
+		smin = dmin(smin, p[i].step);
+		smax = dmax(smax, p[i].step);
+		lmin = dmin(lmin, p[i].loss);
+		lmax = dmax(lmax, p[i].loss);
+		if (!isnan(p[i].lr)) {
+			rmin = dmin(rmin, p[i].lr);
+			rmax = dmax(rmax, p[i].lr);
+			lr = 1;
+		}
+	}
+	fprintf(f, "<svg id=\"loss\" xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"loss by "
+	    "step\">\n", x0 + w + 70, y0 + h + 45);
+	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+	    "stroke=\"#444\"/><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+	    "stroke=\"#444\"/>\n", x0, y0, x0, y0 + h, x0, y0 + h, x0 + w,
+	    y0 + h);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
+	    "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
+	    "<text x=\"%d\" y=\"%d\">%.0f</text><text x=\"%d\" y=\"%d\" "
+	    "text-anchor=\"end\">%.0f</text><text x=\"%d\" y=\"%d\" "
+	    "text-anchor=\"middle\">step</text><text x=\"12\" y=\"%d\" "
+	    "transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\">loss"
+	    "</text>\n", x0 - 4, y0 + 10, lmax, x0 - 4, y0 + h, lmin, x0,
+	    y0 + h + 15, smin, x0 + w, y0 + h + 15, smax, x0 + w / 2,
+	    y0 + h + 35, y0 + h / 2, y0 + h / 2);
+	fputs("<polyline class=\"loss\" fill=\"none\" stroke=\"#c33\" "
+	    "stroke-width=\"1.5\" points=\"", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%.1f,%.1f", i ? " " : "", scale(p[i].step, smin,
+		    smax, x0, w), scale(p[i].loss, lmax, lmin, y0, h));
+	fputs("\"/>\n", f);
+	if (lr) {
+		fputs("<polyline class=\"lr\" fill=\"none\" stroke=\"#27c\" "
+		    "stroke-dasharray=\"4 3\" points=\"", f);
+		for (i = 0; i < n; i++)
+			if (!isnan(p[i].lr))
+				fprintf(f, "%s%.1f,%.1f", i ? " " : "",
+				    scale(p[i].step, smin, smax, x0, w),
+				    scale(p[i].lr, rmax, rmin, y0, h));
+		fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\">lr %.3g</text>"
+		    "<text x=\"%d\" y=\"%d\">lr %.3g</text>\n", x0 + w + 4,
+		    y0 + 10, rmax, x0 + w + 4, y0 + h, rmin);
+	}
+	fputs("</svg>\n", f);
+}
+
+/* The last lines of the job's log (at most LOG_TAIL bytes read). */
+static void
+log_tail(FILE *f, int dirfd, int lines)
+{
+	struct stat st;
+	char *buf, *s;
+	off_t off;
+	ssize_t n;
+	int fd, k = 0;
+
+	if ((fd = file_open_at(dirfd, "log", O_RDONLY, 0, ANY_OWNER)) == -1)
+		return;
+	if (fstat(fd, &st) == -1 || (buf = malloc(LOG_TAIL + 1)) == NULL) {
+		close(fd);
+		return;
+	}
+	off = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
+	n = pread(fd, buf, LOG_TAIL, off);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	for (s = buf + n; s > buf; s--)
+		if (s[-1] == '\n' && s != buf + n && ++k > lines)
+			break;
+	fputs("<pre id=\"log\">", f);
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+			fputc('?', f);
+		else {
+			char c[2] = { *s, '\0' };
+
+			html(f, c);
+		}
+	fputs("</pre>\n", f);
+	free(buf);
+}
+
+/* The log as it is, its last LOG_TAIL bytes. */
+static void
+log_all(FILE *f, int dirfd)
+{
+	struct stat st;
+	char buf[65536];
+	off_t off;
+	ssize_t n;
+	int fd;
+
+	if ((fd = file_open_at(dirfd, "log", O_RDONLY, 0, ANY_OWNER)) == -1)
+		return;
+	if (fstat(fd, &st) == 0) {
+		off = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
+		while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+			fwrite(buf, 1, n, f);
+			off += n;
+		}
+	}
+	close(fd);
+}
+
+static void
+job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
+{
+	struct point *pts;
+	const cJSON *v;
+	char *txt, path[PATH_MAX];
+	const char *out;
+	struct job j;
+	cJSON *o;
+	int n;
+
+	if (!job_id_valid(id) || (o = load(rd, id, &j)) == NULL) {
+		pg->status = 404;
+		head(f, "no such job");
+		fputs("<p>No such job.</p><p><a href=\"../\">jobs</a></p>"
+		    "</body></html>\n", f);
+		return;
+	}
+	head(f, id);
+	fputs("<p><a href=\"../\">jobs</a></p><h1>", f);
+	html(f, id);
+	fputs(" ", f);
+	badge(f, jstr(o, "state"));
+	fputs("</h1>\n", f);
+	if ((out = jstr(o, "output_dir")) == NULL) {
+		snprintf(path, sizeof(path), "%s/output", j.dir);
+		out = path;
+	}
+	if (jstr(o, "state") && strcmp(jstr(o, "state"), "running") == 0) {
+		fputs("<p>Progress: ", f);
+		progress_cell(f, o, j.dir);
+		fputs("</p>\n", f);
+	}
+	if ((n = results_curve(out, &pts)) > 0) {
+		fprintf(f, "<h2>Loss (%d steps)</h2>\n", n);
+		curve(f, pts, n);
+	}
+	free(pts);
+	if (jstr(o, "last_model_checkpoint") || jstr(o,
+	    "best_model_checkpoint")) {
+		fputs("<h2>Checkpoints</h2><ul>", f);
+		if (jstr(o, "last_model_checkpoint")) {
+			fputs("<li>last: <code>", f);
+			html(f, jstr(o, "last_model_checkpoint"));
+			fputs("</code></li>", f);
+		}
+		if (jstr(o, "best_model_checkpoint")) {
+			fputs("<li>best: <code>", f);
+			html(f, jstr(o, "best_model_checkpoint"));
+			fputs("</code></li>", f);
+		}
+		fputs("</ul>\n", f);
+	}
+	fputs("<h2>Record</h2><table id=\"record\">", f);
+	cJSON_ArrayForEach(v, o) {
+		fputs("<tr><th>", f);
+		html(f, v->string);
+		fputs("</th><td>", f);
+		if (cJSON_IsString(v))
+			html(f, v->valuestring);
+		else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
+			html(f, txt);
+			free(txt);
+		}
+		fputs("</td></tr>\n", f);
+	}
+	fprintf(f, "</table>\n<h2>Log (last %d lines, <a href=\"%s/log\">all"
+	    "</a>)</h2>\n", LOG_LINES, id);
+	log_tail(f, j.dirfd, LOG_LINES);
+	fputs("</body></html>\n", f);
+	cJSON_Delete(o);
+	job_close(&j);
+}
+
+int
+status_route(const char *path)
+{
+	return path != NULL && (strcmp(path, "/") == 0 ||
+	    strncmp(path, "/jobs/", 6) == 0);
+}
+
+void
+status_render(struct rundir *rd, const struct conf *c, const char *path,
+    const char *query, struct page *pg)
+{
+	char id[JOB_ID_MAX + 8], *slash;
+	struct job j;
+	FILE *f;
+
+	(void)c;
+	memset(pg, 0, sizeof(*pg));
+	pg->status = 200;
+	pg->type = "text/html; charset=utf-8";
+	if ((f = open_memstream(&pg->body, &pg->len)) == NULL) {
+		pg->status = 500;
+		return;
+	}
+	if (strcmp(path, "/") == 0)
+		jobs_page(f, rd, query);
+	else {
+		snprintf(id, sizeof(id), "%s", path + 6);
+		if ((slash = strchr(id, '/')) != NULL &&
+		    strcmp(slash, "/log") == 0) {
+			*slash = '\0';
+			if (job_id_valid(id) && job_read(rd, id, &j) == 0) {
+				pg->type = "text/plain; charset=utf-8";
+				log_all(f, j.dirfd);
+				job_close(&j);
+			} else {
+				pg->status = 404;
+				fputs("no such job\n", f);
+			}
+		} else if (slash != NULL) {
+			pg->status = 404;
+			fputs("Not Found\n", f);
+		} else
+			job_page(f, rd, id, pg);
+	}
+	if (fclose(f) != 0) {
+		free(pg->body);
+		pg->body = NULL;
+		pg->status = 500;
+	}
+}

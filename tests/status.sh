@@ -1,0 +1,111 @@
+#!/bin/bash
+# tests/status.sh: the status page through a real lighttpd (the shipped
+# FastCGI config), looked at by a real browser: headless Chromium dumps
+# the DOM and takes screenshots (kept in tests/tmp for a person to see).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/servers.sh"
+mktestdir status
+setup_dirs
+printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_steps: 7\n' > "$WORK/configs/curve.yaml"
+printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_sleep: 120\nfake_steps: 120\n' > "$WORK/configs/slow.yaml"
+printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_exit: 3\n' > "$WORK/configs/bad.yaml"
+writeconf "$CONF" "$RUNS" "$WORK" "branches = **"
+chgrp "$WWW" "$CONF.secret"
+chmod 644 "$CONF"
+
+. "$(dirname "$0")/lighttpd-server.sh"
+trap 'server_stop; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
+serve 50-swift-webhook.conf
+PAGE=$URL/
+SHOTS=$TOP/tests/tmp
+mkdir -p "$SHOTS"
+
+# chrome URL OUT: the DOM headless Chromium builds for URL, in OUT.
+chrome() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+	    --user-data-dir="$T/chrome" --dump-dom "$1" > "$2" 2> "$2.err"
+}
+# shot URL PNG: its screenshot.
+shot() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+	    --user-data-dir="$T/chrome" --window-size=1400,1000 --screenshot="$2" "$1" > /dev/null 2>&1
+}
+gopost() {
+	push "$T/$1.json" "$(sha "$2")" "$3" "$4"
+	post "$1" push "d-$1" "$T/$1.json" > /dev/null
+}
+
+gopost curve 1 refs/heads/main configs/curve.yaml
+gopost bad 2 refs/heads/main configs/bad.yaml
+CURVE=$(job_of curve) BAD=$(job_of bad)
+jq -n --arg ref 'refs/heads/<script>alert(1)</script>' --arg sha "$(sha 3)" '{ref: $ref, after: $sha,
+    repository: {full_name: "acme/train"}, head_commit: {id: $sha},
+    commits: [{id: $sha, added: ["train.py"], removed: [], modified: []}]}' > "$T/xss.json"
+post xss push d-xss "$T/xss.json" > /dev/null
+XSS=$(job_of xss)
+gopost slow 4 refs/heads/main configs/slow.yaml
+SLOW=$(job_of slow)
+wait_for 20 jq -e '.state == "succeeded"' "$RUNS/$CURVE/job.json" > /dev/null
+wait_for 20 jq -e '.state == "failed"' "$RUNS/$BAD/job.json" > /dev/null
+wait_for 20 jq -e '.state == "succeeded"' "$RUNS/$XSS/job.json" > /dev/null
+wait_for 20 test -s "$RUNS/$SLOW/output/logging.jsonl"
+
+curl -s -D "$T/page.head" -o "$T/page.html" "$PAGE"
+check "the status page answers 200 with a strict CSP and nosniff" "$(cat "$T/page.head")" \
+    bash -c "grep -q '^HTTP/1.1 200' '$T/page.head' && grep -qi \"^Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:\" '$T/page.head' && grep -qi '^X-Content-Type-Options: nosniff' '$T/page.head'"
+check "the page has no script and no inline event handler" "$(grep -io '<script\|on[a-z]*=' "$T/page.html" | head)" \
+    bash -c "! grep -qiE '<script|[[:space:]]on[a-z]+=' '$T/page.html'"
+
+chrome "$PAGE" "$T/dom.html"
+shot "$PAGE" "$SHOTS/status-jobs.png"
+check "Chromium: a row per job, newest first" "$(grep -c 'class="job"' "$T/dom.html"; cat "$T/dom.html.err" | tail -3)" \
+    bash -c "[ \$(grep -o 'class=\"job\"' '$T/dom.html' | wc -l) = 4 ] && grep -o 'href=\"jobs/[^\"]*\"' '$T/dom.html' | head -1 | grep -q '$SLOW'"
+check "Chromium: the XSS branch renders as text, no <script> element" "$(grep -o '[^>]*alert(1)[^<]*' "$T/dom.html" | head -3)" \
+    bash -c "! grep -qi '<script' '$T/dom.html' && grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/dom.html'"
+check "Chromium: states as coloured badges" "" \
+    bash -c "grep -q 'class=\"b succeeded\"' '$T/dom.html' && grep -q 'class=\"b failed\"' '$T/dom.html' && grep -q 'class=\"b running\"' '$T/dom.html'"
+check "Chromium: the running job shows a progress bar" "$(grep -o '<tr class="job">.*' "$T/dom.html" | grep "$SLOW" | head -c 600)" \
+    bash -c "grep '$SLOW' '$T/dom.html' | grep -q 'class=\"bar\"' && grep '$SLOW' '$T/dom.html' | grep -Eq '[0-9]+/120 [0-9]+%'"
+check "Chromium: the failed job shows its exit code" "" \
+    bash -c "grep '$BAD' '$T/dom.html' | grep -q '<td>3</td>'"
+check "the short sha links to the commit on GitHub" "" \
+    grep -q "href=\"https://github.com/acme/train/commit/$(sha 1)\"" "$T/dom.html"
+check "a summary: success rate and median duration, runs per day" "" \
+    bash -c "grep -q 'last 7 days' '$T/dom.html' && grep -q 'last 30 days' '$T/dom.html' && grep -q 'aria-label=\"runs per day\"' '$T/dom.html'"
+
+chrome "$PAGE?state=failed" "$T/failed.html"
+check "?state=failed shows only the failed job" "$(grep -c 'class="job"' "$T/failed.html")" \
+    bash -c "[ \$(grep -o 'class=\"job\"' '$T/failed.html' | wc -l) = 1 ] && grep -q '$BAD' '$T/failed.html'"
+chrome "$PAGE?branch=%3Cscript%3Ealert(1)%3C%2Fscript%3E" "$T/branch.html"
+check "?branch= filters by branch (escaped in the page too)" "" \
+    bash -c "[ \$(grep -o 'class=\"job\"' '$T/branch.html' | wc -l) = 1 ] && grep -q '$XSS' '$T/branch.html' && ! grep -qi '<script' '$T/branch.html'"
+
+chrome "$URL/jobs/$CURVE" "$T/job.html"
+shot "$URL/jobs/$CURVE" "$SHOTS/status-job.png"
+POINTS=$(grep -o '<polyline class="loss"[^>]*points="[^"]*"' "$T/job.html" | sed 's/.*points="//; s/"$//' | wc -w)
+check "Chromium: the job page has an SVG loss curve, a point per logged step (7)" "points: $POINTS" \
+    test "$POINTS" = 7
+YS=$(grep -o '<polyline class="loss"[^>]*points="[^"]*"' "$T/job.html" | sed 's/.*points="//; s/"$//' | tr ' ' '\n' | cut -d, -f2)
+check "the curve falls as the loss does: first point at the top (y 20), last at the bottom (y 220)" "$YS" \
+    bash -c "[ \"\$(echo '$YS' | head -1)\" = '20.0' ] && [ \"\$(echo '$YS' | tail -1)\" = '220.0' ]"
+check "and a learning-rate curve, axes and labels" "" \
+    bash -c "grep -q '<polyline class=\"lr\"' '$T/job.html' && grep -q '>step</text>' '$T/job.html' && grep -q '>loss</text>' '$T/job.html'"
+check "the job page shows every job.json field" "" \
+    bash -c "for k in \$(jq -r 'keys[]' '$RUNS/$CURVE/job.json'); do grep -q \"<th>\$k</th>\" '$T/job.html' || exit 1; done"
+check "its checkpoints" "" grep -q 'last: <code>[^<]*checkpoint-7</code>' "$T/job.html"
+check "the end of its log" "" bash -c "grep -q '<pre id=\"log\">' '$T/job.html' && grep -q 'fake-swift: done' '$T/job.html'"
+curl -s -o "$T/log.txt" -D "$T/log.head" "$URL/jobs/$CURVE/log"
+check ".../jobs/ID/log is the log, as text" "$(head -3 "$T/log.head")" \
+    bash -c "grep -qi '^Content-Type: text/plain' '$T/log.head' && cmp -s '$T/log.txt' '$RUNS/$CURVE/log'"
+chrome "$URL/jobs/$SLOW" "$T/slow.html"
+check "a running job's page shows its progress bar" "" grep -q 'class="bar"' "$T/slow.html"
+got=$(curl -s -o /dev/null -w '%{http_code}' "$URL/jobs/nope")
+check "an unknown job is 404" "status $got" test "$got" = 404
+got=$(curl -s -o /dev/null -w '%{http_code}' "$URL/jobs/..%2F..%2Fetc")
+check "a path that is no job id is 404" "status $got" test "$got" = 404
+got=$(curl -s -o /dev/null -w '%{http_code}' -D "$T/post.head" --data x "$PAGE")
+check "POST to the status page: 405, Allow: GET, HEAD" "status $got $(cat "$T/post.head")" \
+    bash -c "[ '$got' = 405 ] && grep -qi '^Allow: GET, HEAD' '$T/post.head'"
+check "screenshots kept for a person: tests/tmp/status-jobs.png, status-job.png" "" \
+    bash -c "[ -s '$SHOTS/status-jobs.png' ] && [ -s '$SHOTS/status-job.png' ]"
+kill -9 -- "-$(cat "$RUNS/$SLOW/pid")" 2>/dev/null
