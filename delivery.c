@@ -224,6 +224,7 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 		j.delivery = rq->delivery;
 		j.event = rq->event;
 		j.repository = p->repository;
+		j.repository_url = p->repository_url;
 		j.ref = p->ref;
 		j.branch = p->branch;
 		j.sha = p->after;

@@ -602,6 +602,32 @@ dup_keys(const cJSON *root)
 	return 0;
 }
 
+/*
+ * The repository's web address from html_url (where commit links point,
+ * GitHub Enterprise Server's too), if it is plain http(s), free of
+ * characters HTML or a shell would read, and ends in /owner/name; else
+ * NULL.
+ */
+static const char *
+url_safe(const cJSON *v, const char *full_name)
+{
+	const char *s;
+	size_t n, m = strlen(full_name);
+
+	if (!cJSON_IsString(v) || m == 0)
+		return NULL;
+	s = v->valuestring;
+	n = strlen(s);
+	if ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
+	    n > 300 || n <= m + 1 || s[n - m - 1] != '/' ||
+	    strcmp(s + n - m, full_name) != 0)
+		return NULL;
+	if (s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-._~:/")] != '\0')
+		return NULL;
+	return s;
+}
+
 int
 push_parse(struct push *p, const char *body, size_t len,
     char reason[FILTER_REASON_MAX])
@@ -642,6 +668,8 @@ push_parse(struct push *p, const char *body, size_t len,
 	repo = cJSON_GetObjectItemCaseSensitive(p->root, "repository");
 	name = cJSON_GetObjectItemCaseSensitive(repo, "full_name");
 	p->repository = cJSON_IsString(name) ? name->valuestring : "";
+	p->repository_url = url_safe(cJSON_GetObjectItemCaseSensitive(repo,
+	    "html_url"), p->repository);
 	if (job_values_valid(ref->valuestring, after->valuestring,
 	    p->repository, NULL, NULL, reason) == -1)
 		goto err;

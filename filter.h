@@ -45,6 +45,7 @@ struct push {
 	const char	*branch;	/* "main", or NULL for other refs */
 	const char	*after;		/* 40 or 64 lowercase hex digits */
 	const char	*repository;	/* "owner/name", or "" */
+	const char	*repository_url; /* its html_url if sane, or NULL */
 	int		 deleted;	/* the push deletes the ref */
 };
 

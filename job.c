@@ -240,6 +240,7 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	j->sha = jstr(o, "sha");
 	j->config = jstr(o, "config");
 	j->retry_of = jstr(o, "retry_of");
+	j->repository_url = jstr(o, "repository_url");
 	j->output_dir = jstr(o, "output_dir");
 	snprintf(j->commit, sizeof(j->commit), "%s", jstr(o, "commit") &&
 	    strlen(jstr(o, "commit")) < sizeof(j->commit) ? jstr(o,
@@ -332,6 +333,8 @@ job_write(const struct job *j)
 	add_str(o, "config", j->config);
 	if (j->retry_of != NULL)
 		add_str(o, "retry_of", j->retry_of);
+	if (j->repository_url != NULL)
+		add_str(o, "repository_url", j->repository_url);
 	argv = cJSON_AddArrayToObject(o, "argv");
 	for (i = 0; j->argv != NULL && j->argv[i] != NULL; i++)
 		cJSON_AddItemToArray(argv, cJSON_CreateString(j->argv[i]));

@@ -44,6 +44,7 @@ struct job {
 	const char	*delivery;
 	const char	*event;
 	const char	*repository;
+	const char	*repository_url;	/* for commit links, or NULL */
 	const char	*ref;
 	const char	*branch;
 	const char	*sha;

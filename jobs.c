@@ -460,6 +460,7 @@ cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
 	j.delivery = "retry";
 	j.event = "retry";
 	j.repository = old.repository ? old.repository : "";
+	j.repository_url = old.repository_url;
 	j.ref = old.ref;
 	j.branch = strncmp(old.ref, "refs/heads/", 11) == 0 ? old.ref + 11 :
 	    NULL;

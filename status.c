@@ -304,6 +304,15 @@ cell_time(FILE *f, const cJSON *o, const char *name)
 	fputs("</td>", f);
 }
 
+/* A job.json's repository_url fit for a link: http(s), nothing odd. */
+static int
+web_url(const char *s)
+{
+	return s != NULL && (strncmp(s, "https://", 8) == 0 ||
+	    strncmp(s, "http://", 7) == 0) && s[strspn(s, "abcdefghijklmnopq"
+	    "rstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/")] == '\0';
+}
+
 static void
 row(FILE *f, struct rundir *rd, const char *id, const cJSON *o)
 {
@@ -325,13 +334,18 @@ row(FILE *f, struct rundir *rd, const char *id, const cJSON *o)
 	}
 	fputs("</td><td>", f);
 	if (sha != NULL && strspn(sha, "0123456789abcdef") == 40) {
-		if (repo != NULL && *repo != '\0') {
+		if (web_url(jstr(o, "repository_url"))) {
+			fputs("<a href=\"", f);
+			html(f, jstr(o, "repository_url"));
+			fprintf(f, "/commit/%s\">", sha);
+		} else if (repo != NULL && *repo != '\0') {
 			fputs("<a href=\"https://github.com/", f);
 			html(f, repo);
 			fprintf(f, "/commit/%s\">", sha);
 		}
 		fprintf(f, "<code>%.7s</code>", sha);
-		if (repo != NULL && *repo != '\0')
+		if (web_url(jstr(o, "repository_url")) ||
+		    (repo != NULL && *repo != '\0'))
 			fputs("</a>", f);
 	}
 	fputs("</td><td>", f);

@@ -39,10 +39,18 @@ gopost curve 1 refs/heads/main configs/curve.yaml
 gopost bad 2 refs/heads/main configs/bad.yaml
 CURVE=$(job_of curve) BAD=$(job_of bad)
 jq -n --arg ref 'refs/heads/<script>alert(1)</script>' --arg sha "$(sha 3)" '{ref: $ref, after: $sha,
-    repository: {full_name: "acme/train"}, head_commit: {id: $sha},
+    repository: {full_name: "acme/train", html_url: "https://ghe.example.com/acme/train"},
+    head_commit: {id: $sha},
     commits: [{id: $sha, added: ["train.py"], removed: [], modified: []}]}' > "$T/xss.json"
 post xss push d-xss "$T/xss.json" > /dev/null
 XSS=$(job_of xss)
+jq -n --arg sha "$(sha 5)" '{ref: "refs/heads/main", after: $sha,
+    repository: {full_name: "acme/train", html_url: "javascript:alert(1)//acme/train"},
+    head_commit: {id: $sha}, commits: [{id: $sha, added: ["train.py"], removed: [], modified: []}]}' > "$T/badurl.json"
+post badurl push d-badurl "$T/badurl.json" > /dev/null
+check "an html_url that is not plain http(s) is not kept" "$(cat "$RUNS/$(job_of badurl)/job.json" 2>/dev/null)" \
+    jq -e 'has("repository_url") | not' "$RUNS/$(job_of badurl)/job.json"
+wait_for 20 jq -e '.finished != null' "$RUNS/$(job_of badurl)/job.json" > /dev/null
 gopost slow 4 refs/heads/main configs/slow.yaml
 SLOW=$(job_of slow)
 wait_for 20 jq -e '.state == "succeeded"' "$RUNS/$CURVE/job.json" > /dev/null
@@ -59,7 +67,7 @@ check "the page has no script and no inline event handler" "$(grep -io '<script\
 chrome "$PAGE" "$T/dom.html"
 shot "$PAGE" "$SHOTS/status-jobs.png"
 check "Chromium: a row per job, newest first" "$(grep -c 'class="job"' "$T/dom.html"; cat "$T/dom.html.err" | tail -3)" \
-    bash -c "[ \$(grep -o 'class=\"job\"' '$T/dom.html' | wc -l) = 4 ] && grep -o 'href=\"jobs/[^\"]*\"' '$T/dom.html' | head -1 | grep -q '$SLOW'"
+    bash -c "[ \$(grep -o 'class=\"job\"' '$T/dom.html' | wc -l) = 5 ] && grep -o 'href=\"jobs/[^\"]*\"' '$T/dom.html' | head -1 | grep -q '$SLOW'"
 check "Chromium: the XSS branch renders as text, no <script> element" "$(grep -o '[^>]*alert(1)[^<]*' "$T/dom.html" | head -3)" \
     bash -c "! grep -qi '<script' '$T/dom.html' && grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/dom.html'"
 check "Chromium: states as coloured badges" "" \
@@ -70,6 +78,8 @@ check "Chromium: the failed job shows its exit code" "" \
     bash -c "grep '$BAD' '$T/dom.html' | grep -q '<td>3</td>'"
 check "the short sha links to the commit on GitHub" "" \
     grep -q "href=\"https://github.com/acme/train/commit/$(sha 1)\"" "$T/dom.html"
+check "or on the server the payload's repository.html_url names (GitHub Enterprise)" "" \
+    grep -q "href=\"https://ghe.example.com/acme/train/commit/$(sha 3)\"" "$T/dom.html"
 check "a summary: success rate and median duration, runs per day" "" \
     bash -c "grep -q 'last 7 days' '$T/dom.html' && grep -q 'last 30 days' '$T/dom.html' && grep -q 'aria-label=\"runs per day\"' '$T/dom.html'"
 
