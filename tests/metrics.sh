@@ -51,6 +51,18 @@ until_state "$T/c" "$(idof wait1)" superseded
 # Lost: the first holder's supervisor dies; its trainer keeps the slot.
 kill -9 "$(jq -r .supervisor "$R/$(idof hold1)/job.json")"
 until_state "$T/c" "$(idof hold1)" lost
+# Preparing: a job with a repository waits for the mirror's lock, held
+# here.  It has a run directory of its own; its scrape comes below.
+RP=$T/runsp
+mkdir -p "$RP/.mirrors"
+chmod 750 "$RP/.mirrors"
+git init -q --bare "$T/origin.git"
+writeconf "$T/cp" "$RP" - "repository = $T/origin.git"
+flock "$RP/.mirrors/$(basename "$T/origin.git" .git)-$(printf '%s' "$T/origin.git" | sha256sum | cut -c1-12).lock" sleep 30 &
+LOCKER=$!
+sleep 0.3
+deliver prep "$T/cp" configs/ok.yaml
+until_state "$T/cp" "$(idof prep)" preparing
 wait_for 10 test -s "$R/$(idof hold2)/output/logging.jsonl"
 scrape "$T/c"
 check "GET .../metrics answers 200, Prometheus text 0.0.4" "$(head -3 "$T/m.raw")" \
@@ -63,6 +75,14 @@ for s in succeeded failed killed cancelled superseded timeout; do
 	check "jobs finished: one $s" "$(grep finished_total "$T/m.txt")" \
 	    test "$(value "swift_webhook_jobs_finished_total{state=\"$s\"}")" = 1
 done
+scrape "$T/cp"
+check "a preparing job shows in the jobs gauge" "$(grep '^swift_webhook_jobs{' "$T/m.txt")" \
+    test "$(value 'swift_webhook_jobs{state="preparing"}')" = 1
+check "promtool accepts that scrape too" "$(promtool check metrics < "$T/m.txt" 2>&1)" \
+    bash -c "promtool check metrics < '$T/m.txt'"
+"$BIN" -c "$T/cp" cancel "$(idof prep)" > /dev/null
+kill "$LOCKER" 2>/dev/null
+scrape "$T/c"
 check "the jobs gauge: 1 queued, 1 running, 1 lost" "$(grep '^swift_webhook_jobs{' "$T/m.txt")" \
     test "$(value 'swift_webhook_jobs{state="queued"}') $(value 'swift_webhook_jobs{state="running"}') $(value 'swift_webhook_jobs{state="lost"}')" = "1 1 1"
 check "queue length 1, its age counted" "$(grep -E 'queue_length|oldest' "$T/m.txt")" \
