@@ -154,26 +154,10 @@ job_create(struct rundir *rd, struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *
-jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *o, const char *name, double none)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : none;
-}
-
 static time_t
 jtime(const cJSON *o, const char *name)
 {
-	time_t t = iso8601_parse(jstr(o, name));
+	time_t t = iso8601_parse(json_str(o, name));
 
 	return t == -1 ? 0 : t;
 }
@@ -214,6 +198,44 @@ job_read_json(struct rundir *rd, const char *id)
 	return job_json_open(rd, id, NULL);
 }
 
+time_t
+job_id_time(const char *id)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	return strptime(id, "%Y%m%dT%H%M%S", &tm) != NULL ? timegm(&tm) : 0;
+}
+
+const char *
+job_output_dir(const struct job *j, char buf[PATH_MAX])
+{
+	if (j->output_dir != NULL)
+		return j->output_dir;
+	snprintf(buf, PATH_MAX, "%s/output", j->dir);	/* older jobs */
+	return buf;
+}
+
+cJSON *
+job_load_shown(struct rundir *rd, const char *id, struct job *j)
+{
+	struct job tmp;
+	cJSON *o;
+
+	if (j == NULL)
+		j = &tmp;
+	if (job_read(rd, id, j) == -1)
+		return NULL;
+	o = j->src;
+	j->src = NULL;
+	if (job_lost(rd, j))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
+		    cJSON_CreateString(JOB_LOST));
+	if (j == &tmp)
+		job_close(j);
+	return o;
+}
+
 int
 job_read(struct rundir *rd, const char *id, struct job *j)
 {
@@ -229,41 +251,42 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 		job_close(j);
 		return -1;
 	}
-	j->state = job_state_name(jstr(o, "state"));
+	j->state = job_state_name(json_str(o, "state"));
 	if (j->state == JOB_LOST)
 		j->state = NULL;	/* never written: garbage */
-	j->delivery = jstr(o, "delivery");
-	j->event = jstr(o, "event");
-	j->repository = jstr(o, "repository");
-	j->ref = jstr(o, "ref");
-	j->branch = jstr(o, "branch");
-	j->sha = jstr(o, "sha");
-	j->config = jstr(o, "config");
-	j->retry_of = jstr(o, "retry_of");
-	j->repository_url = jstr(o, "repository_url");
-	j->output_dir = jstr(o, "output_dir");
-	snprintf(j->commit, sizeof(j->commit), "%s", jstr(o, "commit") &&
-	    strlen(jstr(o, "commit")) < sizeof(j->commit) ? jstr(o,
+	j->delivery = json_str(o, "delivery");
+	j->event = json_str(o, "event");
+	j->repository = json_str(o, "repository");
+	j->ref = json_str(o, "ref");
+	j->branch = json_str(o, "branch");
+	j->sha = json_str(o, "sha");
+	j->config = json_str(o, "config");
+	j->retry_of = json_str(o, "retry_of");
+	j->repository_url = json_str(o, "repository_url");
+	j->output_dir = json_str(o, "output_dir");
+	snprintf(j->commit, sizeof(j->commit), "%s", json_str(o, "commit") &&
+	    strlen(json_str(o, "commit")) < sizeof(j->commit) ? json_str(o,
 	    "commit") : "");
-	j->has_src = jstr(o, "src") != NULL;
+	j->has_src = json_str(o, "src") != NULL;
 	results_from_json(&j->results, o);
 	j->created = jtime(o, "created");
 	j->started = jtime(o, "started");
 	j->finished = jtime(o, "finished");
-	j->pid = (pid_t)jnum(o, "pid", 0);
-	j->pid_start = (unsigned long long)jnum(o, "pid_start", 0);
-	j->supervisor = (pid_t)jnum(o, "supervisor", 0);
-	j->supervisor_start = (unsigned long long)jnum(o,
+	j->pid = (pid_t)json_num(o, "pid", 0);
+	j->pid_start = (unsigned long long)json_num(o, "pid_start", 0);
+	j->supervisor = (pid_t)json_num(o, "supervisor", 0);
+	j->supervisor_start = (unsigned long long)json_num(o,
 	    "supervisor_start", 0);
-	j->exit_code = (int)jnum(o, "exit_code", -1);
-	j->signal = (int)jnum(o, "signal", 0);
-	if ((g = jstr(o, "gpus")) != NULL && (j->gpus = strdup(g)) == NULL) {
+	j->exit_code = (int)json_num(o, "exit_code", -1);
+	j->signal = (int)json_num(o, "signal", 0);
+	if ((g = json_str(o, "gpus")) != NULL &&
+	    (j->gpus = strdup(g)) == NULL) {
 		job_close(j);
 		errno = ENOMEM;
 		return -1;
 	}
-	snprintf(j->error, sizeof(j->error), "%s", jstr(o, "error") ?
-	    jstr(o, "error") : "");
+	snprintf(j->error, sizeof(j->error), "%s", json_str(o, "error") ?
+	    json_str(o, "error") : "");
 	return 0;
 }
 

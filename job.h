@@ -110,6 +110,20 @@ int	 job_read(struct rundir *rd, const char *id, struct job *j);
  */
 cJSON	*job_read_json(struct rundir *rd, const char *id);
 
+/*
+ * Reads job id's job.json as it is, but with state "lost" for a job that
+ * nobody will see to its end: what people are shown.  With j, the job is
+ * also read into it (job_close it).  Returns the object, to delete, or
+ * NULL (errno set).
+ */
+cJSON	*job_load_shown(struct rundir *rd, const char *id, struct job *j);
+
+/* The creation time a job id starts with, or 0. */
+time_t	 job_id_time(const char *id);
+
+/* Where j's trainer writes: output_dir, or (older jobs) dir/output. */
+const char *job_output_dir(const struct job *j, char buf[PATH_MAX]);
+
 /* Frees what j owns and closes its folder. */
 void	 job_close(struct job *j);
 

@@ -60,22 +60,6 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH ".\n", progname, progname);
 }
 
-static const char *
-str(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double
-num(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 /*
  * A running job's progress from the last line of its logging.jsonl:
  * "progress": {"step", "max_steps", "fraction", "remaining_seconds",
@@ -88,9 +72,7 @@ add_progress(cJSON *o, const struct job *j)
 	char path[PATH_MAX], text[64];
 	cJSON *p;
 
-	if (j->output_dir == NULL)
-		snprintf(path, sizeof(path), "%s/output", j->dir);
-	if (progress_read(j->output_dir ? j->output_dir : path, &pr) == -1 ||
+	if (progress_read(job_output_dir(j, path), &pr) == -1 ||
 	    (p = cJSON_AddObjectToObject(o, "progress")) == NULL)
 		return;
 	progress_format(&pr, text, sizeof(text));
@@ -106,24 +88,17 @@ add_progress(cJSON *o, const struct job *j)
 	cJSON_AddStringToObject(p, "text", text);
 }
 
-/*
- * Loads job id's job.json as it is, but with state "lost" for a job that
- * nobody will see to its end (job.h).
- */
+/* What people are shown of job id, with its progress if it runs. */
 static cJSON *
 job_load(struct rundir *rd, const char *id)
 {
 	struct job j;
 	cJSON *o;
 
-	if (job_read(rd, id, &j) == -1)
+	if ((o = job_load_shown(rd, id, &j)) == NULL)
 		return NULL;
-	o = j.src;
-	j.src = NULL;
-	if (job_lost(rd, &j))
-		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
-		    cJSON_CreateString(JOB_LOST));
-	else if (j.state == JOB_RUNNING)
+	if (json_str(o, "state") != NULL &&
+	    strcmp(json_str(o, "state"), JOB_RUNNING) == 0)
 		add_progress(o, &j);
 	job_close(&j);
 	return o;
@@ -218,35 +193,37 @@ print_table(const cJSON *all)
 	    "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED", "DURATION",
 	    "EXIT", "PROGRESS");
 	cJSON_ArrayForEach(job, all) {
-		state = str(job, "state");
-		sha = str(job, "sha");
-		started = str(job, "started");
-		snprintf(pid, sizeof(pid), "%.0f", num(job, "pid"));
-		d = num(job, "duration");
+		state = json_str(job, "state");
+		sha = json_str(job, "sha");
+		started = json_str(job, "started");
+		snprintf(pid, sizeof(pid), "%.0f", json_num(job, "pid", -1));
+		d = json_num(job, "duration", -1);
 		if (d < 0 && state != NULL && strcmp(state, JOB_RUNNING) == 0)
 			d = since(started);
 		fmt_duration(dur, sizeof(dur), d);
-		if (num(job, "exit_code") >= 0)
-			snprintf(ex, sizeof(ex), "%.0f", num(job, "exit_code"));
-		else if (num(job, "signal") > 0)
-			snprintf(ex, sizeof(ex), "sig%.0f", num(job, "signal"));
+		if (json_num(job, "exit_code", -1) >= 0)
+			snprintf(ex, sizeof(ex), "%.0f",
+			    json_num(job, "exit_code", -1));
+		else if (json_num(job, "signal", -1) > 0)
+			snprintf(ex, sizeof(ex), "sig%.0f",
+			    json_num(job, "signal", -1));
 		else
 			snprintf(ex, sizeof(ex), "-");
 		pr = cJSON_GetObjectItemCaseSensitive(job, "progress");
-		if (str(pr, "text") != NULL)
-			snprintf(how, sizeof(how), "%s", str(pr, "text"));
+		if (json_str(pr, "text") != NULL)
+			snprintf(how, sizeof(how), "%s", json_str(pr, "text"));
 		else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(job,
 		    "loss")))
-			snprintf(how, sizeof(how), "loss %.4g", cJSON_GetNumberValue(
-			    cJSON_GetObjectItemCaseSensitive(job, "loss")));
+			snprintf(how, sizeof(how), "loss %.4g",
+			    json_num(job, "loss", 0));
 		else
 			snprintf(how, sizeof(how), "-");
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
-		    "%s\n", str(job, "id"), state ? state : "?",
-		    num(job, "pid") > 0 ? pid : "-",
-		    str(job, "branch") ? str(job, "branch") : "-",
+		    "%s\n", json_str(job, "id"), state ? state : "?",
+		    json_num(job, "pid", -1) > 0 ? pid : "-",
+		    json_str(job, "branch") ? json_str(job, "branch") : "-",
 		    sha ? sha : "-",
-		    str(job, "config") ? str(job, "config") : "-",
+		    json_str(job, "config") ? json_str(job, "config") : "-",
 		    started ? started : "-", dur, ex, how);
 	}
 }
@@ -279,9 +256,10 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 	}
 	for (job = all->child; job != NULL; job = next) {
 		next = job->next;
-		if ((state != NULL && ((v = str(job, "state")) == NULL ||
+		if ((state != NULL && ((v = json_str(job, "state")) == NULL ||
 		    strcmp(v, state) != 0)) || (branch != NULL &&
-		    ((v = str(job, "branch")) == NULL || strcmp(v, branch) != 0)))
+		    ((v = json_str(job, "branch")) == NULL ||
+		    strcmp(v, branch) != 0)))
 			cJSON_Delete(cJSON_DetachItemViaPointer(all, job));
 	}
 	if (json) {
@@ -319,7 +297,7 @@ cmd_show(struct rundir *rd, int argc, char *argv[])
 	}
 	if ((job = find_job(rd, argv[1])) == NULL)
 		return 1;
-	if (str(job, "output_dir") == NULL) {	/* older jobs: the default */
+	if (json_str(job, "output_dir") == NULL) {	/* older jobs */
 		snprintf(path, sizeof(path), "%s/%s/output", rd->path, argv[1]);
 		cJSON_AddStringToObject(job, "output_dir", path);
 	}
@@ -388,7 +366,7 @@ cmd_logs(struct rundir *rd, int argc, char *argv[])
 		if (!follow)
 			break;
 		job = job_load(rd, argv[1]);
-		on = live(str(job, "state"));
+		on = live(json_str(job, "state"));
 		cJSON_Delete(job);
 		if (!on) {
 			follow = 0;	/* one last read */

@@ -264,18 +264,6 @@ render_counters(FILE *f)
 	    M ? (unsigned long long)get(&M->duration_count) : 0ULL);
 }
 
-/* The creation time a job id starts with (job.c makes it so), or 0. */
-static time_t
-id_time(const char *id)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strptime(id, "%Y%m%dT%H%M%S", &tm) == NULL)
-		return 0;
-	return timegm(&tm);
-}
-
 struct live {
 	int	 preparing, running, lost;
 };
@@ -287,7 +275,7 @@ render_running(FILE *f, struct rundir *rd, const struct conf *c,
 {
 	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], path[PATH_MAX];
 	struct progress p[QUEUE_MAX_SLOTS];
-	int ok[QUEUE_MAX_SLOTS], n, i, busy = 0;
+	int ok[QUEUE_MAX_SLOTS], n, i, busy = 0, held;
 	struct live l = { 0, 0, 0 };
 	struct job *j;
 
@@ -304,10 +292,7 @@ render_running(FILE *f, struct rundir *rd, const struct conf *c,
 			l.preparing++;
 		else if (j[i].state == JOB_RUNNING)
 			l.running++;
-		if (j[i].output_dir == NULL)
-			snprintf(path, sizeof(path), "%s/output", j[i].dir);
-		if (progress_read(j[i].output_dir ? j[i].output_dir : path,
-		    &p[i]) == -1)
+		if (progress_read(job_output_dir(&j[i], path), &p[i]) == -1)
 			p[i].max_steps = 0;
 	}
 	help(f, "swift_webhook_jobs", "gauge",
@@ -347,16 +332,16 @@ render_running(FILE *f, struct rundir *rd, const struct conf *c,
 	free(j);
 	help(f, "swift_webhook_slots_in_use", "gauge",
 	    "Slots (GPUs with gpus set) a job holds now.");
-	fprintf(f, "swift_webhook_slots_in_use %d\n", busy * (int)c->gpus_per_job >
-	    c->slots ? (int)c->slots : busy * (int)c->gpus_per_job);
+	held = busy * (int)c->gpus_per_job > c->slots ? (int)c->slots :
+	    busy * (int)c->gpus_per_job;
+	fprintf(f, "swift_webhook_slots_in_use %d\n", held);
 	help(f, "swift_webhook_slots_configured", "gauge",
 	    "Slots configured.");
 	fprintf(f, "swift_webhook_slots_configured %ld\n", c->slots);
 	help(f, "swift_webhook_gpus_in_use", "gauge",
 	    "GPUs held by jobs (0 without gpus).");
 	fprintf(f, "swift_webhook_gpus_in_use %d\n", c->gpus.n == 0 ? 0 :
-	    busy * (int)c->gpus_per_job > c->slots ? (int)c->slots :
-	    busy * (int)c->gpus_per_job);
+	    held);
 }
 
 /* dir_each on .last-success: one gauge per branch. */
@@ -376,7 +361,8 @@ branch_line(void *arg, const char *name)
 	if (sscanf(s, "%lld", &t) == 1 && (sp = strchr(s, ' ')) != NULL) {
 		sp[strcspn(sp, "\n")] = '\0';
 		if (utf8_valid(sp + 1)) {
-			fputs("swift_webhook_last_success_timestamp_seconds{", f);
+			fputs("swift_webhook_last_success_timestamp_seconds"
+			    "{", f);
 			label(f, "branch", sp + 1);
 			fprintf(f, "} %lld\n", t);
 		}
@@ -406,7 +392,7 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	fprintf(f, "swift_webhook_queue_length %d\n", queued < 0 ? 0 : queued);
 	help(f, "swift_webhook_oldest_queued_age_seconds", "gauge",
 	    "How long the oldest waiting job has waited (0: none waits).");
-	t = oldest[0] ? id_time(oldest) : 0;
+	t = oldest[0] ? job_id_time(oldest) : 0;
 	fprintf(f, "swift_webhook_oldest_queued_age_seconds %lld\n",
 	    t ? (long long)(time(NULL) - t) : 0LL);
 	help(f, "swift_webhook_last_success_timestamp_seconds", "gauge",

@@ -103,7 +103,7 @@ read_tail(int fd, size_t max, size_t *len)
 	}
 	buf[n] = '\0';
 	if (off > 0) {
-		/* Unless the byte before is a newline, the first line is cut. */
+		/* A cut first line, unless the byte before is a newline. */
 		char c = 0;
 
 		if (pread(fd, &c, 1, off - 1) != 1 || c != '\n') {

@@ -284,3 +284,19 @@ delivery_record(struct rundir *rd, const char *delivery, const char *json)
 	return file_write_at(rd->deliveries, delivery, json, strlen(json),
 	    0640, 1);
 }
+
+const char *
+json_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double
+json_num(const cJSON *o, const char *name, double none)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : none;
+}

@@ -69,6 +69,10 @@ int	 rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
  */
 cJSON	*json_read_at(int dfd, const char *name, size_t max);
 
+/* Member name of o if it is a string (else NULL) or a number (else none). */
+const char *json_str(const cJSON *o, const char *name);
+double	 json_num(const cJSON *o, const char *name, double none);
+
 enum claim { CLAIM_OK, CLAIM_TAKEN, CLAIM_ERROR };
 
 /*

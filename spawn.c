@@ -968,7 +968,8 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		/* The supervisor has recorded it (or never wrote a thing). */
 		start_error(err, errlen, r.stage, r.err, sp);
 		if ((r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
-		    r.stage == STAGE_FDS) && job_set_state(j, JOB_FAILED) == 0) {
+		    r.stage == STAGE_FDS) &&
+		    job_set_state(j, JOB_FAILED) == 0) {
 			snprintf(j->error, sizeof(j->error), "%s", err);
 			j->finished = time(NULL);
 			job_write(j);

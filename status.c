@@ -63,22 +63,6 @@ urlenc(FILE *f, const char *s)
 			fprintf(f, "%%%02X", (unsigned char)*s);
 }
 
-static const char *
-jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double
-jnum(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 /* The value of key in a query string, decoded, into buf; or NULL. */
 static const char *
 query_get(const char *q, const char *key, char *buf, size_t size)
@@ -127,27 +111,6 @@ fmt_dur(char *buf, size_t size, double s)
 		snprintf(buf, size, "%ldh%02ldm", t / 3600, t % 3600 / 60);
 }
 
-/* The job with state "lost" when nobody will see it to its end. */
-static cJSON *
-load(struct rundir *rd, const char *id, struct job *jp)
-{
-	struct job j;
-	cJSON *o;
-
-	if (job_read(rd, id, &j) == -1)
-		return NULL;
-	o = j.src;
-	j.src = NULL;
-	if (job_lost(rd, &j))
-		cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
-		    cJSON_CreateString("lost"));
-	if (jp != NULL)
-		*jp = j;
-	else
-		job_close(&j);
-	return o;
-}
-
 static void
 badge(FILE *f, const char *state)
 {
@@ -163,17 +126,12 @@ badge(FILE *f, const char *state)
 
 /* A running job's progress bar, from its logging.jsonl. */
 static void
-progress_cell(FILE *f, const cJSON *o, const char *dir)
+progress_cell(FILE *f, const struct job *j)
 {
 	struct progress p;
 	char path[PATH_MAX], text[64];
-	const char *out = jstr(o, "output_dir");
 
-	if (out == NULL) {
-		snprintf(path, sizeof(path), "%s/output", dir);
-		out = path;
-	}
-	if (progress_read(out, &p) == -1)
+	if (progress_read(job_output_dir(j, path), &p) == -1)
 		return;
 	progress_format(&p, text, sizeof(text));
 	fprintf(f, "<span class=\"bar\" title=\"%s\"><span style=\"width:%d%%"
@@ -195,15 +153,6 @@ keep_id(void *arg, const char *name)
 	if (job_id_valid(name) && strv_push(v, strdup(name)) == -1)
 		return 1;
 	return 0;
-}
-
-static time_t
-id_time(const char *id)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	return strptime(id, "%Y%m%dT%H%M%S", &tm) ? timegm(&tm) : 0;
 }
 
 static int
@@ -228,13 +177,13 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 	dur[0] = calloc(ids->n + 1, sizeof(double));
 	dur[1] = calloc(ids->n + 1, sizeof(double));
 	for (i = 0; dur[0] && dur[1] && i < ids->n; i++) {
-		t = id_time(ids->v[i]);
+		t = job_id_time(ids->v[i]);
 		if (t == 0 || now - t >= 30 * DAY)
 			break;		/* newest first: the rest are older */
 		perday[(now - t) / DAY]++;
-		if ((o = load(rd, ids->v[i], NULL)) == NULL)
+		if ((o = job_load_shown(rd, ids->v[i], NULL)) == NULL)
 			continue;
-		st = jstr(o, "state");
+		st = json_str(o, "state");
 		for (k = 0; k < 2; k++) {
 			if (k == 0 && now - t >= 7 * DAY)
 				continue;
@@ -244,8 +193,8 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 				done[k]++;
 				ok[k] += strcmp(st, "succeeded") == 0;
 			}
-			if (jnum(o, "duration") >= 0)
-				dur[k][nd[k]++] = jnum(o, "duration");
+			if (json_num(o, "duration", -1) >= 0)
+				dur[k][nd[k]++] = json_num(o, "duration", -1);
 		}
 		cJSON_Delete(o);
 	}
@@ -261,12 +210,12 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 			fmt_dur(d, sizeof(d), med);
 		}
 		if (done[k] > 0)
-			fprintf(f, "<tr><td>last %d days</td><td>%.0f%%</td><td>%s"
-			    "</td><td>%d</td></tr>", k ? 30 : 7,
+			fprintf(f, "<tr><td>last %d days</td><td>%.0f%%</td>"
+			    "<td>%s</td><td>%d</td></tr>", k ? 30 : 7,
 			    100.0 * ok[k] / done[k], d, done[k]);
 		else
-			fprintf(f, "<tr><td>last %d days</td><td>-</td><td>%s</td>"
-			    "<td>0</td></tr>", k ? 30 : 7, d);
+			fprintf(f, "<tr><td>last %d days</td><td>-</td>"
+			    "<td>%s</td><td>0</td></tr>", k ? 30 : 7, d);
 	}
 	fputs("</table>\n<p>Runs per day, last 30 days:</p>\n", f);
 	for (i = 0; i < 30; i++)
@@ -290,7 +239,7 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 static int
 matches(const cJSON *o, const char *state, const char *branch)
 {
-	const char *s = jstr(o, "state"), *b = jstr(o, "branch");
+	const char *s = json_str(o, "state"), *b = json_str(o, "branch");
 
 	return (state == NULL || (s != NULL && strcmp(s, state) == 0)) &&
 	    (branch == NULL || (b != NULL && strcmp(b, branch) == 0));
@@ -300,7 +249,7 @@ static void
 cell_time(FILE *f, const cJSON *o, const char *name)
 {
 	fputs("<td>", f);
-	html(f, jstr(o, name) ? jstr(o, name) : "-");
+	html(f, json_str(o, name) ? json_str(o, name) : "-");
 	fputs("</td>", f);
 }
 
@@ -314,29 +263,29 @@ web_url(const char *s)
 }
 
 static void
-row(FILE *f, struct rundir *rd, const char *id, const cJSON *o)
+row(FILE *f, const struct job *j, const cJSON *o)
 {
-	const char *sha = jstr(o, "sha"), *repo = jstr(o, "repository");
-	const char *state = jstr(o, "state");
-	char d[32], dir[PATH_MAX];
-	double dur = jnum(o, "duration");
+	const char *sha = json_str(o, "sha"), *repo = json_str(o, "repository");
+	const char *state = json_str(o, "state");
+	char d[32];
+	double dur = json_num(o, "duration", -1);
 	time_t t;
 
 	fputs("<tr class=\"job\"><td>", f);
 	badge(f, state);
 	fputs("</td><td>", f);
-	if (jstr(o, "branch") != NULL) {
+	if (json_str(o, "branch") != NULL) {
 		fputs("<a href=\"?branch=", f);
-		urlenc(f, jstr(o, "branch"));
+		urlenc(f, json_str(o, "branch"));
 		fputs("\">", f);
-		html(f, jstr(o, "branch"));
+		html(f, json_str(o, "branch"));
 		fputs("</a>", f);
 	}
 	fputs("</td><td>", f);
 	if (sha != NULL && strspn(sha, "0123456789abcdef") == 40) {
-		if (web_url(jstr(o, "repository_url"))) {
+		if (web_url(json_str(o, "repository_url"))) {
 			fputs("<a href=\"", f);
-			html(f, jstr(o, "repository_url"));
+			html(f, json_str(o, "repository_url"));
 			fprintf(f, "/commit/%s\">", sha);
 		} else if (repo != NULL && *repo != '\0') {
 			fputs("<a href=\"https://github.com/", f);
@@ -344,31 +293,30 @@ row(FILE *f, struct rundir *rd, const char *id, const cJSON *o)
 			fprintf(f, "/commit/%s\">", sha);
 		}
 		fprintf(f, "<code>%.7s</code>", sha);
-		if (web_url(jstr(o, "repository_url")) ||
+		if (web_url(json_str(o, "repository_url")) ||
 		    (repo != NULL && *repo != '\0'))
 			fputs("</a>", f);
 	}
 	fputs("</td><td>", f);
-	html(f, jstr(o, "config"));
+	html(f, json_str(o, "config"));
 	fputs("</td>", f);
 	cell_time(f, o, "created");
 	cell_time(f, o, "started");
 	cell_time(f, o, "finished");
 	if (dur < 0 && state != NULL && strcmp(state, "running") == 0 &&
-	    (t = iso8601_parse(jstr(o, "started"))) != -1)
+	    (t = iso8601_parse(json_str(o, "started"))) != -1)
 		dur = difftime(time(NULL), t);
 	fmt_dur(d, sizeof(d), dur);
 	fprintf(f, "<td>%s</td><td>", d);
-	if (state != NULL && strcmp(state, "running") == 0) {
-		snprintf(dir, sizeof(dir), "%s/%s", rd->path, id);
-		progress_cell(f, o, dir);
-	}
+	if (state != NULL && strcmp(state, "running") == 0)
+		progress_cell(f, j);
 	fputs("</td><td>", f);
-	if (jnum(o, "exit_code") >= 0)
-		fprintf(f, "%.0f", jnum(o, "exit_code"));
-	else if (jnum(o, "signal") > 0)
-		fprintf(f, "signal %.0f", jnum(o, "signal"));
-	fprintf(f, "</td><td><a href=\"jobs/%s\">%s</a></td></tr>\n", id, id);
+	if (json_num(o, "exit_code", -1) >= 0)
+		fprintf(f, "%.0f", json_num(o, "exit_code", -1));
+	else if (json_num(o, "signal", -1) > 0)
+		fprintf(f, "signal %.0f", json_num(o, "signal", -1));
+	fprintf(f, "</td><td><a href=\"jobs/%s\">%s</a></td></tr>\n", j->id,
+	    j->id);
 }
 
 static void
@@ -395,6 +343,7 @@ jobs_page(FILE *f, struct rundir *rd, const char *query)
 	const char *state, *branch;
 	struct strv ids = { NULL, 0 };
 	size_t i, shown = 0, skip, page = 0;
+	struct job j;
 	cJSON *o;
 
 	state = query_get(query, "state", sbuf, sizeof(sbuf));
@@ -435,17 +384,18 @@ jobs_page(FILE *f, struct rundir *rd, const char *query)
 	    "</th><th>duration</th><th>progress</th><th>exit</th><th>job</th>"
 	    "</tr>\n", f);
 	for (i = 0; i < ids.n && shown < PAGE_ROWS; i++) {
-		if ((o = load(rd, ids.v[i], NULL)) == NULL)
+		if ((o = job_load_shown(rd, ids.v[i], &j)) == NULL)
 			continue;
 		if (matches(o, state, branch)) {
 			if (skip > 0)
 				skip--;
 			else {
-				row(f, rd, ids.v[i], o);
+				row(f, &j, o);
 				shown++;
 			}
 		}
 		cJSON_Delete(o);
+		job_close(&j);
 	}
 	fputs("</table>\n<p>", f);
 	if (page > 0)
@@ -608,7 +558,7 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 	cJSON *o;
 	int n;
 
-	if (!job_id_valid(id) || (o = load(rd, id, &j)) == NULL) {
+	if (!job_id_valid(id) || (o = job_load_shown(rd, id, &j)) == NULL) {
 		pg->status = 404;
 		head(f, "no such job");
 		fputs("<p>No such job.</p><p><a href=\"../\">jobs</a></p>"
@@ -619,15 +569,12 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 	fputs("<p><a href=\"../\">jobs</a></p><h1>", f);
 	html(f, id);
 	fputs(" ", f);
-	badge(f, jstr(o, "state"));
+	badge(f, json_str(o, "state"));
 	fputs("</h1>\n", f);
-	if ((out = jstr(o, "output_dir")) == NULL) {
-		snprintf(path, sizeof(path), "%s/output", j.dir);
-		out = path;
-	}
-	if (jstr(o, "state") && strcmp(jstr(o, "state"), "running") == 0) {
+	out = job_output_dir(&j, path);
+	if (j.state == JOB_RUNNING && !job_lost(rd, &j)) {
 		fputs("<p>Progress: ", f);
-		progress_cell(f, o, j.dir);
+		progress_cell(f, &j);
 		fputs("</p>\n", f);
 	}
 	if ((n = results_curve(out, &pts)) > 0) {
@@ -635,17 +582,17 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 		curve(f, pts, n);
 	}
 	free(pts);
-	if (jstr(o, "last_model_checkpoint") || jstr(o,
+	if (json_str(o, "last_model_checkpoint") || json_str(o,
 	    "best_model_checkpoint")) {
 		fputs("<h2>Checkpoints</h2><ul>", f);
-		if (jstr(o, "last_model_checkpoint")) {
+		if (json_str(o, "last_model_checkpoint")) {
 			fputs("<li>last: <code>", f);
-			html(f, jstr(o, "last_model_checkpoint"));
+			html(f, json_str(o, "last_model_checkpoint"));
 			fputs("</code></li>", f);
 		}
-		if (jstr(o, "best_model_checkpoint")) {
+		if (json_str(o, "best_model_checkpoint")) {
 			fputs("<li>best: <code>", f);
-			html(f, jstr(o, "best_model_checkpoint"));
+			html(f, json_str(o, "best_model_checkpoint"));
 			fputs("</code></li>", f);
 		}
 		fputs("</ul>\n", f);
