@@ -749,18 +749,19 @@ slot_env(const struct conf *c, struct spawn *sp, struct job *j,
 }
 
 /*
- * The end of a job that held slots: its checkout removed (unless
- * keep_src), its record, its slots to the next queued jobs, notify.
+ * The end of a job that held slots: the slots freed first (whoever sees
+ * the job ended finds them free), its checkout removed (unless keep_src),
+ * its record, the next queued jobs started, notify.
  */
 static void __attribute__((noreturn))
 finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
     struct slots *s, int code)
 {
+	slots_vacate(s);
 	if (j->has_src && !c->keep_src)
 		checkout_remove(j);
 	record(j);
 	metrics_job_ended(rd, j);
-	slots_vacate(s);
 	job_kick(rd, c);
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
@@ -883,6 +884,7 @@ fail:
 	spawn_log("job %s: %s", j->id, j->error);
 	if (rep == -1)		/* answered already: the claim is ours */
 		claim_release(rd, j->sha, j->config, j->id);
+	slots_vacate(s);	/* free before the record says failed */
 	if (j->has_src && !c->keep_src)
 		checkout_remove(j);
 	record(j);		/* before the answer: it says "recorded" */

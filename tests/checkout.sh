@@ -161,11 +161,13 @@ kill "$LOCKER" 2>/dev/null; wait "$LOCKER" 2>/dev/null
 
 # --- a remote that never answers ---------------------------------------------
 HANG=$(free_port)
-python3 -c 'import socket, sys, time
+python3 -c 'import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
-c = [s.accept() for _ in range(4)]; time.sleep(60)' "$HANG" &
+c = []
+while True: c.append(s.accept())' "$HANG" &
 HANGER=$!
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HANG" 2>/dev/null
 R9=$T/runs9
 mkdir -p "$R9"
 writeconf "$T/c9" "$R9" - "repository = http://127.0.0.1:$HANG/train.git" "fetch_timeout = 2s"
