@@ -177,8 +177,10 @@ writeconf "$T/c5" "$R5" "$WORK"
 chmod 644 "$T/c5"
 chgrp www-data "$T/c5.secret" 2>/dev/null
 if id www-data > /dev/null 2>&1; then
+	# A copy it can reach, whatever the permissions of the checkout's folders.
+	install -m 755 "$BIN" "$T/swift-webhook"
 	runuser -u www-data -- env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
-	    PATH_INFO=/metrics SWIFT_WEBHOOK_CONFIG="$T/c5" "$BIN" > "$T/other.out" 2>&1
+	    PATH_INFO=/metrics SWIFT_WEBHOOK_CONFIG="$T/c5" "$T/swift-webhook" > "$T/other.out" 2>&1
 	check "a scrape as another user answers and makes no .metrics" "$(head -3 "$T/other.out"; ls -la "$R5")" \
 	    bash -c "grep -q '^Status: 200' '$T/other.out' && [ ! -e '$R5/.metrics' ]"
 fi
