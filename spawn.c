@@ -271,11 +271,11 @@ spawn_free(struct spawn *sp)
 enum { REPORT_STARTED = 1, REPORT_PREPARING, REPORT_FAILED };
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
-	STAGE_PIDFILE
+	STAGE_PIDFILE, STAGE_ENV
 };
 static const char *const stages[] = {
 	"fork", "setsid", "set up descriptors", "chdir", "exec",
-	"write pid file"
+	"write pid file", "set up its environment"
 };
 struct report {
 	int	kind;
@@ -317,7 +317,7 @@ start_error(char *buf, size_t size, int stage, int err,
 		    strerror(err));
 	else
 		snprintf(buf, size, "cannot start trainer (%s): %s",
-		    stage >= 0 && stage <= STAGE_PIDFILE ? stages[stage] : "?",
+		    stage >= 0 && stage <= STAGE_ENV ? stages[stage] : "?",
 		    strerror(err));
 }
 
@@ -845,7 +845,7 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 			finish(sp, rd, c, j, s, 1);
 	}
 	if (slot_env(c, sp, j, s) == -1) {
-		stage = STAGE_FDS;
+		stage = STAGE_ENV;	/* recorded here, unlike STAGE_FDS */
 		goto fail;
 	}
 	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp, sp->cwd, -1,
