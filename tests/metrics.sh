@@ -91,7 +91,7 @@ check "both slots in use (the lost job's trainer holds one)" "$(grep slots "$T/m
     test "$(value swift_webhook_slots_in_use) $(value swift_webhook_slots_configured)" = "2 2"
 H2=$(idof hold2)
 check "the running job's progress, labelled job, branch, config" "$(grep progress_ratio "$T/m.txt")" \
-    grep -Eq "^swift_webhook_job_progress_ratio\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} 0\.0[0-9]*" "$T/m.txt"
+    grep -Eq "^swift_webhook_job_progress_ratio\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} 0\.[0-9]+$" "$T/m.txt"
 check "and its last loss" "$(grep job_loss "$T/m.txt")" \
     grep -Eq "^swift_webhook_job_loss\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} [0-9.]+$" "$T/m.txt"
 check "the run-duration histogram: four ran, counted" "$(grep duration "$T/m.txt")" \
