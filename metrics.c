@@ -394,7 +394,7 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	    "How long the oldest waiting job has waited (0: none waits).");
 	t = oldest[0] ? job_id_time(oldest) : 0;
 	fprintf(f, "swift_webhook_oldest_queued_age_seconds %lld\n",
-	    t ? (long long)(time(NULL) - t) : 0LL);
+	    t != 0 && t <= time(NULL) ? (long long)(time(NULL) - t) : 0LL);
 	help(f, "swift_webhook_last_success_timestamp_seconds", "gauge",
 	    "When a job of the branch last succeeded.");
 	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) != -1) {

@@ -178,6 +178,8 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 	dur[1] = calloc(ids->n + 1, sizeof(double));
 	for (i = 0; dur[0] && dur[1] && i < ids->n; i++) {
 		t = job_id_time(ids->v[i]);
+		if (t > now)
+			continue;	/* the clock went back, or a planted id */
 		if (t == 0 || now - t >= 30 * DAY)
 			break;		/* newest first: the rest are older */
 		perday[(now - t) / DAY]++;

@@ -109,6 +109,12 @@ check ".../jobs/ID/log is the log, as text" "$(head -3 "$T/log.head")" \
     bash -c "grep -qi '^Content-Type: text/plain' '$T/log.head' && cmp -s '$T/log.txt' '$RUNS/$CURVE/log'"
 chrome "$URL/jobs/$SLOW" "$T/slow.html"
 check "a running job's page shows its progress bar" "" grep -q 'class="bar"' "$T/slow.html"
+# A job id from the future (a clock set back, or planted): still a page.
+mkdir -p "$RUNS/29991231T000000.000Z-0000000-x"
+got=$(curl -s -o "$T/future.html" -w '%{http_code}' "$PAGE")
+check "a job id from the future does not break the page" "status $got" \
+    bash -c "[ '$got' = 200 ] && grep -q 'last 30 days' '$T/future.html'"
+rmdir "$RUNS/29991231T000000.000Z-0000000-x"
 got=$(curl -s -o /dev/null -w '%{http_code}' "$URL/jobs/nope")
 check "an unknown job is 404" "status $got" test "$got" = 404
 got=$(curl -s -o /dev/null -w '%{http_code}' "$URL/jobs/..%2F..%2Fetc")
