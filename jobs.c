@@ -159,19 +159,6 @@ jobs_load(struct rundir *rd)
 	return all;
 }
 
-static void
-fmt_duration(char *buf, size_t size, double secs)
-{
-	long s = (long)secs;
-
-	if (secs < 0)
-		snprintf(buf, size, "-");
-	else if (s < 3600)
-		snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-}
-
 /* Seconds since an ISO 8601 UTC time, or -1. */
 static double
 since(const char *iso)
@@ -200,7 +187,7 @@ print_table(const cJSON *all)
 		d = json_num(job, "duration", -1);
 		if (d < 0 && state != NULL && strcmp(state, JOB_RUNNING) == 0)
 			d = since(started);
-		fmt_duration(dur, sizeof(dur), d);
+		duration_format(dur, sizeof(dur), d);
 		if (json_num(job, "exit_code", -1) >= 0)
 			snprintf(ex, sizeof(ex), "%.0f",
 			    json_num(job, "exit_code", -1));

@@ -99,19 +99,6 @@ head(FILE *f, const char *title)
 }
 
 static void
-fmt_dur(char *buf, size_t size, double s)
-{
-	long t = (long)s;
-
-	if (s < 0)
-		snprintf(buf, size, "-");
-	else if (t < 3600)
-		snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
-	else
-		snprintf(buf, size, "%ldh%02ldm", t / 3600, t % 3600 / 60);
-}
-
-static void
 badge(FILE *f, const char *state)
 {
 	const char *s = state ? state : "?";
@@ -209,7 +196,7 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 			qsort(dur[k], nd[k], sizeof(double), dcmp);
 			med = nd[k] % 2 ? dur[k][nd[k] / 2] :
 			    (dur[k][nd[k] / 2 - 1] + dur[k][nd[k] / 2]) / 2;
-			fmt_dur(d, sizeof(d), med);
+			duration_format(d, sizeof(d), med);
 		}
 		if (done[k] > 0)
 			fprintf(f, "<tr><td>last %d days</td><td>%.0f%%</td>"
@@ -308,7 +295,7 @@ row(FILE *f, const struct job *j, const cJSON *o)
 	if (dur < 0 && state != NULL && strcmp(state, "running") == 0 &&
 	    (t = iso8601_parse(json_str(o, "started"))) != -1)
 		dur = difftime(time(NULL), t);
-	fmt_dur(d, sizeof(d), dur);
+	duration_format(d, sizeof(d), dur);
 	fprintf(f, "<td>%s</td><td>", d);
 	if (state != NULL && strcmp(state, "running") == 0)
 		progress_cell(f, j);

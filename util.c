@@ -476,3 +476,16 @@ strv_free(struct strv *sv)
 	sv->v = NULL;
 	sv->n = 0;
 }
+
+void
+duration_format(char *buf, size_t size, double secs)
+{
+	long s = (long)secs;
+
+	if (secs < 0)
+		snprintf(buf, size, "-");
+	else if (s < 3600)
+		snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+}

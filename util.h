@@ -94,6 +94,9 @@ int	 strv_split(struct strv *sv, const char *s);
 void	 strv_free(struct strv *sv);
 void	 argv_free(char **v);
 
+/* A duration for people: "7m05s", "2h03m", "-" when secs < 0. */
+void	 duration_format(char *buf, size_t size, double secs);
+
 /* Formats t as ISO 8601 UTC ("2026-11-29T04:32:37Z") into buf[21]. */
 void	 iso8601(time_t t, char buf[21]);
 
