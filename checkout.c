@@ -29,7 +29,9 @@ struct git {
 	const struct conf *c;
 	struct job	*j;		/* NULL: not for a job (check) */
 	struct strv	 env;
-	char		 mirror[PATH_MAX];	/* its --git-dir */
+	char		 name[80];	/* the mirror's file name (mirror_name) */
+	char		 mirror[PATH_MAX];	/* its path */
+	char		 gitdir[PATH_MAX + 16];	/* "--git-dir=" mirror */
 	char		*err;
 	size_t		 errlen;
 	int		 stopped;
@@ -191,13 +193,14 @@ git(struct git *g, const char *dir, const char *step, ...)
  * Returns the locked descriptor, or -1 (g->err says why).
  */
 static int
-lock_mirror(struct git *g, int mfd, const char *name)
+lock_mirror(struct git *g, int mfd)
 {
 	char lock[96];
 	time_t deadline = time(NULL) + g->c->fetch_timeout;
 	int fd;
 
-	snprintf(lock, sizeof(lock), "%.*s.lock", (int)strlen(name) - 4, name);
+	snprintf(lock, sizeof(lock), "%.*s.lock", (int)strlen(g->name) - 4,
+	    g->name);
 	if ((fd = file_open_at(mfd, lock, O_RDWR | O_CREAT, 0600,
 	    geteuid())) == -1) {
 		snprintf(g->err, g->errlen, "lock mirror: %s/%s: %s",
@@ -241,12 +244,12 @@ open_mirrors(struct rundir *rd)
 
 /* With the lock held: the mirror exists, made whole or not at all. */
 static int
-mirror_ready(struct git *g, struct rundir *rd, int mfd, const char *name)
+mirror_ready(struct git *g, struct rundir *rd, int mfd)
 {
 	char tmp[PATH_MAX], tmpname[96];
 	int fd;
 
-	if ((fd = dir_open_at(mfd, name, rd->uid)) != -1) {
+	if ((fd = dir_open_at(mfd, g->name, rd->uid)) != -1) {
 		close(fd);
 		return 0;
 	}
@@ -256,13 +259,13 @@ mirror_ready(struct git *g, struct rundir *rd, int mfd, const char *name)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(tmpname, sizeof(tmpname), "%s.new", name);
+	snprintf(tmpname, sizeof(tmpname), "%s.new", g->name);
 	rm_tree_at(mfd, tmpname, NULL);	/* a crashed init's */
 	snprintf(tmp, sizeof(tmp), "%s.new", g->mirror);
 	if (git(g, NULL, "make mirror", "init", "--quiet", "--bare", tmp,
 	    (char *)NULL) == -1)
 		return -1;
-	if (renameat(mfd, tmpname, mfd, name) == -1) {
+	if (renameat(mfd, tmpname, mfd, g->name) == -1) {
 		snprintf(g->err, g->errlen, "make mirror: rename %s: %s",
 		    tmp, strerror(errno));
 		return -1;
@@ -272,12 +275,12 @@ mirror_ready(struct git *g, struct rundir *rd, int mfd, const char *name)
 
 /* Whether the mirror has the commit; a "no" is not logged. */
 static int
-has_commit(struct git *g, const char *gitdir, const char *want)
+has_commit(struct git *g, const char *want)
 {
 	int quiet = g->quiet, rc;
 
 	g->quiet = 1;
-	rc = git(g, NULL, "look up commit", gitdir, "cat-file", "-e", want,
+	rc = git(g, NULL, "look up commit", g->gitdir, "cat-file", "-e", want,
 	    (char *)NULL);
 	g->quiet = quiet;
 	g->err[0] = '\0';
@@ -288,15 +291,14 @@ has_commit(struct git *g, const char *gitdir, const char *want)
 static int
 fetch(struct git *g, const struct job *j)
 {
-	char gitdir[PATH_MAX + 16], want[64], first[512];
+	char want[64], first[512];
 
-	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", g->mirror);
 	snprintf(want, sizeof(want), "%s^{commit}", j->sha);
-	if (has_commit(g, gitdir, want))
+	if (has_commit(g, want))
 		return 0;
 	spawn_log("job %s: fetching %s from %s", j->id, j->sha,
 	    g->c->repository);
-	if (git(g, NULL, "fetch", gitdir, "fetch", "--no-tags",
+	if (git(g, NULL, "fetch", g->gitdir, "fetch", "--no-tags",
 	    "--no-write-fetch-head", g->c->repository, j->sha,
 	    (char *)NULL) == 0)
 		return 0;
@@ -305,11 +307,11 @@ fetch(struct git *g, const struct job *j)
 	/* A server that refuses a bare sha: its branches, then look again. */
 	snprintf(first, sizeof(first), "%s", g->err);
 	g->err[0] = '\0';
-	if (git(g, NULL, "fetch", gitdir, "fetch", "--no-tags", "--prune",
+	if (git(g, NULL, "fetch", g->gitdir, "fetch", "--no-tags", "--prune",
 	    "--no-write-fetch-head", g->c->repository,
 	    "+refs/heads/*:refs/remotes/origin/*", (char *)NULL) == -1)
 		return -1;
-	if (has_commit(g, gitdir, want))
+	if (has_commit(g, want))
 		return 0;
 	snprintf(g->err, g->errlen, "fetch: commit %s is not in %s (gone "
 	    "after a force-push?): %s", j->sha, g->c->repository, first);
@@ -322,9 +324,10 @@ git_free(struct git *g)
 	strv_free(&g->env);
 }
 
+/* rd NULL: no mirror (check reads the repository itself). */
 static int
-git_init(struct git *g, const struct conf *c, struct job *j, char *err,
-    size_t errlen)
+git_init(struct git *g, const struct conf *c, struct rundir *rd,
+    struct job *j, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof(*g));
 	g->c = c;
@@ -332,6 +335,13 @@ git_init(struct git *g, const struct conf *c, struct job *j, char *err,
 	g->err = err;
 	g->errlen = errlen;
 	err[0] = '\0';
+	if (rd != NULL) {
+		mirror_name(c->repository, g->name);
+		snprintf(g->mirror, sizeof(g->mirror), "%s/%s/%s", rd->path,
+		    MIRRORS, g->name);
+		snprintf(g->gitdir, sizeof(g->gitdir), "--git-dir=%s",
+		    g->mirror);
+	}
 	if (git_env(c, &g->env) == -1) {
 		snprintf(err, errlen, "out of memory");
 		git_free(g);
@@ -344,16 +354,12 @@ enum checkout_result
 checkout_make(struct rundir *rd, const struct conf *c, struct job *j,
     char *err, size_t errlen)
 {
-	char name[80], src[PATH_MAX], gitdir[PATH_MAX + 16];
+	char src[PATH_MAX];
 	struct git g;
 	int mfd = -1, lock = -1, rc = -1;
 
-	if (git_init(&g, c, j, err, errlen) == -1)
+	if (git_init(&g, c, rd, j, err, errlen) == -1)
 		return CHECKOUT_FAILED;
-	mirror_name(c->repository, name);
-	snprintf(g.mirror, sizeof(g.mirror), "%s/%s/%s", rd->path, MIRRORS,
-	    name);
-	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", g.mirror);
 	snprintf(src, sizeof(src), "%s/src", j->dir);
 	if ((mfd = open_mirrors(rd)) == -1) {
 		snprintf(err, errlen, "mirror: %s/%s: %s", rd->path, MIRRORS,
@@ -361,14 +367,14 @@ checkout_make(struct rundir *rd, const struct conf *c, struct job *j,
 		    strerror(errno));
 		goto out;
 	}
-	if ((lock = lock_mirror(&g, mfd, name)) == -1)
+	if ((lock = lock_mirror(&g, mfd)) == -1)
 		goto out;
-	if (mirror_ready(&g, rd, mfd, name) == -1 ||
-	    git(&g, NULL, "prune worktrees", gitdir, "worktree", "prune",
+	if (mirror_ready(&g, rd, mfd) == -1 ||
+	    git(&g, NULL, "prune worktrees", g.gitdir, "worktree", "prune",
 	    (char *)NULL) == -1 || fetch(&g, j) == -1)
 		goto out;
 	j->has_src = 1;		/* from here on, what is there is removed */
-	if (git(&g, NULL, "checkout", gitdir, "worktree", "add", "--quiet",
+	if (git(&g, NULL, "checkout", g.gitdir, "worktree", "add", "--quiet",
 	    "--no-checkout", "--detach", src, j->sha, (char *)NULL) == -1)
 		goto out;
 	close(lock);		/* the files: no lock needed */
@@ -416,33 +422,27 @@ checkout_remove(struct job *j)
 void
 checkout_prune(struct rundir *rd, const struct conf *c)
 {
-	char name[80], err[256], gitdir[PATH_MAX + 16];
+	char err[256];
 	struct git g;
 	struct conf quick = *c;
 	int mfd, fd, lock;
 
-	mirror_name(c->repository, name);
-	if ((mfd = dir_open_at(rd->fd, MIRRORS, rd->uid)) == -1)
-		return;
-	if ((fd = dir_open_at(mfd, name, rd->uid)) == -1) {
-		close(mfd);
-		return;
-	}
-	close(fd);
 	quick.fetch_timeout = 1;	/* for the lock; git gets a minute */
-	if (git_init(&g, &quick, NULL, err, sizeof(err)) == 0) {
-		snprintf(g.mirror, sizeof(g.mirror), "%s/%s/%s", rd->path,
-		    MIRRORS, name);
-		snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", g.mirror);
-		if ((lock = lock_mirror(&g, mfd, name)) != -1) {
-			quick.fetch_timeout = 60;
-			git(&g, NULL, "prune", gitdir, "worktree", "prune",
-			    (char *)NULL);
-			close(lock);
+	if (git_init(&g, &quick, rd, NULL, err, sizeof(err)) == -1)
+		return;
+	if ((mfd = dir_open_at(rd->fd, MIRRORS, rd->uid)) != -1) {
+		if ((fd = dir_open_at(mfd, g.name, rd->uid)) != -1) {
+			close(fd);
+			if ((lock = lock_mirror(&g, mfd)) != -1) {
+				quick.fetch_timeout = 60;
+				git(&g, NULL, "prune", g.gitdir, "worktree",
+				    "prune", (char *)NULL);
+				close(lock);
+			}
 		}
-		git_free(&g);
+		close(mfd);
 	}
-	close(mfd);
+	git_free(&g);
 }
 
 int
@@ -454,7 +454,7 @@ checkout_check(const struct conf *c, char *err, size_t errlen)
 
 	if (quick.fetch_timeout > 30)
 		quick.fetch_timeout = 30;
-	if (git_init(&g, &quick, NULL, err, errlen) == -1)
+	if (git_init(&g, &quick, NULL, NULL, err, errlen) == -1)
 		return -1;
 	g.quiet = 1;
 	rc = git(&g, NULL, "repository", "ls-remote", "--exit-code",
