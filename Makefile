@@ -29,13 +29,13 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
 LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o metrics.o \
-	  status.o \
+	  status.o schedule.o commitstatus.o gpu.o \
 	  checkout.o spawn.o delivery.o jobs.o prune.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
-	  tests/test_results tests/test_util \
+	  tests/test_results tests/test_util tests/test_schedule \
 	  tests/test_queue tests/test_delivery tests/test_spawn
-TOOLS	= tests/fake-swift tests/bench
+TOOLS	= tests/fake-swift tests/bench tests/swift-webhook-clock
 
 PREFIX	?= /usr
 CGIDIR	?= $(PREFIX)/lib/cgi-bin
@@ -55,8 +55,18 @@ tests/%: tests/%.c tests/t.h tests/req.h $(LIB_OBJS)
 tests/fake-swift: tests/fake-swift.c
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ $<
 
-$(OBJS): checkout.h conf.h delivery.h filter.h job.h jobs.h prune.h queue.h \
-	  metrics.h results.h rundir.h sig.h spawn.h status.h util.h
+# The same program with a clock the tests can set (schedule.h); never
+# installed.
+tests/schedule-clock.o: schedule.c
+	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -DTEST_CLOCK -I. -c -o $@ $<
+
+tests/swift-webhook-clock: webhook.o tests/schedule-clock.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(XFLAGS) -o $@ webhook.o tests/schedule-clock.o \
+	    $(filter-out schedule.o,$(LIB_OBJS)) $(LDFLAGS) $(PKG_LIBS)
+
+$(OBJS) tests/schedule-clock.o: checkout.h commitstatus.h conf.h delivery.h \
+	  filter.h gpu.h job.h jobs.h prune.h queue.h metrics.h results.h \
+	  rundir.h schedule.h sig.h spawn.h status.h util.h
 
 deps:
 	@sh tests/deps.sh
@@ -105,8 +115,8 @@ install: swift-webhook
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 
 clean:
-	rm -f swift-webhook *.o $(TESTS) $(TOOLS) tests/fuzz_sig tests/fuzz_form \
-	    tests/fuzz_push
+	rm -f swift-webhook *.o tests/*.o $(TESTS) $(TOOLS) tests/fuzz_sig \
+	    tests/fuzz_form tests/fuzz_push
 	rm -rf tests/tmp
 
 .PHONY: all deps build-tests check unit demo bench fuzz install clean

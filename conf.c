@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "queue.h"
+#include "schedule.h"
 #include "util.h"
 
 const char *const conf_placeholder_names[PH__COUNT] = {
@@ -34,6 +35,8 @@ const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_SRC] = "src",
 	[PH_COMMIT] = "commit",
 	[PH_OUTPUT_DIR] = "output_dir",
+	[PH_LAST_CHECKPOINT] = "last_checkpoint",
+	[PH_BEST_CHECKPOINT] = "best_checkpoint",
 };
 
 #define DEFAULT_COMMAND \
@@ -158,23 +161,33 @@ parse_seconds(const char *v, long *out)
 	return 0;
 }
 
-/* Checks that every '{' in each element opens a known placeholder. */
+/*
+ * Checks that every '{' in each element opens a known placeholder; the
+ * checkpoints are known only once the run has ended (after_success:
+ * ended set).
+ */
 static int
-check_placeholders(struct parse *p, const char *key, const struct strv *l)
+check_placeholders(struct parse *p, const char *key, const struct strv *l,
+    int ended)
 {
+	char known[256];
 	const char *s;
-	size_t i, len;
+	size_t i, len, n = 0;
+	int ph, last = ended ? PH__COUNT : PH_LAST_CHECKPOINT;
 
 	for (i = 0; i < l->n; i++)
 		for (s = strchr(l->v[i], '{'); s != NULL;
 		    s = strchr(s + 1, '{'))
-			if (conf_placeholder(s + 1, &len) < 0)
-				return perr(p, "%s: unknown placeholder in "
-				    "\"%s\" (known: {config} {sha} {short_sha} "
-				    "{ref} {branch} {repository} {delivery} "
-				    "{job} {job_dir} {src} {commit} {output_dir})",
-				    key, l->v[i]);
+			if ((ph = conf_placeholder(s + 1, &len)) < 0 ||
+			    ph >= last)
+				goto bad;
 	return 0;
+bad:
+	for (ph = 0; ph < last; ph++)
+		n += snprintf(known + n, sizeof(known) - n, "%s{%s}",
+		    ph ? " " : "", conf_placeholder_names[ph]);
+	return perr(p, "%s: unknown placeholder in \"%s\" (known: %s)", key,
+	    l->v[i], known);
 }
 
 static int
@@ -192,7 +205,7 @@ check_env(struct parse *p, const char *key, const struct strv *l)
 		if (*s != '=')
 			goto bad;
 	}
-	return check_placeholders(p, key, l);
+	return check_placeholders(p, key, l, 0);
 bad:
 	return perr(p, "%s: \"%s\" is not NAME=VALUE", key, l->v[i]);
 }
@@ -331,7 +344,11 @@ enum {
 	KEY_KILL_GRACE, KEY_NOTIFY, KEY_NOTIFY_ENV, KEY_NOTIFY_TIMEOUT,
 	KEY_MAX_RUNS_PER_PUSH, KEY_REPOSITORY, KEY_FETCH_TIMEOUT,
 	KEY_SUBMODULES, KEY_KEEP_SRC, KEY_GIT_SSH_KEY, KEY_GIT_KNOWN_HOSTS,
-	KEY_GIT_CREDENTIALS, KEY_OUTPUT_DIR, NKEYS
+	KEY_GIT_CREDENTIALS, KEY_OUTPUT_DIR, KEY_GITHUB_TOKEN_FILE,
+	KEY_API_URL, KEY_PUBLIC_URL, KEY_GITHUB_TIMEOUT, KEY_RUN_WINDOW,
+	KEY_TIMEZONE, KEY_WINDOW_ACTION, KEY_WINDOW_STOP, KEY_MAX_RUNS_PER_DAY,
+	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
+	KEY_AFTER_SUCCESS, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -368,6 +385,19 @@ static const struct key keys[NKEYS] = {
 	[KEY_GIT_KNOWN_HOSTS] =	{ "git_known_hosts",	K_PATH,	O(git_known_hosts) },
 	[KEY_GIT_CREDENTIALS] =	{ "git_credentials",	K_PATH,	O(git_credentials) },
 	[KEY_OUTPUT_DIR] =	{ "output_dir",		K_STR,	O(output_dir) },
+	[KEY_GITHUB_TOKEN_FILE] = { "github_token_file", K_PATH, O(github_token_file) },
+	[KEY_API_URL] =		{ "api_url",		K_STR,	O(api_url) },
+	[KEY_PUBLIC_URL] =	{ "public_url",		K_STR,	O(public_url) },
+	[KEY_GITHUB_TIMEOUT] =	{ "github_timeout",	K_SECONDS, O(github_timeout) },
+	[KEY_RUN_WINDOW] =	{ "run_window",		K_STR,	0 },
+	[KEY_TIMEZONE] =	{ "timezone",		K_STR,	O(timezone) },
+	[KEY_WINDOW_ACTION] =	{ "window_action",	K_STR,	0 },
+	[KEY_WINDOW_STOP] =	{ "window_stop",	K_BOOL,	O(window_stop) },
+	[KEY_MAX_RUNS_PER_DAY] = { "max_runs_per_day",	K_COUNT, O(max_runs_per_day) },
+	[KEY_GPU_CHECK] =	{ "gpu_check",		K_BOOL,	O(gpu_check) },
+	[KEY_GPU_BUSY_MIB] =	{ "gpu_busy_mib",	K_COUNT, O(gpu_busy_mib) },
+	[KEY_GPU_CHECK_INTERVAL] = { "gpu_check_interval", K_SECONDS, O(gpu_check_interval) },
+	[KEY_AFTER_SUCCESS] =	{ "after_success",	K_LIST,	O(after_success) },
 };
 #undef O
 
@@ -386,7 +416,9 @@ set_defaults(struct conf *c)
 	    strv_split(&c->env, "") == -1 ||
 	    strv_split(&c->gpus, "") == -1 ||
 	    strv_split(&c->notify, "") == -1 ||
-	    strv_split(&c->notify_env, "") == -1)
+	    strv_split(&c->notify_env, "") == -1 ||
+	    strv_split(&c->after_success, "") == -1 ||
+	    setstr(&c->api_url, "https://api.github.com") == -1)
 		return -1;
 	c->max_body = MAX_BODY_DEFAULT;
 	c->slots = 1;
@@ -396,6 +428,9 @@ set_defaults(struct conf *c)
 	c->kill_grace = 30;
 	c->notify_timeout = 30;
 	c->fetch_timeout = 600;
+	c->github_timeout = 10;
+	c->gpu_busy_mib = 1024;
+	c->gpu_check_interval = 30;
 	return 0;
 }
 
@@ -435,6 +470,23 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 		else
 			return perr(p, "concurrency: \"%s\" is not queue, "
 			    "supersede or cancel-in-progress", val);
+		return 0;
+	}
+	if (i == KEY_WINDOW_ACTION) {
+		if (strcmp(val, "queue") == 0)
+			c->window_skip = 0;
+		else if (strcmp(val, "skip") == 0)
+			c->window_skip = 1;
+		else
+			return perr(p, "window_action: \"%s\" is not queue "
+			    "or skip", val);
+		return 0;
+	}
+	if (i == KEY_RUN_WINDOW) {
+		char why[256];
+
+		if (sched_parse_windows(c, val, why, sizeof(why)) == -1)
+			return perr(p, "run_window: %s", why);
 		return 0;
 	}
 	switch (k->kind) {
@@ -517,7 +569,7 @@ ph_command(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "command", &c->command);
+	return check_placeholders(p, "command", &c->command, 0);
 }
 
 static int
@@ -525,7 +577,7 @@ ph_launcher(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "launcher", &c->launcher);
+	return check_placeholders(p, "launcher", &c->launcher, 0);
 }
 
 static int
@@ -548,7 +600,7 @@ ph_notify(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "notify", &c->notify);
+	return check_placeholders(p, "notify", &c->notify, 0);
 }
 
 /* With gpus, one slot per GPU: slots is then not for the user to give. */
@@ -675,7 +727,7 @@ output_dir(struct parse *p, struct conf *c, const int seen[NKEYS],
 	struct strv one = { &c->output_dir, 1 };
 
 	(void)seen, (void)secrets;
-	if (check_placeholders(p, "output_dir", &one) == -1)
+	if (check_placeholders(p, "output_dir", &one, 0) == -1)
 		return -1;
 	if (strstr(c->output_dir, "{output_dir}") != NULL)
 		return perr(p, "output_dir: cannot hold {output_dir}");
@@ -695,6 +747,80 @@ fetch_timeout(struct parse *p, struct conf *c, const int seen[NKEYS],
 	(void)seen, (void)secrets;
 	return c->fetch_timeout >= 1 ? 0 :
 	    perr(p, "fetch_timeout must be at least 1s");
+}
+
+static int
+ph_after_success(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	return check_placeholders(p, "after_success", &c->after_success, 1);
+}
+
+/* A URL that goes into curl's config and GitHub's statuses: http(s). */
+static int
+web_url(struct parse *p, const char *key, const char *u)
+{
+	if (u == NULL)
+		return 0;
+	if ((strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0) ||
+	    !utf8_valid(u) || u[strcspn(u, " \t\n\r\"\\<>")] != '\0')
+		return perr(p, "%s: \"%s\" is not an http(s) URL", key, u);
+	return 0;
+}
+
+static int
+github(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
+{
+	(void)secrets;
+	p->line = seen[KEY_API_URL];
+	if (web_url(p, "api_url", c->api_url) == -1)
+		return -1;
+	p->line = seen[KEY_PUBLIC_URL];
+	if (web_url(p, "public_url", c->public_url) == -1)
+		return -1;
+	p->line = seen[KEY_GITHUB_TIMEOUT];
+	return c->github_timeout >= 1 ? 0 :
+	    perr(p, "github_timeout must be at least 1s");
+}
+
+static int
+timezone_known(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	if (c->timezone != NULL && !sched_zone_valid(c->timezone))
+		return perr(p, "timezone: \"%s\" is not a zone in "
+		    "/usr/share/zoneinfo (install tzdata?)", c->timezone);
+	return 0;
+}
+
+static int
+windows_set(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)secrets;
+	if (c->nwindows == 0 && (seen[KEY_WINDOW_ACTION] ||
+	    seen[KEY_WINDOW_STOP]))
+		return perr(p, "%s is for run_window: set it too",
+		    seen[KEY_WINDOW_ACTION] ? "window_action" : "window_stop");
+	p->line = seen[KEY_TIMEZONE];
+	if (c->nwindows == 0 && c->max_runs_per_day == 0 && c->timezone)
+		return perr(p, "timezone is for run_window and "
+		    "max_runs_per_day: set one of them too");
+	return 0;
+}
+
+static int
+gpu_check(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)secrets;
+	if (c->gpu_check && c->gpus.n == 0)
+		return perr(p, "gpu_check needs gpus (the GPUs to look at)");
+	p->line = seen[KEY_GPU_CHECK_INTERVAL];
+	return c->gpu_check_interval >= 1 ? 0 :
+	    perr(p, "gpu_check_interval must be at least 1s");
 }
 
 static const struct {
@@ -717,6 +843,11 @@ static const struct {
 	{ KEY_GIT_KNOWN_HOSTS,	git_paths },
 	{ KEY_OUTPUT_DIR,	output_dir },
 	{ KEY_FETCH_TIMEOUT,	fetch_timeout },
+	{ KEY_AFTER_SUCCESS,	ph_after_success },
+	{ KEY_API_URL,		github },
+	{ KEY_TIMEZONE,		timezone_known },
+	{ KEY_RUN_WINDOW,	windows_set },
+	{ KEY_GPU_CHECK,	gpu_check },
 };
 
 static int
@@ -854,5 +985,10 @@ conf_free(struct conf *c)
 	free(c->git_known_hosts);
 	free(c->git_credentials);
 	free(c->output_dir);
+	free(c->github_token_file);
+	free(c->api_url);
+	free(c->public_url);
+	free(c->timezone);
+	strv_free(&c->after_success);
 	memset(c, 0, sizeof(*c));
 }

@@ -16,6 +16,13 @@
 #define CONF_MAX	(1 << 20)	/* the largest config file read */
 #define SECRET_MAX	4096		/* the longest secret */
 #define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
+#define MAX_WINDOWS	16		/* run_window's windows */
+
+/* A training window: days (bit n: tm_wday n), minutes from midnight. */
+struct window {
+	unsigned char	days;
+	short		start, end;	/* end <= start: it ends next day */
+};
 
 
 struct conf {
@@ -56,6 +63,22 @@ struct conf {
 	char		*git_known_hosts;	/* with git_ssh_key */
 	char		*git_credentials;	/* git-credential-store file */
 	char		*output_dir;	/* template: where the trainer writes */
+	/* Commit statuses on GitHub (commitstatus.c). */
+	char		*github_token_file;	/* or NULL: none posted */
+	char		*api_url;	/* https://api.github.com */
+	char		*public_url;	/* the status page, for target_url */
+	long		 github_timeout;	/* seconds, each request */
+	/* When jobs may run (schedule.c) and on what (gpu.c). */
+	struct window	 windows[MAX_WINDOWS];
+	int		 nwindows;	/* 0: any time */
+	char		*timezone;	/* or NULL: the machine's */
+	int		 window_skip;	/* outside: ignore the push */
+	int		 window_stop;	/* stop a running job at its end */
+	long		 max_runs_per_day;	/* per repository, 0: no limit */
+	int		 gpu_check;	/* wait while its GPUs are in use */
+	long		 gpu_busy_mib;
+	long		 gpu_check_interval;	/* seconds */
+	struct strv	 after_success;	/* argv run after a success */
 };
 
 /*
@@ -88,6 +111,7 @@ void	 conf_wipe_secret(struct conf *c);
 enum placeholder {
 	PH_CONFIG, PH_SHA, PH_SHORT_SHA, PH_REF, PH_BRANCH, PH_REPOSITORY,
 	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH_SRC, PH_COMMIT, PH_OUTPUT_DIR,
+	PH_LAST_CHECKPOINT, PH_BEST_CHECKPOINT,	/* after_success only */
 	PH__COUNT
 };
 extern const char *const conf_placeholder_names[PH__COUNT];

@@ -14,6 +14,7 @@
 #include "filter.h"
 #include "job.h"
 #include "rundir.h"
+#include "schedule.h"
 #include "sig.h"
 
 const char *
@@ -204,6 +205,7 @@ struct runs {
 	cJSON		*started;	/* [{id, config, state, pid}] */
 	cJSON		*dups;		/* the latest job of each duplicate */
 	enum job_result	 failure;	/* JOB_STARTED if none */
+	size_t		 tried;		/* configs tried, the failed one too */
 	char		 err[512];
 	char		 newest[JOB_ID_MAX];	/* the first job started */
 };
@@ -229,6 +231,7 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 		j.branch = p->branch;
 		j.sha = p->after;
 		j.config = configs[i];
+		r->tried = i + 1;
 		res = job_start(rd, c, &j, 1, other, r->err, sizeof(r->err));
 		if (res == JOB_DUPLICATE)
 			add_latest(rd, r->dups, p->after, configs[i], other,
@@ -275,7 +278,7 @@ static void
 handle_push(struct conf *c, const struct request *rq, char *json,
     size_t len, struct reply *rp)
 {
-	struct runs r = { NULL, NULL, JOB_STARTED, "", "" };
+	struct runs r = { NULL, NULL, JOB_STARTED, 0, "", "" };
 	char reason[FILTER_REASON_MAX], err[512], more[256] = "";
 	struct selection sel;
 	struct rundir rd;
@@ -311,6 +314,13 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 		cJSON_Delete(rec);
 		goto close;
 	}
+	if (c->window_skip && !sched_open(c, sched_now())) {
+		sched_format(c, sched_next_open(c, sched_now()), more);
+		snprintf(reason, sizeof(reason), "outside run_window (the next "
+		    "window opens %s); window_action is skip", more);
+		answer(rp, 200, "ignored", reason, NULL);
+		goto close;
+	}
 	n = sel.n;
 	if (n > (size_t)c->max_runs_per_push) {
 		n = (size_t)c->max_runs_per_push;
@@ -327,6 +337,23 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	if (r.newest[0] != '\0' && c->concurrency != CONC_QUEUE)
 		job_supersede(&rd, c, p.branch, rq->delivery, r.newest,
 		    c->concurrency == CONC_CANCEL_IN_PROGRESS);
+	if (r.failure == JOB_OVER_BUDGET) {
+		/* The day's runs are used up: what is left is not started. */
+		k = (int)strlen(more);
+		k += snprintf(more + k, sizeof(more) - k, "; %s; not started:",
+		    r.err);
+		for (i = r.tried - 1; i < n && k > 0 && (size_t)k <
+		    sizeof(more); i++)
+			k += snprintf(more + k, sizeof(more) - k, " %s",
+			    sel.configs[i]);
+		r.failure = JOB_STARTED;
+		if (cJSON_GetArraySize(r.started) == 0) {
+			answer(rp, 200, "ignored", r.err, NULL);
+			cJSON_Delete(r.started);
+			cJSON_Delete(r.dups);
+			goto close;
+		}
+	}
 	if (r.failure != JOB_STARTED) {
 		answer(rp, r.failure == JOB_ERROR ? 500 : 503, "error", r.err,
 		    NULL);

@@ -12,10 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commitstatus.h"
 #include "filter.h"
 #include "job.h"
 #include "metrics.h"
 #include "queue.h"
+#include "schedule.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -93,6 +95,7 @@ job_init(struct job *j)
 	memset(j, 0, sizeof(*j));
 	j->dirfd = -1;
 	j->exit_code = -1;
+	j->after_exit = -1;
 }
 
 /*
@@ -240,7 +243,7 @@ int
 job_read(struct rundir *rd, const char *id, struct job *j)
 {
 	const char *g;
-	cJSON *o;
+	cJSON *o, *a;
 
 	job_init(j);
 	if ((o = job_json_open(rd, id, &j->dirfd)) == NULL)
@@ -287,6 +290,18 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	}
 	snprintf(j->error, sizeof(j->error), "%s", json_str(o, "error") ?
 	    json_str(o, "error") : "");
+	j->waiting = json_str(o, "waiting");
+	snprintf(j->ticket, sizeof(j->ticket), "%s", json_str(o, "run_ticket") &&
+	    strlen(json_str(o, "run_ticket")) < sizeof(j->ticket) ?
+	    json_str(o, "run_ticket") : "");
+	if ((a = cJSON_GetObjectItemCaseSensitive(o, "after_success")) !=
+	    NULL && (g = json_str(a, "state")) != NULL) {
+		snprintf(j->after_state, sizeof(j->after_state), "%s", g);
+		j->after_exit = (int)json_num(a, "exit_code", -1);
+		j->after_duration = (long)json_num(a, "duration", 0);
+		snprintf(j->after_error, sizeof(j->after_error), "%s",
+		    json_str(a, "error") ? json_str(a, "error") : "");
+	}
 	return 0;
 }
 
@@ -388,6 +403,18 @@ job_write(const struct job *j)
 		snprintf(path, sizeof(path), "%s/src", j->dir);
 		add_str(o, "src", path);
 	}
+	if (j->waiting != NULL)
+		add_str(o, "waiting", j->waiting);
+	if (j->ticket[0] != '\0')
+		add_str(o, "run_ticket", j->ticket);
+	if (j->after_state[0] != '\0') {
+		argv = cJSON_AddObjectToObject(o, "after_success");
+		add_str(argv, "state", j->after_state);
+		add_num(argv, "exit_code", j->after_exit, j->after_exit >= 0);
+		cJSON_AddNumberToObject(argv, "duration", j->after_duration);
+		if (j->after_error[0] != '\0')
+			add_str(argv, "error", j->after_error);
+	}
 	results_to_json(&j->results, o);
 	if ((s = cJSON_Print(o)) == NULL)
 		goto oom;
@@ -401,6 +428,14 @@ oom:
 	cJSON_Delete(o);
 	errno = ENOMEM;
 	return -1;
+}
+
+void
+job_ended(struct rundir *rd, const struct job *j)
+{
+	metrics_job_ended(rd, j);
+	if (j->started == 0 && j->ticket[0] != '\0')
+		sched_ticket_return(rd, j->ticket, j->id);
 }
 
 int
@@ -466,6 +501,9 @@ job_lost(struct rundir *rd, const struct job *j)
 	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
 	    time(NULL) - j->created >= UNSUPERVISED_GRACE;
 }
+
+static void job_tell(struct rundir *, struct conf *, struct job *,
+	    struct spawn *);
 
 /* What the queue's start callback needs. */
 struct kick {
@@ -544,6 +582,28 @@ job_kick(struct rundir *rd, struct conf *c)
 
 	if (queue_kick(rd, c, start_one, &k, err, sizeof(err)) != QUEUE_OK)
 		fprintf(stderr, "swift-webhook: queue: %s\n", err);
+	sched_wait_window(rd, c);
+}
+
+/*
+ * Has j's state told, detached: for a job that waits or has ended
+ * without a supervisor of its own, a short-lived one only posts its
+ * commit status and (once ended) runs notify.
+ */
+static void
+job_tell(struct rundir *rd, struct conf *c, struct job *j, struct spawn *sp)
+{
+	struct slots none = { .n = 0 };
+	char err[512];
+
+	if (job_state_final(j->state) ? c->notify.n == 0 &&
+	    c->github_token_file == NULL : c->github_token_file == NULL)
+		return;
+	sp->tell_only = 1;
+	if (spawn_start(sp, rd, j, c, &none, err, sizeof(err)) == -1)
+		fprintf(stderr, "swift-webhook: job %s: notify: %s\n", j->id,
+		    err);
+	sp->tell_only = 0;
 }
 
 enum job_result
@@ -569,7 +629,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
 		job_write(j);
-		metrics_job_ended(rd, j);
+		job_ended(rd, j);
 		goto out;
 	}
 	if (job_write(j) == -1) {
@@ -588,16 +648,36 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		case CLAIM_ERROR:
 			goto discard;
 		}
+		/* After the claim: a duplicate takes none of the day's runs. */
+		switch (sched_ticket_take(rd, c, j->repository, j->id,
+		    j->ticket, err, errlen)) {
+		case TICKET_OK:
+			break;
+		case TICKET_NONE:
+			rc = JOB_OVER_BUDGET;
+			/* FALLTHROUGH */
+		case TICKET_ERROR:
+			claim_release(rd, j->sha, j->config, j->id);
+			goto discard;
+		}
+		if (j->ticket[0] != '\0' && job_write(j) == -1) {
+			snprintf(err, errlen, "write %s/job.json: %s", j->dir,
+			    strerror(errno));
+			goto release;
+		}
 	}
 	switch (queue_submit(rd, c, j->id, start_one, &k, err, errlen)) {
 	case QUEUE_OK:
 		if (k.mine_rc == -1)
 			goto out;	/* recorded failed by its supervisor */
-		if (k.mine_rc == 1)
-			j->state = JOB_QUEUED;
 		if (!claim)
 			claim_point(rd, j->sha, j->config, j->id);
 		rc = JOB_STARTED;
+		if (k.mine_rc == 1) {
+			j->state = JOB_QUEUED;
+			sched_wait_window(rd, c);
+			job_tell(rd, c, j, &sp);
+		}
 		goto out;
 	case QUEUE_FULL:
 		rc = JOB_QUEUE_FULL;
@@ -608,9 +688,11 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	case QUEUE_ERROR:
 		break;
 	}
+release:
 	if (claim)
 		claim_release(rd, j->sha, j->config, j->id);
 discard:
+	sched_ticket_return(rd, j->ticket, j->id);
 	job_discard(rd, j);
 out:
 	j->argv = NULL;
@@ -623,7 +705,6 @@ static void
 end_recorded(struct rundir *rd, struct conf *c, const char *id,
     const char *state)
 {
-	struct slots none = { .n = 0 };
 	struct spawn sp;
 	struct job j;
 	char err[512];
@@ -641,12 +722,10 @@ end_recorded(struct rundir *rd, struct conf *c, const char *id,
 		job_close(&j);
 		return;
 	}
-	metrics_job_ended(rd, &j);
-	if (c->notify.n > 0 && job_valid(&j, err, sizeof(err)) == 0 &&
+	job_ended(rd, &j);
+	if (job_valid(&j, err, sizeof(err)) == 0 &&
 	    spawn_prepare(&sp, &j, c) == 0) {
-		if (spawn_start(&sp, rd, &j, c, &none, err, sizeof(err)) == -1)
-			fprintf(stderr, "swift-webhook: job %s: notify: %s\n",
-			    id, err);
+		job_tell(rd, c, &j, &sp);
 		spawn_free(&sp);
 	}
 	job_close(&j);
@@ -771,7 +850,7 @@ cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 		return -1;
 	j->finished = time(NULL);
 	if ((rc = job_write(j)) == 0)
-		metrics_job_ended(rd, j);
+		job_ended(rd, j);
 	job_kick(rd, c);
 	return rc;
 }

@@ -66,6 +66,13 @@ struct job {
 	char		 error[512];	/* why it failed to start */
 	char		 commit[41];	/* HEAD of its checkout, "" if none */
 	int		 has_src;	/* its checkout (dir/src) is there */
+	const char	*waiting;	/* why a preparing job waits, or NULL */
+	char		 ticket[64];	/* its run of the day (schedule.h) */
+	/* after_success, once it ran: its end ("" if it did not run). */
+	char		 after_state[16];
+	int		 after_exit;	/* -1: none */
+	long		 after_duration;
+	char		 after_error[256];
 	struct results	 results;	/* from logging.jsonl, at its end */
 	cJSON		*src;		/* what job_read parsed */
 };
@@ -130,6 +137,13 @@ void	 job_close(struct job *j);
 /* Writes job.json as j now stands (synced).  Returns 0, or -1. */
 int	 job_write(const struct job *j);
 
+/*
+ * What every place a job reaches its final state calls once it is
+ * recorded: the metrics, and its run of the day given back if its
+ * trainer never ran.
+ */
+void	 job_ended(struct rundir *rd, const struct job *j);
+
 /* Writes the pid file.  Returns 0, or -1 (errno set). */
 int	 job_write_pid(const struct job *j);
 
@@ -147,6 +161,7 @@ enum job_result {
 	JOB_DUPLICATE,		/* (sha, config) has a job: other names it */
 	JOB_QUEUE_FULL,		/* max_queued: err says so */
 	JOB_BUSY,		/* the queue lock was held too long */
+	JOB_OVER_BUDGET,	/* max_runs_per_day: err says so */
 	JOB_ERROR		/* err says why; the job, if any, is failed */
 };
 
@@ -154,8 +169,10 @@ enum job_result {
  * Creates job j (delivery, event, repository, ref, branch, sha, config set
  * by the caller) in rd and starts it: refuses a trainer that cannot be
  * found or executed, claims (sha, config) if claim is set (else points the
- * claim at j once it is queued or running: a retry), queues it and kicks
- * the queue.  j->state is then running (with j->pid) or queued.
+ * claim at j once it is queued or running: a retry), takes one of the
+ * day's runs (only with claim: a person's retry is not counted), queues
+ * it and kicks the queue.  j->state is then running (with j->pid) or
+ * queued.
  */
 enum job_result job_start(struct rundir *rd, struct conf *c, struct job *j,
 	    int claim, char other[JOB_ID_MAX], char *err, size_t errlen);

@@ -21,13 +21,16 @@
 #include <cJSON.h>
 
 #include "checkout.h"
+#include "commitstatus.h"
 #include "conf.h"
 #include "filter.h"
+#include "gpu.h"
 #include "job.h"
 #include "jobs.h"
 #include "prune.h"
 #include "queue.h"
 #include "rundir.h"
+#include "schedule.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -88,18 +91,33 @@ add_progress(cJSON *o, const struct job *j)
 	cJSON_AddStringToObject(p, "text", text);
 }
 
-/* What people are shown of job id, with its progress if it runs. */
+/* The configuration the command runs with, for what depends on it. */
+static const struct conf *conf;
+
+/*
+ * What people are shown of job id, with its progress if it runs, and
+ * why it waits if it is queued outside every training window.
+ */
 static cJSON *
 job_load(struct rundir *rd, const char *id)
 {
+	char why[64], at[32];
+	const char *st;
 	struct job j;
 	cJSON *o;
 
 	if ((o = job_load_shown(rd, id, &j)) == NULL)
 		return NULL;
-	if (json_str(o, "state") != NULL &&
-	    strcmp(json_str(o, "state"), JOB_RUNNING) == 0)
+	st = json_str(o, "state");
+	if (st != NULL && strcmp(st, JOB_RUNNING) == 0)
 		add_progress(o, &j);
+	if (st != NULL && strcmp(st, JOB_QUEUED) == 0 && conf != NULL &&
+	    !sched_open(conf, sched_now())) {
+		sched_format(conf, sched_next_open(conf, sched_now()), at);
+		snprintf(why, sizeof(why), "window (opens %s)", at);
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "waiting");
+		cJSON_AddStringToObject(o, "waiting", why);
+	}
 	job_close(&j);
 	return o;
 }
@@ -197,7 +215,10 @@ print_table(const cJSON *all)
 		else
 			snprintf(ex, sizeof(ex), "-");
 		pr = cJSON_GetObjectItemCaseSensitive(job, "progress");
-		if (json_str(pr, "text") != NULL)
+		if (json_str(job, "waiting") != NULL && !job_state_final(state))
+			snprintf(how, sizeof(how), "waiting: %s",
+			    json_str(job, "waiting"));
+		else if (json_str(pr, "text") != NULL)
 			snprintf(how, sizeof(how), "%s", json_str(pr, "text"));
 		else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(job,
 		    "loss")))
@@ -555,6 +576,12 @@ cmd_check(const char *config, int argc, char *argv[])
 			    sp.notify_argv[0], user);
 		spawn_free(&sp);
 	}
+	if (commitstatus_check(&c, err, sizeof(err)) == -1)
+		problem(&n, "commit statuses: %s (as %s)", err, user);
+	if (c.gpu_check && gpu_busy(&c, c.gpus.v[0], err, sizeof(err)) ==
+	    GPU_UNKNOWN)
+		printf("note: gpu_check: %s; jobs will start without the "
+		    "check\n", err);
 	if (c.repository != NULL && checkout_check(&c, err, sizeof(err)) == -1)
 		problem(&n, "cannot read the repository %s (as %s): %s; give "
 		    "%s a deploy key (git_ssh_key) or a credential file "
@@ -607,6 +634,7 @@ jobs_main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return 1;
 	}
+	conf = &c;
 	/* Only cancel, retry and prune write: as the server's user. */
 	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
 	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0, err,

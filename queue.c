@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "schedule.h"
 #include "util.h"
 
 /* The queue's sequence numbers, kept in the lock file. */
@@ -258,7 +259,9 @@ kick(struct rundir *rd, const struct conf *c, int lock, struct qstate *q,
 	char id[JOB_ID_MAX], name[24];
 	struct slots s;
 
-	while (q->count > 0 && q->head < q->tail) {
+	/* Outside every training window, none starts. */
+	while (q->count > 0 && q->head < q->tail && sched_open(c,
+	    sched_now())) {
 		if (entry_read(rd, q->head, id) == -1) {
 			if (errno != ENOENT)
 				q->count--;
@@ -423,17 +426,15 @@ queue_has(struct rundir *rd, const char *id)
 	return h.found;
 }
 
-int
-queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX])
+/* The queue's numbers as the lock file holds them, read without it. */
+static int
+state_peek(struct rundir *rd, struct qstate *q)
 {
-	struct qstate q;
-	unsigned long long seq;
-	char name[24], buf[128], *s;
-	size_t len;
+	char buf[128];
 	ssize_t n;
-	int fd, k;
+	int fd;
 
-	oldest[0] = '\0';
+	memset(q, 0, sizeof(*q));
 	if ((fd = file_open_at(rd->fd, ".queue.lock", O_RDONLY, 0,
 	    rd->uid)) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -442,13 +443,29 @@ queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX])
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu %llu", &q.head, &q.tail, &q.count) != 3 ||
-	    q.head > q.tail || q.count > q.tail - q.head) {
+	if (sscanf(buf, "%llu %llu %llu", &q->head, &q->tail, &q->count) != 3 ||
+	    q->head > q->tail || q->count > q->tail - q->head) {
+		memset(q, 0, sizeof(*q));
 		errno = EINVAL;
 		return -1;
 	}
-	/* Cancelled entries leave holes: a bounded look past them. */
-	for (seq = q.head, k = 0; q.count > 0 && seq < q.tail && k < 1000;
+	return 0;
+}
+
+/*
+ * Calls fn(arg, id) for the waiting jobs, oldest first, until it returns
+ * non-zero; cancelled entries leave holes, so the look is bounded.
+ */
+static void
+entries_peek(struct rundir *rd, const struct qstate *q,
+    int (*fn)(void *, const char *), void *arg)
+{
+	unsigned long long seq;
+	char name[24], *s;
+	size_t len;
+	int k;
+
+	for (seq = q->head, k = 0; q->count > 0 && seq < q->tail && k < 1000;
 	    seq++, k++) {
 		snprintf(name, sizeof(name), "%020llu", seq);
 		if ((s = file_read_at(rd->queue, name, JOB_ID_MAX, &len,
@@ -456,14 +473,59 @@ queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX])
 			continue;
 		while (len > 0 && s[len - 1] == '\n')
 			s[--len] = '\0';
-		if (job_id_valid(s)) {
-			memcpy(oldest, s, len + 1);
+		if (job_id_valid(s) && fn(arg, s)) {
 			free(s);
-			break;
+			return;
 		}
 		free(s);
 	}
+}
+
+static int
+first(void *arg, const char *id)
+{
+	snprintf(arg, JOB_ID_MAX, "%s", id);
+	return 1;
+}
+
+int
+queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX])
+{
+	struct qstate q;
+
+	oldest[0] = '\0';
+	if (state_peek(rd, &q) == -1)
+		return -1;
+	entries_peek(rd, &q, first, oldest);
 	return (int)(q.count > 1000000 ? 1000000 : q.count);
+}
+
+struct position {
+	const char	*id;
+	int		 ahead, found;
+};
+
+static int
+ahead(void *arg, const char *id)
+{
+	struct position *p = arg;
+
+	if (strcmp(id, p->id) == 0)
+		return p->found = 1;
+	p->ahead++;
+	return 0;
+}
+
+int
+queue_position(struct rundir *rd, const char *id)
+{
+	struct position p = { id, 0, 0 };
+	struct qstate q;
+
+	if (state_peek(rd, &q) == -1)
+		return -1;
+	entries_peek(rd, &q, ahead, &p);
+	return p.found ? p.ahead : -1;
 }
 
 int

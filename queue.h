@@ -16,6 +16,8 @@
  * start strictly in order, and the delivery path reads a few bytes, not
  * the queue.
  *
+ * Outside every training window (schedule.h) a kick starts nothing.
+ *
  * Slot locks are flock(2)s, which the kernel drops when their holder
  * dies; a slot whose supervisor died is still not free while the trainer
  * it names runs.  The queue lock is taken without blocking, retried until
@@ -88,6 +90,9 @@ int	 queue_has(struct rundir *rd, const char *id);
  * count, or -1 (errno set).
  */
 int	 queue_peek(struct rundir *rd, char oldest[JOB_ID_MAX]);
+
+/* Without the lock: how many jobs wait ahead of id, or -1 (not there). */
+int	 queue_position(struct rundir *rd, const char *id);
 
 /*
  * The ids of the jobs whose trainers run on slots now (at most max, into

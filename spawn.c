@@ -25,9 +25,11 @@
 #include <openssl/crypto.h>
 
 #include "checkout.h"
+#include "commitstatus.h"
+#include "gpu.h"
 #include "job.h"
-#include "metrics.h"
 #include "queue.h"
+#include "schedule.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -85,6 +87,26 @@ spawn_base_env(struct strv *env)
 		if (spawn_allowed(saved_env[i]) &&
 		    strv_setenv(env, strdup(saved_env[i])) == -1)
 			return -1;
+	return 0;
+}
+
+int
+spawn_tool_env(struct strv *env)
+{
+	static const char *const proxy[] = {
+		"https_proxy=", "HTTPS_PROXY=", "http_proxy=", "no_proxy=",
+		"NO_PROXY=", "all_proxy=", "ALL_PROXY=", NULL
+	};
+	size_t i, k;
+
+	if (spawn_base_env(env) == -1)
+		return -1;
+	for (i = 0; saved_env != NULL && saved_env[i] != NULL; i++)
+		for (k = 0; proxy[k] != NULL; k++)
+			if (strncmp(saved_env[i], proxy[k],
+			    strlen(proxy[k])) == 0 &&
+			    strv_setenv(env, strdup(saved_env[i])) == -1)
+				return -1;
 	return 0;
 }
 
@@ -195,9 +217,34 @@ build_env(struct strv *env, const struct strv *extra,
 		if (strv_setenv(env, expand(extra->v[i], val)) == -1)
 			return -1;
 	for (i = 0; i < PH__COUNT; i++)
-		if (strv_setenv(env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
+		if (jobvars[i] != NULL &&
+		    strv_setenv(env, xprintf("%s=%s", jobvars[i], val[i])) == -1)
 			return -1;
 	return strv_setenv(env, xprintf("JOB_LOG=%s/log", j->dir));
+}
+
+/* The placeholders' values for j (short_sha: 8 bytes of the caller's). */
+static void
+values(const char *val[PH__COUNT], const struct job *j, const char *cwd,
+    const char *output_dir, char *short_sha)
+{
+	snprintf(short_sha, 8, "%s", j->sha);
+	val[PH_CONFIG] = j->config;
+	val[PH_SHA] = j->sha;
+	val[PH_SHORT_SHA] = short_sha;
+	val[PH_REF] = j->ref;
+	val[PH_BRANCH] = j->branch ? j->branch : "";
+	val[PH_REPOSITORY] = j->repository ? j->repository : "";
+	val[PH_DELIVERY] = j->delivery;
+	val[PH_JOB] = j->id;
+	val[PH_JOB_DIR] = j->dir;
+	val[PH_SRC] = cwd;
+	val[PH_COMMIT] = j->sha;
+	val[PH_OUTPUT_DIR] = output_dir;
+	val[PH_LAST_CHECKPOINT] = j->results.last_model_checkpoint ?
+	    j->results.last_model_checkpoint : "";
+	val[PH_BEST_CHECKPOINT] = j->results.best_model_checkpoint ?
+	    j->results.best_model_checkpoint : "";
 }
 
 int
@@ -210,23 +257,11 @@ spawn_prepare(struct spawn *sp, const struct job *j, const struct conf *c)
 	int rc = -1;
 
 	memset(sp, 0, sizeof(*sp));
-	snprintf(short_sha, sizeof(short_sha), "%s", j->sha);
 	sp->cwd = c->repository ? xprintf("%s/src", j->dir) :
 	    strdup(c->workdir ? c->workdir : j->dir);
 	if (sp->cwd == NULL)
 		return -1;
-	val[PH_CONFIG] = j->config;
-	val[PH_SHA] = j->sha;
-	val[PH_SHORT_SHA] = short_sha;
-	val[PH_REF] = j->ref;
-	val[PH_BRANCH] = j->branch ? j->branch : "";
-	val[PH_REPOSITORY] = j->repository ? j->repository : "";
-	val[PH_DELIVERY] = j->delivery;
-	val[PH_JOB] = j->id;
-	val[PH_JOB_DIR] = j->dir;
-	val[PH_SRC] = sp->cwd;
-	val[PH_COMMIT] = j->sha;
-	val[PH_OUTPUT_DIR] = "";
+	values(val, j, sp->cwd, "", short_sha);
 	if ((sp->output_dir = expand(c->output_dir, val)) == NULL) {
 		spawn_free(sp);
 		return -1;
@@ -269,6 +304,7 @@ spawn_free(struct spawn *sp)
 
 /* What the supervisor tells the one that started it, one record. */
 enum { REPORT_STARTED = 1, REPORT_PREPARING, REPORT_FAILED };
+
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
 	STAGE_PIDFILE, STAGE_ENV
@@ -428,14 +464,15 @@ close_others(int *keep, int n)
 
 /*
  * Starts a child in a process group of its own, in dir (or dirfd when dir
- * is NULL), its stdout and stderr on outfd (ours when -1), and execs exe.
+ * is NULL), its stdin on infd (ours when 0), its stdout and stderr on
+ * outfd (ours when -1), and execs exe.
  * Every descriptor of ours but 0-2 is close-on-exec, so the child has 0-2
  * only.  Returns its PID, or -1 with *stage and errno telling what failed
  * (exec failures included).
  */
 static pid_t
 start_child(const char *exe, char *const argv[], char *const envp[],
-    const char *dir, int dirfd, int outfd, int *stage)
+    const char *dir, int dirfd, int infd, int outfd, int *stage)
 {
 	struct report r;
 	int p[2], status;
@@ -456,8 +493,8 @@ start_child(const char *exe, char *const argv[], char *const envp[],
 		int st = STAGE_FDS;
 
 		setpgid(0, 0);
-		if (outfd != -1 && (dup2(outfd, 1) == -1 ||
-		    dup2(outfd, 2) == -1))
+		if ((infd > 0 && dup2(infd, 0) == -1) || (outfd != -1 &&
+		    (dup2(outfd, 1) == -1 || dup2(outfd, 2) == -1)))
 			goto fail;
 		st = STAGE_CHDIR;
 		if ((dir != NULL ? chdir(dir) : fchdir(dirfd)) == 0) {
@@ -541,7 +578,13 @@ watch(const struct conf *c, struct job *j)
 			if ((stopped = job_stop_requested(j)) == NULL &&
 			    c->max_runtime > 0 &&
 			    now - j->started >= c->max_runtime)
-				stopped = "timeout";
+				stopped = JOB_TIMEOUT;
+			if (stopped == NULL && c->window_stop &&
+			    !sched_open(c, sched_now())) {
+				stopped = JOB_TIMEOUT;
+				snprintf(j->error, sizeof(j->error), "stopped: "
+				    "the run window closed (window_stop)");
+			}
 			if (stopped != NULL) {
 				spawn_log("job %s: stopping (%s): SIGTERM to group "
 				    "%ld", j->id, stopped, (long)j->pid);
@@ -607,8 +650,8 @@ spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
 	}
 	exe = r->exe ? strdup(r->exe) : find_exe(r->argv[0], r->envp,
 	    r->dir ? r->dir : ".");
-	pid = start_child(exe, r->argv, r->envp, r->dir, r->dirfd, p[1],
-	    &stage);
+	pid = start_child(exe, r->argv, r->envp, r->dir, r->dirfd, r->stdin_fd,
+	    p[1], &stage);
 	free(exe);
 	close(p[1]);
 	if (pid == -1) {
@@ -683,7 +726,15 @@ notify(const struct conf *c, const struct spawn *sp, struct job *j)
 	    strv_setenv(&env, j->signal > 0 ? xprintf("JOB_SIGNAL=%d", j->signal) :
 	    strdup("JOB_SIGNAL=")) == -1 ||
 	    strv_setenv(&env, xprintf("JOB_DURATION=%ld", j->started ?
-	    (long)(j->finished - j->started) : 0L)) == -1)
+	    (long)(j->finished - j->started) : 0L)) == -1 ||
+	    strv_setenv(&env, xprintf("JOB_AFTER_SUCCESS=%s",
+	    j->after_state)) == -1 ||
+	    strv_setenv(&env, xprintf("JOB_LAST_CHECKPOINT=%s",
+	    j->results.last_model_checkpoint ?
+	    j->results.last_model_checkpoint : "")) == -1 ||
+	    strv_setenv(&env, xprintf("JOB_BEST_CHECKPOINT=%s",
+	    j->results.best_model_checkpoint ?
+	    j->results.best_model_checkpoint : "")) == -1)
 		goto out;
 	memset(&r, 0, sizeof(r));
 	r.exe = sp->notify_exe;
@@ -748,10 +799,70 @@ slot_env(const struct conf *c, struct spawn *sp, struct job *j,
 	return 0;
 }
 
+/* Adds the run directory's descriptors to keep[]; returns the count. */
+static int
+keep_rundir(int *keep, int n, const struct rundir *rd)
+{
+	keep[n++] = rd->fd;
+	keep[n++] = rd->keys;
+	keep[n++] = rd->deliveries;
+	keep[n++] = rd->queue;
+	keep[n++] = rd->slots;
+	return n;
+}
+
+/*
+ * Posts j's commit status from a child of the supervisor that is not
+ * waited for (a slow GitHub must not hold the trainer's start or the
+ * watch); it keeps no slot lock.  The final post, in finish, waits on
+ * the job's status.lock, so it comes last.
+ */
+static void
+tell_async(struct rundir *rd, const struct conf *c, const struct job *j)
+{
+	int keep[8], n;
+
+	if (c->github_token_file == NULL || fork() != 0)
+		return;
+	n = keep_rundir(keep, 0, rd);
+	keep[n++] = j->dirfd;
+	close_others(keep, n);
+	commitstatus_post(rd, c, j->id);
+	_exit(0);
+}
+
+void
+spawn_detached(struct rundir *rd, struct conf *c, int fd,
+    void (*fn)(struct rundir *, struct conf *, int))
+{
+	int keep[8], n, nullfd;
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		return;
+	if (pid == 0) {
+		n = keep_rundir(keep, 0, rd);
+		keep[n++] = fd;
+		close_others(keep, n);
+		conf_wipe_secret(c);
+		if (setsid() == -1 || fork() != 0)
+			_exit(0);
+		if ((nullfd = open("/dev/null", O_RDWR)) == -1 ||
+		    dup2(nullfd, 0) == -1 || dup2(nullfd, 1) == -1 ||
+		    dup2(nullfd, 2) == -1 || reset_signals() == -1)
+			_exit(1);
+		if (nullfd > 2)
+			close(nullfd);
+		fn(rd, c, fd);
+		_exit(0);
+	}
+	xwaitpid(pid, NULL, 0);
+}
+
 /*
  * The end of a job that held slots: the slots freed first (whoever sees
  * the job ended finds them free), its checkout removed (unless keep_src),
- * its record, the next queued jobs started, notify.
+ * its record, the next queued jobs started, its commit status, notify.
  */
 static void __attribute__((noreturn))
 finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
@@ -761,10 +872,11 @@ finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
 	if (j->has_src && !c->keep_src)
 		checkout_remove(j);
 	record(j);
-	metrics_job_ended(rd, j);
+	job_ended(rd, j);
 	job_kick(rd, c);
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
+	commitstatus_post(rd, c, j->id);
 	notify(c, sp, j);
 	_exit(code);
 }
@@ -802,12 +914,146 @@ prepare(struct rundir *rd, struct conf *c, struct job *j)
 	return -1;
 }
 
+static int
+stop_asked(void *arg)
+{
+	return job_stop_requested(arg) != NULL;
+}
+
+/*
+ * gpu_check: waits while a GPU of the job's is in use by something else,
+ * looking every gpu_check_interval.  Returns 0 when the trainer may
+ * start; -1 if the job was stopped meanwhile (its end set in j).
+ */
+static int
+gpu_wait(struct rundir *rd, const struct conf *c, struct job *j)
+{
+	const char *stopped;
+	char why[256];
+	time_t next;
+
+	if (!c->gpu_check || j->gpus == NULL)
+		return 0;
+	for (;;) {
+		switch (gpu_busy(c, j->gpus, why, sizeof(why))) {
+		case GPU_FREE:
+			if (j->waiting != NULL)
+				spawn_log("job %s: GPU %s free", j->id, j->gpus);
+			j->waiting = NULL;
+			return 0;
+		case GPU_UNKNOWN:
+			spawn_log("job %s: GPU check skipped: %s", j->id, why);
+			j->waiting = NULL;
+			return 0;
+		case GPU_BUSY:
+			if (j->waiting != NULL)
+				break;
+			spawn_log("job %s: waiting: %s; looking again every "
+			    "%lds", j->id, why, c->gpu_check_interval);
+			j->waiting = "gpu busy";
+			record(j);
+			tell_async(rd, c, j);
+			break;
+		}
+		for (next = time(NULL) + c->gpu_check_interval;
+		    time(NULL) < next; usleep(POLL_US))
+			if ((stopped = job_stop_requested(j)) != NULL) {
+				j->waiting = NULL;
+				job_set_state(j, stopped);
+				j->finished = time(NULL);
+				spawn_log("job %s: stopped while waiting for "
+				    "its GPUs (%s)", j->id, j->state);
+				return -1;
+			}
+	}
+}
+
+/*
+ * after_success, after a successful run, on the job's GPUs and in its
+ * folder or checkout, bounded by max_runtime: its output goes to the log,
+ * its end into j (after_*); the job's own state stays succeeded.
+ */
+static void
+after_success(const struct conf *c, const struct spawn *sp, struct job *j)
+{
+	const char *val[PH__COUNT], *missing = NULL;
+	struct strv argv = { NULL, 0 };
+	char short_sha[8], tail[256];
+	struct run r;
+	time_t t0 = time(NULL);
+	int status;
+	size_t i;
+
+	if (c->after_success.n == 0 || j->state != JOB_SUCCEEDED)
+		return;
+	values(val, j, sp->cwd, sp->output_dir, short_sha);
+	for (i = 0; i < c->after_success.n; i++)
+		if (strstr(c->after_success.v[i], "{last_checkpoint}") &&
+		    val[PH_LAST_CHECKPOINT][0] == '\0')
+			missing = "last_model_checkpoint";
+		else if (strstr(c->after_success.v[i], "{best_checkpoint}") &&
+		    val[PH_BEST_CHECKPOINT][0] == '\0')
+			missing = "best_model_checkpoint";
+	snprintf(j->after_state, sizeof(j->after_state), "%s", JOB_FAILED);
+	if (missing != NULL) {
+		snprintf(j->after_error, sizeof(j->after_error), "no %s in "
+		    "%s/logging.jsonl", missing, sp->output_dir);
+		spawn_log("job %s: after_success not run: %s", j->id,
+		    j->after_error);
+		return;
+	}
+	if (strv_expand(&argv, &c->after_success, val) == -1) {
+		snprintf(j->after_error, sizeof(j->after_error),
+		    "out of memory");
+		strv_free(&argv);
+		return;
+	}
+	spawn_log("job %s: after_success: %s", j->id, argv.v[0]);
+	memset(&r, 0, sizeof(r));
+	r.argv = argv.v;
+	r.envp = sp->envp;
+	r.dir = sp->cwd;
+	r.deadline = c->max_runtime > 0 ? t0 + c->max_runtime : 0;
+	r.stop = stop_asked;
+	r.arg = j;
+	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
+	case RUN_EXITED:
+		if (WIFEXITED(status)) {
+			j->after_exit = WEXITSTATUS(status);
+			if (j->after_exit == 0)
+				snprintf(j->after_state, sizeof(j->after_state),
+				    "%s", JOB_SUCCEEDED);
+		} else
+			snprintf(j->after_error, sizeof(j->after_error),
+			    "killed by signal %d", WTERMSIG(status));
+		break;
+	case RUN_TIMEOUT:
+		snprintf(j->after_state, sizeof(j->after_state), "%s",
+		    JOB_TIMEOUT);
+		break;
+	case RUN_STOPPED:
+		snprintf(j->after_state, sizeof(j->after_state), "%s",
+		    JOB_CANCELLED);
+		break;
+	case RUN_ERROR:
+		snprintf(j->after_error, sizeof(j->after_error), "%s", tail);
+		break;
+	}
+	j->after_duration = (long)(time(NULL) - t0);
+	spawn_log("job %s: after_success %s%s%s (exit %d) after %lds", j->id,
+	    j->after_state, j->after_error[0] ? ": " : "", j->after_error,
+	    j->after_exit, j->after_duration);
+	strv_free(&argv);
+}
+
 /*
  * The detached supervisor: starts the trainer on its slots (after the
- * checkout, when there is a repository), reports to whoever started it,
- * watches the trainer, records its end and results, gives its slots to
- * the next queued job, notifies.  For a job already ended (a queued job
- * cancelled), it only notifies.  Never returns.
+ * checkout, when there is a repository, and once its GPUs are free, with
+ * gpu_check), reports to whoever started it, watches the trainer, runs
+ * after_success, records its end and results, gives its slots to the
+ * next queued job, posts the commit status, notifies.  For a job already
+ * ended (a queued job cancelled), or only to be told (tell_only), it only
+ * posts and notifies.  Never returns.
  */
 static void __attribute__((noreturn))
 supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
@@ -822,16 +1068,22 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 	}
 	close(nullfd);
 	close(logfd);
-	if (job_state_final(j->state)) {
+	if (sp->tell_only || job_state_final(j->state)) {
 		report(rep, REPORT_STARTED, 0, 0, 0);
 		close(rep);
-		notify(c, sp, j);
+		commitstatus_post(rd, c, j->id);
+		if (job_state_final(j->state))
+			notify(c, sp, j);
 		_exit(0);
 	}
 	j->supervisor = getpid();
 	j->supervisor_start = proc_starttime(j->supervisor);
 	j->output_dir = sp->output_dir;
-	if (c->repository != NULL) {
+	if (slot_env(c, sp, j, s) == -1) {
+		stage = STAGE_ENV;	/* recorded here, unlike STAGE_FDS */
+		goto fail;
+	}
+	if (c->repository != NULL || c->gpu_check) {
 		slots_own(s, j->supervisor, j->supervisor_start, j->id);
 		job_set_state(j, JOB_PREPARING);
 		if (job_write(j) == -1) {
@@ -841,15 +1093,13 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 		report(rep, REPORT_PREPARING, 0, 0, 0);
 		close(rep);
 		rep = -1;
-		if (prepare(rd, c, j) == -1)
+		tell_async(rd, c, j);
+		if ((c->repository != NULL && prepare(rd, c, j) == -1) ||
+		    gpu_wait(rd, c, j) == -1)
 			finish(sp, rd, c, j, s, 1);
 	}
-	if (slot_env(c, sp, j, s) == -1) {
-		stage = STAGE_ENV;	/* recorded here, unlike STAGE_FDS */
-		goto fail;
-	}
 	if ((j->pid = start_child(sp->exe, sp->argv, sp->envp, sp->cwd, -1,
-	    -1, &stage)) == -1) {
+	    0, -1, &stage)) == -1) {
 		j->pid = 0;
 		goto fail;
 	}
@@ -871,10 +1121,12 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 	report(rep, REPORT_STARTED, 0, 0, j->pid);
 	if (rep != -1)
 		close(rep);
+	tell_async(rd, c, j);
 	watch(c, j);
 	if (results_read(sp->output_dir, &j->results) == -1)
 		spawn_log("job %s: %s/logging.jsonl: %s", j->id,
 		    sp->output_dir, strerror(errno));
+	after_success(c, sp, j);
 	finish(sp, rd, c, j, s, 0);
 fail:
 	r = errno;
@@ -928,11 +1180,7 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		keep[nkeep++] = logfd;
 		keep[nkeep++] = p[1];
 		keep[nkeep++] = j->dirfd;
-		keep[nkeep++] = rd->fd;
-		keep[nkeep++] = rd->keys;
-		keep[nkeep++] = rd->deliveries;
-		keep[nkeep++] = rd->queue;
-		keep[nkeep++] = rd->slots;
+		nkeep = keep_rundir(keep, nkeep, rd);
 		for (i = 0; i < s->n; i++)
 			keep[nkeep++] = s->fd[i];
 		close_others(keep, nkeep);
@@ -975,13 +1223,13 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 			snprintf(j->error, sizeof(j->error), "%s", err);
 			j->finished = time(NULL);
 			job_write(j);
-			metrics_job_ended(rd, j);
+			job_ended(rd, j);
 		}
 		return -1;
 	}
 	if (r.kind == REPORT_PREPARING)
 		job_set_state(j, JOB_PREPARING);
-	else if (!job_state_final(j->state)) {
+	else if (!sp->tell_only && !job_state_final(j->state)) {
 		j->pid = r.pid;
 		job_set_state(j, JOB_RUNNING);
 	}
@@ -996,7 +1244,7 @@ fail:
 			snprintf(err + strlen(err), errlen - strlen(err),
 			    "; write %s/job.json: %s", j->dir,
 			    strerror(errno));
-		metrics_job_ended(rd, j);
+		job_ended(rd, j);
 	}
 	if (p[0] != -1)
 		close(p[0]);

@@ -39,6 +39,7 @@ struct spawn {
 	char	**notify_argv;	/* NULL: no notify */
 	char	**notify_envp;
 	char	 *notify_exe;
+	int	  tell_only;	/* only post the status and notify */
 };
 
 /*
@@ -61,7 +62,8 @@ int	 spawn_check(const struct spawn *sp, const struct conf *c, char *err,
  * closed here, held by the supervisor).  Returns 0 once the supervisor
  * reports: j->state is "running" with j->pid, pid file and job.json
  * written.  For a job already in a final state (a queued job cancelled)
- * the supervisor only runs notify.  Returns -1 with the reason in err if
+ * the supervisor only runs notify (and posts its commit status); so it
+ * does for a queued job with sp->tell_only.  Returns -1 with the reason in err if
  * the trainer could not start; then no process of the job is left and
  * job.json says "failed".  The secret is wiped in the detached processes.
  */
@@ -75,6 +77,7 @@ struct run {
 	char *const	*envp;
 	const char	*dir;		/* its cwd; NULL: dirfd */
 	int		 dirfd;
+	int		 stdin_fd;	/* its stdin; 0: ours */
 	time_t		 deadline;	/* killed then; 0: never */
 	int		(*stop)(void *arg);	/* killed when it says so */
 	void		*arg;
@@ -99,6 +102,20 @@ enum run_end spawn_run(const struct run *r, int *status, char *tail,
  * env.  Returns 0, or -1 if out of memory.
  */
 int	 spawn_base_env(struct strv *env);
+
+/*
+ * spawn_base_env plus the proxy variables tools that reach the network
+ * (curl) honour; never HTTP_PROXY, which a CGI request sets (httpoxy).
+ */
+int	 spawn_tool_env(struct strv *env);
+
+/*
+ * Runs fn(rd, c, fd) in a detached process (its own session, stdio on
+ * /dev/null, no descriptor of ours but the run directory's and fd, no
+ * secret) and returns once it is on its way.
+ */
+void	 spawn_detached(struct rundir *rd, struct conf *c, int fd,
+	    void (*fn)(struct rundir *, struct conf *, int));
 
 /* A line "[swift-webhook TIME] ..." on stderr: the job's log, detached. */
 void	 spawn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

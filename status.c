@@ -16,6 +16,7 @@
 
 #include "job.h"
 #include "results.h"
+#include "schedule.h"
 #include "status.h"
 #include "util.h"
 
@@ -262,6 +263,11 @@ row(FILE *f, const struct job *j, const cJSON *o)
 
 	fputs("<tr class=\"job\"><td>", f);
 	badge(f, state);
+	if (json_str(o, "waiting") != NULL && !job_state_final(state)) {
+		fputs(" <small class=\"waiting\">waiting: ", f);
+		html(f, json_str(o, "waiting"));
+		fputs("</small>", f);
+	}
 	fputs("</td><td>", f);
 	if (json_str(o, "branch") != NULL) {
 		fputs("<a href=\"?branch=", f);
@@ -323,12 +329,13 @@ page_link(FILE *f, size_t page, const char *state, const char *branch,
 }
 
 static void
-jobs_page(FILE *f, struct rundir *rd, const char *query)
+jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
+    const char *query)
 {
 	static const char *const states[] = { "queued", "preparing",
 	    "running", "succeeded", "failed", "killed", "cancelled",
 	    "superseded", "timeout", "lost" };
-	char sbuf[32], bbuf[256], pbuf[16];
+	char sbuf[32], bbuf[256], pbuf[16], at[32];
 	const char *state, *branch;
 	struct strv ids = { NULL, 0 };
 	size_t i, shown = 0, skip, page = 0;
@@ -354,6 +361,12 @@ jobs_page(FILE *f, struct rundir *rd, const char *query)
 		fprintf(f, "<a href=\"?state=%s\">%s</a>", states[i],
 		    states[i]);
 	fputs("</nav>\n", f);
+	if (!sched_open(c, sched_now())) {
+		sched_format(c, sched_next_open(c, sched_now()), at);
+		fprintf(f, "<p id=\"window\">Outside every training window "
+		    "(run_window): queued jobs start when the next opens, %s."
+		    "</p>\n", at);
+	}
 	if (state != NULL || branch != NULL) {
 		fputs("<p>Showing only", f);
 		if (state != NULL) {
@@ -631,7 +644,7 @@ status_render(struct rundir *rd, const struct conf *c, const char *path,
 		return;
 	}
 	if (strcmp(path, "/") == 0)
-		jobs_page(f, rd, query);
+		jobs_page(f, rd, c, query);
 	else {
 		snprintf(id, sizeof(id), "%s", path + 6);
 		if ((slash = strchr(id, '/')) != NULL &&

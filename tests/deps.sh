@@ -4,7 +4,7 @@
 # otherwise it says what to do.
 set -eu
 PKGS="$* gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
-openssl curl jq procps util-linux python3 git openssh-client openssh-server
+openssl curl jq procps util-linux python3 tzdata git openssh-client openssh-server
 prometheus chromium
 apache2 libapache2-mod-fcgid lighttpd
 lighttpd-modules-lua"

@@ -5,6 +5,7 @@
  * It follows ms-swift's command-line contract (swift/cli/main.py):
  *
  *	swift sft|pt|rlhf CONFIG [--key value]...
+ *	swift export [--key value]...
  *
  * CONFIG must exist and end in .yaml, .yml or .json.  It writes, in the
  * output directory (--output_dir, default "output"):
@@ -28,6 +29,12 @@
  *	fake_exit: N	exit status (default 0)
  *	fake_signal: N	kill itself with signal N at the end instead
  *	fake_fork: 1	leave a child process in its group, sleeping too
+ *
+ * export (ms-swift's swift/pipelines/export: merge LoRA, quantize) needs
+ * --adapters (an existing folder, a checkpoint) or --model; it writes
+ * argv, env and config.json into --output_dir (default: the adapters'
+ * folder with "-merged" appended, as ms-swift names it) and exits 1 if
+ * the adapters are not there.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -192,6 +199,58 @@ train(const char *dir, long steps, long sleep_s, long junk_mb)
 	fclose(f);
 }
 
+/* swift export: see the top of the file. */
+static int
+export(int argc, char *argv[])
+{
+	const char *adapters = NULL, *model = NULL, *outdir = NULL;
+	char merged[4096];
+	struct stat st;
+	FILE *f;
+	int i;
+
+	for (i = 2; i < argc; i += 2) {
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0')
+			die("expected --key", argv[i]);
+		if (i + 1 >= argc)
+			die("no value for", argv[i]);
+		if (strcmp(argv[i], "--adapters") == 0)
+			adapters = argv[i + 1];
+		else if (strcmp(argv[i], "--model") == 0)
+			model = argv[i + 1];
+		else if (strcmp(argv[i], "--output_dir") == 0)
+			outdir = argv[i + 1];
+	}
+	if (adapters == NULL && model == NULL)
+		die("export needs --adapters or --model", NULL);
+	if (adapters != NULL && (stat(adapters, &st) == -1 ||
+	    !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "fake-swift: export: adapters %s: not a "
+		    "folder\n", adapters);
+		return 1;
+	}
+	if (outdir == NULL) {
+		snprintf(merged, sizeof(merged), "%s-merged", adapters ?
+		    adapters : model);
+		outdir = merged;
+	}
+	mkdirs(outdir);
+	f = create(outdir, "argv");
+	for (i = 0; i < argc; i++)
+		fprintf(f, "%s\n", argv[i]);
+	fclose(f);
+	f = create(outdir, "env");
+	for (i = 0; environ[i] != NULL; i++)
+		fprintf(f, "%s\n", environ[i]);
+	fclose(f);
+	f = create(outdir, "config.json");
+	fprintf(f, "{\"merged_from\": \"%s\"}\n", adapters ? adapters : model);
+	fclose(f);
+	printf("fake-swift: export %s to %s (a stand-in, not ms-swift)\n",
+	    adapters ? adapters : model, outdir);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -205,8 +264,11 @@ main(int argc, char *argv[])
 	FILE *f;
 	int i;
 
+	if (argc >= 2 && strcmp(argv[1], "export") == 0)
+		return export(argc, argv);
 	if (argc < 3)
-		die("usage: swift sft|pt|rlhf CONFIG [--key value]...", NULL);
+		die("usage: swift sft|pt|rlhf CONFIG [--key value]... | "
+		    "swift export [--key value]...", NULL);
 	if (strcmp(argv[1], "sft") != 0 && strcmp(argv[1], "pt") != 0 &&
 	    strcmp(argv[1], "rlhf") != 0)
 		die("unknown command", argv[1]);

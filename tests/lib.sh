@@ -142,17 +142,19 @@ free_port() {
 
 # Running the binary as a CGI program (RFC 3875): CONF is its config,
 # CGI_CONF overrides it for one call, CGI_AS runs it as another user,
-# CGI_HOME gives it a HOME.
+# CGI_HOME gives it a HOME, CGI_PATH its PATH, CGI_CLOCK sets the clock of
+# tests/swift-webhook-clock (seconds added to the time).
 # cgi NAME METHOD CTYPE EVENT DELIVERY SIG BODY [CONTENT_LENGTH]
 # "-" leaves a variable out.  Response in $T/NAME.out, log in $T/NAME.err.
 cgi() {
 	local name=$1 method=$2 ctype=$3 event=$4 delivery=$5 sig=$6 body=$7
 	local cl=${8:-$(stat -c %s "$7")}
-	local -a env=(PATH=/usr/local/bin:/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1
+	local -a env=(PATH=${CGI_PATH:-/usr/local/bin:/usr/bin:/bin} GATEWAY_INTERFACE=CGI/1.1
 	    SERVER_PROTOCOL=HTTP/1.1 REQUEST_METHOD="$method"
 	    SWIFT_WEBHOOK_CONFIG="${CGI_CONF:-$CONF}" HF_HOME=/data/hf
 	    HTTP_USER_AGENT=GitHub-Hookshot/test)
 	[ -n "${CGI_HOME:-}" ] && env+=(HOME="$CGI_HOME")
+	[ -n "${CGI_CLOCK:-}" ] && env+=(SWIFT_WEBHOOK_TEST_CLOCK="$CGI_CLOCK")
 	[ "$ctype" != - ] && env+=(CONTENT_TYPE="$ctype")
 	[ "$cl" != - ] && env+=(CONTENT_LENGTH="$cl")
 	[ "$event" != - ] && env+=(HTTP_X_GITHUB_EVENT="$event")

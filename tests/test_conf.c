@@ -121,6 +121,53 @@ static const struct {
 	  "output_dir: \"out\" is not an absolute path" },
 	{ "zero fetch_timeout", "run_dir = /r\nfetch_timeout = 0\n",
 	  "fetch_timeout must be at least 1s" },
+	/* Issue 11: statuses, windows, budgets, GPU check, after_success. */
+	{ "commit statuses", "run_dir = /r\ngithub_token_file = /etc/gh\n"
+	  "api_url = https://ghe.example.com/api/v3\n"
+	  "public_url = https://ci.example.com/hooks/swift-webhook/\n"
+	  "github_timeout = 5s\n", NULL },
+	{ "relative github_token_file", "run_dir = /r\ngithub_token_file = gh\n",
+	  "not an absolute path" },
+	{ "api_url not http", "run_dir = /r\napi_url = file:///etc/passwd\n",
+	  ":2: api_url: \"file:///etc/passwd\" is not an http(s) URL" },
+	{ "api_url with a quote", "run_dir = /r\napi_url = https://a\"b\n",
+	  "is not an http(s) URL" },
+	{ "public_url javascript:", "run_dir = /r\npublic_url = javascript:x\n",
+	  ":2: public_url: \"javascript:x\" is not an http(s) URL" },
+	{ "zero github_timeout", "run_dir = /r\ngithub_timeout = 0\n",
+	  ":2: github_timeout must be at least 1s" },
+	{ "a window", "run_dir = /r\nrun_window = Mon-Fri 09:00-19:00, "
+	  "Sat 10:00-14:00\ntimezone = Asia/Shanghai\nwindow_action = skip\n"
+	  "window_stop = yes\n", NULL },
+	{ "a bad window", "run_dir = /r\nrun_window = Mon-Fri 9-19\n",
+	  ":2: run_window: \"Mon-Fri 9-19\" is not a window" },
+	{ "an unknown zone", "run_dir = /r\nrun_window = 09:00-10:00\n"
+	  "timezone = Nowhere/Else\n", ":3: timezone: \"Nowhere/Else\" is not a "
+	  "zone" },
+	{ "timezone alone", "run_dir = /r\ntimezone = UTC\n",
+	  ":2: timezone is for run_window and max_runs_per_day" },
+	{ "timezone for the day's runs", "run_dir = /r\ntimezone = UTC\n"
+	  "max_runs_per_day = 5\n", NULL },
+	{ "window_action alone", "run_dir = /r\nwindow_action = skip\n",
+	  "window_action is for run_window" },
+	{ "window_action unknown", "run_dir = /r\nwindow_action = wait\n",
+	  ":2: window_action: \"wait\" is not queue or skip" },
+	{ "gpu_check", "run_dir = /r\ngpus = 0 1\ngpu_check = yes\n"
+	  "gpu_busy_mib = 2048\ngpu_check_interval = 1m\n", NULL },
+	{ "gpu_check without gpus", "run_dir = /r\ngpu_check = yes\n",
+	  ":2: gpu_check needs gpus" },
+	{ "zero gpu_check_interval", "run_dir = /r\ngpus = 0\ngpu_check = yes\n"
+	  "gpu_check_interval = 0\n", "gpu_check_interval must be at least 1s" },
+	{ "after_success", "run_dir = /r\nafter_success = swift export "
+	  "--adapters {best_checkpoint} --merge_lora true --output_dir "
+	  "{job_dir}/merged {last_checkpoint}\n", NULL },
+	{ "a checkpoint in command", "run_dir = /r\ncommand = swift sft "
+	  "{config} --resume_from_checkpoint {last_checkpoint}\n",
+	  ":2: command: unknown placeholder" },
+	{ "a checkpoint in notify", "run_dir = /r\nnotify = n {best_checkpoint}\n",
+	  ":2: notify: unknown placeholder" },
+	{ "a checkpoint in env", "run_dir = /r\nenv = X={best_checkpoint}\n",
+	  ":2: env: unknown placeholder" },
 };
 
 int
@@ -160,7 +207,14 @@ main(void)
 	    c.max_runtime == 0 && c.kill_grace == 30 && c.notify.n == 0 &&
 	    c.repository == NULL && c.fetch_timeout == 600 && !c.keep_src &&
 	    strcmp(c.output_dir, "{job_dir}/output") == 0 &&
-	    strcmp(c.command.v[4], "{output_dir}") == 0,
+	    strcmp(c.command.v[4], "{output_dir}") == 0 &&
+	    c.github_token_file == NULL &&
+	    strcmp(c.api_url, "https://api.github.com") == 0 &&
+	    c.public_url == NULL && c.github_timeout == 10 &&
+	    c.nwindows == 0 && c.timezone == NULL && !c.window_skip &&
+	    !c.window_stop && c.max_runs_per_day == 0 && !c.gpu_check &&
+	    c.gpu_busy_mib == 1024 && c.gpu_check_interval == 30 &&
+	    c.after_success.n == 0,
 	    "defaults", "r=%d", r);
 	if (r == 0)
 		conf_free(&c);

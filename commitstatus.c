@@ -1,0 +1,437 @@
+/*
+ * commitstatus.c: a job's state as a GitHub commit status.  See
+ * commitstatus.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "commitstatus.h"
+#include "job.h"
+#include "queue.h"
+#include "schedule.h"
+#include "spawn.h"
+#include "util.h"
+
+#define TOKEN_MAX	1024
+#define ATTEMPTS	3
+#define CODE_MARK	"\nswift-webhook-http-code "
+
+/* Cuts s to max bytes, at a character's start, with "..." at the end. */
+static void
+cut(char *s, size_t max)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
+			s[n] = ' ';	/* git's lines, tabs */
+	if (n <= max)
+		return;
+	n = max - 3;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(s + n, "...", 4);
+}
+
+const char *
+commitstatus_describe(const struct conf *c, const struct job *j,
+    int behind, char desc[STATUS_DESC_MAX + 1])
+{
+	char buf[768], took[32] = "", loss[48] = "", after[96] = "", at[32];
+	const char *gh = "error", *st = j->state ? j->state : "";
+	int after_failed = 0;
+	time_t next;
+
+	if (j->started != 0 && j->finished >= j->started) {
+		memcpy(took, " in ", 5);
+		duration_format(took + 4, sizeof(took) - 4,
+		    (double)(j->finished - j->started));
+	}
+	if (j->results.have & R_LOSS)
+		snprintf(loss, sizeof(loss), ", loss %.4g", j->results.loss);
+	if (j->after_state[0] != '\0') {
+		after_failed = strcmp(j->after_state, JOB_SUCCEEDED) != 0;
+		if (!after_failed)
+			snprintf(after, sizeof(after), "; after_success done");
+		else if (j->after_exit >= 0)
+			snprintf(after, sizeof(after), "; after_success %s "
+			    "(exit %d)", j->after_state, j->after_exit);
+		else
+			snprintf(after, sizeof(after), "; after_success %s",
+			    j->after_state);
+	}
+	if (strcmp(st, JOB_QUEUED) == 0) {
+		gh = "pending";
+		if (!sched_open(c, sched_now()) && (next = sched_next_open(c,
+		    sched_now())) != -1) {
+			sched_format(c, next, at);
+			snprintf(buf, sizeof(buf), "queued: waiting for the run "
+			    "window (opens %s)", at);
+		} else if (behind > 0)
+			snprintf(buf, sizeof(buf), "queued behind %d", behind);
+		else
+			snprintf(buf, sizeof(buf), "queued");
+	} else if (strcmp(st, JOB_PREPARING) == 0) {
+		gh = "pending";
+		if (j->waiting != NULL)
+			snprintf(buf, sizeof(buf), "waiting: %s", j->waiting);
+		else
+			snprintf(buf, sizeof(buf), "preparing");
+	} else if (strcmp(st, JOB_RUNNING) == 0) {
+		gh = "pending";
+		snprintf(buf, sizeof(buf), "running%s%s", j->gpus ?
+		    " on GPU " : "", j->gpus ? j->gpus : "");
+	} else if (strcmp(st, JOB_SUCCEEDED) == 0) {
+		gh = after_failed ? "failure" : "success";
+		snprintf(buf, sizeof(buf), "succeeded%s%s%s", took, loss,
+		    after);
+	} else if (strcmp(st, JOB_FAILED) == 0 && j->exit_code >= 0) {
+		gh = "failure";
+		snprintf(buf, sizeof(buf), "failed (exit %d)%s%s", j->exit_code,
+		    took, loss);
+	} else if (strcmp(st, JOB_FAILED) == 0) {
+		snprintf(buf, sizeof(buf), "failed: %s", j->error[0] ?
+		    j->error : "see the job's log");
+	} else if (strcmp(st, JOB_KILLED) == 0) {
+		gh = "failure";
+		snprintf(buf, sizeof(buf), "killed by signal %d%s%s", j->signal,
+		    took, loss);
+	} else if (strcmp(st, JOB_TIMEOUT) == 0) {
+		gh = "failure";
+		snprintf(buf, sizeof(buf), "timed out%s%s%s%s", took, loss,
+		    j->error[0] ? ": " : "", j->error);
+	} else if (strcmp(st, JOB_CANCELLED) == 0)
+		snprintf(buf, sizeof(buf), "cancelled%s", took);
+	else if (strcmp(st, JOB_SUPERSEDED) == 0)
+		snprintf(buf, sizeof(buf), "superseded by a newer push");
+	else
+		snprintf(buf, sizeof(buf), "state unknown");
+	cut(buf, STATUS_DESC_MAX);
+	memcpy(desc, buf, strlen(buf) + 1);
+	return gh;
+}
+
+/*
+ * Reads the token: one line of letters, digits and _ . - (what GitHub's
+ * tokens are made of; nothing that could end a quoted string in curl's
+ * config).  Returns it (to wipe and free), or NULL with why in err.
+ */
+static char *
+read_token(const char *file, char *err, size_t errlen)
+{
+	struct stat st;
+	char *t;
+	size_t len;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
+	    -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "github_token_file %s: %s", file,
+		    fd == -1 || errno != 0 ? strerror(errno) :
+		    "not a regular file");
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	t = fd_read_all(fd, TOKEN_MAX, &len);
+	close(fd);
+	if (t == NULL) {
+		snprintf(err, errlen, "github_token_file %s: %s", file,
+		    strerror(errno));
+		return NULL;
+	}
+	while (len > 0 && isspace((unsigned char)t[len - 1]))
+		t[--len] = '\0';
+	if (len == 0 || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	    "opqrstuvwxyz0123456789_.-") != len) {
+		OPENSSL_cleanse(t, len);
+		free(t);
+		snprintf(err, errlen, "github_token_file %s: not one line of "
+		    "letters, digits, _ . -", file);
+		return NULL;
+	}
+	return t;
+}
+
+/* Writes s as a quoted string of curl's config format. */
+static void
+quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++)
+		switch (*s) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:   fputc(*s, f);
+		}
+	fputc('"', f);
+}
+
+/* curl's config for one request: the token is in it. */
+static char *
+curl_config(const struct conf *c, const char *url, const char *token,
+    const char *body, size_t *len)
+{
+	char *out = NULL;
+	FILE *f;
+
+	if ((f = open_memstream(&out, len)) == NULL)
+		return NULL;
+	fputs("url = ", f);
+	quoted(f, url);
+	fputs("\nrequest = \"POST\"\nheader = \"Authorization: Bearer ", f);
+	fputs(token, f);
+	fputs("\"\nheader = \"Accept: application/vnd.github+json\"\n"
+	    "header = \"X-GitHub-Api-Version: 2022-11-28\"\n"
+	    "header = \"Content-Type: application/json\"\n"
+	    "user-agent = \"swift-webhook/" VERSION "\"\n"
+	    "data-binary = ", f);
+	quoted(f, body);
+	fprintf(f, "\nmax-time = %ld\nconnect-timeout = %ld\nsilent\n"
+	    "show-error\nproto = \"=http,https\"\nwrite-out = ", c->github_timeout,
+	    c->github_timeout);
+	quoted(f, CODE_MARK "%{http_code}\n");
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The first line of what the server said, printable, for the log. */
+static void
+first_line(const char *tail, char *out, size_t size)
+{
+	const char *m = strstr(tail, CODE_MARK);
+	size_t n = m ? (size_t)(m - tail) : strlen(tail), i, k = 0;
+
+	for (i = 0; i < n && tail[i] != '\n' && k + 1 < size; i++)
+		out[k++] = tail[i] >= 0x20 && tail[i] < 0x7f ? tail[i] : '?';
+	out[k] = '\0';
+}
+
+/*
+ * Makes the request, with retries.  Returns 0 once GitHub took it, or -1
+ * (said in the log).
+ */
+static int
+post(const struct conf *c, const struct job *j, const char *config,
+    size_t len, const char *what)
+{
+	char *const argv[] = { "curl", "-q", "-K", "-", NULL };
+	struct strv env = { NULL, 0 };
+	char tail[2048], said[200], *m;
+	enum run_end end;
+	struct run r;
+	int p[2], status, attempt, code, rc = -1;
+
+	if (spawn_tool_env(&env) == -1)
+		return -1;
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			spawn_log("job %s: commit status: pipe: %s", j->id,
+			    strerror(errno));
+			break;
+		}
+		/* It fits the pipe: a few hundred bytes. */
+		(void)!write_all(p[1], config, len);
+		close(p[1]);
+		memset(&r, 0, sizeof(r));
+		r.argv = argv;
+		r.envp = env.v;
+		r.dirfd = j->dirfd;
+		r.stdin_fd = p[0];
+		r.deadline = time(NULL) + c->github_timeout + 5;
+		r.quiet = 1;
+		end = spawn_run(&r, &status, tail, sizeof(tail));
+		close(p[0]);
+		code = (m = strstr(tail, CODE_MARK)) ? atoi(m +
+		    strlen(CODE_MARK)) : 0;
+		if (end == RUN_EXITED && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0 && code >= 200 && code < 300) {
+			spawn_log("job %s: commit status %s (HTTP %d)", j->id,
+			    what, code);
+			rc = 0;
+			break;
+		}
+		first_line(tail, said, sizeof(said));
+		if (end == RUN_ERROR)
+			spawn_log("job %s: commit status: %s", j->id, said);
+		else if (end == RUN_TIMEOUT || code == 0)
+			spawn_log("job %s: commit status %s: %s: %s (attempt "
+			    "%d of %d)", j->id, what, end == RUN_TIMEOUT ?
+			    "timed out" : "no answer", said, attempt, ATTEMPTS);
+		else
+			spawn_log("job %s: commit status %s: HTTP %d: %s "
+			    "(attempt %d of %d)", j->id, what, code, said,
+			    attempt, ATTEMPTS);
+		/* A 4xx will not get better: a bad token, an unknown sha. */
+		if (end == RUN_ERROR || (code >= 400 && code < 500))
+			break;
+		if (attempt < ATTEMPTS)
+			sleep(1U << (attempt - 1));
+	}
+	strv_free(&env);
+	return rc;
+}
+
+/* Takes the job's status.lock, polling; -1 once the deadline passes. */
+static int
+lock_status(const struct job *j, time_t deadline)
+{
+	int fd;
+
+	if ((fd = job_open_file(j, "status.lock", O_RDWR | O_CREAT)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    time(NULL) >= deadline) {
+			close(fd);
+			return -1;
+		}
+		usleep(100000);
+	}
+	return fd;
+}
+
+/* Whether repository is "owner/name" of the characters GitHub allows. */
+static int
+repo_valid(const char *r)
+{
+	const char *ok = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-";
+	size_t a;
+
+	if (r == NULL || (a = strspn(r, ok)) == 0 || r[a] != '/')
+		return 0;
+	return r[a + 1] != '\0' && strspn(r + a + 1, ok) == strlen(r + a + 1);
+}
+
+void
+commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
+{
+	char desc[STATUS_DESC_MAX + 1], line[STATUS_DESC_MAX + 32], err[256];
+	char url[1024], target[1024], *token = NULL, *config = NULL;
+	char *body = NULL, *prev = NULL;
+	const char *state;
+	size_t len = 0;
+	cJSON *o;
+	struct job j;
+	int lock = -1, n;
+
+	if (c->github_token_file == NULL || job_read(rd, id, &j) == -1)
+		return;
+	lock = lock_status(&j, time(NULL) + ATTEMPTS * (c->github_timeout +
+	    9) + 5);
+	job_close(&j);
+	if (lock == -1) {
+		spawn_log("job %s: commit status: status.lock: %s", id,
+		    errno ? strerror(errno) : "held too long");
+		return;
+	}
+	if (job_read(rd, id, &j) == -1)	/* as it is now, under the lock */
+		goto out;
+	if (!repo_valid(j.repository) || j.sha == NULL || j.config == NULL) {
+		spawn_log("job %s: commit status: no repository or sha to "
+		    "post it on", id);
+		goto out;
+	}
+	state = commitstatus_describe(c, &j, j.state == JOB_QUEUED ?
+	    queue_position(rd, id) : -1, desc);
+	n = snprintf(line, sizeof(line), "%s %s\n", state, desc);
+	if ((prev = file_read_at(j.dirfd, "status", sizeof(line), NULL,
+	    ANY_OWNER)) != NULL && strcmp(prev, line) == 0)
+		goto out;	/* posted already */
+	snprintf(url, sizeof(url), "%.*s/repos/%s/statuses/%s",
+	    (int)(strlen(c->api_url) - (c->api_url[strlen(c->api_url) - 1] ==
+	    '/')), c->api_url, j.repository, j.sha);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "state", state);
+	if (c->public_url != NULL) {
+		snprintf(target, sizeof(target), "%s%sjobs/%s", c->public_url,
+		    c->public_url[strlen(c->public_url) - 1] == '/' ? "" : "/",
+		    id);
+		cJSON_AddStringToObject(o, "target_url", target);
+	}
+	cJSON_AddStringToObject(o, "description", desc);
+	snprintf(target, sizeof(target), "swift-webhook/%s", j.config);
+	cJSON_AddStringToObject(o, "context", target);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (body == NULL)
+		goto out;
+	if ((token = read_token(c->github_token_file, err, sizeof(err))) ==
+	    NULL) {
+		spawn_log("job %s: commit status: %s", id, err);
+		goto out;
+	}
+	config = curl_config(c, url, token, body, &len);
+	OPENSSL_cleanse(token, strlen(token));
+	if (config == NULL)
+		goto out;
+	snprintf(err, sizeof(err), "%s \"%s\"", state, desc);
+	if (post(c, &j, config, len, err) == 0 &&
+	    file_write_at(j.dirfd, "status", line, n, 0640, 0) == -1)
+		spawn_log("job %s: write status: %s", id, strerror(errno));
+out:
+	if (config != NULL)
+		OPENSSL_cleanse(config, len);
+	free(config);
+	free(token);
+	free(body);
+	free(prev);
+	job_close(&j);
+	close(lock);
+}
+
+int
+commitstatus_check(const struct conf *c, char *err, size_t errlen)
+{
+	char *const argv[] = { "curl", "--version", NULL };
+	struct strv env = { NULL, 0 };
+	char *token, tail[256];
+	enum run_end end;
+	struct run r;
+	int status;
+
+	if (c->github_token_file == NULL)
+		return 0;
+	if ((token = read_token(c->github_token_file, err, errlen)) == NULL)
+		return -1;
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	if (spawn_tool_env(&env) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	r.argv = argv;
+	r.envp = env.v;
+	r.dir = "/";
+	r.deadline = time(NULL) + 10;
+	r.quiet = 1;
+	end = spawn_run(&r, &status, tail, sizeof(tail));
+	strv_free(&env);
+	if (end != RUN_EXITED || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "cannot run curl (apt-get install curl)%s%s",
+		    end == RUN_ERROR ? ": " : "", end == RUN_ERROR ? tail : "");
+		return -1;
+	}
+	return 0;
+}

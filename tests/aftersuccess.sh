@@ -1,0 +1,112 @@
+#!/bin/bash
+# tests/aftersuccess.sh: after_success (swift export after a successful
+# run): its placeholders, GPUs, log and outcome in job.json; the job stays
+# succeeded whatever it does; notify and the commit status say how it went;
+# not run after a failure; a missing checkpoint, a cancel during it.
+. "$(dirname "$0")/lib.sh"
+mktestdir aftersuccess
+
+WORK=$T/work
+mkworkdir "$WORK" 0
+printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_exit: 3\n' > "$WORK/configs/exit3.yaml"
+
+cat > "$T/notify.sh" <<'EOF'
+#!/bin/sh
+echo "$JOB_ID $JOB_STATE after=$JOB_AFTER_SUCCESS best=$JOB_BEST_CHECKPOINT last=$JOB_LAST_CHECKPOINT" >> "$NOTIFY_LOG"
+EOF
+chmod 755 "$T/notify.sh"
+
+API_LOG=$T/api.log
+: > "$T/control"
+tests/github-api "$T/port" "$API_LOG" "$T/control" &
+API_PID=$!
+trap 'kill $API_PID 2>/dev/null; cleanup_testdir' EXIT
+wait_for 10 test -s "$T/port"
+echo ghp_aftersuccesstoken > "$T/token"
+
+state() { "$BIN" -c "$1" show "$2" 2>/dev/null | jq -r .state; }
+until_state() { wait_for "${4:-15}" bash -c "[ \"\$('$BIN' -c '$1' show '$2' 2>/dev/null | jq -r .state)\" = '$3' ]"; }
+# conf NAME AFTER_SUCCESS [more lines]
+conf() {
+	local name=$1 after=$2
+	shift 2
+	mkdir -p "$T/runs-$name"
+	writeconf "$T/$name" "$T/runs-$name" "$WORK" "after_success = $after" \
+	    "notify = $T/notify.sh" "notify_env = NOTIFY_LOG=$T/notify-$name.log" \
+	    "github_token_file = $T/token" "api_url = http://127.0.0.1:$(cat "$T/port")" \
+	    "gpus = 3" "kill_grace = 1" "$@"
+	sed -i '/^slots = /d' "$T/$name"
+}
+last_post() { jq -r --arg s "$1" 'select(.path | endswith("/statuses/" + $s)) | .body | fromjson | "\(.state): \(.description)"' "$API_LOG" | tail -1; }
+
+# --- swift export --adapters {best_checkpoint} ... ---------------------------------
+conf ok "$FAKE export --adapters {best_checkpoint} --merge_lora true --output_dir {job_dir}/merged"
+R=$T/runs-ok
+deliver ok "$T/ok" configs/sft.yaml
+J=$(idof ok)
+until_state "$T/ok" "$J" succeeded
+wait_for 10 test -s "$T/notify-ok.log"
+CK=$(jq -r .best_model_checkpoint "$R/$J/job.json")
+check "the run's best checkpoint is known" "$CK" test -d "$CK"
+check "after_success: succeeded, exit 0, a duration" "$(jq .after_success "$R/$J/job.json")" \
+    jq -e '.after_success.state == "succeeded" and .after_success.exit_code == 0 and .after_success.duration >= 0' "$R/$J/job.json"
+check "the job stays succeeded" "$(state "$T/ok" "$J")" test "$(state "$T/ok" "$J")" = succeeded
+check "{best_checkpoint} and {job_dir} filled in" "$(cat "$R/$J/merged/argv" 2>&1)" \
+    test "$(tr '\n' ' ' < "$R/$J/merged/argv")" = "$FAKE export --adapters $CK --merge_lora true --output_dir $R/$J/merged "
+check "it ran on the job's GPUs" "$(cat "$R/$J/merged/env")" grep -qx 'CUDA_VISIBLE_DEVICES=3' "$R/$J/merged/env"
+check "with the trainer's allow-listed environment" "$(cat "$R/$J/merged/env")" \
+    bash -c "grep -q '^JOB_ID=$J$' '$R/$J/merged/env' && ! grep -q SECRET '$R/$J/merged/env'"
+check "its output is in the job's log" "$(cat "$R/$J/log")" grep -q 'fake-swift: export' "$R/$J/log"
+check "notify says the export worked" "$(cat "$T/notify-ok.log")" \
+    grep -q "$J succeeded after=succeeded best=$CK last=$CK" "$T/notify-ok.log"
+check "the commit status: success, after_success done" "$(last_post "$(jq -r .sha "$R/$J/job.json")")" \
+    test "$(last_post "$(jq -r .sha "$R/$J/job.json")" | sed 's/in [0-9m]*s/in T/')" = "success: succeeded in T, loss 1.151; after_success done"
+
+# --- a failing export: the job still succeeded; notify and status say so -------------
+conf bad "$FAKE export --adapters {job_dir}/no-such-checkpoint --merge_lora true"
+R=$T/runs-bad
+deliver bad "$T/bad" configs/sft.yaml
+J=$(idof bad)
+until_state "$T/bad" "$J" succeeded
+wait_for 10 test -s "$T/notify-bad.log"
+check "after_success failed with its exit code" "$(jq .after_success "$R/$J/job.json")" \
+    jq -e '.after_success.state == "failed" and .after_success.exit_code == 1' "$R/$J/job.json"
+check "the job's state is still succeeded" "$(state "$T/bad" "$J")" test "$(state "$T/bad" "$J")" = succeeded
+check "notify: after=failed" "$(cat "$T/notify-bad.log")" grep -q "$J succeeded after=failed" "$T/notify-bad.log"
+check "the commit status: failure, after_success failed (exit 1)" "$(last_post "$(jq -r .sha "$R/$J/job.json")")" \
+    grep -Eq '^failure: succeeded in .*; after_success failed \(exit 1\)$' <(last_post "$(jq -r .sha "$R/$J/job.json")")
+
+# --- a failed run: no after_success -------------------------------------------------
+deliver exit3 "$T/ok" configs/exit3.yaml
+J=$(idof exit3)
+until_state "$T/ok" "$J" failed
+check "a failed run: after_success not run" "$(cat "$R/../runs-ok/$J/job.json")" \
+    jq -e '.after_success == null' "$T/runs-ok/$J/job.json"
+
+# --- no checkpoint known: said, not run ------------------------------------------------
+COMMAND=/bin/true conf nockpt "$FAKE export --adapters {last_checkpoint}"
+R=$T/runs-nockpt
+deliver nockpt "$T/nockpt" configs/sft.yaml
+J=$(idof nockpt)
+until_state "$T/nockpt" "$J" succeeded
+check "no checkpoint: failed with the reason, not run" "$(jq .after_success "$R/$J/job.json")" \
+    jq -e '.after_success.state == "failed" and .after_success.exit_code == null and (.after_success.error | test("no last_model_checkpoint in .*/logging.jsonl"))' "$R/$J/job.json"
+
+# --- cancelled during after_success ------------------------------------------------------
+conf slow "/bin/sleep 60"
+R=$T/runs-slow
+deliver slow "$T/slow" configs/sft.yaml
+J=$(idof slow)
+wait_for 15 grep -q 'after_success: /bin/sleep' "$R/$J/log"
+check "during after_success the job is still running (its GPUs held)" "$(state "$T/slow" "$J")" \
+    test "$(state "$T/slow" "$J")" = running
+"$BIN" -c "$T/slow" cancel "$J" > "$T/cancel.txt" 2>&1
+until_state "$T/slow" "$J" succeeded
+check "cancel during after_success: after_success cancelled, the run succeeded" "$(jq .after_success "$R/$J/job.json")" \
+    jq -e '.state == "succeeded" and .after_success.state == "cancelled"' "$R/$J/job.json"
+check "the sleep is gone" "" bash -c "! pgrep -f '^/bin/sleep 60$' > /dev/null"
+
+# --- config --------------------------------------------------------------------------------
+printf 'secret = x\nrun_dir = %s\ncommand = swift sft {config} --resume {best_checkpoint}\n' "$T" > "$T/badconf"
+"$BIN" -c "$T/badconf" jobs > "$T/bad.txt" 2>&1
+check "{best_checkpoint} only in after_success" "$(cat "$T/bad.txt")" grep -q 'command: unknown placeholder' "$T/bad.txt"
