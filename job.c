@@ -630,6 +630,7 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		j->finished = time(NULL);
 		job_write(j);
 		job_ended(rd, j);
+		job_tell(rd, c, j, &sp);
 		goto out;
 	}
 	if (job_write(j) == -1) {
@@ -835,6 +836,8 @@ job_supersede(struct rundir *rd, struct conf *c, const char *branch,
 static int
 cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 {
+	struct spawn sp;
+	char err[512];
 	int i, rc;
 
 	/* A supervisor that turns up after all (a kick under way) stops. */
@@ -849,8 +852,14 @@ cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 	if (job_set_state(j, JOB_CANCELLED) == -1)
 		return -1;
 	j->finished = time(NULL);
-	if ((rc = job_write(j)) == 0)
+	if ((rc = job_write(j)) == 0) {
 		job_ended(rd, j);
+		if (job_valid(j, err, sizeof(err)) == 0 &&
+		    spawn_prepare(&sp, j, c) == 0) {
+			job_tell(rd, c, j, &sp);	/* its supervisor cannot */
+			spawn_free(&sp);
+		}
+	}
 	job_kick(rd, c);
 	return rc;
 }

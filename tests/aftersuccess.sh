@@ -20,7 +20,7 @@ API_LOG=$T/api.log
 : > "$T/control"
 tests/github-api "$T/port" "$API_LOG" "$T/control" &
 API_PID=$!
-trap 'kill $API_PID 2>/dev/null; cleanup_testdir' EXIT
+trap 'kill $API_PID 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 wait_for 10 test -s "$T/port"
 echo ghp_aftersuccesstoken > "$T/token"
 

@@ -20,7 +20,7 @@ API_LOG=$T/api.log CONTROL=$T/control
 : > "$CONTROL"
 tests/github-api "$T/port" "$API_LOG" "$CONTROL" &
 API_PID=$!
-trap 'kill $API_PID 2>/dev/null; cleanup_testdir' EXIT
+trap 'kill $API_PID 2>/dev/null; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 wait_for 10 test -s "$T/port" || fail "stand-in" "no port"
 PORT=$(cat "$T/port")
 TOKEN=ghp_0123456789abcdefTESTTOKENxyz
@@ -142,6 +142,29 @@ check "4xx: GitHub's words in the log" "$(cat "$R/$G/log")" grep -q 'HTTP 422: {
 check "4xx: the job still succeeded" "$(state "$G")" test "$(state "$G")" = succeeded
 check "4xx: nothing recorded as posted" "" test ! -e "$R/$G/status"
 : > "$CONTROL"
+
+# --- a lost job cancelled, a trainer that cannot start: error ---------------------
+deliver lost "$T/conf" configs/long.yaml
+L=$(idof lost) SL=$(shaof "$(idof lost)")
+until_state "$L" running
+wait_for 10 settled "$SL" 1
+kill -9 "$(jq -r .supervisor "$R/$L/job.json")"
+"$BIN" -c "$T/conf" cancel "$L" > /dev/null 2>&1
+wait_for 10 settled "$SL" 2
+check "a lost job cancelled: error, cancelled" "$(posts "$SL")" \
+    test "$(posts "$SL" | tail -1 | cut -c1-16)" = "error: cancelled"
+COMMAND=/nonexistent/swift SLOTS=1 writeconf "$T/conf4" "$R" "$WORK" \
+    "github_token_file = $T/token" "api_url = http://127.0.0.1:$PORT"
+deliver notrainer "$T/conf4" configs/ok.yaml
+expect notrainer 500 '.status == "error"'
+SN=$(jq -r .after "$T/notrainer.json")
+wait_for 10 settled "$SN" 1
+LASTN=$(posts "$SN" | tail -1)
+DESC=$(jq -r --arg s "$SN" 'select(.path | endswith($s)) | .body | fromjson | .description' "$API_LOG" | tail -1)
+check "a trainer that cannot start: error, and why" "$LASTN" \
+    grep -q '^error: failed: cannot execute trainer /nonexistent/swift: No such file or directory' <<< "$LASTN"
+check "a long description is cut to 140 bytes" "$DESC" \
+    test "$(printf '%s' "$DESC" | wc -c) ${DESC: -3}" = "140 ..."
 
 # --- the token is nowhere else ---------------------------------------------------
 check "the token is in no file of the run directory" "$(grep -rl -F -f "$T/token" "$R")" \

@@ -80,11 +80,11 @@ check "past max_runtime: timeout" "$(cat "$R1/$TO/job.json")" until_state "$T/c1
 check "timeout leaves no process of the group" "" group_gone "$TOPID"
 
 # --- notify -------------------------------------------------------------------
-for id in "$OK" "$E3" "$K9" "$CA"; do
+for id in "$OK" "$E3" "$K9" "$CA" "$LO"; do
 	wait_for 5 grep -q "^$id " "$T/notify.log"
 done
-check "notify once per finished job" "$(cat "$T/notify.log")" \
-    test "$(cut -d' ' -f1 "$T/notify.log" | sort | uniq -d | wc -l)$(grep -c . "$T/notify.log")" = 04
+check "notify once per finished job (a lost one cancelled too)" "$(cat "$T/notify.log")" \
+    test "$(cut -d' ' -f1 "$T/notify.log" | sort | uniq -d | wc -l)$(grep -c . "$T/notify.log")" = 05
 check "notify environment" "$(grep "^$E3 " "$T/notify.log")" \
     grep -Eqx "$E3 failed exit=3 signal= sha=$(field "$R1" "$E3" sha) ref=refs/heads/main branch=main config=configs/exit3.yaml dur=[01] log=$R1/$E3/log dir=$R1/$E3" "$T/notify.log"
 check "notify sees signals" "$(grep "^$K9 " "$T/notify.log")" grep -q "^$K9 killed exit= signal=9 " "$T/notify.log"
