@@ -293,9 +293,13 @@ queue_submit(struct rundir *rd, const struct conf *c, const char *id,
 	if ((lock = queue_lock(rd)) == -1)
 		return lock_error(rd, err, errlen);
 	state_read(rd, lock, &q);
-	/* It waits if the jobs ahead and it outnumber the free slots. */
+	/*
+	 * It waits if the jobs ahead and it outnumber the free slots (none
+	 * outside every training window: then each job waits).
+	 */
 	if ((long long)q.count + 1 > c->max_queued) {
-		would = (long)q.count + 1 - free_slots(rd, c) / c->gpus_per_job;
+		would = (long)q.count + 1 - (sched_open(c, sched_now()) ?
+		    free_slots(rd, c) / c->gpus_per_job : 0);
 		if (would > c->max_queued) {
 			snprintf(err, errlen, "queue full: %llu job(s) "
 			    "waiting, max_queued is %ld", q.count,

@@ -106,6 +106,17 @@ CGI_CLOCK=$(at Asia/Shanghai "2026-12-07 09:00:01")
 deliver skip2 "$T/c3" configs/quick.yaml
 expect skip2 202 '.status == "started"'
 
+# --- outside a window every job waits: max_queued counts them all --------------------
+R=$T/runs3q
+mkdir -p "$R"
+writeconf "$T/c3q" "$R" "$WORK" "run_window = Mon-Fri 09:00-19:00" \
+    "timezone = Asia/Shanghai" "max_queued = 1"
+CGI_CLOCK=$(at Asia/Shanghai "2026-12-05 12:00:00")	# a Saturday
+deliver q1 "$T/c3q" configs/quick.yaml
+expect q1 202 '.jobs[0].state == "queued"'
+deliver q2 "$T/c3q" configs/quick.yaml
+expect q2 503 '.reason | test("queue full: 1 job\\(s\\) waiting, max_queued is 1")'
+
 # --- another zone, a window over midnight ----------------------------------------
 R=$T/runs4
 mkdir -p "$R"
