@@ -243,6 +243,9 @@ waiter(struct rundir *rd, struct conf *c, int lock)
 	struct conf nc;
 	time_t now, next;
 
+	/* rd's path is c's run_dir, which a reload frees. */
+	if ((rd->path = strdup(rd->path)) == NULL)
+		return;
 	for (;;) {
 		if (queue_peek(rd, oldest) <= 0) {
 			flock(lock, LOCK_UN);

@@ -1040,9 +1040,13 @@ after_success(const struct conf *c, const struct spawn *sp, struct job *j)
 		break;
 	}
 	j->after_duration = (long)(time(NULL) - t0);
-	spawn_log("job %s: after_success %s%s%s (exit %d) after %lds", j->id,
+	if (j->after_exit >= 0)
+		snprintf(tail, sizeof(tail), "exit %d", j->after_exit);
+	else
+		snprintf(tail, sizeof(tail), "no exit code");
+	spawn_log("job %s: after_success %s%s%s after %lds (%s)", j->id,
 	    j->after_state, j->after_error[0] ? ": " : "", j->after_error,
-	    j->after_exit, j->after_duration);
+	    j->after_duration, tail);
 	strv_free(&argv);
 }
 
