@@ -97,7 +97,7 @@ check "jobs shows the last loss" "$("$BIN" -c "$T/c" jobs)" bash -c "'$BIN' -c '
 R2=$T/runs2
 mkdir -p "$R2"
 SLOTS=1 writeconf "$T/c2" "$R2" - "repository = file://$ORIGIN"
-B1=$(commit b1 configs/sft.yaml 'version: B1\nfake_sleep: 4\n')
+B1=$(commit b1 configs/sft.yaml 'version: B1\nfake_sleep: 12\n')
 gpush b1 "$T/c2"
 B2=$(commit b2 configs/sft.yaml 'version: B2\n')
 gpush b2 "$T/c2"

@@ -34,7 +34,7 @@ mkdir -p "$R"
 writeconf "$T/c1" "$R" "$WORK" "run_window = Mon-Fri 09:00-19:00" \
     "timezone = Asia/Shanghai"
 export CGI_CLOCK
-CGI_CLOCK=$(at Asia/Shanghai "2026-11-30 08:59:47")	# a Monday
+CGI_CLOCK=$(at Asia/Shanghai "2026-11-30 08:59:35")	# a Monday
 OPENS=$(( $(TZ=Asia/Shanghai date -d "2026-11-30 09:00:00" +%s) - CGI_CLOCK ))
 deliver early "$T/c1" configs/quick.yaml
 expect early 202 '.status == "started" and .jobs[0].state == "queued"'
@@ -45,28 +45,29 @@ check "jobs says why it waits and until when" "$(cat "$T/jobs.txt")" \
 SWIFT_WEBHOOK_TEST_CLOCK=$CGI_CLOCK "$BIN" -c "$T/c1" jobs --json > "$T/jobs.json"
 check "jobs --json: waiting" "$(cat "$T/jobs.json")" \
     jq -e '.[0].waiting == "window (opens Mon 2026-11-30 09:00)"' "$T/jobs.json"
-check "one waiter holds the window lock" "$(holders "$R/.window.lock")" \
-    bash -c "[ $(holders "$R/.window.lock") -eq 1 ] && ! flock -n '$R/.window.lock' true"
+H=$(holders "$R/.window.lock")
+check "one waiter holds the window lock" "$H" \
+    bash -c "[ $H -eq 1 ] && ! flock -n '$R/.window.lock' true"
 env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/ \
     SWIFT_WEBHOOK_TEST_CLOCK="$CGI_CLOCK" SWIFT_WEBHOOK_CONFIG="$T/c1" "$BIN" > "$T/page.html" 2>&1
 check "the status page says the window is closed, and until when" "$(cat "$T/page.html")" \
     grep -q '<p id="window">Outside every training window (run_window): queued jobs start when the next opens, Mon 2026-11-30 09:00.</p>' "$T/page.html"
 deliver early2 "$T/c1" configs/long.yaml
 J2=$(idof early2)
-check "a second queued job: still one waiter" "$(holders "$R/.window.lock")" \
-    test "$(holders "$R/.window.lock")" -eq 1
+H=$(holders "$R/.window.lock")
+check "a second queued job: still one waiter" "$H" test "$H" -eq 1
 sleep 2
 check "before 09:00 it still waits" "$(state "$T/c1" "$CGI_CLOCK" "$J")" \
     test "$(state "$T/c1" "$CGI_CLOCK" "$J")" = queued
-until_state "$T/c1" "$CGI_CLOCK" "$J" succeeded 20
+until_state "$T/c1" "$CGI_CLOCK" "$J" succeeded 40
 check "after 09:00 it ran" "$(cat "$R/$J/job.json")" \
     test "$(date -d "$(jq -r .started "$R/$J/job.json")" +%s)" -ge "$OPENS"
 until_state "$T/c1" "$CGI_CLOCK" "$J2" running 10
 check "every waiting job started when the window opened" "$(state "$T/c1" "$CGI_CLOCK" "$J2")" \
     test "$(state "$T/c1" "$CGI_CLOCK" "$J2")" = running
 wait_for 5 flock -n "$R/.window.lock" true
-check "the waiter is gone once it kicked" "$(holders "$R/.window.lock")" \
-    test "$(holders "$R/.window.lock")" -eq 0
+H=$(holders "$R/.window.lock")
+check "the waiter is gone once it kicked" "$H" test "$H" -eq 0
 SWIFT_WEBHOOK_TEST_CLOCK=$CGI_CLOCK "$BIN" -c "$T/c1" cancel "$J2" > /dev/null 2>&1
 
 # Inside the window: at once, and the job is not stopped when it closes.
