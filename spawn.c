@@ -362,6 +362,7 @@ spawn_check(const struct spawn *sp, const struct conf *c, char *err,
     size_t errlen)
 {
 	struct stat st;
+	int e;
 
 	/* A checkout is made later: a trainer of its own is found then. */
 	if (c->repository != NULL && sp->argv[0][0] != '/' &&
@@ -371,13 +372,18 @@ spawn_check(const struct spawn *sp, const struct conf *c, char *err,
 		start_error(err, errlen, STAGE_CHDIR, errno, sp);
 		return -1;
 	}
-	if (sp->exe == NULL || stat(sp->exe, &st) == -1 ||
-	    access(sp->exe, X_OK) == -1 || !S_ISREG(st.st_mode)) {
-		start_error(err, errlen, STAGE_EXEC, sp->exe == NULL ? ENOENT :
-		    errno == 0 || S_ISDIR(st.st_mode) ? EACCES : errno, sp);
-		return -1;
-	}
-	return 0;
+	if (sp->exe == NULL)
+		e = ENOENT;
+	else if (stat(sp->exe, &st) == -1)
+		e = errno;		/* st says nothing then */
+	else if (!S_ISREG(st.st_mode))
+		e = EACCES;
+	else if (access(sp->exe, X_OK) == -1)
+		e = errno;
+	else
+		return 0;
+	start_error(err, errlen, STAGE_EXEC, e, sp);
+	return -1;
 }
 
 /* Default dispositions, empty mask: what a fresh process would have. */
