@@ -5,6 +5,8 @@
 #   make unit       only the unit tests, in seconds
 #   make demo       lighttpd on 127.0.0.1, a signed push, the job it ran
 #   make bench      CPU per delivery (rejected, ignored, 25 MB)
+#   make bench-http the whole path through lighttpd, beside an empty
+#                   FastCGI responder and Debian's webhook (wrk)
 #   make fuzz       libFuzzer on the parsers (clang; FUZZ_SECONDS each)
 #   make check SANITIZE=1   the same under ASan and UBSan
 #   make install    /usr/lib/cgi-bin/swift-webhook (linked from
@@ -89,6 +91,14 @@ bench: deps
 	$(MAKE) swift-webhook tests/bench
 	tests/bench
 
+tests/fcgi-empty: tests/fcgi-empty.c
+	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(PKG_LIBS)
+
+bench-http:
+	@sh tests/deps.sh wrk webhook
+	$(MAKE) swift-webhook tests/fake-swift tests/fcgi-empty
+	tests/bench-http
+
 FUZZ_SECONDS ?= 60
 FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 	  -D_GNU_SOURCE
@@ -115,8 +125,9 @@ install: swift-webhook
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 
 clean:
-	rm -f swift-webhook *.o tests/*.o $(TESTS) $(TOOLS) tests/fuzz_sig \
+	rm -f swift-webhook *.o tests/*.o $(TESTS) $(TOOLS) tests/fcgi-empty \
+	    tests/fuzz_sig \
 	    tests/fuzz_form tests/fuzz_push
 	rm -rf tests/tmp
 
-.PHONY: all deps build-tests check unit demo bench fuzz install clean
+.PHONY: all deps build-tests check unit demo bench bench-http fuzz install clean

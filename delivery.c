@@ -16,6 +16,7 @@
 #include "rundir.h"
 #include "schedule.h"
 #include "sig.h"
+#include "util.h"
 
 const char *
 http_reason(int status)
@@ -88,19 +89,39 @@ type_is(const char *ct, const char *want)
 
 enum body_result { BODY_OK, BODY_SHORT, BODY_TOO_LARGE };
 
+/* A body of this many bytes or more, of known length, is mapped. */
+#define BODY_MAP_MIN	(1 << 20)
+
+/* Frees a body read_body gave (mapped: what it said). */
+static void
+body_free(char *body, size_t mapped)
+{
+	if (mapped != 0)
+		huge_unmap(body, mapped);
+	else
+		free(body);
+}
+
 /*
- * Reads the body, at most max bytes, into *out (to free) and *len.
- * BODY_SHORT: a read error, or fewer bytes than Content-Length said.
+ * Reads the body, at most max bytes, into *out (to body_free with
+ * *mapped) and *len.  A large body of known length goes into huge pages
+ * of its own (util.h).  BODY_SHORT: a read error, or fewer bytes than
+ * Content-Length said.
  */
 static enum body_result
 read_body(const struct request *rq, size_t want, int known, size_t max,
-    char **out, size_t *lenp)
+    char **out, size_t *lenp, size_t *mapped)
 {
 	size_t len = 0, cap = known ? want + 1 : 65536;
 	char *buf, *nb;
 	ssize_t n;
 
-	if ((buf = malloc(cap)) == NULL)
+	*mapped = 0;
+	if (known && cap >= BODY_MAP_MIN)
+		buf = huge_map(cap, mapped);
+	else
+		buf = malloc(cap);
+	if (buf == NULL)
 		return BODY_SHORT;
 	for (;;) {
 		if (len == cap - 1) {
@@ -117,7 +138,7 @@ read_body(const struct request *rq, size_t want, int known, size_t max,
 			break;
 		len += n;
 		if (len > max) {
-			free(buf);
+			body_free(buf, *mapped);
 			return BODY_TOO_LARGE;
 		}
 	}
@@ -128,7 +149,7 @@ read_body(const struct request *rq, size_t want, int known, size_t max,
 	*lenp = len;
 	return BODY_OK;
 err:
-	free(buf);
+	body_free(buf, *mapped);
 	return BODY_SHORT;
 }
 
@@ -391,7 +412,7 @@ delivery_handle(struct conf *c, const char *conf_err,
 	enum sig_result sr;
 	unsigned long long cl = 0;
 	enum body_result br;
-	size_t len = 0;
+	size_t len = 0, mapped = 0;
 	long flen = 0;
 	int form = 0;
 	char *end;
@@ -443,7 +464,7 @@ delivery_handle(struct conf *c, const char *conf_err,
 		return;
 	}
 	br = read_body(rq, cl, rq->content_length != NULL &&
-	    *rq->content_length != '\0', c->max_body, &body, &len);
+	    *rq->content_length != '\0', c->max_body, &body, &len, &mapped);
 	if (br == BODY_TOO_LARGE) {
 		answer(rp, 413, "error", "body larger than max_body", NULL);
 		return;
@@ -491,7 +512,7 @@ delivery_handle(struct conf *c, const char *conf_err,
 	}
 	handle_push(c, rq, json, form ? (size_t)flen : len, rp);
 out:
-	free(body);
+	body_free(body, mapped);
 }
 
 void

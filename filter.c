@@ -2,6 +2,7 @@
  * filter.c: push parsing, path globs and the choice of configs to train.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,6 +629,98 @@ url_safe(const cJSON *v, const char *full_name)
 	return s;
 }
 
+/*
+ * The arena a push's tree is parsed into: each of cJSON's allocations is
+ * bumped out of the newest chunk (8-byte aligned), and nothing is freed
+ * before the whole arena is.  The first chunk is a static block, so a
+ * push of usual size costs no malloc, free or system call at all; a
+ * larger one adds chunks from mmap, which go back to the system when it
+ * is freed.
+ */
+#define CHUNK_SIZE	((size_t)8 << 20)
+#define SMALL_SIZE	((size_t)256 << 10)
+
+struct chunk {
+	struct chunk	*next;
+	size_t		 size, used;
+};
+
+struct arena {
+	struct chunk	*chunks;
+};
+
+static struct arena *parsing;	/* the arena of the parse under way */
+static union {
+	struct chunk	 c;
+	char		 bytes[SMALL_SIZE];
+	max_align_t	 align;
+} small;
+static int small_busy;		/* a push's tree is in it */
+
+static void *
+arena_alloc(size_t n)
+{
+	struct chunk *c = parsing->chunks;
+	size_t size;
+
+	n = (n + 7) & ~(size_t)7;
+	if (c == NULL || c->size - c->used < n) {
+		if (c == NULL && !small_busy && n + sizeof(*c) <= SMALL_SIZE) {
+			small_busy = 1;
+			c = &small.c;
+			size = SMALL_SIZE;
+		} else if ((c = huge_map(n + sizeof(*c) > CHUNK_SIZE ?
+		    n + sizeof(*c) : CHUNK_SIZE, &size)) == NULL)
+			return NULL;	/* huge pages: see util.h */
+		c->size = size;
+		c->used = (sizeof(*c) + 7) & ~(size_t)7;
+		c->next = parsing->chunks;
+		parsing->chunks = c;
+	}
+	c->used += n;
+	return (char *)c + c->used - n;
+}
+
+static void
+arena_keep(void *ptr)
+{
+	(void)ptr;	/* freed with the arena */
+}
+
+static void
+arena_free(struct arena *a)
+{
+	struct chunk *c, *next;
+
+	if (a == NULL)
+		return;
+	for (c = a->chunks; c != NULL; c = next) {
+		next = c->next;
+		if (c == &small.c)
+			small_busy = 0;
+		else
+			huge_unmap(c, c->size);
+	}
+	free(a);
+}
+
+/* Parses body into an arena of p's own. */
+static cJSON *
+parse(struct push *p, const char *body, size_t len, const char **end)
+{
+	cJSON_Hooks hooks = { arena_alloc, arena_keep };
+	cJSON *root;
+
+	if ((p->arena = calloc(1, sizeof(*p->arena))) == NULL)
+		return NULL;
+	parsing = p->arena;
+	cJSON_InitHooks(&hooks);
+	root = cJSON_ParseWithLengthOpts(body, len, end, 0);
+	cJSON_InitHooks(NULL);		/* malloc and free again */
+	parsing = NULL;
+	return root;
+}
+
 int
 push_parse(struct push *p, const char *body, size_t len,
     char reason[FILTER_REASON_MAX])
@@ -636,8 +729,8 @@ push_parse(struct push *p, const char *body, size_t len,
 	const char *end = NULL;
 
 	memset(p, 0, sizeof(*p));
-	if ((p->root = cJSON_ParseWithLengthOpts(body, len, &end, 0)) ==
-	    NULL || !cJSON_IsObject(p->root)) {
+	if ((p->root = parse(p, body, len, &end)) == NULL ||
+	    !cJSON_IsObject(p->root)) {
 		snprintf(reason, FILTER_REASON_MAX, "body is not a JSON object");
 		goto err;
 	}
@@ -689,7 +782,7 @@ err:
 void
 push_free(struct push *p)
 {
-	cJSON_Delete(p->root);
+	arena_free(p->arena);		/* the tree with it */
 	memset(p, 0, sizeof(*p));
 }
 

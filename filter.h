@@ -41,6 +41,7 @@ long	 form_payload(char *body, size_t len, char **out);
 
 struct push {
 	cJSON		*root;		/* owns everything below */
+	struct arena	*arena;		/* root's memory */
 	const char	*ref;		/* "refs/heads/main" */
 	const char	*branch;	/* "main", or NULL for other refs */
 	const char	*after;		/* 40 or 64 lowercase hex digits */
@@ -50,7 +51,10 @@ struct push {
 };
 
 /*
- * Parses a push event body.  Returns 0, or -1 with the reason in reason:
+ * Parses a push event body, into an arena of its own (a static block,
+ * then mmap'd chunks, that cJSON's allocations are bumped out of, freed
+ * all at once by push_free): no malloc and free per node, and what a
+ * large push took goes back to the system when it is freed.  Returns 0, or -1 with the reason in reason:
  * the body is not one JSON object (or has bytes after it), a member that
  * decides what runs is there twice, a string holds \u0000, or ref,
  * after or repository.full_name is missing or unsafe.

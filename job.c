@@ -352,6 +352,12 @@ add_num(cJSON *o, const char *name, double v, int set)
 int
 job_write(const struct job *j)
 {
+	return job_save(j, 1);
+}
+
+int
+job_save(const struct job *j, int sync)
+{
 	char path[PATH_MAX];
 	cJSON *o, *argv;
 	char *s;
@@ -420,7 +426,7 @@ job_write(const struct job *j)
 		goto oom;
 	i = strlen(s);
 	s[i] = '\n';		/* over the NUL: the length says where it ends */
-	rc = file_write_at(j->dirfd, "job.json", s, i + 1, 0640, 1);
+	rc = file_write_at(j->dirfd, "job.json", s, i + 1, 0640, sync);
 	free(s);
 	cJSON_Delete(o);
 	return rc;

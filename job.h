@@ -138,6 +138,12 @@ void	 job_close(struct job *j);
 int	 job_write(const struct job *j);
 
 /*
+ * The same, synced only with sync: for a record that a crash may lose
+ * without losing a job (a trainer that a crash ends anyway).
+ */
+int	 job_save(const struct job *j, int sync);
+
+/*
  * What every place a job reaches its final state calls once it is
  * recorded: the metrics, and its run of the day given back if its
  * trainer never ran.

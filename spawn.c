@@ -1117,7 +1117,12 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 	slots_own(s, j->pid, j->pid_start, j->id);
 	j->started = time(NULL);
 	job_set_state(j, JOB_RUNNING);
-	if (job_write_pid(j) == -1 || job_write(j) == -1) {
+	/*
+	 * Not synced: the one who started the job waits for this, and a
+	 * crash that lost it would have ended the trainer too (the record
+	 * then says the job was queued, or preparing: lost).
+	 */
+	if (job_write_pid(j) == -1 || job_save(j, 0) == -1) {
 		stage = STAGE_PIDFILE;
 		r = errno;
 		kill_group(j->pid);

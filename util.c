@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -488,4 +490,30 @@ duration_format(char *buf, size_t size, double secs)
 		snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
 	else
 		snprintf(buf, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+}
+
+void *
+huge_map(size_t size, size_t *mapped)
+{
+	char *p, *start;
+
+	size = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if ((p = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		return NULL;
+	start = (char *)(((uintptr_t)p + HUGE_PAGE - 1) &
+	    ~(uintptr_t)(HUGE_PAGE - 1));
+	if (start > p)
+		munmap(p, start - p);
+	munmap(start + size, p + HUGE_PAGE - start);
+	(void)madvise(start, size, MADV_HUGEPAGE);	/* a hint */
+	*mapped = size;
+	return start;
+}
+
+void
+huge_unmap(void *p, size_t mapped)
+{
+	if (p != NULL)
+		munmap(p, mapped);
 }

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,14 +109,15 @@ out(struct io *io, const char *s, size_t len)
 
 /*
  * One line on the web server's error log: FastCGI's stderr stream during a
- * request, else fd 2.  One write, so lines of parallel processes do not mix.
+ * request (whole in one record), else fd 2.  One write, so lines of
+ * parallel processes do not mix.
  */
 static void
 logline(struct io *io, const char *line)
 {
 	if (io != NULL && io->fcgi != NULL) {
+		/* Sent with the end of the request: one record, one write. */
 		FCGX_PutS(line, io->fcgi->err);
-		FCGX_FFlush(io->fcgi->err);
 	} else
 		(void)!write(STDERR_FILENO, line, strlen(line));
 }
@@ -309,7 +311,8 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 /*
  * fds 0-2 open, so that nothing opened later lands on them (slowcgi does
  * the same); SIGPIPE ignored for writes to a client that left; SIGCHLD at
- * its default so that waitpid() sees the children we fork.
+ * its default so that waitpid() sees the children we fork; large buffers
+ * returned to the system.
  */
 static void
 setup_process(void)
@@ -322,6 +325,13 @@ setup_process(void)
 			_exit(1);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	/*
+	 * A fixed threshold (which turns glibc's sliding one off): every
+	 * buffer of a MiB or more, a 25 MB body, is its own mapping and goes
+	 * back to the system when freed, so a responder that saw a large
+	 * push does not keep its size for good.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
 static int

@@ -2,7 +2,8 @@
  * bench: CPU time per delivery, in process, without a web server:
  * a rejected delivery (bad signature), an ignored one (unwatched branch),
  * and a 25 MB push read, verified, parsed and filtered.  It prints numbers;
- * it asserts nothing (timing belongs in no test).
+ * it asserts nothing (timing belongs in no test).  "bench big": only the
+ * 25 MB push, for a profiler; "bench file PATH": the delivery in PATH.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ run(struct conf *c, const char *name, const char *data, size_t len,
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	char path[] = "/tmp/swh-bench-XXXXXX", sig[72], *big;
 	const char *secret = "bench-secret";
@@ -79,6 +80,21 @@ main(void)
 	}
 	unlink(path);
 
+	if (argc > 1 && strcmp(argv[1], "big") == 0)
+		goto big;	/* only the 25 MB push: for perf record */
+	if (argc > 2 && strcmp(argv[1], "file") == 0) {
+		/* A delivery from a file (tests/bench-payload's), signed. */
+		if ((f = fopen(argv[2], "r")) == NULL ||
+		    (big = malloc(26 << 20)) == NULL)
+			return 1;
+		n = fread(big, 1, 26 << 20, f);
+		fclose(f);
+		sign(secret, big, n, sig);
+		run(&c, argv[2], big, n, sig, n < 65536 ? 100000 : 10, 200);
+		free(big);
+		conf_free(&c);
+		return 0;
+	}
 	len = snprintf(small, sizeof(small), "{\"ref\":\"refs/heads/dev\","
 	    "\"after\":\"0123456789abcdef0123456789abcdef01234567\","
 	    "\"commits\":[{\"added\":[\"train.py\"],\"removed\":[],"
@@ -89,6 +105,7 @@ main(void)
 	sign(secret, small, len, sig);
 	run(&c, "ignored (unwatched branch)", small, len, sig, 200000, 200);
 
+big:
 	/* 25 MB: 1000 commits with long file lists, as a large push has. */
 	len = 25 * 1000 * 1000;
 	if ((big = malloc(len + 512)) == NULL)
