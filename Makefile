@@ -100,14 +100,14 @@ bench-http:
 	tests/bench-http
 
 FUZZ_SECONDS ?= 60
-FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -DVERSION='"fuzz"' \
 	  -D_GNU_SOURCE
 fuzz:
 	@sh tests/deps.sh clang libclang-rt-14-dev
 	mkdir -p tests/tmp
 	for f in sig form push; do \
 		$(FUZZ_CC) $(PKG_CFLAGS) -I. -o tests/fuzz_$$f tests/fuzz_$$f.c \
-		    util.c conf.c sig.c filter.c $(PKG_LIBS) || exit 1; \
+		    $(LIB_OBJS:.o=.c) $(PKG_LIBS) || exit 1; \
 		mkdir -p tests/tmp/corpus-$$f; \
 		tests/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 		    -artifact_prefix=tests/tmp/crash-$$f- \

@@ -301,6 +301,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 {
 	struct runs r = { NULL, NULL, JOB_STARTED, 0, "", "" };
 	char reason[FILTER_REASON_MAX], err[512], more[256] = "";
+	char peek_ref[PEEK_MAX], peek_after[PEEK_MAX];
 	struct selection sel;
 	struct rundir rd;
 	struct push p;
@@ -309,6 +310,13 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	size_t n, i;
 	int k;
 
+	if (push_peek(c, json, len, peek_ref, peek_after, reason) ==
+	    FILTER_IGNORE) {
+		clean(rp->ref, sizeof(rp->ref), peek_ref);
+		clean(rp->sha, sizeof(rp->sha), peek_after);
+		answer(rp, 200, "ignored", reason, NULL);
+		return;
+	}
 	if (push_parse(&p, json, len, reason) == -1) {
 		answer(rp, 400, "error", reason, NULL);
 		return;

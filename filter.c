@@ -901,6 +901,153 @@ walk_commits(struct patsets *ps, const cJSON *commits,
 	return 0;
 }
 
+/* Whether a push to ref is ignored for its ref alone (reason then). */
+static int
+ref_ignored(const struct conf *c, const char *ref,
+    char reason[FILTER_REASON_MAX])
+{
+	size_t i;
+
+	if (strncmp(ref, "refs/tags/", 10) == 0) {
+		snprintf(reason, FILTER_REASON_MAX, "tag push (%.200s)", ref);
+		return 1;
+	}
+	if (strncmp(ref, "refs/heads/", 11) != 0) {
+		snprintf(reason, FILTER_REASON_MAX, "not a branch (%.200s)",
+		    ref);
+		return 1;
+	}
+	for (i = 0; i < c->branches.n; i++)
+		if (glob_match(c->branches.v[i], ref + 11))
+			return 0;
+	snprintf(reason, FILTER_REASON_MAX, "branch %.200s is not watched",
+	    ref + 11);
+	return 1;
+}
+
+/* JSON's white space. */
+static const char *
+skip_ws(const char *s, const char *e)
+{
+	while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+		s++;
+	return s;
+}
+
+/*
+ * Past the JSON string at s (its opening quote); *esc says whether it has
+ * an escape.  NULL if it does not end, or holds a control character.
+ */
+static const char *
+skip_string(const char *s, const char *e, int *esc)
+{
+	*esc = 0;
+	for (s++; s < e; s++) {
+		if (*s == '"')
+			return s + 1;
+		if (*s == '\\') {
+			*esc = 1;
+			if (++s == e)
+				return NULL;
+		} else if ((unsigned char)*s < 0x20)
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Past the JSON value at s, its nested values skipped by counting
+ * brackets (strings skipped whole).  NULL when that fails.  It does not
+ * check what it skips: its caller only ever concludes "ignore", and a
+ * body it is unsure of goes to the parser.
+ */
+static const char *
+skip_value(const char *s, const char *e)
+{
+	int depth = 0, esc;
+
+	do {
+		if ((s = skip_ws(s, e)) == e)
+			return NULL;
+		if (*s == '"') {
+			if ((s = skip_string(s, e, &esc)) == NULL)
+				return NULL;
+		} else if (*s == '{' || *s == '[') {
+			depth++;
+			s++;
+		} else if (*s == '}' || *s == ']') {
+			if (--depth < 0)
+				return NULL;
+			s++;
+		} else if (depth > 0)
+			s++;		/* , : and scalars inside */
+		else {
+			const char *v = s;
+
+			while (s < e && (isalnum((unsigned char)*s) ||
+			    *s == '-' || *s == '+' || *s == '.'))
+				s++;
+			if (s == v)
+				return NULL;
+		}
+	} while (depth > 0);
+	return s;
+}
+
+enum filter_result
+push_peek(const struct conf *c, const char *body, size_t len,
+    char ref[PEEK_MAX], char after[PEEK_MAX], char reason[FILTER_REASON_MAX])
+{
+	const char *s = body, *e = body + len, *k, *v;
+	char why[FILTER_REASON_MAX];
+	int esc, seen = 0;
+	size_t n, klen;
+
+	ref[0] = after[0] = '\0';
+	if ((s = skip_ws(s, e)) == e || *s++ != '{')
+		return FILTER_RUN;
+	for (;;) {
+		if ((s = skip_ws(s, e)) == e || *s != '"')
+			return FILTER_RUN;
+		k = s;
+		if ((s = skip_string(s, e, &esc)) == NULL || esc)
+			return FILTER_RUN;	/* "r\u0065f" is "ref" too */
+		klen = (size_t)(s - k);
+		if ((s = skip_ws(s, e)) == e || *s++ != ':')
+			return FILTER_RUN;
+		v = skip_ws(s, e);
+		if ((s = skip_value(v, e)) == NULL)
+			return FILTER_RUN;
+		n = (size_t)(s - v);
+		if (klen == 5 && memcmp(k, "\"ref\"", 5) == 0) {
+			/* Once, a string without escapes, or the parser says. */
+			if (seen++ || *v != '"' || n - 2 >= PEEK_MAX ||
+			    memchr(v, '\\', n) != NULL)
+				return FILTER_RUN;
+			memcpy(ref, v + 1, n - 2);
+			ref[n - 2] = '\0';
+			if (!ref_ignored(c, ref, why))
+				return FILTER_RUN;	/* parsed, then */
+		} else if (klen == 7 && memcmp(k, "\"after\"", 7) == 0 &&
+		    *v == '"' &&
+		    n - 2 < PEEK_MAX && memchr(v, '\\', n) == NULL) {
+			memcpy(after, v + 1, n - 2);
+			after[n - 2] = '\0';
+		}
+		if ((s = skip_ws(s, e)) < e && *s == ',') {
+			s++;
+			continue;
+		}
+		if (s == e || *s++ != '}')
+			return FILTER_RUN;
+		break;
+	}
+	if (!seen || skip_ws(s, e) != e)
+		return FILTER_RUN;
+	memcpy(reason, why, FILTER_REASON_MAX);
+	return FILTER_IGNORE;
+}
+
 enum filter_result
 filter_push(const struct conf *c, const struct push *p,
     struct selection *sel, char reason[FILTER_REASON_MAX])
@@ -908,26 +1055,10 @@ filter_push(const struct conf *c, const struct push *p,
 	struct configs cs = { sel, NULL, 0 };
 	struct patsets ps;
 	int matched = 0, complete = 1, r;
-	size_t i;
 
 	memset(sel, 0, sizeof(*sel));
-	if (strncmp(p->ref, "refs/tags/", 10) == 0) {
-		snprintf(reason, FILTER_REASON_MAX, "tag push (%s)", p->ref);
+	if (ref_ignored(c, p->ref, reason))
 		return FILTER_IGNORE;
-	}
-	if (p->branch == NULL) {
-		snprintf(reason, FILTER_REASON_MAX, "not a branch (%s)",
-		    p->ref);
-		return FILTER_IGNORE;
-	}
-	for (i = 0; i < c->branches.n; i++)
-		if (glob_match(c->branches.v[i], p->branch))
-			break;
-	if (i == c->branches.n) {
-		snprintf(reason, FILTER_REASON_MAX,
-		    "branch %.200s is not watched", p->branch);
-		return FILTER_IGNORE;
-	}
 	if (p->deleted) {
 		snprintf(reason, FILTER_REASON_MAX,
 		    "push deletes branch %.200s", p->branch);

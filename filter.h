@@ -76,6 +76,23 @@ enum filter_result {
 };
 
 /* Decides what a parsed push trains. */
+/*
+ * The common delivery decided without a parse: a push whose top-level
+ * "ref" (there once, a string without escapes) is a tag, not a branch or
+ * a branch no one watches is FILTER_IGNORE, with the reason filter_push
+ * would give.  Anything else, or a body the scan is unsure of, is
+ * FILTER_RUN: parse it then.  The scan skips nested values by counting
+ * brackets without checking them, so a signed body that is no JSON but
+ * names an unwatched branch is ignored rather than refused: either way
+ * nothing starts.  ref and after get their values if found ("" else),
+ * for the log line.
+ */
+#define PEEK_MAX	256
+
+enum filter_result push_peek(const struct conf *c, const char *body,
+	    size_t len, char ref[PEEK_MAX], char after[PEEK_MAX],
+	    char reason[FILTER_REASON_MAX]);
+
 enum filter_result filter_push(const struct conf *c, const struct push *p,
 	    struct selection *sel, char reason[FILTER_REASON_MAX]);
 void	 selection_free(struct selection *sel);

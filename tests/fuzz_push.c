@@ -40,12 +40,19 @@ int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	char reason[FILTER_REASON_MAX], *copy, *nul;
+	char ref[PEEK_MAX], after[PEEK_MAX];
 	struct push p;
 	struct selection sel;
 	size_t i;
+	int peeked;
 
+	/* What the scan ignores, the parse and filter never run. */
+	peeked = push_peek(&conf, (const char *)data, size, ref, after,
+	    reason) == FILTER_IGNORE;
 	if (push_parse(&p, (const char *)data, size, reason) == 0) {
 		if (filter_push(&conf, &p, &sel, reason) == 1) {
+			if (peeked)
+				abort();
 			for (i = 0; i < sel.n; i++)
 				if (!sel.everything && sel.configs[i][0] == '-')
 					abort();	/* never an option */

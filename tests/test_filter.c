@@ -440,6 +440,85 @@ test_filter(void)
  * A backtracking matcher took seconds; the NFA reads it once per pattern.
  * (No timing is asserted: tests/bench prints it.)
  */
+/*
+ * push_peek: the scan that ignores a push to an unwatched branch without a
+ * parse, and hands everything it is unsure of to the parser.
+ */
+static void
+test_peek(void)
+{
+	static const struct {
+		const char	*name, *body;
+		int		 want;	/* FILTER_IGNORE or FILTER_RUN */
+		const char	*ref, *reason;
+	} rows[] = {
+		{ "peek: an unwatched branch", "{\"ref\":\"refs/heads/dev\","
+		  "\"after\":\"abc\",\"commits\":[]}", FILTER_IGNORE,
+		  "refs/heads/dev", "branch dev is not watched" },
+		{ "peek: a tag", " {\"ref\" : \"refs/tags/v1\"}\n",
+		  FILTER_IGNORE, "refs/tags/v1", "tag push (refs/tags/v1)" },
+		{ "peek: not a branch", "{\"ref\":\"refs/notes/x\"}",
+		  FILTER_IGNORE, "refs/notes/x", "not a branch" },
+		{ "peek: a watched branch goes to the parser",
+		  "{\"ref\":\"refs/heads/main\",\"commits\":[]}", FILTER_RUN,
+		  "refs/heads/main", NULL },
+		{ "peek: nested values with brackets and quotes in strings",
+		  "{\"x\":{\"a\":\"}]{\\\"\",\"b\":[1,2.5e3,{\"c\":\"]\"},null,"
+		  "true]},\"ref\":\"refs/heads/dev\",\"n\":-1}", FILTER_IGNORE,
+		  "refs/heads/dev", "not watched" },
+		{ "peek: a nested ref does not count",
+		  "{\"repository\":{\"ref\":\"refs/heads/dev\"}}", FILTER_RUN,
+		  "", NULL },
+		{ "peek: ref twice (unwatched, then watched)",
+		  "{\"ref\":\"refs/heads/dev\",\"ref\":\"refs/heads/main\"}",
+		  FILTER_RUN, "refs/heads/dev", NULL },
+		{ "peek: ref twice (both unwatched)",
+		  "{\"ref\":\"refs/heads/dev\",\"ref\":\"refs/heads/x\"}",
+		  FILTER_RUN, "refs/heads/dev", NULL },
+		{ "peek: an escaped key that is ref",
+		  "{\"r\\u0065f\":\"refs/heads/main\",\"ref\":\"refs/heads/dev\"}",
+		  FILTER_RUN, "", NULL },
+		{ "peek: a ref with an escape",
+		  "{\"ref\":\"refs/heads/d\\u0065v\"}", FILTER_RUN, "", NULL },
+		{ "peek: a ref that is no string", "{\"ref\":[\"refs/heads/dev\"]}",
+		  FILTER_RUN, "", NULL },
+		{ "peek: bytes after the object",
+		  "{\"ref\":\"refs/heads/dev\"} {}", FILTER_RUN, "refs/heads/dev",
+		  NULL },
+		{ "peek: cut short", "{\"ref\":\"refs/heads/dev\",\"commits\":[",
+		  FILTER_RUN, "refs/heads/dev", NULL },
+		{ "peek: no object", "[\"ref\",\"refs/heads/dev\"]", FILTER_RUN,
+		  "", NULL },
+		{ "peek: no ref", "{\"after\":\"abc\"}", FILTER_RUN, "", NULL },
+		{ "peek: a control character in a string",
+		  "{\"a\":\"x\ny\",\"ref\":\"refs/heads/dev\"}", FILTER_RUN, "",
+		  NULL },
+	};
+	char reason[FILTER_REASON_MAX], ref[PEEK_MAX], after[PEEK_MAX];
+	enum filter_result r;
+	struct conf c;
+	size_t i;
+
+	if (load(&c, "run_dir = /tmp\nbranches = main release/*\n") == -1) {
+		CHECK(0, "peek", "config did not load");
+		return;
+	}
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		reason[0] = '\0';
+		r = push_peek(&c, rows[i].body, strlen(rows[i].body), ref, after,
+		    reason);
+		CHECK(r == rows[i].want && strcmp(ref, rows[i].ref) == 0 &&
+		    (rows[i].reason == NULL || strstr(reason, rows[i].reason)),
+		    rows[i].name, "got %s, ref \"%s\", reason \"%s\"",
+		    r == FILTER_IGNORE ? "ignore" : "run", ref, reason);
+	}
+	r = push_peek(&c, rows[0].body, strlen(rows[0].body), ref, after,
+	    reason);
+	CHECK(strcmp(after, "abc") == 0, "peek: after, for the log", "%s",
+	    after);
+	conf_free(&c);
+}
+
 static void
 test_deep_path(void)
 {
@@ -469,5 +548,6 @@ main(void)
 	test_form();
 	test_parse();
 	test_filter();
+	test_peek();
 	return t_exit();
 }
