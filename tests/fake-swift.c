@@ -199,6 +199,23 @@ train(const char *dir, long steps, long sleep_s, long junk_mb)
 	fclose(f);
 }
 
+/* Writes its arguments and environment into dir, one per line. */
+static void
+record(const char *dir, int argc, char *argv[])
+{
+	FILE *f;
+	int i;
+
+	f = create(dir, "argv");
+	for (i = 0; i < argc; i++)
+		fprintf(f, "%s\n", argv[i]);
+	fclose(f);
+	f = create(dir, "env");
+	for (i = 0; environ[i] != NULL; i++)
+		fprintf(f, "%s\n", environ[i]);
+	fclose(f);
+}
+
 /* swift export: see the top of the file. */
 static int
 export(int argc, char *argv[])
@@ -235,14 +252,7 @@ export(int argc, char *argv[])
 		outdir = merged;
 	}
 	mkdirs(outdir);
-	f = create(outdir, "argv");
-	for (i = 0; i < argc; i++)
-		fprintf(f, "%s\n", argv[i]);
-	fclose(f);
-	f = create(outdir, "env");
-	for (i = 0; environ[i] != NULL; i++)
-		fprintf(f, "%s\n", environ[i]);
-	fclose(f);
+	record(outdir, argc, argv);
 	f = create(outdir, "config.json");
 	fprintf(f, "{\"merged_from\": \"%s\"}\n", adapters ? adapters : model);
 	fclose(f);
@@ -325,14 +335,7 @@ main(int argc, char *argv[])
 	}
 	fprintf(f, "\n");
 	fclose(f);
-	f = create(outdir, "argv");
-	for (i = 0; i < argc; i++)
-		fprintf(f, "%s\n", argv[i]);
-	fclose(f);
-	f = create(outdir, "env");
-	for (i = 0; environ[i] != NULL; i++)
-		fprintf(f, "%s\n", environ[i]);
-	fclose(f);
+	record(outdir, argc, argv);
 	{
 		char a[4096], b[4096];
 
