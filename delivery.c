@@ -313,7 +313,8 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	if (push_peek(c, json, len, peek_ref, peek_after, reason) ==
 	    FILTER_IGNORE) {
 		clean(rp->ref, sizeof(rp->ref), peek_ref);
-		clean(rp->sha, sizeof(rp->sha), peek_after);
+		clean(rp->sha, sizeof(rp->sha), peek_after[0] ? peek_after :
+		    NULL);
 		answer(rp, 200, "ignored", reason, NULL);
 		return;
 	}
