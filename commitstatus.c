@@ -234,14 +234,10 @@ post(const struct conf *c, const struct job *j, const char *config,
     size_t len, const char *what)
 {
 	char *const argv[] = { "curl", "-q", "-K", "-", NULL };
-	struct strv env = { NULL, 0 };
 	char tail[2048], said[200], *m;
 	enum run_end end;
-	struct run r;
 	int p[2], status, attempt, code, rc = -1;
 
-	if (spawn_tool_env(&env) == -1)
-		return -1;
 	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
 			spawn_log("job %s: commit status: pipe: %s", j->id,
@@ -251,14 +247,8 @@ post(const struct conf *c, const struct job *j, const char *config,
 		/* It fits the pipe: a few hundred bytes. */
 		(void)!write_all(p[1], config, len);
 		close(p[1]);
-		memset(&r, 0, sizeof(r));
-		r.argv = argv;
-		r.envp = env.v;
-		r.dirfd = j->dirfd;
-		r.stdin_fd = p[0];
-		r.deadline = time(NULL) + c->github_timeout + 5;
-		r.quiet = 1;
-		end = spawn_run(&r, &status, tail, sizeof(tail));
+		end = spawn_tool(argv, p[0], (int)c->github_timeout + 5,
+		    &status, tail, sizeof(tail));
 		close(p[0]);
 		code = (m = strstr(tail, CODE_MARK)) ? atoi(m +
 		    strlen(CODE_MARK)) : 0;
@@ -286,7 +276,6 @@ post(const struct conf *c, const struct job *j, const char *config,
 		if (attempt < ATTEMPTS)
 			sleep(1U << (attempt - 1));
 	}
-	strv_free(&env);
 	return rc;
 }
 
@@ -403,10 +392,8 @@ int
 commitstatus_check(const struct conf *c, char *err, size_t errlen)
 {
 	char *const argv[] = { "curl", "--version", NULL };
-	struct strv env = { NULL, 0 };
 	char *token, tail[256];
 	enum run_end end;
-	struct run r;
 	int status;
 
 	if (c->github_token_file == NULL)
@@ -415,18 +402,7 @@ commitstatus_check(const struct conf *c, char *err, size_t errlen)
 		return -1;
 	OPENSSL_cleanse(token, strlen(token));
 	free(token);
-	if (spawn_tool_env(&env) == -1) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	memset(&r, 0, sizeof(r));
-	r.argv = argv;
-	r.envp = env.v;
-	r.dir = "/";
-	r.deadline = time(NULL) + 10;
-	r.quiet = 1;
-	end = spawn_run(&r, &status, tail, sizeof(tail));
-	strv_free(&env);
+	end = spawn_tool(argv, 0, 10, &status, tail, sizeof(tail));
 	if (end != RUN_EXITED || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "cannot run curl (apt-get install curl)%s%s",

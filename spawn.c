@@ -110,6 +110,31 @@ spawn_tool_env(struct strv *env)
 	return 0;
 }
 
+enum run_end
+spawn_tool(char *const argv[], int stdin_fd, int timeout, int *status,
+    char *tail, size_t taillen)
+{
+	struct strv env = { NULL, 0 };
+	enum run_end end;
+	struct run r;
+
+	*status = 0;
+	if (spawn_tool_env(&env) == -1) {
+		snprintf(tail, taillen, "out of memory");
+		return RUN_ERROR;
+	}
+	memset(&r, 0, sizeof(r));
+	r.argv = argv;
+	r.envp = env.v;
+	r.dir = "/";
+	r.stdin_fd = stdin_fd;
+	r.deadline = time(NULL) + timeout;
+	r.quiet = 1;
+	end = spawn_run(&r, status, tail, taillen);
+	strv_free(&env);
+	return end;
+}
+
 static char *
 xprintf(const char *fmt, ...)
 {

@@ -110,6 +110,14 @@ int	 spawn_base_env(struct strv *env);
 int	 spawn_tool_env(struct strv *env);
 
 /*
+ * Runs a tool of ours (curl, nvidia-smi) as spawn_run does: no shell,
+ * from /, with spawn_tool_env, its stdin on stdin_fd (0: ours), its output
+ * only to tail, killed after timeout seconds.
+ */
+enum run_end spawn_tool(char *const argv[], int stdin_fd, int timeout,
+	    int *status, char *tail, size_t taillen);
+
+/*
  * Runs fn(rd, c, fd) in a detached process (its own session, stdio on
  * /dev/null, no descriptor of ours but the run directory's and fd, no
  * secret) and returns once it is on its way.

@@ -106,6 +106,15 @@ check "cancel during after_success: after_success cancelled, the run succeeded" 
     jq -e '.state == "succeeded" and .after_success.state == "cancelled"' "$R/$J/job.json"
 check "the sleep is gone" "" bash -c "! pgrep -f '^/bin/sleep 60$' > /dev/null"
 
+# --- bounded by max_runtime ---------------------------------------------------------------
+conf bounded "/bin/sleep 60" "max_runtime = 3s"
+R=$T/runs-bounded
+deliver bounded "$T/bounded" configs/sft.yaml
+J=$(idof bounded)
+wait_for 20 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+check "after_success past max_runtime: timeout, the run still succeeded" "$(jq '{state, after_success}' "$R/$J/job.json")" \
+    jq -e '.state == "succeeded" and .after_success.state == "timeout" and .after_success.duration >= 3' "$R/$J/job.json"
+
 # --- config --------------------------------------------------------------------------------
 printf 'secret = x\nrun_dir = %s\ncommand = swift sft {config} --resume {best_checkpoint}\n' "$T" > "$T/badconf"
 "$BIN" -c "$T/badconf" jobs > "$T/bad.txt" 2>&1

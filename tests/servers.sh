@@ -189,11 +189,13 @@ parallel() {
 	export -f post sign
 	export T URL SECRET
 	# Servers that start responders on demand (mod_fcgid) start more when
-	# they are busy: keep 16 busy with 4 MB pushes until there are 4.
+	# they are busy: keep 16 busy with 4 MB pushes until there are 4.  The
+	# pushes are to main, parsed whole and ignored for their file (a push
+	# to an unwatched branch is ignored without a parse: too quick).
 	if [ "$m" = "${m%cgi}" ] && [ "$(responders | wc -l)" -lt 4 ]; then
 		bigpush "$T/$m-warm.json" "$(sha 1)" 4000000
-		sed -i 's|refs/heads/main|refs/heads/warm|' "$T/$m-warm.json"
-		for _ in 1 2 3 4 5; do
+		sed -i 's|"train.py"|"warm.bin"|' "$T/$m-warm.json"
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
 			seq 16 | xargs -P 16 -I{} bash -c 'post warm push "warm-{}" "$T/'"$m"'-warm.json" > /dev/null'
 			[ "$(responders | wc -l)" -ge 4 ] && break
 		done
