@@ -511,15 +511,28 @@ job_lost(struct rundir *rd, const struct job *j)
 static void job_tell(struct rundir *, struct conf *, struct job *,
 	    struct spawn *);
 
-/* What the queue's start callback needs. */
+/* A job started under the queue lock, whose report comes after it. */
+struct started {
+	struct job	 j;
+	struct spawn	 sp;
+	struct started	*next;
+};
+
+/*
+ * What the queue's start callback needs.  It only forks, under the
+ * queue lock; kick_wait waits for the reports once the lock is let go,
+ * so one trainer's start does not hold up every other delivery.
+ */
 struct kick {
 	struct rundir	*rd;
 	struct conf	*c;
 	struct job	*mine;		/* the job being submitted, or NULL */
 	struct spawn	*mine_sp;
-	int		 mine_rc;	/* 1: not started, 0: started, -1 */
+	int		 mine_rc;	/* 1: not started, 0: started, -1;
+					   2: forked, its report to come */
 	char		*err;
 	size_t		 errlen;
+	struct started	*others;	/* forked, their reports to come */
 };
 
 /* A job read back from job.json gets the checks a delivery gets. */
@@ -537,57 +550,94 @@ job_valid(const struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
-/* queue_start_fn: starts the waiting job id on the slots s. */
+/* queue_start_fn: forks the supervisor of waiting job id on slots s. */
 static int
 start_one(void *arg, const char *id, struct slots *s)
 {
 	struct kick *k = arg;
-	struct spawn sp, *spp = &sp;
-	struct job other, *j = &other;
+	struct started *o;
 	char err[512];
-	int rc = -1;
 
 	if (k->mine != NULL && strcmp(id, k->mine->id) == 0) {
-		j = k->mine;
-		spp = k->mine_sp;
-	} else {
-		if (job_read(k->rd, id, &other) == -1) {
-			slots_release(s);
+		if (spawn_fork(k->mine_sp, k->rd, k->mine, k->c, s, k->err,
+		    k->errlen) == -1) {
+			k->mine_rc = -1;
+			claim_release(k->rd, k->mine->sha, k->mine->config,
+			    id);
 			return -1;
 		}
-		if (other.state != JOB_QUEUED ||
-		    job_valid(&other, err, sizeof(err)) == -1 ||
-		    spawn_prepare(&sp, &other, k->c) == -1) {
-			slots_release(s);
-			job_close(&other);
-			return -1;
-		}
-		other.argv = sp.argv;
+		k->mine_rc = 2;
+		return 0;
 	}
-	rc = spawn_start(spp, k->rd, j, k->c, s, err, sizeof(err));
-	if (rc == -1)	/* it never ran: a redelivery may start it */
-		claim_release(k->rd, j->sha, j->config, j->id);
-	if (j == k->mine) {
-		k->mine_rc = rc;
-		if (rc == -1)
-			snprintf(k->err, k->errlen, "%s", err);
-		return rc;
+	if ((o = calloc(1, sizeof(*o))) == NULL) {
+		slots_release(s);
+		return -1;
 	}
-	if (rc == -1)
+	if (job_read(k->rd, id, &o->j) == -1) {
+		slots_release(s);
+		free(o);
+		return -1;
+	}
+	if (o->j.state != JOB_QUEUED ||
+	    job_valid(&o->j, err, sizeof(err)) == -1 ||
+	    spawn_prepare(&o->sp, &o->j, k->c) == -1) {
+		slots_release(s);
+		job_close(&o->j);
+		free(o);
+		return -1;
+	}
+	o->j.argv = o->sp.argv;
+	if (spawn_fork(&o->sp, k->rd, &o->j, k->c, s, err,
+	    sizeof(err)) == -1) {
+		/* It never ran: a redelivery may start it. */
+		claim_release(k->rd, o->j.sha, o->j.config, id);
 		fprintf(stderr, "swift-webhook: job %s: %s\n", id, err);
-	spawn_free(&sp);
-	job_close(&other);
-	return rc;
+		spawn_free(&o->sp);
+		job_close(&o->j);
+		free(o);
+		return -1;
+	}
+	o->next = k->others;
+	k->others = o;
+	return 0;
+}
+
+/* After the queue lock: the reports of what start_one forked. */
+static void
+kick_wait(struct kick *k)
+{
+	struct started *o;
+	char err[512];
+
+	if (k->mine_rc == 2) {
+		k->mine_rc = spawn_wait(k->mine_sp, k->rd, k->mine, k->err,
+		    k->errlen);
+		if (k->mine_rc == -1)
+			claim_release(k->rd, k->mine->sha, k->mine->config,
+			    k->mine->id);
+	}
+	while ((o = k->others) != NULL) {
+		k->others = o->next;
+		if (spawn_wait(&o->sp, k->rd, &o->j, err, sizeof(err)) == -1) {
+			claim_release(k->rd, o->j.sha, o->j.config, o->j.id);
+			fprintf(stderr, "swift-webhook: job %s: %s\n", o->j.id,
+			    err);
+		}
+		spawn_free(&o->sp);
+		job_close(&o->j);
+		free(o);
+	}
 }
 
 void
 job_kick(struct rundir *rd, struct conf *c)
 {
-	struct kick k = { rd, c, NULL, NULL, 1, NULL, 0 };
+	struct kick k = { rd, c, NULL, NULL, 1, NULL, 0, NULL };
 	char err[512];
 
 	if (queue_kick(rd, c, start_one, &k, err, sizeof(err)) != QUEUE_OK)
 		fprintf(stderr, "swift-webhook: queue: %s\n", err);
+	kick_wait(&k);
 	sched_wait_window(rd, c);
 }
 
@@ -616,9 +666,10 @@ enum job_result
 job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
     char other[JOB_ID_MAX], char *err, size_t errlen)
 {
-	struct kick k = { rd, c, j, NULL, 1, err, errlen };
+	struct kick k = { rd, c, j, NULL, 1, err, errlen, NULL };
 	struct spawn sp;
 	enum job_result rc = JOB_ERROR;
+	enum queue_result qr;
 
 	if (job_create(rd, j, err, errlen) == -1)
 		return JOB_ERROR;
@@ -673,7 +724,9 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 			goto release;
 		}
 	}
-	switch (queue_submit(rd, c, j->id, start_one, &k, err, errlen)) {
+	qr = queue_submit(rd, c, j->id, start_one, &k, err, errlen);
+	kick_wait(&k);
+	switch (qr) {
 	case QUEUE_OK:
 		if (k.mine_rc == -1)
 			goto out;	/* recorded failed by its supervisor */

@@ -1186,16 +1186,32 @@ fail:
 	finish(sp, rd, c, j, s, 1);
 }
 
+/* Records j failed with err, unless it has ended already. */
+static void
+start_failed(struct rundir *rd, struct job *j, char *err, size_t errlen)
+{
+	/* A job that has ended already (only its notify was to run) stays. */
+	if (job_set_state(j, JOB_FAILED) == 0) {
+		j->finished = time(NULL);
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		if (job_write(j) == -1)
+			snprintf(err + strlen(err), errlen - strlen(err),
+			    "; write %s/job.json: %s", j->dir,
+			    strerror(errno));
+		job_ended(rd, j);
+	}
+}
+
 int
-spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
+spawn_fork(struct spawn *sp, struct rundir *rd, struct job *j,
     struct conf *c, struct slots *s, char *err, size_t errlen)
 {
 	int keep[QUEUE_MAX_SLOTS + 16], nkeep = 0, i;
-	int nullfd = -1, logfd = -1, p[2] = { -1, -1 }, status;
-	struct report r;
+	int nullfd = -1, logfd = -1, p[2] = { -1, -1 };
 	pid_t pid;
-	ssize_t n;
 
+	sp->mid = -1;
+	sp->report_fd = -1;
 	if ((logfd = job_open_file(j, "log", O_WRONLY | O_CREAT |
 	    O_APPEND)) == -1) {
 		snprintf(err, errlen, "open %s/log: %s", j->dir,
@@ -1238,18 +1254,47 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		_exit(0);
 	}
 	close(p[1]);
-	p[1] = -1;
-	slots_release(s);	/* the supervisor holds them now */
-	if (xwaitpid(pid, &status, 0) == -1 && errno != ECHILD) {
-		snprintf(err, errlen, "waitpid: %s", strerror(errno));
-		goto fail;
-	}
-	do
-		n = read(p[0], &r, sizeof(r));
-	while (n == -1 && errno == EINTR);
-	close(p[0]);
 	close(nullfd);
 	close(logfd);
+	slots_release(s);	/* the supervisor holds them now */
+	sp->mid = pid;
+	sp->report_fd = p[0];
+	return 0;
+fail:
+	slots_release(s);
+	start_failed(rd, j, err, errlen);
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+	if (nullfd != -1)
+		close(nullfd);
+	if (logfd != -1)
+		close(logfd);
+	return -1;
+}
+
+int
+spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j, char *err,
+    size_t errlen)
+{
+	struct report r;
+	int status;
+	ssize_t n;
+
+	if (xwaitpid(sp->mid, &status, 0) == -1 && errno != ECHILD) {
+		snprintf(err, errlen, "waitpid: %s", strerror(errno));
+		close(sp->report_fd);
+		sp->report_fd = -1;
+		start_failed(rd, j, err, errlen);
+		return -1;
+	}
+	sp->mid = -1;
+	do
+		n = read(sp->report_fd, &r, sizeof(r));
+	while (n == -1 && errno == EINTR);
+	close(sp->report_fd);
+	sp->report_fd = -1;
 	if (n != sizeof(r)) {
 		snprintf(err, errlen, "supervisor ended before it reported");
 		return -1;
@@ -1274,25 +1319,13 @@ spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 		job_set_state(j, JOB_RUNNING);
 	}
 	return 0;
-fail:
-	slots_release(s);
-	/* A job that has ended already (only its notify was to run) stays. */
-	if (job_set_state(j, JOB_FAILED) == 0) {
-		j->finished = time(NULL);
-		snprintf(j->error, sizeof(j->error), "%s", err);
-		if (job_write(j) == -1)
-			snprintf(err + strlen(err), errlen - strlen(err),
-			    "; write %s/job.json: %s", j->dir,
-			    strerror(errno));
-		job_ended(rd, j);
-	}
-	if (p[0] != -1)
-		close(p[0]);
-	if (p[1] != -1)
-		close(p[1]);
-	if (nullfd != -1)
-		close(nullfd);
-	if (logfd != -1)
-		close(logfd);
-	return -1;
+}
+
+int
+spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
+    struct conf *c, struct slots *s, char *err, size_t errlen)
+{
+	if (spawn_fork(sp, rd, j, c, s, err, errlen) == -1)
+		return -1;
+	return spawn_wait(sp, rd, j, err, errlen);
 }

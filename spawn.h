@@ -40,6 +40,8 @@ struct spawn {
 	char	**notify_envp;
 	char	 *notify_exe;
 	int	  tell_only;	/* only post the status and notify */
+	pid_t	  mid;		/* spawn_fork's child, until spawn_wait */
+	int	  report_fd;	/* the supervisor's report, until then */
 };
 
 /*
@@ -69,6 +71,19 @@ int	 spawn_check(const struct spawn *sp, const struct conf *c, char *err,
  */
 int	 spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	    struct conf *c, struct slots *s, char *err, size_t errlen);
+
+/*
+ * spawn_start in two halves, so that a caller holding a lock need not
+ * hold it while the trainer starts: spawn_fork hands the slots to the
+ * (detached) supervisor and returns 0 at once, or -1 as spawn_start
+ * does; spawn_wait then waits for the report and returns what
+ * spawn_start would.  Every spawn_fork that returned 0 needs its
+ * spawn_wait.
+ */
+int	 spawn_fork(struct spawn *sp, struct rundir *rd, struct job *j,
+	    struct conf *c, struct slots *s, char *err, size_t errlen);
+int	 spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j,
+	    char *err, size_t errlen);
 
 /* A child run to its end by spawn_run. */
 struct run {
