@@ -31,12 +31,12 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
 LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o metrics.o \
-	  status.o schedule.o commitstatus.o gpu.o \
+	  status.o schedule.o commitstatus.o gpu.o slurm.o \
 	  checkout.o spawn.o delivery.o jobs.o prune.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
 	  tests/test_results tests/test_util tests/test_schedule \
-	  tests/test_queue tests/test_delivery tests/test_spawn
+	  tests/test_queue tests/test_delivery tests/test_spawn tests/test_slurm
 TOOLS	= tests/fake-swift tests/bench tests/swift-webhook-clock
 
 PREFIX	?= /usr
@@ -68,7 +68,7 @@ tests/swift-webhook-clock: webhook.o tests/schedule-clock.o $(LIB_OBJS)
 
 $(OBJS) tests/schedule-clock.o: checkout.h commitstatus.h conf.h delivery.h \
 	  filter.h gpu.h job.h jobs.h prune.h queue.h metrics.h results.h \
-	  rundir.h schedule.h sig.h spawn.h status.h util.h
+	  rundir.h schedule.h sig.h slurm.h spawn.h status.h util.h
 
 deps:
 	@sh tests/deps.sh

@@ -78,7 +78,9 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 			sched_format(c, next, at);
 			snprintf(buf, sizeof(buf), "queued: waiting for the run "
 			    "window (opens %s)", at);
-		} else if (behind > 0)
+		} else if (j->waiting != NULL)	/* slurm: PENDING's reason */
+			snprintf(buf, sizeof(buf), "queued: %s", j->waiting);
+		else if (behind > 0)
 			snprintf(buf, sizeof(buf), "queued behind %d", behind);
 		else
 			snprintf(buf, sizeof(buf), "queued");
@@ -90,8 +92,12 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 			snprintf(buf, sizeof(buf), "preparing");
 	} else if (strcmp(st, JOB_RUNNING) == 0) {
 		gh = "pending";
-		snprintf(buf, sizeof(buf), "running%s%s", j->gpus ?
-		    " on GPU " : "", j->gpus ? j->gpus : "");
+		if (j->slurm_nodes[0] != '\0')
+			snprintf(buf, sizeof(buf), "running on %s",
+			    j->slurm_nodes);
+		else
+			snprintf(buf, sizeof(buf), "running%s%s", j->gpus ?
+			    " on GPU " : "", j->gpus ? j->gpus : "");
 	} else if (strcmp(st, JOB_SUCCEEDED) == 0) {
 		gh = after_failed ? "failure" : "success";
 		snprintf(buf, sizeof(buf), "succeeded%s%s%s", took, loss,
@@ -247,7 +253,7 @@ post(const struct conf *c, const struct job *j, const char *config,
 		/* It fits the pipe: a few hundred bytes. */
 		(void)!write_all(p[1], config, len);
 		close(p[1]);
-		end = spawn_tool(argv, p[0], (int)c->github_timeout + 5,
+		end = spawn_tool(argv, NULL, p[0], (int)c->github_timeout + 5,
 		    &status, tail, sizeof(tail));
 		close(p[0]);
 		code = (m = strstr(tail, CODE_MARK)) ? atoi(m +
@@ -340,8 +346,8 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 		    "post it on", id);
 		goto out;
 	}
-	state = commitstatus_describe(c, &j, j.state == JOB_QUEUED ?
-	    queue_position(rd, id) : -1, desc);
+	state = commitstatus_describe(c, &j, j.state == JOB_QUEUED &&
+	    c->backend == BACKEND_LOCAL ? queue_position(rd, id) : -1, desc);
 	n = snprintf(line, sizeof(line), "%s %s\n", state, desc);
 	if ((prev = file_read_at(j.dirfd, "status", sizeof(line), NULL,
 	    ANY_OWNER)) != NULL && strcmp(prev, line) == 0)
@@ -402,7 +408,7 @@ commitstatus_check(const struct conf *c, char *err, size_t errlen)
 		return -1;
 	OPENSSL_cleanse(token, strlen(token));
 	free(token);
-	end = spawn_tool(argv, 0, 10, &status, tail, sizeof(tail));
+	end = spawn_tool(argv, NULL, 0, 10, &status, tail, sizeof(tail));
 	if (end != RUN_EXITED || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "cannot run curl (apt-get install curl)%s%s",

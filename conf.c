@@ -348,7 +348,8 @@ enum {
 	KEY_API_URL, KEY_PUBLIC_URL, KEY_GITHUB_TIMEOUT, KEY_RUN_WINDOW,
 	KEY_TIMEZONE, KEY_WINDOW_ACTION, KEY_WINDOW_STOP, KEY_MAX_RUNS_PER_DAY,
 	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
-	KEY_AFTER_SUCCESS, NKEYS
+	KEY_AFTER_SUCCESS, KEY_BACKEND, KEY_NODES, KEY_SLURM_ARGS,
+	KEY_SLURM_CONF, KEY_SLURM_POLL, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -398,6 +399,11 @@ static const struct key keys[NKEYS] = {
 	[KEY_GPU_BUSY_MIB] =	{ "gpu_busy_mib",	K_COUNT, O(gpu_busy_mib) },
 	[KEY_GPU_CHECK_INTERVAL] = { "gpu_check_interval", K_SECONDS, O(gpu_check_interval) },
 	[KEY_AFTER_SUCCESS] =	{ "after_success",	K_LIST,	O(after_success) },
+	[KEY_BACKEND] =		{ "backend",		K_STR,	0 },
+	[KEY_NODES] =		{ "nodes",		K_COUNT, O(nodes) },
+	[KEY_SLURM_ARGS] =	{ "slurm_args",		K_LIST,	O(slurm_args) },
+	[KEY_SLURM_CONF] =	{ "slurm_conf",		K_PATH,	O(slurm_conf) },
+	[KEY_SLURM_POLL] =	{ "slurm_poll",		K_SECONDS, O(slurm_poll) },
 };
 #undef O
 
@@ -418,6 +424,7 @@ set_defaults(struct conf *c)
 	    strv_split(&c->notify, "") == -1 ||
 	    strv_split(&c->notify_env, "") == -1 ||
 	    strv_split(&c->after_success, "") == -1 ||
+	    strv_split(&c->slurm_args, "") == -1 ||
 	    setstr(&c->api_url, "https://api.github.com") == -1)
 		return -1;
 	c->max_body = MAX_BODY_DEFAULT;
@@ -431,6 +438,8 @@ set_defaults(struct conf *c)
 	c->github_timeout = 10;
 	c->gpu_busy_mib = 1024;
 	c->gpu_check_interval = 30;
+	c->nodes = 1;
+	c->slurm_poll = 30;
 	return 0;
 }
 
@@ -470,6 +479,16 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 		else
 			return perr(p, "concurrency: \"%s\" is not queue, "
 			    "supersede or cancel-in-progress", val);
+		return 0;
+	}
+	if (i == KEY_BACKEND) {
+		if (strcmp(val, "local") == 0)
+			c->backend = BACKEND_LOCAL;
+		else if (strcmp(val, "slurm") == 0)
+			c->backend = BACKEND_SLURM;
+		else
+			return perr(p, "backend: \"%s\" is not local or slurm",
+			    val);
 		return 0;
 	}
 	if (i == KEY_WINDOW_ACTION) {
@@ -632,6 +651,9 @@ static int
 per_job(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
 {
 	(void)seen, (void)secrets;
+	if (c->backend == BACKEND_SLURM)	/* the cluster's to say */
+		return c->gpus_per_job >= 1 ? 0 :
+		    perr(p, "gpus_per_job must be at least 1");
 	if (c->gpus_per_job < 1 || c->gpus_per_job > c->slots)
 		return perr(p, "gpus_per_job must be from 1 to the number of "
 		    "%s (%ld)", c->gpus.n ? "gpus" : "slots", c->slots);
@@ -823,6 +845,77 @@ gpu_check(struct parse *p, struct conf *c, const int seen[NKEYS],
 	    perr(p, "gpu_check_interval must be at least 1s");
 }
 
+/*
+ * With backend = slurm, Slurm queues, assigns GPUs and limits runs: the
+ * keys for swift-webhook's own slots, queue, GPU check and windows are
+ * refused rather than silently ignored.  The sbatch options swift-webhook
+ * sets itself are not for slurm_args; each of those is one --opt=value
+ * word.  Slurm reads % and \\ in --output as patterns: not in run_dir.
+ */
+static int
+slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	static const int local_only[] = { KEY_GPUS, KEY_SLOTS, KEY_MAX_QUEUED,
+	    KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
+	    KEY_RUN_WINDOW, KEY_WINDOW_ACTION, KEY_WINDOW_STOP,
+	    KEY_AFTER_SUCCESS };
+	static const int slurm_only[] = { KEY_NODES, KEY_SLURM_ARGS,
+	    KEY_SLURM_CONF, KEY_SLURM_POLL };
+	static const char *const ours[] = { "--output", "--error",
+	    "--open-mode", "--chdir", "--job-name", "--parsable", "--wrap",
+	    "--export", "--nodes", "--ntasks-per-node", "--gres", "--array",
+	    "--wait", "--time", "--dependency" };
+	const char *a;
+	size_t i, k, n;
+
+	(void)secrets;
+	if (c->backend == BACKEND_LOCAL) {
+		for (i = 0; i < sizeof(slurm_only) / sizeof(slurm_only[0]); i++)
+			if (seen[slurm_only[i]]) {
+				p->line = seen[slurm_only[i]];
+				return perr(p, "%s is for backend = slurm",
+				    keys[slurm_only[i]].name);
+			}
+		return 0;
+	}
+	for (i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++)
+		if (seen[local_only[i]]) {
+			p->line = seen[local_only[i]];
+			return perr(p, "%s: not with backend = slurm (Slurm "
+			    "queues the jobs and gives them their GPUs; see "
+			    "the README's Slurm section)",
+			    keys[local_only[i]].name);
+		}
+	p->line = seen[KEY_NODES];
+	if (c->nodes < 1 || c->nodes > 1024)
+		return perr(p, "nodes must be from 1 to 1024");
+	p->line = seen[KEY_SLURM_POLL];
+	if (c->slurm_poll < 1)
+		return perr(p, "slurm_poll must be at least 1s");
+	p->line = seen[KEY_SLURM_ARGS];
+	for (i = 0; i < c->slurm_args.n; i++) {
+		a = c->slurm_args.v[i];
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0' ||
+		    !utf8_valid(a))
+			return perr(p, "slurm_args: \"%s\" is not one "
+			    "--option=value word (sbatch's long form)", a);
+		n = strcspn(a, "=");
+		for (k = 0; k < sizeof(ours) / sizeof(ours[0]); k++)
+			if (strlen(ours[k]) == n &&
+			    strncmp(a, ours[k], n) == 0)
+				return perr(p, "slurm_args: %s is set by "
+				    "swift-webhook%s", ours[k],
+				    strcmp(ours[k], "--time") == 0 ?
+				    " from max_runtime" : "");
+	}
+	p->line = seen[KEY_RUN_DIR];
+	if (strpbrk(c->run_dir, "%\\") != NULL)
+		return perr(p, "run_dir: Slurm reads %% and \\ in a log "
+		    "file's name as patterns; choose a path without them");
+	return 0;
+}
+
 static const struct {
 	int	 key;		/* whose line an error names */
 	rule_fn	*check;
@@ -834,6 +927,7 @@ static const struct {
 	{ KEY_ENV,		env_env },
 	{ KEY_NOTIFY_ENV,	env_notify },
 	{ KEY_NOTIFY,		ph_notify },
+	{ KEY_BACKEND,		slurm_keys },
 	{ KEY_SLOTS,		gpus_or_slots },
 	{ KEY_SLOTS,		slot_count },
 	{ KEY_GPUS_PER_JOB,	per_job },
@@ -990,5 +1084,7 @@ conf_free(struct conf *c)
 	free(c->public_url);
 	free(c->timezone);
 	strv_free(&c->after_success);
+	strv_free(&c->slurm_args);
+	free(c->slurm_conf);
 	memset(c, 0, sizeof(*c));
 }

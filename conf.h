@@ -79,6 +79,12 @@ struct conf {
 	long		 gpu_busy_mib;
 	long		 gpu_check_interval;	/* seconds */
 	struct strv	 after_success;	/* argv run after a success */
+	/* Where jobs run: here, or on a Slurm cluster (slurm.c). */
+	enum backend { BACKEND_LOCAL, BACKEND_SLURM } backend;
+	long		 nodes;		/* per job, with slurm */
+	struct strv	 slurm_args;	/* more sbatch options, --opt=value */
+	char		*slurm_conf;	/* SLURM_CONF for the tools, or NULL */
+	long		 slurm_poll;	/* seconds, the longest between polls */
 };
 
 /*

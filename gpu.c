@@ -47,7 +47,8 @@ gpu_busy(const struct conf *c, const char *gpus, char *why, size_t whylen)
 	long index, used, total;
 	int status;
 
-	switch (spawn_tool(argv, 0, SMI_TIMEOUT, &status, out, sizeof(out))) {
+	switch (spawn_tool(argv, NULL, 0, SMI_TIMEOUT, &status, out,
+	    sizeof(out))) {
 	case RUN_EXITED:
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			break;

@@ -69,12 +69,14 @@ job_set_state(struct job *j, const char *to)
 		{ &JOB_PREPARING, &JOB_FAILED },
 		{ &JOB_PREPARING, &JOB_CANCELLED },
 		{ &JOB_PREPARING, &JOB_SUPERSEDED },
+		{ &JOB_PREPARING, &JOB_QUEUED },	/* slurm: submitted */
 		{ &JOB_RUNNING, &JOB_SUCCEEDED },
 		{ &JOB_RUNNING, &JOB_FAILED },
 		{ &JOB_RUNNING, &JOB_KILLED },
 		{ &JOB_RUNNING, &JOB_CANCELLED },
 		{ &JOB_RUNNING, &JOB_SUPERSEDED },
 		{ &JOB_RUNNING, &JOB_TIMEOUT },
+		{ &JOB_RUNNING, &JOB_QUEUED },	/* slurm: requeued */
 	};
 	const char *from = job_state_name(j->state), *t = job_state_name(to);
 	size_t i;
@@ -243,6 +245,7 @@ int
 job_read(struct rundir *rd, const char *id, struct job *j)
 {
 	const char *g;
+	double d;
 	cJSON *o, *a;
 
 	job_init(j);
@@ -291,6 +294,11 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	snprintf(j->error, sizeof(j->error), "%s", json_str(o, "error") ?
 	    json_str(o, "error") : "");
 	j->waiting = json_str(o, "waiting");
+	d = json_num(o, "slurm_job_id", 0);
+	j->slurm_job_id = d >= 1 && d < 4294967296.0 ? (long)d : 0;
+	snprintf(j->slurm_nodes, sizeof(j->slurm_nodes), "%s",
+	    json_str(o, "slurm_nodes") && strlen(json_str(o, "slurm_nodes")) <
+	    sizeof(j->slurm_nodes) ? json_str(o, "slurm_nodes") : "");
 	snprintf(j->ticket, sizeof(j->ticket), "%s", json_str(o, "run_ticket") &&
 	    strlen(json_str(o, "run_ticket")) < sizeof(j->ticket) ?
 	    json_str(o, "run_ticket") : "");
@@ -413,6 +421,10 @@ job_save(const struct job *j, int sync)
 		add_str(o, "waiting", j->waiting);
 	if (j->ticket[0] != '\0')
 		add_str(o, "run_ticket", j->ticket);
+	if (j->slurm_job_id > 0)
+		cJSON_AddNumberToObject(o, "slurm_job_id", j->slurm_job_id);
+	if (j->slurm_nodes[0] != '\0')
+		add_str(o, "slurm_nodes", j->slurm_nodes);
 	if (j->after_state[0] != '\0') {
 		argv = cJSON_AddObjectToObject(o, "after_success");
 		add_str(argv, "state", j->after_state);
@@ -502,6 +514,8 @@ job_lost(struct rundir *rd, const struct job *j)
 	if (j->supervisor > 0 &&
 	    proc_starttime(j->supervisor) == j->supervisor_start)
 		return 0;
+	if (j->slurm_job_id > 0)
+		return 0;	/* Slurm has it: job_adopt */
 	if (j->state != JOB_QUEUED)
 		return 1;
 	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
@@ -680,8 +694,12 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	}
 	k.mine_sp = &sp;
 	j->argv = sp.argv;
-	/* Refused now, not when its turn comes: a trainer that is not there. */
-	if (spawn_check(&sp, c, err, errlen) == -1) {
+	/*
+	 * Refused now, not when its turn comes: a trainer that is not there
+	 * (on Slurm, the trainer is the compute nodes' to have).
+	 */
+	if (c->backend == BACKEND_LOCAL && spawn_check(&sp, c, err,
+	    errlen) == -1) {
 		snprintf(j->error, sizeof(j->error), "%s", err);
 		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
@@ -723,6 +741,20 @@ job_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 			    strerror(errno));
 			goto release;
 		}
+	}
+	if (c->backend == BACKEND_SLURM) {
+		/* Slurm queues it: its supervisor submits it. */
+		struct slots none = { .n = 0 };
+
+		if (spawn_start(&sp, rd, j, c, &none, err, errlen) == -1) {
+			if (claim)
+				claim_release(rd, j->sha, j->config, j->id);
+			goto out;	/* recorded failed */
+		}
+		if (!claim)
+			claim_point(rd, j->sha, j->config, j->id);
+		rc = JOB_STARTED;
+		goto out;
 	}
 	qr = queue_submit(rd, c, j->id, start_one, &k, err, errlen);
 	kick_wait(&k);
@@ -860,15 +892,55 @@ job_end_queued(struct rundir *rd, struct conf *c, const char *id,
 	return p.n > 0;
 }
 
+/*
+ * Supersede on Slurm, which has the waiting jobs: each older job of the
+ * run directory of the branch and another delivery that waits (or, with
+ * running_too, runs) is asked to stop, and its supervisor scancels it.
+ */
+struct sweep {
+	struct rundir	*rd;
+	struct conf	*c;
+	const char	*branch, *delivery, *newest;
+	int		 running_too;
+};
+
+static int
+sweep_one(void *arg, const char *name)
+{
+	struct sweep *w = arg;
+	const char *to = NULL;
+	struct job j;
+
+	if (!job_id_valid(name) || strcmp(name, w->newest) >= 0 ||
+	    job_read(w->rd, name, &j) == -1)
+		return 0;
+	if (j.branch != NULL && strcmp(j.branch, w->branch) == 0 &&
+	    (j.delivery == NULL || strcmp(j.delivery, w->delivery) != 0))
+		to = j.state == JOB_QUEUED ? JOB_SUPERSEDED : w->running_too &&
+		    (j.state == JOB_RUNNING || j.state == JOB_PREPARING) ?
+		    JOB_CANCELLED : NULL;
+	if (to != NULL && job_request_stop(&j, to) == 0)
+		job_adopt(w->rd, w->c, name);	/* its supervisor gone */
+	job_close(&j);
+	return 0;
+}
+
 void
 job_supersede(struct rundir *rd, struct conf *c, const char *branch,
     const char *delivery, const char *newest, int running_too)
 {
 	struct pick p = { rd, c, NULL, branch, JOB_SUPERSEDED, 0 };
+	struct sweep w = { rd, c, branch, delivery, newest, running_too };
 	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], err[512];
 	struct job j;
 	int i, n;
 
+	if (c->backend == BACKEND_SLURM) {
+		if (dir_each(rd->fd, sweep_one, &w) == -1)
+			fprintf(stderr, "swift-webhook: supersede: %s: %s\n",
+			    rd->path, strerror(errno));
+		return;
+	}
 	if (queue_remove(rd, choose, picked, &p, err, sizeof(err)) !=
 	    QUEUE_OK)
 		fprintf(stderr, "swift-webhook: supersede: %s\n", err);
@@ -921,6 +993,35 @@ cancel_lost(struct rundir *rd, struct conf *c, struct job *j)
 	}
 	job_kick(rd, c);
 	return rc;
+}
+
+int
+job_adopt(struct rundir *rd, struct conf *c, const char *id)
+{
+	struct slots none = { .n = 0 };
+	struct spawn sp;
+	struct job j;
+	char err[512];
+	int rc = -1;
+
+	if (c->backend != BACKEND_SLURM || job_read(rd, id, &j) == -1)
+		return 0;
+	if (j.slurm_job_id > 0 && j.state != NULL &&
+	    !job_state_final(j.state) && !(j.supervisor > 0 &&
+	    proc_starttime(j.supervisor) == j.supervisor_start) &&
+	    job_valid(&j, err, sizeof(err)) == 0 &&
+	    spawn_prepare(&sp, &j, c) == 0) {
+		j.argv = sp.argv;
+		sp.adopt = 1;
+		if ((rc = spawn_start(&sp, rd, &j, c, &none, err,
+		    sizeof(err))) == -1)
+			fprintf(stderr, "swift-webhook: job %s: a new "
+			    "supervisor: %s\n", id, err);
+		j.argv = NULL;
+		spawn_free(&sp);
+	}
+	job_close(&j);
+	return rc == 0;
 }
 
 /* Waits until job id has ended, at most kill_grace + 30 s. */
@@ -997,5 +1098,6 @@ job_cancel(struct rundir *rd, struct conf *c, const char *id, char state[16],
 		    strerror(errno));
 		return CANCEL_ERROR;
 	}
+	job_adopt(rd, c, id);	/* Slurm's, its supervisor gone: scancel */
 	return await_end(rd, c, id, state, err, errlen);
 }

@@ -13,7 +13,9 @@
  *	   +--> cancelled | superseded | failed (its trainer cannot start)
  *
  * "preparing" is the checkout of the pushed commit (checkout.h), only with
- * a repository configured.  "lost" is never written: it is how a
+ * a repository configured.  With backend = slurm, a job is "queued" while
+ * Slurm has it pending: after its checkout (preparing --> queued) and
+ * when Slurm requeues it (running --> queued).  "lost" is never written: it is how a
  * preparing or running job whose supervisor is gone (or a queued one that
  * is neither in the queue nor started) shows.
  *
@@ -73,6 +75,9 @@ struct job {
 	int		 after_exit;	/* -1: none */
 	long		 after_duration;
 	char		 after_error[256];
+	/* backend = slurm: its Slurm job, once submitted, and its nodes. */
+	long		 slurm_job_id;	/* 0: none */
+	char		 slurm_nodes[128];
 	struct results	 results;	/* from logging.jsonl, at its end */
 	cJSON		*src;		/* what job_read parsed */
 };
@@ -159,8 +164,20 @@ int	 job_open_file(const struct job *j, const char *name, int flags);
 /* The state a stop request names, or NULL: read by the supervisor. */
 const char *job_stop_requested(const struct job *j);
 
-/* Whether a job shows as lost (see above), from its job.json. */
+/*
+ * Whether a job shows as lost (see above), from its job.json.  A job
+ * Slurm has (slurm_job_id) never does: job_adopt gives it a supervisor.
+ */
 int	 job_lost(struct rundir *rd, const struct job *j);
+
+/*
+ * backend = slurm: if job id is one Slurm has and its supervisor is gone
+ * (killed, or its machine rebooted), starts a new one, which asks Slurm
+ * (squeue, then sacct) and records what it says before this returns;
+ * then it follows the job to its end as the first would have.  Returns 1
+ * if it started one, else 0.
+ */
+int	 job_adopt(struct rundir *rd, struct conf *c, const char *id);
 
 enum job_result {
 	JOB_STARTED,		/* running (j->pid) or queued */

@@ -31,6 +31,7 @@
 #include "queue.h"
 #include "rundir.h"
 #include "schedule.h"
+#include "slurm.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -92,7 +93,7 @@ add_progress(cJSON *o, const struct job *j)
 }
 
 /* The configuration the command runs with, for what depends on it. */
-static const struct conf *conf;
+static struct conf *conf;
 
 /*
  * What people are shown of job id, with its progress if it runs, and
@@ -106,6 +107,9 @@ job_load(struct rundir *rd, const char *id)
 	struct job j;
 	cJSON *o;
 
+	/* On Slurm: a job whose supervisor is gone gets a new one first. */
+	if (conf != NULL)
+		job_adopt(rd, conf, id);
 	if ((o = job_load_shown(rd, id, &j)) == NULL)
 		return NULL;
 	st = json_str(o, "state");
@@ -201,7 +205,12 @@ print_table(const cJSON *all)
 		state = json_str(job, "state");
 		sha = json_str(job, "sha");
 		started = json_str(job, "started");
-		snprintf(pid, sizeof(pid), "%.0f", json_num(job, "pid", -1));
+		if (json_num(job, "slurm_job_id", -1) > 0)
+			snprintf(pid, sizeof(pid), "s%.0f",
+			    json_num(job, "slurm_job_id", -1));
+		else
+			snprintf(pid, sizeof(pid), "%.0f",
+			    json_num(job, "pid", -1));
 		d = json_num(job, "duration", -1);
 		if (d < 0 && state != NULL && strcmp(state, JOB_RUNNING) == 0)
 			d = since(started);
@@ -228,7 +237,8 @@ print_table(const cJSON *all)
 			snprintf(how, sizeof(how), "-");
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
 		    "%s\n", json_str(job, "id"), state ? state : "?",
-		    json_num(job, "pid", -1) > 0 ? pid : "-",
+		    json_num(job, "pid", -1) > 0 ||
+		    json_num(job, "slurm_job_id", -1) > 0 ? pid : "-",
 		    json_str(job, "branch") ? json_str(job, "branch") : "-",
 		    sha ? sha : "-",
 		    json_str(job, "config") ? json_str(job, "config") : "-",
@@ -567,8 +577,8 @@ cmd_check(const char *config, int argc, char *argv[])
 			free(sp.cwd);
 			sp.cwd = strdup("/");
 		}
-		if (sp.cwd != NULL && spawn_check(&sp, &c, err,
-		    sizeof(err)) == -1)
+		if (c.backend == BACKEND_LOCAL && sp.cwd != NULL &&
+		    spawn_check(&sp, &c, err, sizeof(err)) == -1)
 			problem(&n, "%s (as %s)", err, user);
 		if (sp.notify_argv != NULL && (sp.notify_exe == NULL ||
 		    access(sp.notify_exe, X_OK) == -1))
@@ -576,6 +586,9 @@ cmd_check(const char *config, int argc, char *argv[])
 			    sp.notify_argv[0], user);
 		spawn_free(&sp);
 	}
+	if (c.backend == BACKEND_SLURM && slurm_check(&c, err,
+	    sizeof(err)) == -1)
+		problem(&n, "Slurm: %s (as %s)", err, user);
 	if (commitstatus_check(&c, err, sizeof(err)) == -1)
 		problem(&n, "commit statuses: %s (as %s)", err, user);
 	if (c.gpu_check && gpu_busy(&c, c.gpus.v[0], err, sizeof(err)) ==

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 #include "job.h"
 #include "queue.h"
 #include "schedule.h"
+#include "slurm.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -111,21 +113,21 @@ spawn_tool_env(struct strv *env)
 }
 
 enum run_end
-spawn_tool(char *const argv[], int stdin_fd, int timeout, int *status,
-    char *tail, size_t taillen)
+spawn_tool(char *const argv[], char *const envp[], int stdin_fd, int timeout,
+    int *status, char *tail, size_t taillen)
 {
 	struct strv env = { NULL, 0 };
 	enum run_end end;
 	struct run r;
 
 	*status = 0;
-	if (spawn_tool_env(&env) == -1) {
+	if (envp == NULL && spawn_tool_env(&env) == -1) {
 		snprintf(tail, taillen, "out of memory");
 		return RUN_ERROR;
 	}
 	memset(&r, 0, sizeof(r));
 	r.argv = argv;
-	r.envp = env.v;
+	r.envp = envp != NULL ? envp : env.v;
 	r.dir = "/";
 	r.stdin_fd = stdin_fd;
 	r.deadline = time(NULL) + timeout;
@@ -328,7 +330,9 @@ spawn_free(struct spawn *sp)
 }
 
 /* What the supervisor tells the one that started it, one record. */
-enum { REPORT_STARTED = 1, REPORT_PREPARING, REPORT_FAILED };
+enum { REPORT_STARTED = 1, REPORT_PREPARING, REPORT_FAILED,
+	REPORT_WAITING		/* slurm: the job's state is as recorded */
+};
 
 enum stage {
 	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
@@ -904,7 +908,8 @@ finish(struct spawn *sp, struct rundir *rd, struct conf *c, struct job *j,
 		checkout_remove(j);
 	record(j);
 	job_ended(rd, j);
-	job_kick(rd, c);
+	if (c->backend == BACKEND_LOCAL)
+		job_kick(rd, c);
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
 	commitstatus_post(rd, c, j->id);
@@ -1082,6 +1087,220 @@ after_success(const struct conf *c, const struct spawn *sp, struct job *j)
 }
 
 /*
+ * backend = slurm: brings j's record to what Slurm says (st).  Returns 1
+ * if the record changed.
+ */
+static int
+slurm_apply(struct job *j, const struct slurm_state *st, const char *stopped,
+    char *waiting, size_t waitlen)
+{
+	const char *was = j->state;
+	char how[64];
+
+	snprintf(j->slurm_nodes, sizeof(j->slurm_nodes), "%s", st->nodes);
+	if (st->state == JOB_QUEUED) {
+		if (j->state == JOB_RUNNING)
+			spawn_log("job %s: Slurm requeued job %ld (%s)", j->id,
+			    j->slurm_job_id, st->name);
+		job_set_state(j, JOB_QUEUED);
+		snprintf(waiting, waitlen, "slurm: %s", st->reason[0] ?
+		    st->reason : st->name);
+		if (j->waiting == NULL || strcmp(j->waiting, waiting) != 0) {
+			j->waiting = waiting;
+			return 1;
+		}
+		return j->state != was;
+	}
+	j->waiting = NULL;
+	if (j->state != JOB_RUNNING && !(st->start == 0 &&
+	    (st->state == JOB_CANCELLED || st->state == JOB_FAILED))) {
+		/* Ended between two looks: it ran all the same. */
+		job_set_state(j, JOB_RUNNING);
+		j->started = st->start ? st->start : time(NULL);
+		spawn_log("job %s: Slurm job %ld running on %s", j->id,
+		    j->slurm_job_id, st->nodes[0] ? st->nodes : "?");
+	}
+	if (st->state == JOB_RUNNING)
+		return j->state != was;
+	j->finished = st->end != 0 && st->end >= j->started ? st->end :
+	    time(NULL);
+	j->exit_code = st->exit_code;
+	j->signal = st->signal;
+	if (st->state == JOB_CANCELLED && stopped != NULL)
+		job_set_state(j, stopped);	/* cancelled or superseded */
+	else
+		job_set_state(j, st->state);
+	if (st->state == JOB_FAILED && strcmp(st->name, "FAILED") != 0)
+		snprintf(j->error, sizeof(j->error), "Slurm: %s%s", st->name,
+		    strcmp(st->name, "PREEMPTED") == 0 ? " (not requeued)" :
+		    "");
+	snprintf(how, sizeof(how), st->signal ? "exit code %d, signal %d" :
+	    "exit code %d", st->exit_code, st->signal);
+	spawn_log("job %s: Slurm job %ld ended %s (%s): %s", j->id,
+	    j->slurm_job_id, st->name, how, j->state);
+	return 1;
+}
+
+/* Submits j: its batch script, then sbatch.  Returns 0, or -1 (failed). */
+static int
+slurm_submit_job(struct spawn *sp, struct conf *c, struct job *j)
+{
+	long id;
+
+	if (slurm_script(c, j, sp->argv, j->error, sizeof(j->error)) == -1 ||
+	    (id = slurm_submit(c, j, sp->envp, sp->cwd, j->error,
+	    sizeof(j->error))) == -1) {
+		spawn_log("job %s: %s", j->id, j->error);
+		job_set_state(j, JOB_FAILED);
+		j->finished = time(NULL);
+		return -1;
+	}
+	j->slurm_job_id = id;
+	spawn_log("job %s: submitted as Slurm job %ld", j->id, id);
+	return 0;
+}
+
+/*
+ * The supervisor of a job on Slurm.  A new job: answers at once (the job
+ * stays queued), checks out its commit, writes its batch script and
+ * submits it.  A job whose Slurm id is recorded (its first supervisor
+ * is gone, and jobs or cancel started this one): asks Slurm first and
+ * answers with the record brought up to date.  Then it follows the job
+ * (squeue, sacct: at first every second, then less often, up to every
+ * slurm_poll), scancels it when asked to stop, and finishes it as the
+ * local supervisor does.  Never returns.
+ */
+static void __attribute__((noreturn))
+follow_slurm(struct spawn *sp, struct rundir *rd, struct conf *c,
+    struct job *j, int rep)
+{
+	struct slots none = { .n = 0 };
+	struct slurm_state st;
+	char waiting[96], err[512], said[512] = "";
+	const char *stopped = NULL;
+	time_t now, next = 0, asked = 0, unknown = 0;
+	long interval = 1;
+	int lock, changed;
+
+	/* One supervisor per job: a second one leaves it to the first. */
+	if ((lock = job_open_file(j, "supervisor.lock", O_RDWR | O_CREAT)) ==
+	    -1 || flock(lock, LOCK_EX | LOCK_NB) == -1) {
+		report(rep, REPORT_WAITING, 0, 0, 0);
+		_exit(0);
+	}
+	j->supervisor = getpid();
+	j->supervisor_start = proc_starttime(j->supervisor);
+	j->output_dir = sp->output_dir;
+	if (j->slurm_job_id == 0) {
+		if (job_save(j, 0) == -1) {
+			report(rep, REPORT_FAILED, STAGE_PIDFILE, errno, 0);
+			_exit(1);
+		}
+		report(rep, REPORT_WAITING, 0, 0, 0);
+		close(rep);
+		rep = -1;
+		tell_async(rd, c, j);
+		if (c->repository != NULL) {
+			job_set_state(j, JOB_PREPARING);
+			record(j);
+			tell_async(rd, c, j);
+			if (prepare(rd, c, j) == -1)
+				finish(sp, rd, c, j, &none, 1);
+			job_set_state(j, JOB_QUEUED);
+		}
+		if ((stopped = job_stop_requested(j)) != NULL) {
+			job_set_state(j, stopped);
+			j->finished = time(NULL);
+			finish(sp, rd, c, j, &none, 0);
+		}
+		if (slurm_submit_job(sp, c, j) == -1) {
+			claim_release(rd, j->sha, j->config, j->id);
+			finish(sp, rd, c, j, &none, 1);
+		}
+		record(j);	/* synced: the Slurm id outlives a crash */
+	}
+	for (;;) {
+		now = time(NULL);
+		if (stopped == NULL && (stopped = job_stop_requested(j)) !=
+		    NULL) {
+			spawn_log("job %s: stopping (%s): scancel %ld", j->id,
+			    stopped, j->slurm_job_id);
+			asked = 0;
+			interval = 1;
+		}
+		if (stopped != NULL && now - asked >= 30) {
+			if (slurm_cancel(c, j->slurm_job_id, err,
+			    sizeof(err)) == -1)
+				spawn_log("job %s: %s", j->id, err);
+			asked = now;
+			next = now + 1;
+		}
+		if (now >= next) {
+			switch (slurm_query(c, j->slurm_job_id, &st, err,
+			    sizeof(err))) {
+			case SLURM_KNOWN:
+				unknown = 0;
+				changed = slurm_apply(j, &st, stopped, waiting,
+				    sizeof(waiting));
+				/* Recorded before the answer: jobs reads it. */
+				if (changed) {
+					interval = 1;
+					job_save(j, job_state_final(j->state));
+				}
+				if (rep != -1) {
+					report(rep, REPORT_WAITING, 0, 0, 0);
+					close(rep);
+					rep = -1;
+				}
+				if (job_state_final(j->state)) {
+					if (results_read(sp->output_dir,
+					    &j->results) == -1)
+						spawn_log("job %s: %s/logging"
+						    ".jsonl: %s", j->id,
+						    sp->output_dir,
+						    strerror(errno));
+					finish(sp, rd, c, j, &none, 0);
+				}
+				if (changed)
+					tell_async(rd, c, j);
+				break;
+			case SLURM_UNKNOWN:
+				if (unknown == 0)
+					unknown = now;
+				if (now - unknown < 300)
+					break;
+				/* Five minutes: no lag is that long. */
+				snprintf(j->error, sizeof(j->error), "Slurm no "
+				    "longer knows job %ld (%s)",
+				    j->slurm_job_id, err);
+				spawn_log("job %s: %s", j->id, j->error);
+				if (j->state != JOB_RUNNING)
+					job_set_state(j, JOB_RUNNING);
+				job_set_state(j, JOB_FAILED);
+				j->finished = now;
+				finish(sp, rd, c, j, &none, 1);
+			case SLURM_ERROR:
+				if (strcmp(err, said) != 0)	/* once */
+					spawn_log("job %s: %s", j->id, err);
+				snprintf(said, sizeof(said), "%s", err);
+				break;
+			}
+			if (rep != -1) {
+				report(rep, REPORT_WAITING, 0, 0, 0);
+				close(rep);
+				rep = -1;
+			}
+			next = now + interval;
+			if ((interval *= 2) > c->slurm_poll)
+				interval = c->slurm_poll;
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;	/* tell_async's */
+		usleep(5 * POLL_US);
+	}
+}
+
+/*
  * The detached supervisor: starts the trainer on its slots (after the
  * checkout, when there is a repository, and once its GPUs are free, with
  * gpu_check), reports to whoever started it, watches the trainer, runs
@@ -1111,6 +1330,8 @@ supervise(struct spawn *sp, struct rundir *rd, struct conf *c,
 			notify(c, sp, j);
 		_exit(0);
 	}
+	if (c->backend == BACKEND_SLURM)
+		follow_slurm(sp, rd, c, j, rep);
 	j->supervisor = getpid();
 	j->supervisor_start = proc_starttime(j->supervisor);
 	j->output_dir = sp->output_dir;
@@ -1262,7 +1483,8 @@ spawn_fork(struct spawn *sp, struct rundir *rd, struct job *j,
 	return 0;
 fail:
 	slots_release(s);
-	start_failed(rd, j, err, errlen);
+	if (!sp->adopt)
+		start_failed(rd, j, err, errlen);
 	if (p[0] != -1)
 		close(p[0]);
 	if (p[1] != -1)
@@ -1286,7 +1508,8 @@ spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j, char *err,
 		snprintf(err, errlen, "waitpid: %s", strerror(errno));
 		close(sp->report_fd);
 		sp->report_fd = -1;
-		start_failed(rd, j, err, errlen);
+		if (!sp->adopt)
+			start_failed(rd, j, err, errlen);
 		return -1;
 	}
 	sp->mid = -1;
@@ -1303,7 +1526,7 @@ spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j, char *err,
 		/* The supervisor has recorded it (or never wrote a thing). */
 		start_error(err, errlen, r.stage, r.err, sp);
 		if ((r.stage == STAGE_SETSID || r.stage == STAGE_FORK ||
-		    r.stage == STAGE_FDS) &&
+		    r.stage == STAGE_FDS) && !sp->adopt &&
 		    job_set_state(j, JOB_FAILED) == 0) {
 			snprintf(j->error, sizeof(j->error), "%s", err);
 			j->finished = time(NULL);
@@ -1312,6 +1535,8 @@ spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j, char *err,
 		}
 		return -1;
 	}
+	if (r.kind == REPORT_WAITING)
+		return 0;	/* Slurm has it, or will: as recorded */
 	if (r.kind == REPORT_PREPARING)
 		job_set_state(j, JOB_PREPARING);
 	else if (!sp->tell_only && !job_state_final(j->state)) {

@@ -40,6 +40,8 @@ struct spawn {
 	char	**notify_envp;
 	char	 *notify_exe;
 	int	  tell_only;	/* only post the status and notify */
+	int	  adopt;	/* a new supervisor for a job Slurm has:
+				   failing to start it fails no job */
 	pid_t	  mid;		/* spawn_fork's child, until spawn_wait */
 	int	  report_fd;	/* the supervisor's report, until then */
 };
@@ -125,12 +127,13 @@ int	 spawn_base_env(struct strv *env);
 int	 spawn_tool_env(struct strv *env);
 
 /*
- * Runs a tool of ours (curl, nvidia-smi) as spawn_run does: no shell,
- * from /, with spawn_tool_env, its stdin on stdin_fd (0: ours), its output
- * only to tail, killed after timeout seconds.
+ * Runs a tool of ours (curl, nvidia-smi, Slurm's) as spawn_run does: no
+ * shell, from /, with envp (NULL: spawn_tool_env), its stdin on stdin_fd
+ * (0: ours), its output only to tail, killed after timeout seconds.
  */
-enum run_end spawn_tool(char *const argv[], int stdin_fd, int timeout,
-	    int *status, char *tail, size_t taillen);
+enum run_end spawn_tool(char *const argv[], char *const envp[],
+	    int stdin_fd, int timeout, int *status, char *tail,
+	    size_t taillen);
 
 /*
  * Runs fn(rd, c, fd) in a detached process (its own session, stdio on

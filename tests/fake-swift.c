@@ -30,6 +30,9 @@
  *	fake_signal: N	kill itself with signal N at the end instead
  *	fake_fork: 1	leave a child process in its group, sleeping too
  *
+ * With NNODES set (a multi-node launch), it prints its NODE_RANK and
+ * master; only node 0 writes the outputs.
+ *
  * export (ms-swift's swift/pipelines/export: merge LoRA, quantize) needs
  * --adapters (an existing folder, a checkpoint) or --model; it writes
  * argv, env and config.json into --output_dir (default: the adapters'
@@ -300,6 +303,26 @@ main(int argc, char *argv[])
 	}
 	text = slurp(config);
 	sleep_s = config_num(text, "fake_sleep", 0);
+	/*
+	 * Multi-node (ms-swift's NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT
+	 * for torchrun): each node says so; as in ms-swift, only the first
+	 * writes the outputs.
+	 */
+	if (getenv("NNODES") != NULL) {
+		printf("fake-swift: node %s of %s, master %s:%s, %s "
+		    "process(es) per node\n", getenv("NODE_RANK") ?
+		    getenv("NODE_RANK") : "?", getenv("NNODES"),
+		    getenv("MASTER_ADDR") ? getenv("MASTER_ADDR") : "?",
+		    getenv("MASTER_PORT") ? getenv("MASTER_PORT") : "?",
+		    getenv("NPROC_PER_NODE") ? getenv("NPROC_PER_NODE") : "?");
+		fflush(stdout);
+		if (getenv("NODE_RANK") == NULL ||
+		    strcmp(getenv("NODE_RANK"), "0") != 0) {
+			if (sleep_s > 0)
+				sleep((unsigned)sleep_s);
+			return (int)config_num(text, "fake_exit", 0);
+		}
+	}
 	code = config_num(text, "fake_exit", 0);
 	sig = config_num(text, "fake_signal", 0);
 	forks = config_num(text, "fake_fork", 0);

@@ -28,9 +28,10 @@ test_states(void)
 	static const char legal[10][11] = {
 		"0110101100",	/* queued: preparing running failed cancelled
 				   superseded */
-		"0010101100",	/* preparing: running failed cancelled
-				   superseded */
-		"0001111110",	/* running: every end */
+		"1010101100",	/* preparing: running failed cancelled
+				   superseded; queued (slurm: submitted) */
+		"1001111110",	/* running: every end; queued (slurm:
+				   requeued) */
 		"0000000000", "0000000000", "0000000000", "0000000000",
 		"0000000000", "0000000000",
 		"0000000000",	/* lost is shown, never a state to change */

@@ -1,0 +1,136 @@
+# tests/slurm-cluster.sh: a real Slurm cluster on this one machine, for
+# the tests (sourced, bash; needs root and Debian's slurm-wlm, slurmdbd,
+# munge and mariadb-server).  Everything lives under $S and listens on
+# 127.0.0.1 ports of its own:
+#
+#	munged		its own key and socket
+#	mariadbd	the accounting database, for slurmdbd
+#	slurmdbd	so that sacct knows jobs the controller has forgotten
+#	slurmctld	MinJobAge=2: it forgets ended jobs within seconds
+#	slurmd x 3	nodes n1 and n2 (partition debug, the default) and
+#			n3 (partition slow), each 2 CPUs and one "GPU": a
+#			gres whose device file is a character device like
+#			/dev/null (Slurm only looks at its type)
+#
+# slurm_up starts it all and waits until both nodes are idle; slurm_down
+# stops it (call it from the test's EXIT trap).
+
+slurm_up() {
+	local host p_ctld p_dbd p_db p_n1 p_n2 p_n3 i
+	S=$T/slurm
+	host=$(hostname -s)
+	mkdir -p "$S"/munge "$S"/state "$S"/spool/n1 "$S"/spool/n2 \
+	    "$S"/spool/n3 "$S"/log
+	chmod 755 "$S" "$S/munge"
+	p_ctld=$(free_port) p_dbd=$(free_port) p_db=$(free_port)
+	p_n1=$(free_port) p_n2=$(free_port) p_n3=$(free_port)
+
+	head -c 1024 /dev/urandom > "$S/munge/key"
+	chmod 400 "$S/munge/key"
+	munged --force --socket="$S/munge/sock" --key-file="$S/munge/key" \
+	    --log-file="$S/log/munged.log" --pid-file="$S/munge/pid" \
+	    --seed-file="$S/munge/seed" || return 1
+
+	mariadb-install-db --no-defaults --datadir="$S/db" --user=root \
+	    --auth-root-authentication-method=normal --skip-test-db \
+	    > "$S/log/mariadb-install.log" 2>&1 || return 1
+	mariadbd --no-defaults --datadir="$S/db" --user=root \
+	    --socket="$S/db.sock" --port="$p_db" --bind-address=127.0.0.1 \
+	    --pid-file="$S/db.pid" --log-error="$S/log/mariadb.log" \
+	    --innodb-buffer-pool-size=16M --skip-name-resolve \
+	    > /dev/null 2>&1 &
+	for i in $(seq 100); do [ -S "$S/db.sock" ] && break; sleep 0.1; done
+	mariadb --no-defaults -S "$S/db.sock" -u root -e \
+	    "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';
+	     GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" || return 1
+
+	cat > "$S/slurmdbd.conf" <<EOF
+AuthType=auth/munge
+AuthInfo=socket=$S/munge/sock
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$p_dbd
+SlurmUser=root
+LogFile=$S/log/slurmdbd.log
+PidFile=$S/slurmdbd.pid
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$p_db
+StorageUser=slurm
+StoragePass=slurm
+StorageLoc=slurm_acct_db
+EOF
+	chmod 600 "$S/slurmdbd.conf"
+	mknod "$S/gpu0" c 1 3 || return 1
+	cat > "$S/slurm.conf" <<EOF
+ClusterName=swh
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$p_ctld
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$S/munge/sock
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/spool/%n
+SlurmctldPidFile=$S/slurmctld.pid
+SlurmdPidFile=$S/slurmd-%n.pid
+SlurmctldLogFile=$S/log/slurmctld.log
+SlurmdLogFile=$S/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+GresTypes=gpu
+MpiDefault=none
+ReturnToService=2
+SchedulerParameters=sched_min_interval=500000
+MinJobAge=2
+KillWait=2
+InactiveLimit=0
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$p_dbd
+AccountingStoragePass=$S/munge/sock
+JobCompType=jobcomp/none
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n1 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n2 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
+NodeName=n3 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n3 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
+PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
+PartitionName=slow Nodes=n3 MaxTime=INFINITE State=UP
+EOF
+	echo "NodeName=n[1-3] Name=gpu File=$S/gpu0" > "$S/gres.conf"
+	export SLURM_CONF=$S/slurm.conf
+	slurmdbd || return 1
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p_dbd") 2>/dev/null && break
+		sleep 0.1
+	done
+	slurmctld || return 1
+	slurmd -N n1 && slurmd -N n2 && slurmd -N n3 || return 1
+	for i in $(seq 300); do
+		[ "$(sinfo -h -o '%T' 2>/dev/null | sort -u)" = idle ] &&
+		    sacct -n -X -S now > /dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "slurm_up: the cluster did not come up; its logs:" >&2
+	tail -n 5 "$S"/log/* >&2
+	return 1
+}
+
+slurm_down() {
+	local f
+	[ -n "${S:-}" ] || return 0
+	# Jobs first: their steps outlive slurmd otherwise.
+	SLURM_CONF=$S/slurm.conf scancel --user="$(id -un)" 2> /dev/null &&
+	    sleep 3
+	for f in "$S"/slurmd-n?.pid "$S"/slurmctld.pid "$S"/slurmdbd.pid \
+	    "$S"/db.pid "$S"/munge/pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	sleep 1
+	for f in "$S"/slurmd-n?.pid "$S"/slurmctld.pid "$S"/slurmdbd.pid \
+	    "$S"/db.pid "$S"/munge/pid; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}

@@ -1,0 +1,152 @@
+/*
+ * test_slurm.c: the Slurm backend's pieces that need no cluster: how
+ * Slurm's states map to a job's, and the batch script, which sh runs:
+ * every word from the job must reach the trainer as it was, whatever
+ * quotes, $(...), backquotes, globs or newlines it holds.  (The cluster
+ * itself is tests/slurm.sh.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "slurm.h"
+#include "t.h"
+
+static void
+test_map(void)
+{
+	static const struct {
+		const char	*slurm;
+		const char *const *job;
+	} m[] = {
+		{ "PENDING", &JOB_QUEUED }, { "REQUEUED", &JOB_QUEUED },
+		{ "CONFIGURING", &JOB_QUEUED }, { "RUNNING", &JOB_RUNNING },
+		{ "COMPLETING", &JOB_RUNNING }, { "SUSPENDED", &JOB_RUNNING },
+		{ "COMPLETED", &JOB_SUCCEEDED }, { "FAILED", &JOB_FAILED },
+		{ "NODE_FAIL", &JOB_FAILED }, { "OUT_OF_MEMORY", &JOB_FAILED },
+		{ "PREEMPTED", &JOB_FAILED }, { "TIMEOUT", &JOB_TIMEOUT },
+		{ "CANCELLED", &JOB_CANCELLED },
+		{ "CANCELLED by 0", &JOB_CANCELLED },
+	};
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		snprintf(name, sizeof(name), "map: %s", m[i].slurm);
+		CHECK(slurm_state_map(m[i].slurm) == *m[i].job, name,
+		    "got %s", slurm_state_map(m[i].slurm) ?
+		    slurm_state_map(m[i].slurm) : "NULL");
+	}
+	CHECK(slurm_state_map("RUNNINGX") == NULL, "map: RUNNINGX unknown",
+	    "mapped");
+	CHECK(slurm_state_map("") == NULL, "map: empty unknown", "mapped");
+	CHECK(slurm_state_map("PEND") == NULL, "map: a prefix is unknown",
+	    "mapped");
+}
+
+/* Runs script under sh; returns what it printed (to free). */
+static char *
+run_sh(const char *script)
+{
+	char path[] = "/tmp/swh-test-slurm-XXXXXX", *out;
+	size_t n;
+	FILE *f;
+	int fd, p[2], status;
+	pid_t pid;
+
+	if ((fd = mkstemp(path)) == -1 || write(fd, script, strlen(script)) !=
+	    (ssize_t)strlen(script) || close(fd) == -1 || pipe(p) == -1)
+		return NULL;
+	if ((pid = fork()) == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		execl("/bin/sh", "sh", path, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	out = calloc(1, 1 << 16);
+	f = fdopen(p[0], "r");
+	n = fread(out, 1, (1 << 16) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	waitpid(pid, &status, 0);
+	unlink(path);
+	return out;
+}
+
+static void
+test_script(void)
+{
+	char *const argv[] = { "/usr/bin/printf", "[%s]\\n", "it's",
+	    "$(touch /tmp/swh-test-slurm-pwned)", "`id`", "*", "a b\nc",
+	    "''", "\\", "--output_dir", NULL };
+	const char *want = "[it's]\n[$(touch /tmp/swh-test-slurm-pwned)]\n"
+	    "[`id`]\n[*]\n[a b\nc]\n['']\n[\\]\n[--output_dir]\n";
+	struct conf c;
+	struct job j;
+	char buf[4096], *out;
+	int n;
+
+	memset(&c, 0, sizeof(c));
+	c.nodes = 1;
+	c.gpus_per_job = 1;
+	job_init(&j);
+	snprintf(j.id, sizeof(j.id), "20261130T000000.000Z-abcdef0-sft");
+	n = slurm_script_text(&c, &j, argv, buf, sizeof(buf));
+	CHECK(n > 0 && strncmp(buf, "#!/bin/sh\n", 10) == 0,
+	    "script: a sh script", "%d: %s", n, buf);
+	unlink("/tmp/swh-test-slurm-pwned");
+	out = run_sh(buf);
+	CHECK(out != NULL && strcmp(out, want) == 0,
+	    "script: each word reaches the command as it was", "got \"%s\"",
+	    out ? out : "(nothing)");
+	CHECK(access("/tmp/swh-test-slurm-pwned", F_OK) == -1,
+	    "script: nothing in a word is run", "the file was made");
+	free(out);
+	CHECK(strstr(buf, "srun") == NULL && strstr(buf, "NNODES") == NULL,
+	    "script: one node: the command itself, no srun", "%s", buf);
+	CHECK(slurm_script_text(&c, &j, argv, buf, 64) == -1,
+	    "script: too long for the buffer: refused", "fitted");
+
+	c.nodes = 3;
+	c.gpus_per_job = 4;
+	n = slurm_script_text(&c, &j, argv, buf, sizeof(buf));
+	CHECK(n > 0 && strstr(buf, "NNODES=3\n") && strstr(buf,
+	    "NPROC_PER_NODE=4\n") && strstr(buf, "export NNODES "
+	    "NPROC_PER_NODE MASTER_ADDR MASTER_PORT\n"),
+	    "script: nodes = 3: ms-swift's multi-node variables", "%s", buf);
+	CHECK(strstr(buf, "exec srun --nodes=3 --ntasks-per-node=1 "
+	    "--kill-on-bad-exit=1") != NULL && strstr(buf,
+	    "NODE_RANK=$SLURM_NODEID") != NULL,
+	    "script: nodes = 3: one srun task per node, NODE_RANK from Slurm",
+	    "%s", buf);
+	/* Each task's sh -c ... sh WORDS: the same words, not re-read. */
+	setenv("SLURM_JOB_NODELIST", "n7", 1);
+	setenv("SLURM_JOB_ID", "41", 1);
+	setenv("SLURM_NODEID", "2", 1);
+	{
+		char fake[4096], *s;
+
+		/* srun and scontrol as the tasks would see them. */
+		snprintf(fake, sizeof(fake), "srun() { while [ \"${1#--}\" "
+		    "!= \"$1\" ]; do shift; done; \"$@\"; }\n"
+		    "scontrol() { echo n7; echo n8; }\n%s", buf);
+		s = strstr(fake, "exec srun");
+		memmove(s, s + 5, strlen(s + 5) + 1);	/* "exec " */
+		out = run_sh(fake);
+		CHECK(out != NULL && strcmp(out, want) == 0,
+		    "script: nodes = 3: the words reach the command as they "
+		    "were", "got \"%s\"", out ? out : "(nothing)");
+		free(out);
+	}
+}
+
+int
+main(void)
+{
+	test_map();
+	test_script();
+	return t_exit();
+}
