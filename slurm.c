@@ -154,19 +154,6 @@ slurm_script(const struct conf *c, const struct job *j, char *const argv[],
 	return 0;
 }
 
-static char *
-xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /*
  * The environment Slurm's commands run in: base (NULL: spawn_tool_env and
  * TZ=UTC), with SLURM_CONF from slurm_conf or the server's own.
@@ -187,7 +174,7 @@ slurm_env(const struct conf *c, char *const base[], struct strv *env)
 			if (strv_push(env, strdup(base[i])) == -1)
 				return -1;
 	}
-	if (conf != NULL && strv_setenv(env, xasprintf("SLURM_CONF=%s",
+	if (conf != NULL && strv_setenv(env, xprintf("SLURM_CONF=%s",
 	    conf)) == -1)
 		return -1;
 	return 0;
@@ -250,22 +237,22 @@ slurm_submit(const struct conf *c, const struct job *j, char *const envp[],
 
 	if (strv_push(&argv, strdup("sbatch")) == -1 ||
 	    strv_push(&argv, strdup("--parsable")) == -1 ||
-	    strv_push(&argv, xasprintf("--job-name=swift-%s", j->id)) == -1 ||
-	    strv_push(&argv, xasprintf("--output=%s/log", j->dir)) == -1 ||
+	    strv_push(&argv, xprintf("--job-name=swift-%s", j->id)) == -1 ||
+	    strv_push(&argv, xprintf("--output=%s/log", j->dir)) == -1 ||
 	    strv_push(&argv, strdup("--open-mode=append")) == -1 ||
-	    strv_push(&argv, xasprintf("--chdir=%s", cwd)) == -1 ||
-	    strv_push(&argv, xasprintf("--gres=gpu:%ld", c->gpus_per_job)) ==
+	    strv_push(&argv, xprintf("--chdir=%s", cwd)) == -1 ||
+	    strv_push(&argv, xprintf("--gres=gpu:%ld", c->gpus_per_job)) ==
 	    -1 ||
-	    strv_push(&argv, xasprintf("--nodes=%ld", c->nodes)) == -1 ||
+	    strv_push(&argv, xprintf("--nodes=%ld", c->nodes)) == -1 ||
 	    (c->nodes > 1 && strv_push(&argv,
 	    strdup("--ntasks-per-node=1")) == -1) ||
-	    (c->max_runtime > 0 && strv_push(&argv, xasprintf("--time=%ld",
+	    (c->max_runtime > 0 && strv_push(&argv, xprintf("--time=%ld",
 	    (c->max_runtime + 59) / 60)) == -1))
 		goto oom;
 	for (i = 0; i < c->slurm_args.n; i++)
 		if (strv_push(&argv, strdup(c->slurm_args.v[i])) == -1)
 			goto oom;
-	if (strv_push(&argv, xasprintf("%s/%s", j->dir, SLURM_SCRIPT)) == -1)
+	if (strv_push(&argv, xprintf("%s/%s", j->dir, SLURM_SCRIPT)) == -1)
 		goto oom;
 	rc = slurm_run(c, argv.v, envp, out, sizeof(out));
 	if (rc != 0) {

@@ -137,19 +137,6 @@ spawn_tool(char *const argv[], char *const envp[], int stdin_fd, int timeout,
 	return end;
 }
 
-static char *
-xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* Replaces each {placeholder} of t by its value. */
 static char *
 expand(const char *t, const char *const val[PH__COUNT])

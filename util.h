@@ -106,6 +106,9 @@ int	 strv_split(struct strv *sv, const char *s);
 void	 strv_free(struct strv *sv);
 void	 argv_free(char **v);
 
+/* A string printf makes, malloc'd; NULL if out of memory. */
+char	*xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* A duration for people: "7m05s", "2h03m", "-" when secs < 0. */
 void	 duration_format(char *buf, size_t size, double secs);
 
