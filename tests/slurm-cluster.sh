@@ -9,8 +9,8 @@
 #	slurmctld	MinJobAge=2: it forgets ended jobs within seconds
 #	slurmd x 3	nodes n1 and n2 (partition debug, the default) and
 #			n3 (partition slow), each 2 CPUs and one "GPU": a
-#			gres whose device file is a character device like
-#			/dev/null (Slurm only looks at its type)
+#			gres whose device file is /dev/null (Slurm only
+#			wants a character device)
 #
 # slurm_up starts it all and waits until both nodes are idle; slurm_down
 # stops it (call it from the test's EXIT trap).
@@ -61,7 +61,6 @@ StoragePass=slurm
 StorageLoc=slurm_acct_db
 EOF
 	chmod 600 "$S/slurmdbd.conf"
-	mknod "$S/gpu0" c 1 3 || return 1
 	cat > "$S/slurm.conf" <<EOF
 ClusterName=swh
 SlurmctldHost=$host(127.0.0.1)
@@ -98,7 +97,7 @@ NodeName=n3 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n3 CPUs=2 RealMemory=1
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 PartitionName=slow Nodes=n3 MaxTime=INFINITE State=UP
 EOF
-	echo "NodeName=n[1-3] Name=gpu File=$S/gpu0" > "$S/gres.conf"
+	echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
 	export SLURM_CONF=$S/slurm.conf
 	slurmdbd || return 1
 	for i in $(seq 100); do

@@ -24,7 +24,7 @@ stop_supervisors() {
 }
 
 if [ "$(id -u)" != 0 ]; then
-	fail "slurm: the test cluster" "needs root (munged, slurmd and a gres device file)"
+	fail "slurm: the test cluster" "needs root (munged, slurmctld and slurmd run as root)"
 	exit 1
 fi
 if ! slurm_up; then
