@@ -31,8 +31,10 @@ slurm_up() {
 	    --log-file="$S/log/munged.log" --pid-file="$S/munge/pid" \
 	    --seed-file="$S/munge/seed" || return 1
 
+	# --force: a machine whose own name does not resolve (no /etc/hosts
+	# in a bare container) is no matter to a database on a socket.
 	mariadb-install-db --no-defaults --datadir="$S/db" --user=root \
-	    --auth-root-authentication-method=normal --skip-test-db \
+	    --auth-root-authentication-method=normal --skip-test-db --force \
 	    > "$S/log/mariadb-install.log" 2>&1 || return 1
 	mariadbd --no-defaults --datadir="$S/db" --user=root \
 	    --socket="$S/db.sock" --port="$p_db" --bind-address=127.0.0.1 \
