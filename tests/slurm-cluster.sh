@@ -101,6 +101,16 @@ PartitionName=slow Nodes=n3 MaxTime=INFINITE State=UP
 EOF
 	echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
 	export SLURM_CONF=$S/slurm.conf
+	# slurmd wants a cgroup file system, even with no cgroup plugin in
+	# use; a chroot (a bare container) has none.  Then it gets the v1
+	# layout it looks for, for the test's life only.
+	S_CGROUP=
+	if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = sysfs ]; then
+		mount -t tmpfs -o mode=755 swh-cgroup /sys/fs/cgroup &&
+		    S_CGROUP=1 && mkdir /sys/fs/cgroup/systemd &&
+		    mount -t cgroup -o none,name=systemd swh-cgroup \
+		    /sys/fs/cgroup/systemd || return 1
+	fi
 	slurmdbd || return 1
 	for i in $(seq 100); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p_dbd") 2>/dev/null && break
@@ -133,5 +143,9 @@ slurm_down() {
 	    "$S"/db.pid "$S"/munge/pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
+	if [ -n "${S_CGROUP:-}" ]; then
+		umount /sys/fs/cgroup/systemd 2>/dev/null
+		umount /sys/fs/cgroup
+	fi
 	return 0
 }

@@ -225,6 +225,14 @@ check "killed: notify ran once, for its end" "$(cat "$T/notified")" \
     wait_for 10 test "$(grep -c "^$J succeeded" "$T/notified")" = 1
 check "killed: never shown lost" "$(cat "$T/jobs2.txt")" bash -c "! grep -q lost '$T/jobs2.txt'"
 
+# --- /metrics counts Slurm's ends as the local ones -------------------------------
+env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
+    PATH_INFO=/metrics SWIFT_WEBHOOK_CONFIG="$T/conf" "$BIN" > "$T/m.raw"
+body_of "$T/m.raw" > "$T/m.txt"
+ends() { awk -v k="swift_webhook_jobs_finished_total{state=\"$1\"}" '$1 == k {print $2}' "$T/m.txt"; }
+check "metrics: 7 succeeded, 1 failed, 1 cancelled (the killed supervisor's job once)" \
+    "$(grep finished_total "$T/m.txt")" test "$(ends succeeded) $(ends failed) $(ends cancelled)" = "7 1 1"
+
 # --- nodes = 2 ---------------------------------------------------------------------
 slurmconf "$T/multi.conf" "$T/runs-multi" "nodes = 2" "gpus_per_job = 1"
 deliver multi "$T/multi.conf" configs/sft.yaml
