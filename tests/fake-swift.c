@@ -318,9 +318,11 @@ main(int argc, char *argv[])
 		fflush(stdout);
 		if (getenv("NODE_RANK") == NULL ||
 		    strcmp(getenv("NODE_RANK"), "0") != 0) {
+			code = config_num(text, "fake_exit", 0);
+			free(text);
 			if (sleep_s > 0)
 				sleep((unsigned)sleep_s);
-			return (int)config_num(text, "fake_exit", 0);
+			return (int)code;
 		}
 	}
 	code = config_num(text, "fake_exit", 0);

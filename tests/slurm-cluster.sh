@@ -27,7 +27,8 @@ slurm_up() {
 
 	head -c 1024 /dev/urandom > "$S/munge/key"
 	chmod 400 "$S/munge/key"
-	munged --force --socket="$S/munge/sock" --key-file="$S/munge/key" \
+	munged --force --origin=127.0.0.1 --socket="$S/munge/sock" \
+	    --key-file="$S/munge/key" \
 	    --log-file="$S/log/munged.log" --pid-file="$S/munge/pid" \
 	    --seed-file="$S/munge/seed" || return 1
 
