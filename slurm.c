@@ -110,8 +110,8 @@ slurm_script_text(const struct conf *c, const struct job *j,
 		/* ms-swift's multi-node launch: torchrun reads these. */
 		add(&t, "NNODES=%ld\n"
 		    "NPROC_PER_NODE=%ld\n"
-		    "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\""
-		    " | head -n 1)\n"
+		    "MASTER_ADDR=$(scontrol show hostnames "
+		    "\"$SLURM_JOB_NODELIST\" | head -n 1)\n"
 		    "MASTER_PORT=$((20000 + SLURM_JOB_ID %% 20000))\n"
 		    "export NNODES NPROC_PER_NODE MASTER_ADDR MASTER_PORT\n"
 		    "exec srun --nodes=%ld --ntasks-per-node=1 "
@@ -399,13 +399,15 @@ slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
 	case 0:
 		snprintf(err, errlen, "sacct has no record of job %ld%s", id,
 		    listed ? " yet" : "");
-		break;
+		/*
+		 * Ended by squeue, and no record of its end yet: asked
+		 * again, for its exit code, nodes and times are the
+		 * accounting's.
+		 */
+		return listed ? SLURM_ERROR : SLURM_UNKNOWN;
+	default:
+		return SLURM_ERROR;	/* sacct could not be asked */
 	}
-	/*
-	 * Ended by squeue, and no record of its end yet: asked again, for
-	 * its exit code, its nodes and times are the accounting's.
-	 */
-	return listed ? SLURM_ERROR : SLURM_UNKNOWN;
 }
 
 int

@@ -1261,11 +1261,10 @@ follow_slurm(struct spawn *sp, struct rundir *rd, struct conf *c,
 				    "longer knows job %ld (%s)",
 				    j->slurm_job_id, err);
 				spawn_log("job %s: %s", j->id, j->error);
-				if (j->state != JOB_RUNNING)
-					job_set_state(j, JOB_RUNNING);
 				job_set_state(j, JOB_FAILED);
 				j->finished = now;
 				finish(sp, rd, c, j, &none, 1);
+				/* NOTREACHED */
 			case SLURM_ERROR:
 				if (strcmp(err, said) != 0)	/* once */
 					spawn_log("job %s: %s", j->id, err);
