@@ -849,8 +849,9 @@ gpu_check(struct parse *p, struct conf *c, const int seen[NKEYS],
  * With backend = slurm, Slurm queues, assigns GPUs and limits runs: the
  * keys for swift-webhook's own slots, queue, GPU check and windows are
  * refused rather than silently ignored.  The sbatch options swift-webhook
- * sets itself are not for slurm_args; each of those is one --opt=value
- * word.  Slurm reads % and \\ in --output as patterns: not in run_dir.
+ * sets itself (or a prefix of one, which sbatch takes for it) are not
+ * for slurm_args; each of those is one --opt=value word.  Slurm reads %
+ * and \\ in --output as patterns: not in run_dir.
  */
 static int
 slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
@@ -900,9 +901,10 @@ slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
 		    !utf8_valid(a))
 			return perr(p, "slurm_args: \"%s\" is not one "
 			    "--option=value word (sbatch's long form)", a);
+		/* sbatch takes a long option's unique prefix too. */
 		n = strcspn(a, "=");
 		for (k = 0; k < sizeof(ours) / sizeof(ours[0]); k++)
-			if (strlen(ours[k]) == n &&
+			if (n <= strlen(ours[k]) &&
 			    strncmp(a, ours[k], n) == 0)
 				return perr(p, "slurm_args: %s is set by "
 				    "swift-webhook%s", ours[k],

@@ -81,6 +81,7 @@ refused "run_window" "run_window: not with backend = slurm" "run_window = Mon-Fr
 refused "after_success" "after_success: not with backend = slurm" "after_success = /bin/true"
 refused "slurm_args --output" "slurm_args: --output is set by swift-webhook" "slurm_args = --output=/tmp/x"
 refused "slurm_args --time" "--time is set by swift-webhook from max_runtime" "slurm_args = --partition=debug --time=5"
+refused "slurm_args --out (sbatch's prefix of --output)" "slurm_args: --output is set by swift-webhook" "slurm_args = --out=/tmp/x"
 refused "slurm_args short form" 'slurm_args: "-p" is not one --option=value word' "slurm_args = -p debug"
 writeconf "$T/local.conf" "$T/runs-bad" "$WORK" "nodes = 2"
 "$BIN" -c "$T/local.conf" jobs > "$T/bad.out" 2>&1
