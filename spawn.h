@@ -67,9 +67,13 @@ int	 spawn_check(const struct spawn *sp, const struct conf *c, char *err,
  * reports: j->state is "running" with j->pid, pid file and job.json
  * written.  For a job already in a final state (a queued job cancelled)
  * the supervisor only runs notify (and posts its commit status); so it
- * does for a queued job with sp->tell_only.  Returns -1 with the reason in err if
- * the trainer could not start; then no process of the job is left and
- * job.json says "failed".  The secret is wiped in the detached processes.
+ * does for a queued job with sp->tell_only.  With backend = slurm it
+ * returns once the supervisor has the job, which stays as recorded
+ * (queued: the supervisor submits it; or, with a Slurm id, brought up to
+ * what Slurm says).  Returns -1 with the reason in err if the trainer
+ * could not start; then no process of the job is left and job.json says
+ * "failed" (unless sp->adopt).  The secret is wiped in the detached
+ * processes.
  */
 int	 spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
 	    struct conf *c, struct slots *s, char *err, size_t errlen);
