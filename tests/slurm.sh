@@ -64,6 +64,14 @@ until_state() {
 	wait_for "${3:-30}" bash -c "[ \"\$('$BIN' -c '${4:-$T/conf}' show '$1' 2>/dev/null | jq -r .state)\" = '$2' ]"
 }
 slurm_id() { jq -r '.slurm_job_id // empty' "$1/$2/job.json"; }
+# push_to NAME CONF CONFIG STATE SECS: a push of CONFIG, waited on until
+# its job is STATE; sets J (the job) and ID (its Slurm job).
+push_to() {
+	deliver "$1" "$2" "$3"
+	J=$(idof "$1")
+	until_state "$J" "$4" "$5" "$2"
+	ID=$(slurm_id "$(awk '$1 == "run_dir" {print $3}' "$2")" "$J")
+}
 
 # --- the keys ------------------------------------------------------------------
 refused() {
@@ -106,11 +114,8 @@ deliver tmo "$T/timeout.conf" configs/long.yaml
 TMO=$(idof tmo)
 
 # --- succeeded -----------------------------------------------------------------
-deliver ok "$T/conf" configs/sft.yaml
+push_to ok "$T/conf" configs/sft.yaml succeeded 40
 expect ok 202 '.status == "started" and .jobs[0].state == "queued"'
-J=$(idof ok)
-until_state "$J" succeeded 40
-ID=$(slurm_id "$R" "$J")
 check "ok: succeeded, its Slurm job id in job.json" "$(cat "$R/$J/job.json")" \
     jq -e '.state == "succeeded" and .exit_code == 0 and .slurm_job_id > 0 and .slurm_nodes != null' "$R/$J/job.json"
 check "ok: sacct has it COMPLETED" "$(sq sacct -X -n -P -j "$ID" -o State)" \
@@ -132,14 +137,22 @@ check "ok: notify ran with its end" "$(cat "$T/notified" 2>&1)" grep -q "^$J suc
 check "ok: jobs shows the Slurm job id" "$(cat "$T/jobs.txt")" grep -q "^$J  *succeeded  *s$ID " "$T/jobs.txt"
 
 # --- exit 3 --------------------------------------------------------------------
-deliver bad "$T/conf" configs/fail.yaml
-J=$(idof bad)
-until_state "$J" failed 40
-ID=$(slurm_id "$R" "$J")
+push_to bad "$T/conf" configs/fail.yaml failed 40
 check "exit 3: failed with exit code 3" "$(cat "$R/$J/job.json")" \
     jq -e '.state == "failed" and .exit_code == 3' "$R/$J/job.json"
 check "exit 3: sacct says FAILED 3:0" "$(sq sacct -X -n -P -j "$ID" -o State,ExitCode)" \
     test "$(sq sacct -X -n -P -j "$ID" -o State,ExitCode)" = "FAILED|3:0"
+
+# --- sbatch refuses the job: failed with its reason, the push may come again ---
+slurmconf "$T/nopart.conf" "$T/runs-nopart" "slurm_args = --partition=nosuch"
+push_to nopart "$T/nopart.conf" configs/sft.yaml failed 30
+check "sbatch refused: the job ends failed, with sbatch's reason" \
+    "$(cat "$T/runs-nopart/$J/job.json")" \
+    jq -e '.state == "failed" and .slurm_job_id == null and (.error | test("^sbatch failed: .*[Ii]nvalid partition"))' \
+    "$T/runs-nopart/$J/job.json"
+CGI_CONF=$T/nopart.conf cgi nopart-again POST application/json push d-nopart-again \
+    "$(sign "$T/nopart.json")" "$T/nopart.json"
+expect nopart-again 202 '.status == "started"'
 
 # --- commit statuses, as on one machine ----------------------------------------
 API_LOG=$T/api.log
@@ -151,9 +164,7 @@ wait_for 10 test -s "$T/port"
 printf 'ghp_0123456789abcdefTESTTOKENxyz\n' > "$T/token"
 slurmconf "$T/cs.conf" "$T/runs-cs" "github_token_file = $T/token" \
     "api_url = http://127.0.0.1:$(cat "$T/port")/api/v3/" "github_timeout = 2"
-deliver cs "$T/cs.conf" configs/mid.yaml
-J=$(idof cs)
-until_state "$J" succeeded 40 "$T/cs.conf"
+push_to cs "$T/cs.conf" configs/mid.yaml succeeded 40
 SHA=$(jq -r .sha "$T/runs-cs/$J/job.json")
 posts() { jq -r --arg s "$SHA" 'select(.path | endswith("/statuses/" + $s)) | .body | fromjson | "\(.state): \(.description)"' "$API_LOG"; }
 wait_for 10 bash -c "$(declare -f posts); SHA=$SHA API_LOG=$API_LOG; posts | grep -q '^success'"
@@ -161,10 +172,7 @@ check "commit status: pending (queued), running on its node, then success" "$(po
     bash -c "$(declare -f posts); SHA=$SHA API_LOG=$API_LOG; posts | head -1 | grep -q '^pending: queued' && posts | grep -q '^pending: running on n[12]$' && posts | tail -1 | grep -q '^success: succeeded in '"
 
 # --- cancel, and logs -f while it runs -----------------------------------------
-deliver long "$T/conf" configs/long.yaml
-J=$(idof long)
-until_state "$J" running 30
-ID=$(slurm_id "$R" "$J")
+push_to long "$T/conf" configs/long.yaml running 30
 check "running: Slurm's job name is swift-ID" "$(sq squeue -h -j "$ID" -o %j)" \
     test "$(sq squeue -h -j "$ID" -o %j)" = "swift-$J"
 timeout 60 "$BIN" -c "$T/conf" logs "$J" -f > "$T/follow.txt" 2>&1 &
@@ -206,10 +214,7 @@ done
 check "five: all five end succeeded" "$bad" test -z "$bad"
 
 # --- the supervisor killed: the next jobs asks sacct ------------------------------
-deliver killed "$T/conf" configs/mid.yaml
-J=$(idof killed)
-until_state "$J" running 30
-ID=$(slurm_id "$R" "$J")
+push_to killed "$T/conf" configs/mid.yaml running 30
 SUP=$(jq -r .supervisor "$R/$J/job.json")
 kill -9 "$SUP"
 wait_for 40 bash -c "[ -z \"\$(SLURM_CONF=$SLURMCONF squeue -h -t all -j $ID 2>/dev/null)\" ]"
@@ -236,9 +241,7 @@ check "metrics: 7 succeeded, 1 failed, 1 cancelled (the killed supervisor's job 
 
 # --- nodes = 2 ---------------------------------------------------------------------
 slurmconf "$T/multi.conf" "$T/runs-multi" "nodes = 2" "gpus_per_job = 1"
-deliver multi "$T/multi.conf" configs/sft.yaml
-J=$(idof multi)
-until_state "$J" succeeded 40 "$T/multi.conf"
+push_to multi "$T/multi.conf" configs/sft.yaml succeeded 40
 L=$T/runs-multi/$J/log
 check "nodes = 2: succeeded on n[1-2]" "$(cat "$T/runs-multi/$J/job.json")" \
     jq -e '.state == "succeeded" and .slurm_nodes == "n[1-2]"' "$T/runs-multi/$J/job.json"
@@ -247,8 +250,8 @@ check "nodes = 2: node 0 of 2, master n1" "$(cat "$L")" \
 check "nodes = 2: node 1 of 2, same master" "$(cat "$L")" \
     grep -q "fake-swift: node 1 of 2, master n1:[0-9]*, 1 process(es) per node" "$L"
 check "nodes = 2: one srun task per node (sacct's step on both)" \
-    "$(sq sacct -n -P -j "$(slurm_id "$T/runs-multi" "$J")" -o JobID,NodeList)" \
-    bash -c "SLURM_CONF=$SLURMCONF sacct -n -P -j $(slurm_id "$T/runs-multi" "$J") -o JobID,NodeList | grep -q '\.0|n\[1-2\]$'"
+    "$(sq sacct -n -P -j "$ID" -o JobID,NodeList)" \
+    bash -c "SLURM_CONF=$SLURMCONF sacct -n -P -j $ID -o JobID,NodeList | grep -q '\.0|n\[1-2\]$'"
 
 # --- supersede: the newer push scancels a waiting one ------------------------------
 slurmconf "$T/sup.conf" "$T/runs-sup" "concurrency = supersede"
