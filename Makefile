@@ -30,9 +30,11 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
-LIB_OBJS = util.o conf.o sig.o filter.o rundir.o queue.o job.o results.o metrics.o \
-	  status.o schedule.o commitstatus.o gpu.o slurm.o \
-	  checkout.o spawn.o delivery.o jobs.o prune.o
+# Bottom to top: each uses only those before it (README, Layout).
+LIB_OBJS = util.o conf.o sig.o rundir.o results.o filter.o spawn.o \
+	  schedule.o queue.o job.o checkout.o gpu.o slurm.o commitstatus.o \
+	  metrics.o trainer.o supervise.o lifecycle.o delivery.o status.o \
+	  prune.o cli.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
 	  tests/test_results tests/test_util tests/test_schedule \
@@ -66,9 +68,10 @@ tests/swift-webhook-clock: webhook.o tests/schedule-clock.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(XFLAGS) -o $@ webhook.o tests/schedule-clock.o \
 	    $(filter-out schedule.o,$(LIB_OBJS)) $(LDFLAGS) $(PKG_LIBS)
 
-$(OBJS) tests/schedule-clock.o: checkout.h commitstatus.h conf.h delivery.h \
-	  filter.h gpu.h job.h jobs.h prune.h queue.h metrics.h results.h \
-	  rundir.h schedule.h sig.h slurm.h spawn.h status.h util.h
+$(OBJS) tests/schedule-clock.o: checkout.h cli.h commitstatus.h conf.h \
+	  delivery.h filter.h gpu.h job.h lifecycle.h prune.h queue.h \
+	  metrics.h results.h rundir.h schedule.h sig.h slurm.h spawn.h \
+	  status.h supervise.h trainer.h util.h
 
 deps:
 	@sh tests/deps.sh

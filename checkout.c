@@ -15,8 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "checkout.h"
 #include "spawn.h"
 #include "util.h"
@@ -48,10 +46,8 @@ struct git {
 static void
 mirror_name(const char *url, char buf[80])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
 	const char *base = url, *s;
 	size_t n = 0, len;
-	int i;
 
 	len = strlen(url);
 	while (len > 1 && url[len - 1] == '/')
@@ -67,11 +63,9 @@ mirror_name(const char *url, char buf[80])
 			buf[n++] = *s;
 	if (n == 0)
 		n = (size_t)snprintf(buf, 80, "repo");
-	SHA256((const unsigned char *)url, strlen(url), md);
 	buf[n++] = '-';
-	for (i = 0; i < 6; i++)
-		n += snprintf(buf + n, 80 - n, "%02x", md[i]);
-	snprintf(buf + n, 80 - n, ".git");
+	sha256_hex(url, 6, buf + n);
+	snprintf(buf + n + 12, 80 - n - 12, ".git");
 }
 
 /* git's environment: no prompt, English, the deploy key or credentials. */
@@ -158,7 +152,7 @@ git(struct git *g, const char *dir, const char *step, ...)
 		r.dir = NULL;
 		r.dirfd = g->j->dirfd;
 	}
-	r.deadline = time(NULL) + g->c->fetch_timeout;
+	r.timeout = g->c->fetch_timeout;
 	r.stop = stop_asked;
 	r.arg = g;
 	r.quiet = g->quiet;
@@ -189,14 +183,14 @@ git(struct git *g, const char *dir, const char *step, ...)
 }
 
 /*
- * Takes the mirror's lock, polling, until fetch_timeout or a stop request.
- * Returns the locked descriptor, or -1 (g->err says why).
+ * Takes the mirror's lock, waiting at most fetch_timeout (lock_wait) and
+ * not past a stop request.  Returns the locked descriptor, or -1 (g->err
+ * says why).
  */
 static int
 lock_mirror(struct git *g, int mfd)
 {
 	char lock[96];
-	time_t deadline = time(NULL) + g->c->fetch_timeout;
 	int fd;
 
 	snprintf(lock, sizeof(lock), "%.*s.lock", (int)strlen(g->name) - 4,
@@ -207,30 +201,20 @@ lock_mirror(struct git *g, int mfd)
 		    MIRRORS, lock, strerror(errno));
 		return -1;
 	}
-	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			snprintf(g->err, g->errlen, "lock mirror: %s",
-			    strerror(errno));
-			break;
-		}
-		if (stop_asked(g)) {
-			g->stopped = 1;
-			snprintf(g->err, g->errlen, "lock mirror: stopped");
-			break;
-		}
-		if (time(NULL) >= deadline) {
-			snprintf(g->err, g->errlen, "lock mirror: still held "
-			    "by another job after %lds (fetch_timeout)",
-			    g->c->fetch_timeout);
-			break;
-		}
-		usleep(100000);
-	}
-	if (g->err[0] != '\0') {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (lock_wait(fd, g->c->fetch_timeout, stop_asked, g) == 0)
+		return fd;
+	if (errno == ECANCELED) {
+		g->stopped = 1;
+		snprintf(g->err, g->errlen, "lock mirror: stopped");
+	} else if (errno == ETIMEDOUT)
+		snprintf(g->err, g->errlen, "lock mirror: still held by "
+		    "another job after %lds (fetch_timeout)",
+		    g->c->fetch_timeout);
+	else
+		snprintf(g->err, g->errlen, "lock mirror: %s",
+		    strerror(errno));
+	close(fd);
+	return -1;
 }
 
 /* Opens (making it if missing) run_dir/.mirrors, ours and no symlink. */
@@ -296,7 +280,7 @@ fetch(struct git *g, const struct job *j)
 	snprintf(want, sizeof(want), "%s^{commit}", j->sha);
 	if (has_commit(g, want))
 		return 0;
-	spawn_log("job %s: fetching %s from %s", j->id, j->sha,
+	log_line("job %s: fetching %s from %s", j->id, j->sha,
 	    g->c->repository);
 	if (git(g, NULL, "fetch", g->gitdir, "fetch", "--no-tags",
 	    "--no-write-fetch-head", g->c->repository, j->sha,
@@ -379,7 +363,7 @@ checkout_make(struct rundir *rd, const struct conf *c, struct job *j,
 		goto out;
 	close(lock);		/* the files: no lock needed */
 	lock = -1;
-	spawn_log("job %s: checking out %s into %s", j->id, j->sha, src);
+	log_line("job %s: checking out %s into %s", j->id, j->sha, src);
 	if (git(&g, src, "checkout", "reset", "--quiet", "--hard",
 	    (char *)NULL) == -1)
 		goto out;
@@ -413,7 +397,7 @@ checkout_remove(struct job *j)
 	if (!j->has_src)
 		return;
 	if (rm_tree_at(j->dirfd, "src", NULL) == -1)
-		spawn_log("job %s: remove %s/src: %s", j->id, j->dir,
+		log_line("job %s: remove %s/src: %s", j->id, j->dir,
 		    strerror(errno));
 	else
 		j->has_src = 0;

@@ -78,7 +78,7 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 			sched_format(c, next, at);
 			snprintf(buf, sizeof(buf), "queued: waiting for the run "
 			    "window (opens %s)", at);
-		} else if (j->waiting != NULL)	/* slurm: PENDING's reason */
+		} else if (j->waiting[0] != '\0')	/* slurm: PENDING's reason */
 			snprintf(buf, sizeof(buf), "queued: %s", j->waiting);
 		else if (behind > 0)
 			snprintf(buf, sizeof(buf), "queued behind %d", behind);
@@ -86,7 +86,7 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 			snprintf(buf, sizeof(buf), "queued");
 	} else if (strcmp(st, JOB_PREPARING) == 0) {
 		gh = "pending";
-		if (j->waiting != NULL)
+		if (j->waiting[0] != '\0')
 			snprintf(buf, sizeof(buf), "waiting: %s", j->waiting);
 		else
 			snprintf(buf, sizeof(buf), "preparing");
@@ -142,12 +142,17 @@ read_token(const char *file, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
-	    -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+	    -1 || fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "github_token_file %s: %s", file,
-		    fd == -1 || errno != 0 ? strerror(errno) :
-		    "not a regular file");
+		    strerror(errno));
 		if (fd != -1)
 			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "github_token_file %s: not a regular "
+		    "file", file);
+		close(fd);
 		return NULL;
 	}
 	t = fd_read_all(fd, TOKEN_MAX, &len);
@@ -246,7 +251,7 @@ post(const struct conf *c, const struct job *j, const char *config,
 
 	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
-			spawn_log("job %s: commit status: pipe: %s", j->id,
+			log_line("job %s: commit status: pipe: %s", j->id,
 			    strerror(errno));
 			break;
 		}
@@ -260,20 +265,20 @@ post(const struct conf *c, const struct job *j, const char *config,
 		    strlen(CODE_MARK)) : 0;
 		if (end == RUN_EXITED && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0 && code >= 200 && code < 300) {
-			spawn_log("job %s: commit status %s (HTTP %d)", j->id,
+			log_line("job %s: commit status %s (HTTP %d)", j->id,
 			    what, code);
 			rc = 0;
 			break;
 		}
 		first_line(tail, said, sizeof(said));
 		if (end == RUN_ERROR)
-			spawn_log("job %s: commit status: %s", j->id, said);
+			log_line("job %s: commit status: %s", j->id, said);
 		else if (end == RUN_TIMEOUT || code == 0)
-			spawn_log("job %s: commit status %s: %s: %s (attempt "
+			log_line("job %s: commit status %s: %s: %s (attempt "
 			    "%d of %d)", j->id, what, end == RUN_TIMEOUT ?
 			    "timed out" : "no answer", said, attempt, ATTEMPTS);
 		else
-			spawn_log("job %s: commit status %s: HTTP %d: %s "
+			log_line("job %s: commit status %s: HTTP %d: %s "
 			    "(attempt %d of %d)", j->id, what, code, said,
 			    attempt, ATTEMPTS);
 		/* A 4xx will not get better: a bad token, an unknown sha. */
@@ -285,21 +290,19 @@ post(const struct conf *c, const struct job *j, const char *config,
 	return rc;
 }
 
-/* Takes the job's status.lock, polling; -1 once the deadline passes. */
+/* Takes the job's status.lock, waiting at most wait seconds; or -1. */
 static int
-lock_status(const struct job *j, time_t deadline)
+lock_status(const struct job *j, double wait)
 {
-	int fd;
+	int fd, saved;
 
 	if ((fd = job_open_file(j, "status.lock", O_RDWR | O_CREAT)) == -1)
 		return -1;
-	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if ((errno != EWOULDBLOCK && errno != EINTR) ||
-		    time(NULL) >= deadline) {
-			close(fd);
-			return -1;
-		}
-		usleep(100000);
+	if (lock_wait(fd, wait, NULL, NULL) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
 	}
 	return fd;
 }
@@ -331,18 +334,17 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 
 	if (c->github_token_file == NULL || job_read(rd, id, &j) == -1)
 		return;
-	lock = lock_status(&j, time(NULL) + ATTEMPTS * (c->github_timeout +
-	    9) + 5);
+	lock = lock_status(&j, ATTEMPTS * (c->github_timeout + 9) + 5);
 	job_close(&j);
 	if (lock == -1) {
-		spawn_log("job %s: commit status: status.lock: %s", id,
-		    errno ? strerror(errno) : "held too long");
+		log_line("job %s: commit status: status.lock: %s", id,
+		    errno == ETIMEDOUT ? "held too long" : strerror(errno));
 		return;
 	}
 	if (job_read(rd, id, &j) == -1)	/* as it is now, under the lock */
 		goto out;
 	if (!repo_valid(j.repository) || j.sha == NULL || j.config == NULL) {
-		spawn_log("job %s: commit status: no repository or sha to "
+		log_line("job %s: commit status: no repository or sha to "
 		    "post it on", id);
 		goto out;
 	}
@@ -372,7 +374,7 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 		goto out;
 	if ((token = read_token(c->github_token_file, err, sizeof(err))) ==
 	    NULL) {
-		spawn_log("job %s: commit status: %s", id, err);
+		log_line("job %s: commit status: %s", id, err);
 		goto out;
 	}
 	config = curl_config(c, url, token, body, &len);
@@ -382,7 +384,7 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 	snprintf(err, sizeof(err), "%s \"%s\"", state, desc);
 	if (post(c, &j, config, len, err) == 0 &&
 	    file_write_at(j.dirfd, "status", line, n, 0640, 0) == -1)
-		spawn_log("job %s: write status: %s", id, strerror(errno));
+		log_line("job %s: write status: %s", id, strerror(errno));
 out:
 	if (config != NULL)
 		OPENSSL_cleanse(config, len);

@@ -13,6 +13,7 @@
 #include "delivery.h"
 #include "filter.h"
 #include "job.h"
+#include "lifecycle.h"
 #include "rundir.h"
 #include "schedule.h"
 #include "sig.h"
@@ -253,7 +254,8 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 		j.sha = p->after;
 		j.config = configs[i];
 		r->tried = i + 1;
-		res = job_start(rd, c, &j, 1, other, r->err, sizeof(r->err));
+		res = lifecycle_start(rd, c, &j, 1, other, r->err,
+		    sizeof(r->err));
 		if (res == JOB_DUPLICATE)
 			add_latest(rd, r->dups, p->after, configs[i], other,
 			    rp);
@@ -365,7 +367,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	r.dups = cJSON_CreateArray();
 	run_configs(&rd, c, rq, &p, sel.configs, n, &r, rp);
 	if (r.newest[0] != '\0' && c->concurrency != CONC_QUEUE)
-		job_supersede(&rd, c, p.branch, rq->delivery, r.newest,
+		lifecycle_supersede(&rd, c, p.branch, rq->delivery, r.newest,
 		    c->concurrency == CONC_CANCEL_IN_PROGRESS);
 	if (r.failure == JOB_OVER_BUDGET) {
 		/* The day's runs are used up: what is left is not started. */

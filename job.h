@@ -1,10 +1,9 @@
 /*
- * job.h: one job's life, in one place: its record (struct job and
- * job.json, whose one writer and one reader are here), its states and
- * which changes between them are legal, its start (create, check, claim,
- * queue, spawn) and its end when it waits or its supervisor is gone
- * (cancel, supersede).  The supervisor's part (running and watching the
- * trainer, recording how it ended) is spawn.c; the files rundir.c.
+ * job.h: one job's record: struct job and job.json (whose one writer and
+ * one reader are here), its states and which changes between them are
+ * legal, and the files of its folder.  What happens to a job is above
+ * this: its supervisor (supervise.h) runs it, lifecycle.h starts,
+ * queues, cancels and supersedes it; the run directory is rundir.h.
  *
  *	queued --> [preparing] --> running --> succeeded | failed | killed |
  *	   |           |              |        cancelled | timeout
@@ -40,7 +39,7 @@ struct job {
 	int		 dirfd;		/* its folder, -1 if not open */
 	char		 dir[PATH_MAX - 64];	/* run_dir/id, for people */
 	/*
-	 * Borrowed: from the caller who fills them in before job_start, or
+	 * Borrowed: from the caller who fills them in before lifecycle_start, or
 	 * from src after job_read.
 	 */
 	const char	*delivery;
@@ -68,7 +67,8 @@ struct job {
 	char		 error[512];	/* why it failed to start */
 	char		 commit[41];	/* HEAD of its checkout, "" if none */
 	int		 has_src;	/* its checkout (dir/src) is there */
-	const char	*waiting;	/* why a preparing job waits, or NULL */
+	char		 waiting[128];	/* why it waits ("gpu busy", "slurm:
+					   Priority"), "" if it does not */
 	char		 ticket[64];	/* its run of the day (schedule.h) */
 	/* after_success, once it ran: its end ("" if it did not run). */
 	char		 after_state[16];
@@ -148,83 +148,41 @@ int	 job_write(const struct job *j);
  */
 int	 job_save(const struct job *j, int sync);
 
-/*
- * What every place a job reaches its final state calls once it is
- * recorded: the metrics, and its run of the day given back if its
- * trainer never ran.
- */
-void	 job_ended(struct rundir *rd, const struct job *j);
-
 /* Writes the pid file.  Returns 0, or -1 (errno set). */
 int	 job_write_pid(const struct job *j);
 
 /* Opens a file of the job's folder with flags.  Returns it, or -1. */
 int	 job_open_file(const struct job *j, const char *name, int flags);
 
+/*
+ * The one-writer lock of job.json, run_dir/<job>/supervisor.lock: held
+ * by the job's supervisor for all its life, and by anyone else who
+ * writes its record while it has none (cancel of a lost job, a queued
+ * job's end).  Waits at most wait seconds.  Returns the locked
+ * descriptor (close it to let go), or -1 with errno (ETIMEDOUT: held).
+ */
+int	 job_writer_lock(const struct job *j, double wait);
+
+/* Removes the folder of a job that never started (job.json, log). */
+void	 job_discard(struct rundir *rd, struct job *j);
+
+/* Asks j's supervisor to stop it, ending in state.  Returns 0 or -1. */
+int	 job_request_stop(const struct job *j, const char *state);
+
 /* The state a stop request names, or NULL: read by the supervisor. */
 const char *job_stop_requested(const struct job *j);
 
 /*
  * Whether a job shows as lost (see above), from its job.json.  A job
- * Slurm has (slurm_job_id) never does: job_adopt gives it a supervisor.
+ * Slurm has (slurm_job_id) never does: lifecycle_adopt gives it a
+ * supervisor.
  */
 int	 job_lost(struct rundir *rd, const struct job *j);
 
 /*
- * backend = slurm: if job id is one Slurm has and its supervisor is gone
- * (killed, or its machine rebooted), starts a new one, which asks Slurm
- * (squeue, then sacct) and records what it says before this returns;
- * then it follows the job to its end as the first would have.  Returns 1
- * if it started one, else 0.
+ * A job read back from job.json gets the checks a delivery gets (filter.h:
+ * job_values_valid).  Returns 0, or -1 with the reason in err.
  */
-int	 job_adopt(struct rundir *rd, struct conf *c, const char *id);
-
-enum job_result {
-	JOB_STARTED,		/* running (j->pid) or queued */
-	JOB_DUPLICATE,		/* (sha, config) has a job: other names it */
-	JOB_QUEUE_FULL,		/* max_queued: err says so */
-	JOB_BUSY,		/* the queue lock was held too long */
-	JOB_OVER_BUDGET,	/* max_runs_per_day: err says so */
-	JOB_ERROR		/* err says why; the job, if any, is failed */
-};
-
-/*
- * Creates job j (delivery, event, repository, ref, branch, sha, config set
- * by the caller) in rd and starts it: refuses a trainer that cannot be
- * found or executed, claims (sha, config) if claim is set (else points the
- * claim at j once it is queued or running: a retry), takes one of the
- * day's runs (only with claim: a person's retry is not counted), queues
- * it and kicks the queue.  j->state is then running (with j->pid) or
- * queued.
- */
-enum job_result job_start(struct rundir *rd, struct conf *c, struct job *j,
-	    int claim, char other[JOB_ID_MAX], char *err, size_t errlen);
-
-/* Starts queued jobs while slots are free; problems go to stderr. */
-void	 job_kick(struct rundir *rd, struct conf *c);
-
-enum cancel_result {
-	CANCEL_DONE,		/* it ended cancelled */
-	CANCEL_ENDED,		/* it had ended already (or ended otherwise) */
-	CANCEL_ERROR		/* err says why */
-};
-
-/*
- * Cancels job id: out of the queue if it waits there, through its
- * supervisor if it runs (waiting until it has ended), or itself if it is
- * lost (its trainer's group, bounded waits).  The final state is copied
- * to state.
- */
-enum cancel_result job_cancel(struct rundir *rd, struct conf *c,
-	    const char *id, char state[16], char *err, size_t errlen);
-
-/*
- * Concurrency: of the queued jobs of branch, those of the delivery that
- * made the newest one stay and every other ends "superseded"; with
- * running_too, the running jobs of branch created before newest by other
- * deliveries are asked to end "cancelled".
- */
-void	 job_supersede(struct rundir *rd, struct conf *c, const char *branch,
-	    const char *delivery, const char *newest, int running_too);
+int	 job_valid(const struct job *j, char *err, size_t errlen);
 
 #endif

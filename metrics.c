@@ -15,7 +15,6 @@
 
 #include <cJSON.h>
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "metrics.h"
 #include "queue.h"
@@ -160,17 +159,14 @@ metrics_delivery(const char *run_dir, int status, const char *decision)
 static void
 last_success(struct rundir *rd, const struct job *j)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
 	char name[40], buf[512];
-	int dfd, n, i;
+	int dfd, n;
 
 	if (mkdirat(rd->fd, LAST_SUCCESS, 0750) == -1 && errno != EEXIST)
 		return;
 	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) == -1)
 		return;
-	SHA256((const unsigned char *)j->branch, strlen(j->branch), md);
-	for (i = 0; i < 8; i++)
-		snprintf(name + 2 * i, sizeof(name) - 2 * i, "%02x", md[i]);
+	sha256_hex(j->branch, 8, name);
 	n = snprintf(buf, sizeof(buf), "%lld %s\n", (long long)j->finished,
 	    j->branch);
 	if (n > 0 && (size_t)n < sizeof(buf))
@@ -273,13 +269,13 @@ static void
 render_running(FILE *f, struct rundir *rd, const struct conf *c,
     int queued)
 {
-	char ids[QUEUE_MAX_SLOTS][JOB_ID_MAX], path[PATH_MAX];
-	struct progress p[QUEUE_MAX_SLOTS];
-	int ok[QUEUE_MAX_SLOTS], n, i, busy = 0, held;
+	char ids[MAX_SLOTS][JOB_ID_MAX], path[PATH_MAX];
+	struct progress p[MAX_SLOTS];
+	int ok[MAX_SLOTS], n, i, busy = 0, held;
 	struct live l = { 0, 0, 0 };
 	struct job *j;
 
-	n = slots_running(rd, c, ids, QUEUE_MAX_SLOTS);
+	n = slots_running(rd, c, ids, MAX_SLOTS);
 	if ((j = calloc(n > 0 ? n : 1, sizeof(*j))) == NULL)
 		n = 0;
 	for (i = 0; i < n; i++) {

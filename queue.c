@@ -21,47 +21,26 @@ struct qstate {
 	unsigned long long	count;	/* entries that exist */
 };
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
- * Takes the queue lock without ever blocking on it for good: LOCK_NB,
- * retried with a growing pause until QUEUE_LOCK_WAIT has passed.
- * Returns the lock's descriptor, or -1 with errno (ETIMEDOUT: busy).
+ * Takes the queue lock without ever blocking on it for good (lock_wait,
+ * QUEUE_LOCK_WAIT).  Returns the lock's descriptor, or -1 with errno
+ * (ETIMEDOUT: busy).
  */
 static int
 queue_lock(struct rundir *rd)
 {
-	double deadline = now_mono() + QUEUE_LOCK_WAIT;
-	useconds_t pause = 500;
 	int fd, saved;
 
 	if ((fd = file_open_at(rd->fd, ".queue.lock", O_RDWR | O_CREAT, 0600,
 	    rd->uid)) == -1)
 		return -1;
-	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			goto err;
-		if (now_mono() >= deadline) {
-			errno = ETIMEDOUT;
-			goto err;
-		}
-		usleep(pause);
-		if (pause < 50000)
-			pause *= 2;
+	if (lock_wait(fd, QUEUE_LOCK_WAIT, NULL, NULL) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
 	}
 	return fd;
-err:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
 }
 
 static enum queue_result
@@ -225,7 +204,7 @@ slots_take(struct rundir *rd, const struct conf *c, struct slots *s)
 	int i, fd;
 
 	s->n = 0;
-	for (i = 0; i < c->slots && i < QUEUE_MAX_SLOTS &&
+	for (i = 0; i < c->slots && i < MAX_SLOTS &&
 	    s->n < c->gpus_per_job; i++)
 		if ((fd = slot_try(rd, i)) != -1) {
 			s->fd[s->n] = fd;
@@ -243,7 +222,7 @@ free_slots(struct rundir *rd, const struct conf *c)
 {
 	int i, fd, n = 0;
 
-	for (i = 0; i < c->slots && i < QUEUE_MAX_SLOTS; i++)
+	for (i = 0; i < c->slots && i < MAX_SLOTS; i++)
 		if ((fd = slot_try(rd, i)) != -1) {
 			close(fd);
 			n++;

@@ -31,12 +31,11 @@
 #include "conf.h"
 #include "rundir.h"
 
-#define QUEUE_MAX_SLOTS	64
 #define QUEUE_LOCK_WAIT	5	/* seconds to wait for the queue lock */
 
 struct slots {
-	int	fd[QUEUE_MAX_SLOTS];	/* held slot locks */
-	int	idx[QUEUE_MAX_SLOTS];	/* their numbers */
+	int	fd[MAX_SLOTS];	/* held slot locks */
+	int	idx[MAX_SLOTS];	/* their numbers */
 	int	n;
 };
 
@@ -105,13 +104,13 @@ int	 slots_running(struct rundir *rd, const struct conf *c,
 void	 slots_own(const struct slots *s, pid_t pid, unsigned long long start,
 	    const char *id);
 
-/* Gives the slots back (closes their descriptors). */
 /*
  * Clears the name in s (what ran on them has ended: no trainer is left to
  * guard) and releases them, for the next job.
  */
 void	 slots_vacate(struct slots *s);
 
+/* Gives the slots back (closes their descriptors). */
 void	 slots_release(struct slots *s);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * rundir.c: the run directory's folders, job.json (its one writer and its
- * one reader), (sha, config) claims and delivery records, all reached
- * from directory descriptors (util.h) and written atomically.
+ * rundir.c: the run directory's folders, (sha, config) claims, delivery
+ * records and live marks, all reached from directory descriptors (util.h)
+ * and written atomically.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <cJSON.h>
-#include <openssl/sha.h>
 
 #include "rundir.h"
 #include "util.h"
@@ -41,15 +40,17 @@ rundir_open(struct rundir *rd, const char *path, int write, char *err,
     size_t errlen)
 {
 	static const char *const names[] = {
-		".keys", ".deliveries", ".queue", ".slots"
+		".keys", ".deliveries", ".queue", ".slots", ".live"
 	};
-	int *fds[] = { &rd->keys, &rd->deliveries, &rd->queue, &rd->slots };
+	int *fds[] = { &rd->keys, &rd->deliveries, &rd->queue, &rd->slots,
+	    &rd->live };
 	struct stat st;
 	size_t i;
 
 	memset(rd, 0, sizeof(*rd));
 	rd->path = path;
 	rd->fd = rd->keys = rd->deliveries = rd->queue = rd->slots = -1;
+	rd->live = -1;
 	if ((rd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fstat(rd->fd, &st) == -1) {
 		snprintf(err, errlen, "run_dir %s: %s", path, strerror(errno));
@@ -125,11 +126,42 @@ rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
 	return fd;
 }
 
+int
+rundir_fds(const struct rundir *rd, int fds[RUNDIR_FDS])
+{
+	fds[0] = rd->fd;
+	fds[1] = rd->keys;
+	fds[2] = rd->deliveries;
+	fds[3] = rd->queue;
+	fds[4] = rd->slots;
+	fds[5] = rd->live;
+	return RUNDIR_FDS;
+}
+
+int
+rundir_live(struct rundir *rd, const char *id, int live)
+{
+	int fd;
+
+	if (rd->live == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (!live)
+		return unlinkat(rd->live, id, 0) == -1 && errno != ENOENT ?
+		    -1 : 0;
+	if ((fd = file_open_at(rd->live, id, O_WRONLY | O_CREAT, 0640,
+	    rd->uid)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 void
 rundir_close(struct rundir *rd)
 {
 	int *fds[] = { &rd->fd, &rd->keys, &rd->deliveries, &rd->queue,
-	    &rd->slots };
+	    &rd->slots, &rd->live };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -177,13 +209,10 @@ json_read_at(int dfd, const char *name, size_t max)
 static void
 key_name(char buf[128], const char *sha, const char *config)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	int i, n;
+	int n;
 
-	SHA256((const unsigned char *)config, strlen(config), md);
 	n = snprintf(buf, 128, "%.64s-", sha);
-	for (i = 0; i < 8; i++)
-		snprintf(buf + n + 2 * i, 3, "%02x", md[i]);
+	sha256_hex(config, 8, buf + n);
 }
 
 /* Reads the claim key; 0, or -1 (errno: ENOENT none, EINVAL not one). */
@@ -226,22 +255,48 @@ claim_try(struct rundir *rd, const char *sha, const char *config,
 	return CLAIM_ERROR;
 }
 
+/*
+ * The lock that orders re-pointing a claim and giving one back (a fresh
+ * claim needs none: symlinkat settles it).  A descriptor of its own each
+ * time, so that processes that share rd's descriptors (a supervisor and
+ * the responder that forked it) still exclude each other.  Returns it,
+ * locked, or -1.
+ */
+static int
+claims_lock(struct rundir *rd)
+{
+	int fd, saved;
+
+	if ((fd = file_open_at(rd->fd, ".keys.lock", O_RDWR | O_CREAT, 0600,
+	    rd->uid)) == -1)
+		return -1;
+	if (lock_wait(fd, CLAIMS_LOCK_WAIT, NULL, NULL) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 int
 claim_point(struct rundir *rd, const char *sha, const char *config,
     const char *id)
 {
 	char key[128], tmp[160];
+	int lock, rc = -1;
 
 	key_name(key, sha, config);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", key, (long)getpid());
+	if ((lock = claims_lock(rd)) == -1)
+		return -1;
 	unlinkat(rd->keys, tmp, 0);
-	if (symlinkat(id, rd->keys, tmp) == -1)
-		return -1;
-	if (renameat(rd->keys, tmp, rd->keys, key) == -1) {
-		unlinkat(rd->keys, tmp, 0);
-		return -1;
+	if (symlinkat(id, rd->keys, tmp) == 0) {
+		if ((rc = renameat(rd->keys, tmp, rd->keys, key)) == -1)
+			unlinkat(rd->keys, tmp, 0);
 	}
-	return 0;
+	close(lock);
+	return rc;
 }
 
 int
@@ -259,10 +314,15 @@ claim_release(struct rundir *rd, const char *sha, const char *config,
     const char *id)
 {
 	char key[128], got[JOB_ID_MAX];
+	int lock;
 
 	key_name(key, sha, config);
+	/* Read and removed under the lock: never a claim just re-pointed. */
+	if ((lock = claims_lock(rd)) == -1)
+		return;
 	if (key_read(rd, key, got) == 0 && strcmp(got, id) == 0)
 		unlinkat(rd->keys, key, 0);
+	close(lock);
 }
 
 cJSON *

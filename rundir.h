@@ -6,7 +6,10 @@
  *	run_dir/<job-id>/log		the trainer's stdout and stderr
  *	run_dir/<job-id>/stop		asks the supervisor to stop the job
  *	run_dir/.keys/<sha>-<cfg>	symlink to the latest job of (sha, config)
+ *	run_dir/.keys.lock		flock(2)ed to re-point or give back one
  *	run_dir/.deliveries/<id>	the jobs a delivery started (JSON)
+ *	run_dir/.live/<id>		a job that has not ended (backend =
+ *					slurm: what /metrics counts)
  *	run_dir/.queue, .slots		see queue.h
  *
  * The run directory is opened once, and everything in it is reached from
@@ -31,6 +34,8 @@
 #include <cJSON.h>
 
 #define JOB_ID_MAX	96
+#define RUNDIR_FDS	6	/* the descriptors struct rundir holds */
+#define CLAIMS_LOCK_WAIT 5	/* seconds, .keys.lock */
 
 struct rundir {
 	const char	*path;
@@ -39,18 +44,31 @@ struct rundir {
 	int		 deliveries;	/* .deliveries, or -1 */
 	int		 queue;		/* .queue, or -1 */
 	int		 slots;		/* .slots, or -1 */
+	int		 live;		/* .live, or -1 */
 	uid_t		 uid;		/* owner of run_dir and all within */
 };
 
 /*
  * Opens run_dir.  Refuses one that is not a folder or that others may
  * write.  With write, it must also belong to this process's user, and its
- * folders (.keys, .deliveries, .queue, .slots) are made if missing.
+ * folders (.keys, .deliveries, .queue, .slots, .live) are made if missing.
  * Returns 0, or -1 with the reason in err.
  */
 int	 rundir_open(struct rundir *rd, const char *path, int write,
 	    char *err, size_t errlen);
 void	 rundir_close(struct rundir *rd);
+
+/*
+ * The descriptors rd holds, for a process that must keep them (a
+ * detached one): into fds, -1 for those not open.  Returns RUNDIR_FDS.
+ */
+int	 rundir_fds(const struct rundir *rd, int fds[RUNDIR_FDS]);
+
+/*
+ * Marks job id live (.live/<id>) or clears the mark.  Returns 0, or -1
+ * (errno set).
+ */
+int	 rundir_live(struct rundir *rd, const char *id, int live);
 
 /* Whether name looks like a job id (what job_create makes). */
 int	 job_id_valid(const char *name);
@@ -84,7 +102,10 @@ enum claim { CLAIM_OK, CLAIM_TAKEN, CLAIM_ERROR };
 enum claim claim_try(struct rundir *rd, const char *sha, const char *config,
 	    const char *id, char other[JOB_ID_MAX], char *err, size_t errlen);
 
-/* Points the pair's claim at id, whoever had it (a retry).  0 or -1. */
+/*
+ * Points the pair's claim at id, whoever had it (a retry), under
+ * .keys.lock.  Returns 0 or -1.
+ */
 int	 claim_point(struct rundir *rd, const char *sha, const char *config,
 	    const char *id);
 
@@ -95,7 +116,10 @@ int	 claim_point(struct rundir *rd, const char *sha, const char *config,
 int	 claim_latest(struct rundir *rd, const char *sha, const char *config,
 	    char id[JOB_ID_MAX]);
 
-/* Gives the pair back if id holds it: a job that never started. */
+/*
+ * Gives the pair back if id holds it (a job that never started): read and
+ * removed under .keys.lock, so a claim just re-pointed stays.
+ */
 void	 claim_release(struct rundir *rd, const char *sha, const char *config,
 	    const char *id);
 

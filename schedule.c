@@ -13,12 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
-#include "job.h"
-#include "queue.h"
 #include "schedule.h"
-#include "spawn.h"
 #include "util.h"
 
 time_t
@@ -40,128 +35,28 @@ sched_now(void)
 #endif
 }
 
-static const char *const days[7] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
-
-/* A day's name at *s (three letters, any case), its tm_wday, or -1. */
-static int
-day_at(const char **s)
-{
-	int i;
-
-	for (i = 0; i < 7; i++)
-		if (strncasecmp(*s, days[i], 3) == 0 &&
-		    !isalpha((unsigned char)(*s)[3])) {
-			*s += 3;
-			return i;
-		}
-	return -1;
-}
-
-/* "HH:MM" at *s (00:00 to 24:00), in minutes, or -1. */
-static int
-minutes_at(const char **s)
-{
-	const char *p = *s;
-	int h, m;
-
-	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
-	    p[2] != ':' || !isdigit((unsigned char)p[3]) ||
-	    !isdigit((unsigned char)p[4]))
-		return -1;
-	h = (p[0] - '0') * 10 + p[1] - '0';
-	m = (p[3] - '0') * 10 + p[4] - '0';
-	if (m > 59 || h > 24 || (h == 24 && m != 0))
-		return -1;
-	*s = p + 5;
-	return h * 60 + m;
-}
-
-int
-sched_parse_windows(struct conf *c, const char *v, char *err, size_t errlen)
-{
-	const char *s = v, *start;
-	struct window *w;
-	int a, b, d;
-
-	c->nwindows = 0;
-	while (*s != '\0') {
-		while (isspace((unsigned char)*s))
-			s++;
-		start = s;
-		if (c->nwindows == MAX_WINDOWS) {
-			snprintf(err, errlen, "more than %d windows",
-			    MAX_WINDOWS);
-			return -1;
-		}
-		w = &c->windows[c->nwindows];
-		w->days = 0x7f;		/* no days: every day */
-		if ((a = day_at(&s)) >= 0) {
-			b = a;
-			if (*s == '-') {
-				s++;
-				if ((b = day_at(&s)) == -1)
-					goto bad;
-			}
-			for (w->days = 0, d = a;; d = (d + 1) % 7) {
-				w->days |= 1 << d;
-				if (d == b)
-					break;
-			}
-			if (!isspace((unsigned char)*s))
-				goto bad;
-			while (isspace((unsigned char)*s))
-				s++;
-		}
-		if ((a = minutes_at(&s)) == -1 || *s++ != '-' ||
-		    (b = minutes_at(&s)) == -1 || a == 24 * 60 || a == b)
-			goto bad;
-		w->start = (short)a;
-		w->end = (short)b;
-		c->nwindows++;
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s == ',')
-			s++;
-		else if (*s != '\0')
-			goto bad;
-	}
-	if (c->nwindows > 0)
-		return 0;
-	snprintf(err, errlen, "no window in \"%s\"", v);
-	return -1;
-bad:
-	snprintf(err, errlen, "\"%.*s\" is not a window like \"Mon-Fri "
-	    "09:00-19:00\" or \"22:00-06:00\"", (int)strcspn(start, ","),
-	    start);
-	return -1;
-}
-
-int
-sched_zone_valid(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (name[0] == '/' || name[0] == '\0' || strstr(name, "..") ||
-	    name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-	    "rstuvwxyz0123456789/_+-")] != '\0')
-		return 0;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* The configured zone for localtime_r and mktime. */
+/*
+ * The configured zone for localtime_r and mktime; without one, the zone
+ * the process started in (a reloaded config may have dropped timezone).
+ */
 static void
 zone(const struct conf *c)
 {
-	const char *tz = getenv("TZ");
+	static char *orig;	/* TZ as the process found it, or NULL */
+	static int saved;
+	const char *tz = getenv("TZ"), *want;
 
-	if (c->timezone == NULL || (tz != NULL && strcmp(tz, c->timezone) ==
-	    0))
+	if (!saved) {
+		orig = tz != NULL ? strdup(tz) : NULL;
+		saved = 1;
+	}
+	want = c->timezone != NULL ? c->timezone : orig;
+	if (want == NULL ? tz == NULL : tz != NULL && strcmp(tz, want) == 0)
 		return;
-	setenv("TZ", c->timezone, 1);
+	if (want != NULL)
+		setenv("TZ", want, 1);
+	else
+		unsetenv("TZ");
 	tzset();
 }
 
@@ -229,77 +124,6 @@ sched_format(const struct conf *c, time_t t, char buf[32])
 		buf[0] = '\0';
 }
 
-/*
- * The waiter, detached, holding lock: sleeps until a window opens (a
- * minute at most, reading the config again each time, so that a changed
- * run_window counts), then kicks the queue.  It ends when nothing waits;
- * before that it lets the lock go and looks once more, so that a job
- * queued meanwhile finds either it or the lock free for a new waiter.
- */
-static void
-waiter(struct rundir *rd, struct conf *c, int lock)
-{
-	char oldest[JOB_ID_MAX], err[512];
-	struct conf nc;
-	time_t now, next;
-
-	/* rd's path is c's run_dir, which a reload frees. */
-	if ((rd->path = strdup(rd->path)) == NULL)
-		return;
-	for (;;) {
-		if (queue_peek(rd, oldest) <= 0) {
-			flock(lock, LOCK_UN);
-			if (queue_peek(rd, oldest) <= 0 ||
-			    flock(lock, LOCK_EX | LOCK_NB) == -1)
-				return;
-			continue;
-		}
-		now = sched_now();
-		if (sched_open(c, now)) {
-			job_kick(rd, c);
-			return;
-		}
-		next = sched_next_open(c, now);
-		sleep(next == -1 || next - now > 60 ? 60 :
-		    (unsigned)(next - now));
-		if (conf_load(&nc, c->path, err, sizeof(err)) == 0) {
-			conf_wipe_secret(&nc);
-			conf_free(c);
-			*c = nc;
-		}
-	}
-}
-
-void
-sched_wait_window(struct rundir *rd, struct conf *c)
-{
-	char oldest[JOB_ID_MAX];
-	int lock;
-
-	if (c->nwindows == 0 || sched_open(c, sched_now()) ||
-	    queue_peek(rd, oldest) <= 0)
-		return;
-	if ((lock = file_open_at(rd->fd, ".window.lock", O_RDWR | O_CREAT,
-	    0600, rd->uid)) == -1)
-		return;
-	/* The waiter holds the lock through the descriptor it inherits. */
-	if (flock(lock, LOCK_EX | LOCK_NB) == 0)
-		spawn_detached(rd, c, lock, waiter);
-	close(lock);
-}
-
-/* The repository's hash, the first 12 hex digits of its SHA-256. */
-static void
-repo_hash(const char *repository, char out[13])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	int i;
-
-	SHA256((const unsigned char *)repository, strlen(repository), md);
-	for (i = 0; i < 6; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Opens .runs/day (made if missing).  Returns it, or -1. */
 static int
 day_open(struct rundir *rd, const char *day)
@@ -337,7 +161,8 @@ sched_ticket_take(struct rundir *rd, const struct conf *c,
 	now = sched_now();
 	localtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-	repo_hash(repository ? repository : "", hash);
+	/* The repository's hash: the first 12 hex digits of its SHA-256. */
+	sha256_hex(repository ? repository : "", 6, hash);
 	if ((dfd = day_open(rd, day)) == -1) {
 		snprintf(err, errlen, "%s/.runs/%s: %s", rd->path, day,
 		    strerror(errno));

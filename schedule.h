@@ -2,9 +2,6 @@
  * schedule.h: when jobs may run: the clock, training windows
  * (run_window, timezone) and the daily budget (max_runs_per_day).
  *
- *	run_dir/.window.lock	flock(2)ed by the one waiter, a detached
- *				process that sleeps until a window opens
- *				and then kicks the queue
  *	run_dir/.runs/DAY/	DAY (YYYY-MM-DD in timezone) of the budget:
  *				one file per run taken, "<repo hash>-<n>"
  *				for n = 1..max_runs_per_day, made with
@@ -12,7 +9,8 @@
  *				a job ends without its trainer having run
  *
  * Outside every window the queue starts nothing; a job queued then waits
- * ("waiting: window") and the waiter starts it when the next window opens.
+ * ("waiting: window") and the waiter (lifecycle.h) starts it when the next
+ * window opens.
  *
  * The clock is time(2).  A test build (-DTEST_CLOCK) adds the seconds in
  * SWIFT_WEBHOOK_TEST_CLOCK to it, so the tests can be on a Monday at
@@ -29,16 +27,6 @@
 /* Now, as every decision about windows and days sees it. */
 time_t	 sched_now(void);
 
-/*
- * Parses run_window's value ("Mon-Fri 09:00-19:00, Sat 10:00-14:00")
- * into c->windows.  Returns 0, or -1 with the reason in err.
- */
-int	 sched_parse_windows(struct conf *c, const char *v, char *err,
-	    size_t errlen);
-
-/* Whether timezone name names a zone this machine knows. */
-int	 sched_zone_valid(const char *name);
-
 /* Whether a job may start at t: no windows, or t is inside one. */
 int	 sched_open(const struct conf *c, time_t t);
 
@@ -50,13 +38,6 @@ time_t	 sched_next_open(const struct conf *c, time_t t);
 
 /* t as people read it in the configured zone: "Mon 2026-11-30 09:00". */
 void	 sched_format(const struct conf *c, time_t t, char buf[32]);
-
-/*
- * With jobs waiting and no window open, makes sure one detached waiter
- * sleeps until the next window and kicks the queue then.  Cheap when one
- * does already (a lock that is held, no fork).
- */
-void	 sched_wait_window(struct rundir *rd, struct conf *c);
 
 enum ticket_result { TICKET_OK, TICKET_NONE, TICKET_ERROR };
 

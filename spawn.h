@@ -1,126 +1,41 @@
 /*
- * spawn.h: starts a job, detached from the web server.
+ * spawn.h: run-command.  Starting a process and knowing whether it
+ * started, running one to its end under a deadline, ending a process
+ * group, the environment a child may see, and the double fork that
+ * detaches a process from the web server.  Nothing here knows what a
+ * job is: the supervisor (supervise.h) and the tools (checkout, gpu,
+ * slurm, commitstatus) fill these structs in.
  *
- * Whoever starts a job that has its slots (a responder, or a supervisor
- * handing its slots on, see queue.h) forks; the child calls setsid() and
- * forks the supervisor, then exits at once and is reaped.  The supervisor,
- * in its own session with stdin /dev/null, stdout and stderr on the job's
- * log and no other descriptor but its slots, the run directory and a
- * report pipe (all close-on-exec), forks the trainer into a process group
- * of its own and reports back once the exec succeeded or failed.  It then
- * writes the pid file, watches the trainer (stop requests, max_runtime),
- * records how it ended, starts the next queued jobs and runs notify.
+ * As in git's run-command.c, everything that allocates (argv, envp, the
+ * PATH lookup, /dev/null) is done before fork, the child that execs
+ * makes only async-signal-safe calls and checks every one, and an exec
+ * failure travels back on a close-on-exec pipe: end of file there means
+ * the exec succeeded.  Every descriptor of ours is close-on-exec, so a
+ * child has 0-2 only.  Deadlines are on the monotonic clock.
+ *
+ * Errors follow util.h.
  */
 #ifndef SPAWN_H
 #define SPAWN_H
 
 #include <sys/types.h>
-#include <time.h>
 
-#include "conf.h"
-#include "job.h"
-#include "queue.h"
-#include "rundir.h"
+#include "util.h"
 
 /*
- * Keeps a copy of the process environment, from which the trainer's
+ * Keeps a copy of the process environment, from which every child's
  * allow-listed environment is taken.  Call once at start, before the
  * environment holds anything of a request.  Returns 0, or -1.
  */
 int	 spawn_init(char *const envp[]);
 
-/* Everything the trainer needs, made before fork. */
-struct spawn {
-	char	**argv;		/* launcher + command, placeholders filled */
-	char	**envp;		/* allow-list + env key + JOB_* */
-	char	 *exe;		/* argv[0] found in PATH, or NULL */
-	char	 *cwd;		/* the checkout, workdir or the job's folder */
-	char	 *output_dir;	/* output_dir, placeholders filled */
-	char	**notify_argv;	/* NULL: no notify */
-	char	**notify_envp;
-	char	 *notify_exe;
-	int	  tell_only;	/* only post the status and notify */
-	int	  adopt;	/* a new supervisor for a job Slurm has:
-				   failing to start it fails no job */
-	pid_t	  mid;		/* spawn_fork's child, until spawn_wait */
-	int	  report_fd;	/* the supervisor's report, until then */
-};
-
-/*
- * Fills sp for job j (which has its id and folder).  Returns 0, or -1 if
- * out of memory.
- */
-int	 spawn_prepare(struct spawn *sp, const struct job *j,
-	    const struct conf *c);
-void	 spawn_free(struct spawn *sp);
-
-/*
- * Whether the trainer can be executed and its directory entered.
- * Returns 0, or -1 with the reason (and what to do) in err.
- */
-int	 spawn_check(const struct spawn *sp, const struct conf *c, char *err,
-	    size_t errlen);
-
-/*
- * Starts j's supervisor, detached (see above), on the slots s (taken:
- * closed here, held by the supervisor).  Returns 0 once the supervisor
- * reports: j->state is "running" with j->pid, pid file and job.json
- * written.  For a job already in a final state (a queued job cancelled)
- * the supervisor only runs notify (and posts its commit status); so it
- * does for a queued job with sp->tell_only.  With backend = slurm it
- * returns once the supervisor has the job, which stays as recorded
- * (queued: the supervisor submits it; or, with a Slurm id, brought up to
- * what Slurm says).  Returns -1 with the reason in err if the trainer
- * could not start; then no process of the job is left and job.json says
- * "failed" (unless sp->adopt).  The secret is wiped in the detached
- * processes.
- */
-int	 spawn_start(struct spawn *sp, struct rundir *rd, struct job *j,
-	    struct conf *c, struct slots *s, char *err, size_t errlen);
-
-/*
- * spawn_start in two halves, so that a caller holding a lock need not
- * hold it while the trainer starts: spawn_fork hands the slots to the
- * (detached) supervisor and returns 0 at once, or -1 as spawn_start
- * does; spawn_wait then waits for the report and returns what
- * spawn_start would.  Every spawn_fork that returned 0 needs its
- * spawn_wait.
- */
-int	 spawn_fork(struct spawn *sp, struct rundir *rd, struct job *j,
-	    struct conf *c, struct slots *s, char *err, size_t errlen);
-int	 spawn_wait(struct spawn *sp, struct rundir *rd, struct job *j,
-	    char *err, size_t errlen);
-
-/* A child run to its end by spawn_run. */
-struct run {
-	const char	*exe;		/* NULL: argv[0] looked up in PATH */
-	char *const	*argv;
-	char *const	*envp;
-	const char	*dir;		/* its cwd; NULL: dirfd */
-	int		 dirfd;
-	int		 stdin_fd;	/* its stdin; 0: ours */
-	time_t		 deadline;	/* killed then; 0: never */
-	int		(*stop)(void *arg);	/* killed when it says so */
-	void		*arg;
-	int		 quiet;		/* its output only to tail */
-};
-
-enum run_end { RUN_EXITED, RUN_TIMEOUT, RUN_STOPPED, RUN_ERROR };
-
-/*
- * Runs r's child (no shell, a process group of its own, stdin ours) with
- * its output copied to our stderr and its last taillen - 1 bytes to tail,
- * until it exits (*status as waitpid gives it), its deadline passes or
- * stop says so (its group is then killed), polling every 0.1 s.  Whatever
- * of its group is left is killed.  RUN_ERROR: it could not start, tail
- * says why.
- */
-enum run_end spawn_run(const struct run *r, int *status, char *tail,
-	    size_t taillen);
+/* Whether the allow-list passes NAME=VALUE kv on to a child. */
+int	 spawn_allowed(const char *kv);
 
 /*
  * Adds the allow-listed part of the server's environment (spawn_init) to
- * env.  Returns 0, or -1 if out of memory.
+ * env: what Python, CUDA, torchrun, Hugging Face and ModelScope read.
+ * Returns 0, or -1 if out of memory.
  */
 int	 spawn_base_env(struct strv *env);
 
@@ -131,29 +46,143 @@ int	 spawn_base_env(struct strv *env);
 int	 spawn_tool_env(struct strv *env);
 
 /*
- * Runs a tool of ours (curl, nvidia-smi, Slurm's) as spawn_run does: no
- * shell, from /, with envp (NULL: spawn_tool_env), its stdin on stdin_fd
- * (0: ours), its output only to tail, killed after timeout seconds.
+ * Finds name as execvp would, in the PATH of envp; a relative name with
+ * a '/' is taken from dir, where the child will run.  Returns it (to
+ * free), or NULL if not found.
+ */
+char	*spawn_find_exe(const char *name, char *const envp[], const char *dir);
+
+/* What failed when a child could not start (a stage of its start). */
+enum spawn_stage {
+	STAGE_FORK, STAGE_SETSID, STAGE_FDS, STAGE_CHDIR, STAGE_EXEC,
+	STAGE_PGRP,
+	SPAWN_STAGES		/* callers number their own stages on */
+};
+
+/* The words for a stage of spawn's ("fork", "exec", ...), or "?". */
+const char *spawn_stage_name(int stage);
+
+/* A child to start. */
+struct child {
+	const char	*exe;		/* NULL: not found (ENOENT at exec) */
+	char *const	*argv;
+	char *const	*envp;
+	const char	*dir;		/* its cwd; NULL: dirfd */
+	int		 dirfd;
+	int		 in;		/* its stdin; 0: ours */
+	int		 out;		/* its stdout and stderr; -1: ours */
+	/* Set by spawn_child. */
+	pid_t		 pid;		/* it leads a process group of its own */
+	int		 stage;		/* what failed, when it did */
+};
+
+/*
+ * Starts ch in a process group of its own (no shell).  Returns 0 once it
+ * has exec'd (ch->pid set), or -1 with ch->stage and errno telling what
+ * failed, exec included; nothing of it is left then.
+ */
+int	 spawn_child(struct child *ch);
+
+/* waitpid(2), retried on EINTR. */
+pid_t	 spawn_waitpid(pid_t pid, int *status, int flags);
+
+/*
+ * SIGKILLs process group pgid until it is gone (its leader reaped or
+ * not), a bounded number of times: a process stuck in the kernel (D
+ * state) does not hang us.
+ */
+void	 spawn_kill_group(pid_t pgid);
+
+/* Default signal dispositions and an empty mask.  Returns 0, or -1. */
+int	 spawn_reset_signals(void);
+
+/* A child run to its end by spawn_run. */
+struct run {
+	const char	*exe;		/* NULL: argv[0] looked up in PATH */
+	char *const	*argv;
+	char *const	*envp;
+	const char	*dir;		/* its cwd; NULL: dirfd */
+	int		 dirfd;
+	int		 stdin_fd;	/* its stdin; 0: ours */
+	double		 timeout;	/* seconds until it is killed; 0: never */
+	int		(*stop)(void *arg);	/* killed when it says so */
+	void		*arg;
+	int		 quiet;		/* its output only to tail */
+};
+
+enum run_end { RUN_EXITED, RUN_TIMEOUT, RUN_STOPPED, RUN_ERROR };
+
+/*
+ * Runs r's child (no shell, a process group of its own) with its output
+ * copied to our stderr and its last taillen - 1 bytes to tail, until it
+ * exits (*status as waitpid gives it), its time is up or stop says so
+ * (its group is then killed), looking every 0.1 s.  Whatever of its
+ * group is left is killed.  RUN_ERROR: it could not start, tail says why.
+ */
+enum run_end spawn_run(const struct run *r, int *status, char *tail,
+	    size_t taillen);
+
+/*
+ * Runs a tool of ours (curl, nvidia-smi, Slurm's) as spawn_run does: from
+ * /, with envp (NULL: spawn_tool_env), its stdin on stdin_fd (0: ours),
+ * its output only to tail, killed after timeout seconds.
  */
 enum run_end spawn_tool(char *const argv[], char *const envp[],
 	    int stdin_fd, int timeout, int *status, char *tail,
 	    size_t taillen);
 
 /*
- * Runs fn(rd, c, fd) in a detached process (its own session, stdio on
- * /dev/null, no descriptor of ours but the run directory's and fd, no
- * secret) and returns once it is on its way.
+ * What a detached process tells the one that started it: records of this
+ * size on a close-on-exec pipe.  kind REPORT_FAILED says stage and err
+ * failed; a caller numbers its other kinds from REPORT_KINDS on.
  */
-void	 spawn_detached(struct rundir *rd, struct conf *c, int fd,
-	    void (*fn)(struct rundir *, struct conf *, int));
+struct spawn_report {
+	int	kind;
+	int	stage;
+	int	err;
+	int	pid;
+};
+#define REPORT_FAILED	1
+#define REPORT_KINDS	2
 
-/* A line "[swift-webhook TIME] ..." on stderr: the job's log, detached. */
-void	 spawn_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes one report on fd (-1: none).  Never fails loudly. */
+void	 spawn_report(int fd, int kind, int stage, int err, pid_t pid);
 
-/* Whether the allow-list passes NAME=VALUE kv on to the trainer. */
-int	 spawn_allowed(const char *kv);
+/*
+ * A process detached by the double fork: the starter forks; the child
+ * closes every descriptor but 0-2, keep[] and the report pipe, calls
+ * setsid() and forks fn's process, then exits at once (spawn_detach
+ * reaps it).  fn runs with stdin on /dev/null, stdout and stderr on out
+ * (or /dev/null), default signals, and the report pipe's write end (-1
+ * without one); it must not return.
+ */
+struct detach {
+	const int	*keep;		/* descriptors it keeps, -1s ignored */
+	int		 nkeep;
+	int		 out;		/* its stdout and stderr; -1: /dev/null */
+	int		 report;	/* 1: a report pipe, for spawn_detach_wait */
+	void		(*fn)(void *arg, int report);
+	void		*arg;
+	/* Set by spawn_detach, for spawn_detach_wait. */
+	pid_t		 mid;		/* the middle process, -1: reaped */
+	int		 report_fd;	/* the pipe's read end */
+};
 
-/* SIGKILLs process group pgid until it is gone, a bounded number of times. */
-void	 kill_group(pid_t pgid);
+/*
+ * Detaches d->fn (see above).  Without a report pipe it returns once the
+ * middle process is reaped, so no child of the caller is left; with one
+ * it returns at once (a caller holding a lock need not wait for a fork),
+ * and every spawn_detach that returned 0 needs its spawn_detach_wait.
+ * Returns 0, or -1 with the reason in err.
+ */
+int	 spawn_detach(struct detach *d, char *err, size_t errlen);
+
+/*
+ * Reaps the middle process and reads the first report of the detached
+ * one.  Returns 0 with r filled, or -1 if it ended (or closed its end)
+ * without one: r then says REPORT_FAILED, and which of the middle
+ * process's stages failed if it did.
+ */
+int	 spawn_detach_wait(struct detach *d, struct spawn_report *r);
 
 #endif

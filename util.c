@@ -14,9 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/sha.h>
 
 #include "util.h"
 
@@ -284,10 +288,16 @@ file_write_at(int dfd, const char *name, const void *data, size_t len,
 		if (errno != EEXIST || tries > 0 ||
 		    unlinkat(dfd, tmp, 0) == -1)
 			return -1;
-	if (write_all(fd, data, len) == -1 || (sync && fsync(fd) == -1) ||
-	    close(fd) == -1) {
+	if (write_all(fd, data, len) == -1 || (sync && fsync(fd) == -1)) {
 		saved = errno;
 		close(fd);
+		unlinkat(dfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	/* A failed close has closed fd all the same: never twice. */
+	if (close(fd) == -1) {
+		saved = errno;
 		unlinkat(dfd, tmp, 0);
 		errno = saved;
 		return -1;
@@ -483,8 +493,12 @@ strv_free(struct strv *sv)
 void
 duration_format(char *buf, size_t size, double secs)
 {
-	long s = (long)secs;
+	long s;
 
+	/* A planted job.json may say 1e30 (or NaN): no cast overflows. */
+	if (!(secs < 1e12))
+		secs = secs > 0 ? 1e12 : -1;
+	s = (long)secs;
 	if (secs < 0)
 		snprintf(buf, size, "-");
 	else if (s < 3600)
@@ -530,4 +544,70 @@ xprintf(const char *fmt, ...)
 		s = NULL;
 	va_end(ap);
 	return s;
+}
+
+double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+lock_wait(int fd, double wait, int (*stop)(void *), void *arg)
+{
+	double deadline = mono_now() + wait;
+	useconds_t pause = 500;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (stop != NULL && stop(arg)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (mono_now() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		usleep(pause);
+		if (pause < 50000)
+			pause *= 2;
+	}
+	return 0;
+}
+
+void
+sha256_hex(const char *s, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t i;
+
+	SHA256((const unsigned char *)s, strlen(s), md);
+	for (i = 0; i < n && i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * i] = '\0';
+}
+
+void
+log_line(const char *fmt, ...)
+{
+	char buf[1024], ts[21];
+	va_list ap;
+	int n;
+
+	iso8601(time(NULL), ts);
+	n = snprintf(buf, sizeof(buf), "[swift-webhook %s] ", ts);
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)!write(STDERR_FILENO, buf, n);
 }

@@ -125,6 +125,27 @@ time_t	 iso8601_parse(const char *s);
  */
 unsigned long long proc_starttime(pid_t pid);
 
+/* Seconds on the monotonic clock: for deadlines no clock step moves. */
+double	 mono_now(void);
+
+/*
+ * Takes an exclusive flock(2) on fd without ever blocking on it for good:
+ * LOCK_NB, retried with a growing pause (0.5 to 50 ms) until wait seconds
+ * have passed on the monotonic clock, or until stop(arg) (if not NULL)
+ * says to give up.  Returns 0, or -1 with errno ETIMEDOUT (held all
+ * along), ECANCELED (stopped) or flock's own.
+ */
+int	 lock_wait(int fd, double wait, int (*stop)(void *), void *arg);
+
+/* The first n (at most 32) bytes of SHA-256(s), as 2n hex digits, in out. */
+void	 sha256_hex(const char *s, size_t n, char *out);
+
+/*
+ * A line "[swift-webhook TIME] ..." on stderr: in a detached process,
+ * the job's log.
+ */
+void	 log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The value of hex digit c (either case), or -1. */
 int	 hex_value(int c);
 

@@ -18,7 +18,7 @@
 
 #include "conf.h"
 #include "delivery.h"
-#include "jobs.h"
+#include "cli.h"
 #include "metrics.h"
 #include "status.h"
 #include "spawn.h"
@@ -380,7 +380,7 @@ main(int argc, char *argv[])
 	setup_process();
 	conf_take_env_secret();
 	if (argc > 1)
-		return jobs_main(argc, argv);
+		return cli_main(argc, argv);
 	if (spawn_init(environ) == -1) {
 		logline(NULL, "swift-webhook: out of memory\n");
 		return 1;

@@ -45,7 +45,7 @@ windows(struct conf *c, const char *zone, const char *spec)
 
 	memset(c, 0, sizeof(*c));
 	c->timezone = (char *)zone;
-	if (sched_parse_windows(c, spec, err, sizeof(err)) == -1) {
+	if (conf_parse_windows(c, spec, err, sizeof(err)) == -1) {
 		printf("FAIL parse %s: %s\n", spec, err);
 		exit(1);
 	}
@@ -86,7 +86,7 @@ test_parse(void)
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		memset(&c, 0, sizeof(c));
-		rc = sched_parse_windows(&c, rows[i].spec, err, sizeof(err));
+		rc = conf_parse_windows(&c, rows[i].spec, err, sizeof(err));
 		snprintf(name, sizeof(name), "parse \"%s\"", rows[i].spec);
 		if (!rows[i].ok) {
 			CHECK(rc == -1 && err[0] != '\0', name, "took it");
@@ -101,14 +101,14 @@ test_parse(void)
 		    err);
 	}
 	memset(&c, 0, sizeof(c));
-	rc = sched_parse_windows(&c, "1:00-2:00,01:00-02:00,01:00-02:00,"
+	rc = conf_parse_windows(&c, "1:00-2:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00", err,
 	    sizeof(err));
 	CHECK(rc == -1, "parse: a bad first window of many", "took it");
 	memset(&c, 0, sizeof(c));
-	rc = sched_parse_windows(&c, "01:00-02:00,01:00-02:00,01:00-02:00,"
+	rc = conf_parse_windows(&c, "01:00-02:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
 	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00", err,
@@ -188,11 +188,11 @@ test_open(void)
 	sched_format(&c, local("Asia/Shanghai", "2026-11-30 09:00"), buf);
 	CHECK(strcmp(buf, "Mon 2026-11-30 09:00") == 0,
 	    "sched_format: the zone's local time", "%s", buf);
-	CHECK(sched_zone_valid("Asia/Shanghai") && sched_zone_valid("UTC") &&
-	    !sched_zone_valid("Mars/Olympus") &&
-	    !sched_zone_valid("../../../etc/passwd") &&
-	    !sched_zone_valid("/etc/localtime") &&
-	    !sched_zone_valid("Asia") && !sched_zone_valid(""),
+	CHECK(conf_zone_valid("Asia/Shanghai") && conf_zone_valid("UTC") &&
+	    !conf_zone_valid("Mars/Olympus") &&
+	    !conf_zone_valid("../../../etc/passwd") &&
+	    !conf_zone_valid("/etc/localtime") &&
+	    !conf_zone_valid("Asia") && !conf_zone_valid(""),
 	    "zone names: only files under /usr/share/zoneinfo", "wrong");
 }
 
@@ -308,10 +308,10 @@ test_describe(void)
 	memset(&c, 0, sizeof(c));
 	j.state = JOB_PREPARING;
 	describe("preparing", &j, &c, -1, "pending", "preparing");
-	j.waiting = "gpu busy";
+	snprintf(j.waiting, sizeof(j.waiting), "gpu busy");
 	describe("waiting for a GPU", &j, &c, -1, "pending",
 	    "waiting: gpu busy");
-	j.waiting = NULL;
+	j.waiting[0] = '\0';
 	j.state = JOB_RUNNING;
 	j.gpus = "0,1";
 	describe("running", &j, &c, -1, "pending", "running on GPU 0,1");

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "job.h"
+#include "lifecycle.h"
 #include "rundir.h"
 #include "spawn.h"
 #include "t.h"
@@ -111,7 +112,7 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
 	if (load(&c, cmd, workdir) == -1)
 		return -1;
 	if (rundir_open(&rd, c.run_dir, 1, err, errlen) == 0) {
-		r = job_start(&rd, &c, j, 1, other, err, errlen) ==
+		r = lifecycle_start(&rd, &c, j, 1, other, err, errlen) ==
 		    JOB_STARTED ? 0 : -1;
 		rundir_close(&rd);
 	}

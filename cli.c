@@ -1,5 +1,6 @@
 /*
- * jobs.c: the commands that read the run directory for people.
+ * cli.c: swift-webhook's commands for people: jobs, show, logs, cancel,
+ * retry, prune, check.
  *
  * Each job's state is read from its job.json; a job recorded as queued or
  * running whose supervisor is gone is shown as "lost", so that a dead
@@ -21,18 +22,19 @@
 #include <cJSON.h>
 
 #include "checkout.h"
+#include "cli.h"
 #include "commitstatus.h"
 #include "conf.h"
 #include "filter.h"
 #include "gpu.h"
 #include "job.h"
-#include "jobs.h"
+#include "lifecycle.h"
 #include "prune.h"
-#include "queue.h"
 #include "rundir.h"
 #include "schedule.h"
 #include "slurm.h"
 #include "spawn.h"
+#include "trainer.h"
 #include "util.h"
 
 static const char *progname = "swift-webhook";
@@ -109,7 +111,7 @@ job_load(struct rundir *rd, const char *id)
 
 	/* On Slurm: a job whose supervisor is gone gets a new one first. */
 	if (conf != NULL)
-		job_adopt(rd, conf, id);
+		lifecycle_adopt(rd, conf, id);
 	if ((o = job_load_shown(rd, id, &j)) == NULL)
 		return NULL;
 	st = json_str(o, "state");
@@ -407,7 +409,7 @@ cmd_cancel(struct rundir *rd, struct conf *c, int argc, char *argv[])
 		fprintf(stderr, "usage: %s cancel JOB\n", progname);
 		return 2;
 	}
-	switch (job_cancel(rd, c, argv[1], state, err, sizeof(err))) {
+	switch (lifecycle_cancel(rd, c, argv[1], state, err, sizeof(err))) {
 	case CANCEL_DONE:
 		printf("%s %s\n", argv[1], state);
 		return 0;
@@ -463,7 +465,8 @@ cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
 	j.sha = old.sha;
 	j.config = old.config;
 	j.retry_of = old.id;
-	if (job_start(rd, c, &j, 0, other, err, sizeof(err)) != JOB_STARTED)
+	if (lifecycle_start(rd, c, &j, 0, other, err, sizeof(err)) !=
+	    JOB_STARTED)
 		fprintf(stderr, "%s: retry %s: %s\n", progname, argv[1], err);
 	else {
 		printf("%s %s\n", j.id, j.state);
@@ -529,7 +532,7 @@ cmd_check(const char *config, int argc, char *argv[])
 	const char *user = NULL;
 	char err[1024];
 	struct rundir rd;
-	struct spawn sp;
+	struct trainer t;
 	struct conf c;
 	struct job j;
 	int n = 0, i, nowork;
@@ -572,19 +575,19 @@ cmd_check(const char *config, int argc, char *argv[])
 	j.branch = "main";
 	j.sha = "0000000000000000000000000000000000000000";
 	j.config = c.default_config;
-	if (spawn_prepare(&sp, &j, &c) == 0) {
+	if (trainer_prepare(&t, &j, &c) == 0) {
 		if (nowork) {	/* said above; the trainer still */
-			free(sp.cwd);
-			sp.cwd = strdup("/");
+			free(t.cwd);
+			t.cwd = strdup("/");
 		}
-		if (c.backend == BACKEND_LOCAL && sp.cwd != NULL &&
-		    spawn_check(&sp, &c, err, sizeof(err)) == -1)
+		if (c.backend == BACKEND_LOCAL && t.cwd != NULL &&
+		    trainer_check(&t, &c, err, sizeof(err)) == -1)
 			problem(&n, "%s (as %s)", err, user);
-		if (sp.notify_argv != NULL && (sp.notify_exe == NULL ||
-		    access(sp.notify_exe, X_OK) == -1))
+		if (t.notify_argv != NULL && (t.notify_exe == NULL ||
+		    access(t.notify_exe, X_OK) == -1))
 			problem(&n, "cannot execute notify %s (as %s)",
-			    sp.notify_argv[0], user);
-		spawn_free(&sp);
+			    t.notify_argv[0], user);
+		trainer_free(&t);
 	}
 	if (c.backend == BACKEND_SLURM && slurm_check(&c, err,
 	    sizeof(err)) == -1)
@@ -607,7 +610,7 @@ cmd_check(const char *config, int argc, char *argv[])
 }
 
 int
-jobs_main(int argc, char *argv[])
+cli_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
 		"jobs", "show", "logs", "cancel", "retry", "check", "prune",

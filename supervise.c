@@ -1,0 +1,877 @@
+/*
+ * supervise.c: the supervisor: a job's run from its slots to its end,
+ * locally or on Slurm.  See supervise.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkout.h"
+#include "commitstatus.h"
+#include "gpu.h"
+#include "metrics.h"
+#include "schedule.h"
+#include "slurm.h"
+#include "supervise.h"
+#include "util.h"
+
+#define POLL_US		100000	/* how often the supervisor looks */
+#define LOCK_WAIT	10	/* seconds for the writer lock: its other
+				   holders keep it for a write */
+
+/* What the supervisor tells the one that started it (spawn.h). */
+enum {
+	REPORT_STARTED = REPORT_KINDS,	/* the trainer runs: pid */
+	REPORT_PREPARING,		/* checkout or GPU check under way */
+	REPORT_WAITING,			/* slurm: the job is as recorded */
+	REPORT_ENDED,			/* it had ended already: nothing done */
+	REPORT_RECORDED			/* failed as stage, err: recorded */
+};
+
+/* One supervisor's world, in its own process. */
+struct sup {
+	struct supervisor *sv;
+	struct rundir	*rd;
+	struct job	*j;
+	struct conf	*c;
+	struct slots	*s;
+	int		 rep;		/* the report pipe, until answered */
+	int		 lock;		/* the job's writer lock */
+};
+
+int
+supervise_record_end(struct rundir *rd, const struct job *j)
+{
+	int rc = job_write(j);
+
+	metrics_job_ended(rd, j);
+	rundir_live(rd, j->id, 0);
+	if (j->started == 0 && j->ticket[0] != '\0')
+		sched_ticket_return(rd, j->ticket, j->id);
+	return rc;
+}
+
+/* job_write, a failure said in the log. */
+static void
+record(const struct job *j)
+{
+	if (job_write(j) == -1)
+		log_line("job %s: write job.json: %s", j->id, strerror(errno));
+}
+
+/* Answers the one who started the job, once. */
+static void
+answer(struct sup *x, int kind, int stage, int err, pid_t pid)
+{
+	spawn_report(x->rep, kind, stage, err, pid);
+	if (x->rep != -1)
+		close(x->rep);
+	x->rep = -1;
+}
+
+/*
+ * Runs fn(x) in a detached process that is not waited for (a slow GitHub
+ * must not hold the trainer's start or the watch), with no slot lock and
+ * stdout and stderr on the job's log; it is nobody's child to reap.
+ */
+static void
+detach_tell(struct sup *x, void (*fn)(void *, int))
+{
+	struct detach d;
+	int keep[8], n;
+	char err[128];
+
+	n = rundir_fds(x->rd, keep);
+	keep[n++] = x->j->dirfd;
+	memset(&d, 0, sizeof(d));
+	d.keep = keep;
+	d.nkeep = n;
+	d.out = STDERR_FILENO;
+	d.fn = fn;
+	d.arg = x;
+	if (spawn_detach(&d, err, sizeof(err)) == -1)
+		log_line("job %s: commit status: %s", x->j->id, err);
+}
+
+static void __attribute__((noreturn))
+post(void *arg, int report)
+{
+	struct sup *x = arg;
+
+	(void)report;
+	commitstatus_post(x->rd, x->c, x->j->id);
+	_exit(0);
+}
+
+/*
+ * Posts j's commit status as it stands now, without waiting for it.  The
+ * final post, in finish, waits on the job's status.lock, so it comes last.
+ */
+static void
+tell_async(struct sup *x)
+{
+	if (x->c->github_token_file != NULL)
+		detach_tell(x, post);
+}
+
+/*
+ * Runs notify once the job's end is recorded: no shell, bounded by
+ * notify_timeout, its output in the job's log.  Its failure changes
+ * nothing but that log.
+ */
+static void
+notify(const struct conf *c, const struct trainer *t, struct job *j)
+{
+	struct strv env = { NULL, 0 };
+	struct run r;
+	char tail[256];
+	int status;
+
+	if (t->notify_argv == NULL)
+		return;
+	if (trainer_notify_env(t, j, &env) == -1) {
+		log_line("job %s: notify: out of memory", j->id);
+		strv_free(&env);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.exe = t->notify_exe;
+	r.argv = t->notify_argv;
+	r.envp = env.v;
+	r.dirfd = j->dirfd;
+	r.timeout = c->notify_timeout;
+	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
+	case RUN_ERROR:
+		log_line("job %s: notify: %s", j->id, tail);
+		break;
+	case RUN_TIMEOUT:
+		log_line("job %s: notify: killed after %lds", j->id,
+		    c->notify_timeout);
+		break;
+	default:
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_line("job %s: notify failed (status %d)", j->id,
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status));
+	}
+	strv_free(&env);
+}
+
+/*
+ * The end of a job: its slots freed first (whoever sees the job ended
+ * finds them free), its checkout removed (unless keep_src), its record,
+ * the next queued jobs started, its commit status, notify.
+ */
+static void __attribute__((noreturn))
+finish(struct sup *x, int code)
+{
+	struct rundir *rd = x->rd;
+	struct conf *c = x->c;
+	struct job *j = x->j;
+
+	slots_vacate(x->s);
+	if (j->has_src && !c->keep_src)
+		checkout_remove(j);
+	if (supervise_record_end(rd, j) == -1)
+		log_line("job %s: write job.json: %s", j->id, strerror(errno));
+	if (c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
+		x->sv->kick(rd, c);
+	if (c->repository != NULL)
+		checkout_prune(rd, c);
+	commitstatus_post(rd, c, j->id);
+	notify(c, &x->sv->t, j);
+	_exit(code);
+}
+
+/*
+ * The trainer could not start (stage, errno err): recorded failed with
+ * the reason, before the answer, which says "recorded"; then finish.
+ */
+static void __attribute__((noreturn))
+start_failed(struct sup *x, int stage, int err)
+{
+	struct job *j = x->j;
+
+	trainer_error(j->error, sizeof(j->error), stage, err, &x->sv->t);
+	j->state = JOB_FAILED;	/* queued or running: both may fail */
+	j->finished = time(NULL);
+	log_line("job %s: %s", j->id, j->error);
+	if (x->rep == -1)	/* answered already: the claim is ours */
+		claim_release(x->rd, j->sha, j->config, j->id);
+	slots_vacate(x->s);	/* free before the record says failed */
+	if (j->has_src && !x->c->keep_src)
+		checkout_remove(j);
+	record(j);
+	answer(x, REPORT_RECORDED, stage, err, 0);
+	finish(x, 1);
+}
+
+/*
+ * Takes the job's writer lock and reads its record again under it: a job
+ * that ended meanwhile (a cancel that found it lost) is not run.  Returns
+ * 0 when it is to run; else it has answered and ended.  With once, a lock
+ * held by another leaves the job to it (one supervisor per Slurm job).
+ */
+static int
+take_job(struct sup *x, int once)
+{
+	struct job now;
+	int ended = 0;
+
+	if ((x->lock = job_writer_lock(x->j, once ? 1 : LOCK_WAIT)) == -1) {
+		if (once) {
+			answer(x, REPORT_WAITING, 0, 0, 0);
+			_exit(0);
+		}
+		log_line("job %s: supervisor.lock: %s", x->j->id,
+		    strerror(errno));
+		answer(x, REPORT_FAILED, STAGE_PIDFILE, errno, 0);
+		_exit(1);
+	}
+	if (job_read(x->rd, x->j->id, &now) == 0) {
+		ended = job_state_final(now.state);
+		if (ended)
+			log_line("job %s: ended (%s) before its supervisor "
+			    "started: not run", x->j->id, now.state);
+		job_close(&now);
+	}
+	if (!ended)
+		return 0;
+	answer(x, REPORT_ENDED, 0, 0, 0);
+	slots_vacate(x->s);
+	if (x->c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
+		x->sv->kick(x->rd, x->c);
+	_exit(0);
+}
+
+/*
+ * Preparing: the checkout of the pushed commit, with the slots held and
+ * the one who started the job already answered.  Returns 0 once the
+ * trainer can start in it; else the job has ended (failed or stopped).
+ */
+static int
+prepare(struct sup *x)
+{
+	struct job *j = x->j;
+	const char *stopped;
+
+	switch (checkout_make(x->rd, x->c, j, j->error, sizeof(j->error))) {
+	case CHECKOUT_OK:
+		log_line("job %s: checked out %s in %s/src", j->id, j->commit,
+		    j->dir);
+		return 0;
+	case CHECKOUT_STOPPED:
+		stopped = job_stop_requested(j);
+		j->error[0] = '\0';
+		job_set_state(j, stopped ? stopped : JOB_CANCELLED);
+		log_line("job %s: stopped while preparing (%s)", j->id,
+		    j->state);
+		break;
+	case CHECKOUT_FAILED:
+		log_line("job %s: %s", j->id, j->error);
+		job_set_state(j, JOB_FAILED);
+		/* It never ran: a redelivery may start it. */
+		claim_release(x->rd, j->sha, j->config, j->id);
+		break;
+	}
+	j->finished = time(NULL);
+	return -1;
+}
+
+static int
+stop_asked(void *arg)
+{
+	return job_stop_requested(arg) != NULL;
+}
+
+/*
+ * gpu_check: waits while a GPU of the job's is in use by something else,
+ * looking every gpu_check_interval.  Returns 0 when the trainer may
+ * start; -1 if the job was stopped meanwhile (its end set in j).
+ */
+static int
+gpu_wait(struct sup *x)
+{
+	const struct conf *c = x->c;
+	struct job *j = x->j;
+	const char *stopped;
+	char why[256];
+	double next;
+
+	if (!c->gpu_check || j->gpus == NULL)
+		return 0;
+	for (;;) {
+		switch (gpu_busy(c, j->gpus, why, sizeof(why))) {
+		case GPU_FREE:
+			if (j->waiting[0] != '\0')
+				log_line("job %s: GPU %s free", j->id, j->gpus);
+			j->waiting[0] = '\0';
+			return 0;
+		case GPU_UNKNOWN:
+			log_line("job %s: GPU check skipped: %s", j->id, why);
+			j->waiting[0] = '\0';
+			return 0;
+		case GPU_BUSY:
+			if (j->waiting[0] != '\0')
+				break;
+			log_line("job %s: waiting: %s; looking again every "
+			    "%lds", j->id, why, c->gpu_check_interval);
+			snprintf(j->waiting, sizeof(j->waiting), "gpu busy");
+			record(j);
+			tell_async(x);
+			break;
+		}
+		for (next = mono_now() + c->gpu_check_interval;
+		    mono_now() < next; usleep(POLL_US))
+			if ((stopped = job_stop_requested(j)) != NULL) {
+				j->waiting[0] = '\0';
+				job_set_state(j, stopped);
+				j->finished = time(NULL);
+				log_line("job %s: stopped while waiting for "
+				    "its GPUs (%s)", j->id, j->state);
+				return -1;
+			}
+	}
+}
+
+/* The job's fields that change as it ends, and the log line. */
+static void
+ended(struct job *j, int status, const char *stopped)
+{
+	j->finished = time(NULL);
+	if (WIFEXITED(status)) {
+		j->exit_code = WEXITSTATUS(status);
+		job_set_state(j, j->exit_code == 0 ? JOB_SUCCEEDED :
+		    JOB_FAILED);
+		log_line("job %s: trainer %ld exited with status %d", j->id,
+		    (long)j->pid, j->exit_code);
+	} else if (WIFSIGNALED(status)) {
+		j->signal = WTERMSIG(status);
+		job_set_state(j, JOB_KILLED);
+		log_line("job %s: trainer %ld killed by signal %d (%s)", j->id,
+		    (long)j->pid, j->signal, strsignal(j->signal));
+	}
+	if (stopped != NULL)
+		j->state = stopped;	/* over what the exit said */
+}
+
+/*
+ * Waits for the trainer, stopping it (SIGTERM to its group, SIGKILL
+ * after kill_grace) when asked to, when max_runtime has passed (on the
+ * monotonic clock: a clock step ends no run) or when the window closes
+ * with window_stop.
+ */
+static void
+watch(const struct conf *c, struct job *j)
+{
+	const char *stopped = NULL;
+	double start = mono_now(), stopping = 0, now;
+	int status = 0, hard = 0;
+	pid_t r;
+
+	while ((r = spawn_waitpid(j->pid, &status, WNOHANG)) == 0) {
+		now = mono_now();
+		if (stopped == NULL) {
+			if ((stopped = job_stop_requested(j)) == NULL &&
+			    c->max_runtime > 0 && now - start >= c->max_runtime)
+				stopped = JOB_TIMEOUT;
+			if (stopped == NULL && c->window_stop &&
+			    !sched_open(c, sched_now())) {
+				stopped = JOB_TIMEOUT;
+				snprintf(j->error, sizeof(j->error), "stopped: "
+				    "the run window closed (window_stop)");
+			}
+			if (stopped != NULL) {
+				log_line("job %s: stopping (%s): SIGTERM to "
+				    "group %ld", j->id, stopped, (long)j->pid);
+				kill(-j->pid, SIGTERM);
+				stopping = now;
+			}
+		} else if (!hard && now - stopping >= c->kill_grace) {
+			log_line("job %s: SIGKILL to group %ld after %lds",
+			    j->id, (long)j->pid, c->kill_grace);
+			kill(-j->pid, SIGKILL);
+			hard = 1;
+		}
+		usleep(POLL_US);
+	}
+	spawn_kill_group(j->pid);
+	if (r == -1) {
+		/* Cannot happen to a child of ours; say so rather than guess. */
+		snprintf(j->error, sizeof(j->error), "waitpid: %s",
+		    strerror(errno));
+		log_line("job %s: %s", j->id, j->error);
+		j->finished = time(NULL);
+		job_set_state(j, stopped ? stopped : JOB_FAILED);
+		return;
+	}
+	ended(j, status, stopped);
+}
+
+/*
+ * after_success, after a successful run, on the job's GPUs and in its
+ * folder or checkout, bounded by max_runtime: its output goes to the log,
+ * its end into j (after_*); the job's own state stays succeeded.
+ */
+static void
+after_success(const struct conf *c, const struct trainer *t, struct job *j)
+{
+	struct strv argv = { NULL, 0 };
+	char tail[256];
+	double t0 = mono_now();
+	struct run r;
+	int status;
+
+	if (c->after_success.n == 0 || j->state != JOB_SUCCEEDED)
+		return;
+	snprintf(j->after_state, sizeof(j->after_state), "%s", JOB_FAILED);
+	if (trainer_after_argv(t, j, c, &argv, j->after_error,
+	    sizeof(j->after_error)) == -1) {
+		log_line("job %s: after_success not run: %s", j->id,
+		    j->after_error);
+		return;
+	}
+	log_line("job %s: after_success: %s", j->id, argv.v[0]);
+	memset(&r, 0, sizeof(r));
+	r.argv = argv.v;
+	r.envp = t->envp;
+	r.dir = t->cwd;
+	r.timeout = c->max_runtime;
+	r.stop = stop_asked;
+	r.arg = j;
+	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
+	case RUN_EXITED:
+		if (WIFEXITED(status)) {
+			j->after_exit = WEXITSTATUS(status);
+			if (j->after_exit == 0)
+				snprintf(j->after_state, sizeof(j->after_state),
+				    "%s", JOB_SUCCEEDED);
+		} else
+			snprintf(j->after_error, sizeof(j->after_error),
+			    "killed by signal %d", WTERMSIG(status));
+		break;
+	case RUN_TIMEOUT:
+		snprintf(j->after_state, sizeof(j->after_state), "%s",
+		    JOB_TIMEOUT);
+		break;
+	case RUN_STOPPED:
+		snprintf(j->after_state, sizeof(j->after_state), "%s",
+		    JOB_CANCELLED);
+		break;
+	case RUN_ERROR:
+		snprintf(j->after_error, sizeof(j->after_error), "%s", tail);
+		break;
+	}
+	j->after_duration = (long)(mono_now() - t0);
+	if (j->after_exit >= 0)
+		snprintf(tail, sizeof(tail), "exit %d", j->after_exit);
+	else
+		snprintf(tail, sizeof(tail), "no exit code");
+	log_line("job %s: after_success %s%s%s after %lds (%s)", j->id,
+	    j->after_state, j->after_error[0] ? ": " : "", j->after_error,
+	    j->after_duration, tail);
+	strv_free(&argv);
+}
+
+/* The results of its logging.jsonl, read at its end. */
+static void
+read_results(struct sup *x)
+{
+	const char *dir = x->sv->t.output_dir;
+
+	if (results_read(dir, &x->j->results) == -1)
+		log_line("job %s: %s/logging.jsonl: %s", x->j->id, dir,
+		    strerror(errno));
+}
+
+/*
+ * backend = slurm: brings j's record to what Slurm says (st).  Returns 1
+ * if the record changed.
+ */
+static int
+slurm_apply(struct job *j, const struct slurm_state *st, const char *stopped)
+{
+	const char *was = j->state;
+	char waiting[sizeof(j->waiting)], how[64];
+
+	snprintf(j->slurm_nodes, sizeof(j->slurm_nodes), "%s", st->nodes);
+	if (st->state == JOB_QUEUED) {
+		if (j->state == JOB_RUNNING)
+			log_line("job %s: Slurm requeued job %ld (%s)", j->id,
+			    j->slurm_job_id, st->name);
+		job_set_state(j, JOB_QUEUED);
+		snprintf(waiting, sizeof(waiting), "slurm: %s", st->reason[0] ?
+		    st->reason : st->name);
+		if (strcmp(j->waiting, waiting) != 0) {
+			memcpy(j->waiting, waiting, sizeof(waiting));
+			return 1;
+		}
+		return j->state != was;
+	}
+	j->waiting[0] = '\0';
+	if (j->state != JOB_RUNNING && !(st->start == 0 &&
+	    (st->state == JOB_CANCELLED || st->state == JOB_FAILED))) {
+		/* Ended between two looks: it ran all the same. */
+		job_set_state(j, JOB_RUNNING);
+		j->started = st->start ? st->start : time(NULL);
+		log_line("job %s: Slurm job %ld running on %s", j->id,
+		    j->slurm_job_id, st->nodes[0] ? st->nodes : "?");
+	}
+	if (st->state == JOB_RUNNING)
+		return j->state != was;
+	j->finished = st->end != 0 && st->end >= j->started ? st->end :
+	    time(NULL);
+	j->exit_code = st->exit_code;
+	j->signal = st->signal;
+	if (st->state == JOB_CANCELLED && stopped != NULL)
+		job_set_state(j, stopped);	/* cancelled or superseded */
+	else
+		job_set_state(j, st->state);
+	if (st->state == JOB_FAILED && strcmp(st->name, "FAILED") != 0)
+		snprintf(j->error, sizeof(j->error), "Slurm: %s%s", st->name,
+		    strcmp(st->name, "PREEMPTED") == 0 ? " (not requeued)" :
+		    "");
+	snprintf(how, sizeof(how), st->signal ? "exit code %d, signal %d" :
+	    "exit code %d", st->exit_code, st->signal);
+	log_line("job %s: Slurm job %ld ended %s (%s): %s", j->id,
+	    j->slurm_job_id, st->name, how, j->state);
+	return 1;
+}
+
+/*
+ * A new job on Slurm: answers at once (the job stays queued), checks out
+ * its commit, writes its batch script and submits it; a failure finishes
+ * the job.
+ */
+static void
+slurm_submit_job(struct sup *x)
+{
+	struct trainer *t = &x->sv->t;
+	struct conf *c = x->c;
+	struct job *j = x->j;
+	const char *stopped;
+	long id;
+
+	if (job_save(j, 0) == -1) {
+		/* Nothing recorded: the starter records it failed. */
+		log_line("job %s: write job.json: %s", j->id, strerror(errno));
+		answer(x, REPORT_FAILED, STAGE_PIDFILE, errno, 0);
+		_exit(1);
+	}
+	answer(x, REPORT_WAITING, 0, 0, 0);
+	tell_async(x);
+	if (c->repository != NULL) {
+		job_set_state(j, JOB_PREPARING);
+		record(j);
+		tell_async(x);
+		if (prepare(x) == -1)
+			finish(x, 1);
+		job_set_state(j, JOB_QUEUED);
+	}
+	if ((stopped = job_stop_requested(j)) != NULL) {
+		job_set_state(j, stopped);
+		j->finished = time(NULL);
+		finish(x, 0);
+	}
+	if (slurm_script(c, j, t->argv, j->error, sizeof(j->error)) == -1 ||
+	    (id = slurm_submit(c, j, t->envp, t->cwd, j->error,
+	    sizeof(j->error))) == -1) {
+		log_line("job %s: %s", j->id, j->error);
+		job_set_state(j, JOB_FAILED);
+		j->finished = time(NULL);
+		claim_release(x->rd, j->sha, j->config, j->id);
+		finish(x, 1);
+	}
+	j->slurm_job_id = id;
+	log_line("job %s: submitted as Slurm job %ld", j->id, id);
+	record(j);	/* synced: the Slurm id outlives a crash */
+}
+
+/*
+ * The supervisor of a job on Slurm: one per job (its writer lock; a
+ * second one leaves it to the first).  A new job is submitted; a job
+ * whose Slurm id is recorded (its first supervisor is gone, and jobs or
+ * cancel started this one) is asked of Slurm first, and the answer waits
+ * for the record brought up to date.  Then it follows the job (squeue,
+ * sacct: at first every second, then less often, up to every
+ * slurm_poll), scancels it when asked to stop, and finishes it as the
+ * local supervisor does.  Never returns.
+ */
+static void __attribute__((noreturn))
+follow_slurm(struct sup *x)
+{
+	struct slurm_state st;
+	struct conf *c = x->c;
+	struct job *j = x->j;
+	char err[512], said[512] = "";
+	const char *stopped = NULL;
+	double now, next = 0, asked = -1e9, unknown = 0;
+	long interval = 1;
+	int changed;
+
+	take_job(x, 1);
+	if (j->slurm_job_id == 0)
+		slurm_submit_job(x);
+	for (;;) {
+		now = mono_now();
+		if (stopped == NULL && (stopped = job_stop_requested(j)) !=
+		    NULL) {
+			log_line("job %s: stopping (%s): scancel %ld", j->id,
+			    stopped, j->slurm_job_id);
+			asked = -1e9;
+			interval = 1;
+		}
+		if (stopped != NULL && now - asked >= 30) {
+			if (slurm_cancel(c, j->slurm_job_id, err,
+			    sizeof(err)) == -1)
+				log_line("job %s: %s", j->id, err);
+			asked = now;
+			next = now + 1;
+		}
+		if (now >= next) {
+			switch (slurm_query(c, j->slurm_job_id, &st, err,
+			    sizeof(err))) {
+			case SLURM_KNOWN:
+				unknown = 0;
+				changed = slurm_apply(j, &st, stopped);
+				/* Recorded before the answer: jobs reads it. */
+				if (changed) {
+					interval = 1;
+					job_save(j, job_state_final(j->state));
+				}
+				answer(x, REPORT_WAITING, 0, 0, 0);
+				if (job_state_final(j->state)) {
+					read_results(x);
+					finish(x, 0);
+				}
+				if (changed)
+					tell_async(x);
+				break;
+			case SLURM_UNKNOWN:
+				if (unknown == 0)
+					unknown = now;
+				if (now - unknown < 300)
+					break;
+				/* Five minutes: no lag is that long. */
+				snprintf(j->error, sizeof(j->error), "Slurm no "
+				    "longer knows job %ld (%s)",
+				    j->slurm_job_id, err);
+				log_line("job %s: %s", j->id, j->error);
+				job_set_state(j, JOB_FAILED);
+				j->finished = time(NULL);
+				finish(x, 1);
+				/* NOTREACHED */
+			case SLURM_ERROR:
+				if (strcmp(err, said) != 0)	/* once */
+					log_line("job %s: %s", j->id, err);
+				snprintf(said, sizeof(said), "%s", err);
+				break;
+			}
+			answer(x, REPORT_WAITING, 0, 0, 0);
+			next = now + interval;
+			if ((interval *= 2) > c->slurm_poll)
+				interval = c->slurm_poll;
+		}
+		usleep(5 * POLL_US);
+	}
+}
+
+/*
+ * The local supervisor: the trainer on its slots (after the checkout,
+ * when there is a repository, and once its GPUs are free, with
+ * gpu_check), watched to its end, then after_success.  Never returns.
+ */
+static void __attribute__((noreturn))
+run_local(struct sup *x)
+{
+	struct trainer *t = &x->sv->t;
+	struct conf *c = x->c;
+	struct job *j = x->j;
+	struct child ch;
+	int e;
+
+	take_job(x, 0);
+	if (trainer_slots(t, j, c, x->s) == -1)
+		start_failed(x, STAGE_ENV, errno ? errno : ENOMEM);
+	if (c->repository != NULL || c->gpu_check) {
+		slots_own(x->s, j->supervisor, j->supervisor_start, j->id);
+		job_set_state(j, JOB_PREPARING);
+		if (job_write(j) == -1)
+			start_failed(x, STAGE_PIDFILE, errno);
+		answer(x, REPORT_PREPARING, 0, 0, 0);
+		tell_async(x);
+		if ((c->repository != NULL && prepare(x) == -1) ||
+		    gpu_wait(x) == -1)
+			finish(x, 1);
+	}
+	memset(&ch, 0, sizeof(ch));
+	ch.exe = t->exe;
+	ch.argv = t->argv;
+	ch.envp = t->envp;
+	ch.dir = t->cwd;
+	ch.out = -1;
+	if (spawn_child(&ch) == -1)
+		start_failed(x, ch.stage, errno);
+	j->pid = ch.pid;
+	j->pid_start = proc_starttime(j->pid);
+	slots_own(x->s, j->pid, j->pid_start, j->id);
+	j->started = time(NULL);
+	job_set_state(j, JOB_RUNNING);
+	/*
+	 * Not synced: the one who started the job waits for this, and a
+	 * crash that lost it would have ended the trainer too (the record
+	 * then says the job was queued, or preparing: lost).
+	 */
+	if (job_write_pid(j) == -1 || job_save(j, 0) == -1) {
+		e = errno;
+		spawn_kill_group(j->pid);
+		spawn_waitpid(j->pid, NULL, 0);
+		j->pid = 0;
+		start_failed(x, STAGE_PIDFILE, e);
+	}
+	log_line("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
+	    j->gpus ? " on GPU " : "", j->gpus ? j->gpus : "", t->exe);
+	answer(x, REPORT_STARTED, 0, 0, j->pid);
+	tell_async(x);
+	watch(c, j);
+	read_results(x);
+	after_success(c, t, j);
+	finish(x, 0);
+}
+
+/*
+ * The detached supervisor (see supervise.h).  For a job already ended (a
+ * queued job cancelled), or only to be told (tell_only), it only posts
+ * and notifies.  Never returns.
+ */
+static void __attribute__((noreturn))
+supervise(void *arg, int rep)
+{
+	struct sup *x = arg;
+	struct job *j = x->j;
+
+	x->rep = rep;
+	x->lock = -1;
+	conf_wipe_secret(x->c);
+	if (x->sv->tell_only || job_state_final(j->state)) {
+		answer(x, REPORT_STARTED, 0, 0, 0);
+		commitstatus_post(x->rd, x->c, j->id);
+		if (job_state_final(j->state))
+			notify(x->c, &x->sv->t, j);
+		_exit(0);
+	}
+	j->supervisor = getpid();
+	j->supervisor_start = proc_starttime(j->supervisor);
+	j->output_dir = x->sv->t.output_dir;
+	if (x->c->backend == BACKEND_SLURM)
+		follow_slurm(x);
+	run_local(x);
+}
+
+/* Records j failed with err (nothing of it runs), unless it has ended. */
+static void
+record_failed(struct rundir *rd, struct job *j, char *err, size_t errlen)
+{
+	if (job_set_state(j, JOB_FAILED) == 0) {
+		j->finished = time(NULL);
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		if (supervise_record_end(rd, j) == -1)
+			snprintf(err + strlen(err), errlen - strlen(err),
+			    "; write %s/job.json: %s", j->dir,
+			    strerror(errno));
+	}
+}
+
+int
+supervise_fork(struct supervisor *sv, struct rundir *rd, struct job *j,
+    struct conf *c, struct slots *s, char *err, size_t errlen)
+{
+	struct sup x = { sv, rd, j, c, s, -1, -1 };
+	int keep[MAX_SLOTS + 8], n, i, logfd, rc;
+
+	memset(&sv->d, 0, sizeof(sv->d));
+	sv->d.mid = -1;
+	sv->d.report_fd = -1;
+	if ((logfd = job_open_file(j, "log", O_WRONLY | O_CREAT |
+	    O_APPEND)) == -1) {
+		snprintf(err, errlen, "open %s/log: %s", j->dir,
+		    strerror(errno));
+		slots_release(s);
+		if (!sv->adopt)
+			record_failed(rd, j, err, errlen);
+		return -1;
+	}
+	n = rundir_fds(rd, keep);
+	keep[n++] = j->dirfd;
+	for (i = 0; i < s->n; i++)
+		keep[n++] = s->fd[i];
+	sv->d.keep = keep;
+	sv->d.nkeep = n;
+	sv->d.out = logfd;
+	sv->d.report = 1;
+	sv->d.fn = supervise;
+	sv->d.arg = &x;
+	rc = spawn_detach(&sv->d, err, errlen);
+	close(logfd);
+	slots_release(s);	/* the supervisor holds them now */
+	if (rc == -1 && !sv->adopt)
+		record_failed(rd, j, err, errlen);
+	return rc;
+}
+
+int
+supervise_wait(struct supervisor *sv, struct rundir *rd, struct job *j,
+    char *err, size_t errlen)
+{
+	struct spawn_report r;
+	struct job now;
+
+	if (spawn_detach_wait(&sv->d, &r) == -1) {
+		snprintf(err, errlen, "supervisor ended before it reported");
+		return -1;
+	}
+	switch (r.kind) {
+	case REPORT_FAILED:
+		/* Nothing recorded: the supervisor could not. */
+		trainer_error(err, errlen, r.stage, r.err, &sv->t);
+		if (!sv->adopt)
+			record_failed(rd, j, err, errlen);
+		return -1;
+	case REPORT_RECORDED:
+		trainer_error(err, errlen, r.stage, r.err, &sv->t);
+		return -1;
+	case REPORT_WAITING:
+		return 0;	/* Slurm has it, or will: as recorded */
+	case REPORT_ENDED:
+		/* Ended before it ran (cancelled): as recorded. */
+		if (job_read(rd, j->id, &now) == 0) {
+			if (job_state_final(now.state))
+				j->state = now.state;	/* a static name */
+			job_close(&now);
+		}
+		return 0;
+	case REPORT_PREPARING:
+		job_set_state(j, JOB_PREPARING);
+		return 0;
+	}
+	if (!sv->tell_only && !job_state_final(j->state)) {
+		j->pid = r.pid;
+		job_set_state(j, JOB_RUNNING);
+	}
+	return 0;
+}
+
+int
+supervise_start(struct supervisor *sv, struct rundir *rd, struct job *j,
+    struct conf *c, struct slots *s, char *err, size_t errlen)
+{
+	if (supervise_fork(sv, rd, j, c, s, err, errlen) == -1)
+		return -1;
+	return supervise_wait(sv, rd, j, err, errlen);
+}
