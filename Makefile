@@ -38,7 +38,8 @@ LIB_OBJS = util.o conf.o sig.o rundir.o results.o filter.o spawn.o \
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
 	  tests/test_results tests/test_util tests/test_schedule \
-	  tests/test_queue tests/test_delivery tests/test_spawn tests/test_slurm
+	  tests/test_queue tests/test_delivery tests/test_spawn tests/test_slurm \
+	  tests/test_supervise tests/test_lifecycle
 TOOLS	= tests/fake-swift tests/bench tests/swift-webhook-clock
 
 PREFIX	?= /usr
@@ -52,7 +53,7 @@ swift-webhook: $(OBJS)
 %.o: %.c
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -c -o $@ $<
 
-tests/%: tests/%.c tests/t.h tests/req.h $(LIB_OBJS)
+tests/%: tests/%.c tests/t.h tests/req.h tests/fixture.h $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(LIB_OBJS) \
 	    $(LDFLAGS) $(PKG_LIBS)
 

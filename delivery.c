@@ -310,7 +310,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	enum filter_result fr;
 	cJSON *rec;
 	size_t n, i;
-	int k;
+	int k, started;
 
 	if (push_peek(c, json, len, peek_ref, peek_after, reason) ==
 	    FILTER_IGNORE) {
@@ -386,12 +386,14 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 			goto close;
 		}
 	}
+	/* Counted now: below, r.started goes to the answer or is freed. */
+	started = cJSON_GetArraySize(r.started);
 	if (r.failure != JOB_STARTED) {
 		answer(rp, r.failure == JOB_ERROR ? 500 : 503, "error", r.err,
 		    NULL);
 		cJSON_AddItemToObject(rp->json, "jobs", r.started);
 		cJSON_Delete(r.dups);
-	} else if (cJSON_GetArraySize(r.started) == 0) {
+	} else if (started == 0) {
 		answer(rp, 200, "duplicate", "every run of this push exists",
 		    NULL);
 		cJSON_AddItemToObject(rp->json, "jobs", r.dups);
@@ -406,7 +408,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 		else
 			cJSON_Delete(r.dups);
 	}
-	if (cJSON_GetArraySize(r.started) > 0)
+	if (started > 0)
 		record(&rd, rq, &p, rp);
 close:
 	rundir_close(&rd);

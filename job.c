@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -520,11 +521,31 @@ job_stop_requested(const struct job *j)
 /* Seconds a queued job may be out of the queue with no supervisor yet. */
 #define UNSUPERVISED_GRACE 30
 
+/*
+ * Whether a process holds j's writer lock now: its supervisor, alive.
+ * The look is a shared lock taken and let go at once (a supervisor that
+ * wants it meanwhile waits for it: lock_wait).
+ */
+static int
+job_held(const struct job *j)
+{
+	int fd, held;
+
+	if ((fd = file_open_at(j->dirfd, "supervisor.lock", O_RDONLY, 0,
+	    ANY_OWNER)) == -1)
+		return 0;
+	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
 int
 job_lost(struct rundir *rd, const struct job *j)
 {
 	if (j->state != JOB_RUNNING && j->state != JOB_PREPARING &&
 	    j->state != JOB_QUEUED)
+		return 0;
+	if (job_held(j))
 		return 0;
 	if (j->supervisor > 0 &&
 	    proc_starttime(j->supervisor) == j->supervisor_start)

@@ -15,8 +15,9 @@
  * a repository configured.  With backend = slurm, a job is "queued" while
  * Slurm has it pending: after its checkout (preparing --> queued) and
  * when Slurm requeues it (running --> queued).  "lost" is never written: it is how a
- * preparing or running job whose supervisor is gone (or a queued one that
- * is neither in the queue nor started) shows.
+ * preparing or running job whose supervisor is gone (no process holds
+ * its writer lock; or a queued one that is neither in the queue nor
+ * started) shows.
  *
  * Errors follow util.h.
  */

@@ -537,7 +537,8 @@ cancel_lost(struct rundir *rd, struct conf *c, const char *id)
 
 	if (job_read(rd, id, &j) == -1)
 		return -1;
-	if ((lock = job_writer_lock(&j, 0)) == -1) {
+	/* A supervisor holds it for its life; a look, for a moment. */
+	if ((lock = job_writer_lock(&j, 0.2)) == -1) {
 		rc = errno == ETIMEDOUT ? 1 : -1;
 		job_close(&j);
 		return rc;

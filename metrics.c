@@ -261,71 +261,150 @@ render_counters(FILE *f)
 }
 
 struct live {
-	int	 preparing, running, lost;
+	int	 queued, preparing, running, lost;
 };
 
-/* The running jobs: their count by state, progress and last loss. */
+/* The jobs a scrape looks at, read once (at most MAX_LIVE). */
+#define MAX_LIVE	1000
+
+struct seen {
+	struct rundir	*rd;
+	struct job	*j;
+	struct progress	*p;
+	int		*ok;
+	int		 n;
+	char		 oldest[JOB_ID_MAX];	/* queued, "" if none */
+};
+
+/* Reads job id into the next place of sn; 1 once full. */
+static int
+seen_add(struct seen *sn, const char *id)
+{
+	char path[PATH_MAX];
+	int i = sn->n;
+
+	if (sn->n == MAX_LIVE)
+		return 1;
+	if (!job_id_valid(id) || job_read(sn->rd, id, &sn->j[i]) == -1)
+		return 0;
+	sn->ok[i] = 1;
+	if (progress_read(job_output_dir(&sn->j[i], path), &sn->p[i]) == -1)
+		sn->p[i].max_steps = 0;
+	if (sn->j[i].state == JOB_QUEUED && !job_lost(sn->rd, &sn->j[i]) &&
+	    (sn->oldest[0] == '\0' || strcmp(id, sn->oldest) < 0))
+		snprintf(sn->oldest, sizeof(sn->oldest), "%s", id);
+	sn->n++;
+	return 0;
+}
+
+/* dir_each on .live: a Slurm job that has not ended. */
+static int
+live_one(void *arg, const char *name)
+{
+	return seen_add(arg, name);
+}
+
+/*
+ * The jobs a scrape counts: those on local slots, or with backend =
+ * slurm those marked live (rundir.h).  Returns 0, or -1 if out of memory.
+ */
+static int
+seen_load(struct seen *sn, struct rundir *rd, const struct conf *c)
+{
+	char ids[MAX_SLOTS][JOB_ID_MAX];
+	int i, n;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->rd = rd;
+	n = c->backend == BACKEND_SLURM ? MAX_LIVE : MAX_SLOTS;
+	sn->j = calloc(n, sizeof(*sn->j));
+	sn->p = calloc(n, sizeof(*sn->p));
+	sn->ok = calloc(n, sizeof(*sn->ok));
+	if (sn->j == NULL || sn->p == NULL || sn->ok == NULL)
+		return -1;
+	if (c->backend == BACKEND_SLURM) {
+		if (rd->live != -1)
+			dir_each(rd->live, live_one, sn);
+		return 0;
+	}
+	n = slots_running(rd, c, ids, MAX_SLOTS);
+	for (i = 0; i < n; i++)
+		seen_add(sn, ids[i]);
+	return 0;
+}
+
 static void
-render_running(FILE *f, struct rundir *rd, const struct conf *c,
+seen_free(struct seen *sn)
+{
+	int i;
+
+	for (i = 0; i < sn->n; i++)
+		if (sn->ok[i])
+			job_close(&sn->j[i]);
+	free(sn->j);
+	free(sn->p);
+	free(sn->ok);
+}
+
+/* A running job's gauge line: its labels, then its value. */
+static void
+job_gauge(FILE *f, const char *name, const struct job *j)
+{
+	fprintf(f, "%s{", name);
+	label(f, "job", j->id);
+	label(f, ",branch", j->branch);
+	label(f, ",config", j->config);
+	fputs("} ", f);
+}
+
+/*
+ * The jobs now: their count by state, progress and last loss.  queued is
+ * the local queue's length (-1 with backend = slurm: counted here).
+ */
+static void
+render_running(FILE *f, const struct seen *sn, const struct conf *c,
     int queued)
 {
-	char ids[MAX_SLOTS][JOB_ID_MAX], path[PATH_MAX];
-	struct progress p[MAX_SLOTS];
-	int ok[MAX_SLOTS], n, i, busy = 0, held;
-	struct live l = { 0, 0, 0 };
-	struct job *j;
+	struct live l = { 0, 0, 0, 0 };
+	int i, busy = 0, held;
 
-	n = slots_running(rd, c, ids, MAX_SLOTS);
-	if ((j = calloc(n > 0 ? n : 1, sizeof(*j))) == NULL)
-		n = 0;
-	for (i = 0; i < n; i++) {
-		ok[i] = job_read(rd, ids[i], &j[i]) == 0;
-		if (!ok[i])
-			continue;
-		if (job_lost(rd, &j[i]))
+	for (i = 0; i < sn->n; i++) {
+		if (job_lost(sn->rd, &sn->j[i]))
 			l.lost++;
-		else if (j[i].state == JOB_PREPARING)
+		else if (sn->j[i].state == JOB_QUEUED)
+			l.queued++;
+		else if (sn->j[i].state == JOB_PREPARING)
 			l.preparing++;
-		else if (j[i].state == JOB_RUNNING)
+		else if (sn->j[i].state == JOB_RUNNING)
 			l.running++;
-		if (progress_read(job_output_dir(&j[i], path), &p[i]) == -1)
-			p[i].max_steps = 0;
+		busy++;
 	}
 	help(f, "swift_webhook_jobs", "gauge",
 	    "Jobs waiting or running now, by state.");
 	fprintf(f, "swift_webhook_jobs{state=\"queued\"} %d\n"
 	    "swift_webhook_jobs{state=\"preparing\"} %d\n"
 	    "swift_webhook_jobs{state=\"running\"} %d\n"
-	    "swift_webhook_jobs{state=\"lost\"} %d\n", queued, l.preparing,
-	    l.running, l.lost);
+	    "swift_webhook_jobs{state=\"lost\"} %d\n", queued >= 0 ? queued :
+	    l.queued, l.preparing, l.running, l.lost);
 	help(f, "swift_webhook_job_progress_ratio", "gauge",
 	    "A running job's global_step / max_steps, from logging.jsonl.");
-	for (i = 0; i < n; i++)
-		if (ok[i] && p[i].max_steps > 0) {
-			fputs("swift_webhook_job_progress_ratio{", f);
-			label(f, "job", j[i].id);
-			label(f, ",branch", j[i].branch);
-			label(f, ",config", j[i].config);
-			fprintf(f, "} %.6g\n", (double)p[i].step /
-			    (double)p[i].max_steps);
+	for (i = 0; i < sn->n; i++)
+		if (sn->j[i].state != JOB_QUEUED && sn->p[i].max_steps > 0) {
+			job_gauge(f, "swift_webhook_job_progress_ratio",
+			    &sn->j[i]);
+			fprintf(f, "%.6g\n", (double)sn->p[i].step /
+			    (double)sn->p[i].max_steps);
 		}
 	help(f, "swift_webhook_job_loss", "gauge",
 	    "A running job's last logged loss, from logging.jsonl.");
-	for (i = 0; i < n; i++)
-		if (ok[i] && p[i].max_steps > 0 && p[i].has_loss) {
-			fputs("swift_webhook_job_loss{", f);
-			label(f, "job", j[i].id);
-			label(f, ",branch", j[i].branch);
-			label(f, ",config", j[i].config);
-			fprintf(f, "} %.9g\n", p[i].loss);
+	for (i = 0; i < sn->n; i++)
+		if (sn->j[i].state != JOB_QUEUED && sn->p[i].max_steps > 0 &&
+		    sn->p[i].has_loss) {
+			job_gauge(f, "swift_webhook_job_loss", &sn->j[i]);
+			fprintf(f, "%.9g\n", sn->p[i].loss);
 		}
-	for (i = 0; i < n; i++) {
-		if (ok[i]) {
-			busy++;
-			job_close(&j[i]);
-		}
-	}
-	free(j);
+	if (c->backend == BACKEND_SLURM)
+		return;		/* the cluster's slots, not ours */
 	help(f, "swift_webhook_slots_in_use", "gauge",
 	    "Slots (GPUs with gpus set) a job holds now.");
 	held = busy * (int)c->gpus_per_job > c->slots ? (int)c->slots :
@@ -371,10 +450,11 @@ char *
 metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 {
 	char oldest[JOB_ID_MAX], *out = NULL;
+	struct seen sn;
 	size_t size = 0;
 	time_t t;
 	FILE *f;
-	int queued, dfd, seen = 0;
+	int queued, dfd, seen = 0, i;
 	void *arg[3];
 
 	if (M == NULL)
@@ -382,10 +462,27 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	if ((f = open_memstream(&out, &size)) == NULL)
 		return NULL;
 	render_counters(f);
-	queued = queue_peek(rd, oldest);
-	render_running(f, rd, c, queued < 0 ? 0 : queued);
+	if (seen_load(&sn, rd, c) == -1) {
+		seen_free(&sn);
+		fclose(f);
+		free(out);
+		return NULL;
+	}
+	if (c->backend == BACKEND_SLURM) {
+		/* Slurm queues: the jobs it has pending. */
+		snprintf(oldest, sizeof(oldest), "%s", sn.oldest);
+		for (queued = 0, i = 0; i < sn.n; i++)
+			queued += sn.j[i].state == JOB_QUEUED &&
+			    !job_lost(rd, &sn.j[i]);
+		render_running(f, &sn, c, queued);
+	} else {
+		if ((queued = queue_peek(rd, oldest)) < 0)
+			queued = 0;
+		render_running(f, &sn, c, queued);
+	}
+	seen_free(&sn);
 	help(f, "swift_webhook_queue_length", "gauge", "Jobs waiting.");
-	fprintf(f, "swift_webhook_queue_length %d\n", queued < 0 ? 0 : queued);
+	fprintf(f, "swift_webhook_queue_length %d\n", queued);
 	help(f, "swift_webhook_oldest_queued_age_seconds", "gauge",
 	    "How long the oldest waiting job has waited (0: none waits).");
 	t = oldest[0] ? job_id_time(oldest) : 0;

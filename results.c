@@ -332,11 +332,16 @@ take_progress(void *arg, const cJSON *o)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
 	    "global_step/max_steps"), *eta;
 	long long step, max;
-	int n = 0;
+	char *end;
 
-	if (!cJSON_IsString(v) || sscanf(v->valuestring, "%lld/%lld%n", &step,
-	    &max, &n) != 2 || v->valuestring[n] != '\0' || step < 0 ||
-	    max <= 0 || step > max)
+	if (!cJSON_IsString(v) || !isdigit((unsigned char)v->valuestring[0]))
+		return 0;
+	errno = 0;
+	step = strtoll(v->valuestring, &end, 10);
+	if (errno != 0 || *end != '/' || !isdigit((unsigned char)end[1]))
+		return 0;
+	max = strtoll(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || max <= 0 || step > max)
 		return 0;
 	p->step = step;
 	p->max_steps = max;
@@ -385,7 +390,18 @@ progress_format(const struct progress *p, char *buf, size_t size)
 	else if (r >= 0)
 		snprintf(eta, sizeof(eta), " eta %ldm%02lds", r / 60, r % 60);
 	snprintf(buf, size, "%lld/%lld %d%%%s", p->step, p->max_steps,
-	    (int)(p->step * 100 / p->max_steps), eta);
+	    progress_percent(p), eta);
+}
+
+int
+progress_percent(const struct progress *p)
+{
+	/* In double: step * 100 overflows a long long past 9e16 steps. */
+	if (p->max_steps <= 0 || p->step <= 0)
+		return 0;
+	if (p->step >= p->max_steps)
+		return 100;
+	return (int)((double)p->step * 100.0 / (double)p->max_steps);
 }
 
 struct curve {

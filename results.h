@@ -74,6 +74,9 @@ struct point {
  */
 int	 results_curve(const char *output_dir, struct point **pts);
 
+/* How far p is, 0 to 100 (no overflow, whatever the trainer wrote). */
+int	 progress_percent(const struct progress *p);
+
 /* "120/1000 12% eta 1h02m" into buf, or "" when p has no steps. */
 void	 progress_format(const struct progress *p, char *buf, size_t size);
 

@@ -123,7 +123,7 @@ progress_cell(FILE *f, const struct job *j)
 		return;
 	progress_format(&p, text, sizeof(text));
 	fprintf(f, "<span class=\"bar\" title=\"%s\"><span style=\"width:%d%%"
-	    "\"></span></span> ", text, (int)(p.step * 100 / p.max_steps));
+	    "\"></span></span> ", text, progress_percent(&p));
 	html(f, text);
 }
 
