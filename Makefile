@@ -39,7 +39,9 @@ OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= tests/test_conf tests/test_sig tests/test_filter tests/test_job \
 	  tests/test_results tests/test_util tests/test_schedule \
 	  tests/test_queue tests/test_delivery tests/test_spawn tests/test_slurm \
-	  tests/test_supervise tests/test_lifecycle
+	  tests/test_supervise tests/test_lifecycle tests/test_faults \
+	  tests/test_commitstatus tests/test_gpu tests/test_checkout \
+	  tests/test_metrics tests/test_status tests/test_prune
 TOOLS	= tests/fake-swift tests/bench tests/swift-webhook-clock
 
 PREFIX	?= /usr

@@ -152,6 +152,18 @@ test_record(struct rundir *rd)
 	    "job.json with garbage values", "rc=%d", rc);
 	if (rc == 0)
 		job_close(&r);
+	put(path, "{\"state\":\"running\",\"pid\":1e30,\"pid_start\":-1e30,"
+	    "\"supervisor\":1e300,\"exit_code\":-1e30,\"signal\":1e30,"
+	    "\"slurm_job_id\":1e30,\"after_success\":{\"state\":\"failed\","
+	    "\"exit_code\":1e30,\"duration\":-1e300}}");
+	rc = job_read(rd, j.id, &r);
+	CHECK(rc == 0 && r.pid == 0 && r.pid_start == 0 && r.supervisor == 0 &&
+	    r.exit_code == -1 && r.signal == 0 && r.slurm_job_id == 0 &&
+	    r.after_exit == -1 && r.after_duration == 0, "numbers no job has "
+	    "(1e30) are not taken, nor cast", "rc=%d pid %ld exit %d", rc,
+	    (long)r.pid, r.exit_code);
+	if (rc == 0)
+		job_close(&r);
 	put(path, "not json");
 	CHECK(job_read(rd, j.id, &r) == -1 && errno == EINVAL,
 	    "job.json that is no JSON", "errno %d", errno);

@@ -99,6 +99,19 @@ test_read(void)
 	CHECK(rc == 0 && p.step == 120, "progress past garbage and a step "
 	    "beyond max_steps", "rc=%d step=%lld", rc, p.step);
 
+	/* Step counts no trainer reaches: no overflow, no wrap. */
+	put(dir, "logging.jsonl", "{\"global_step/max_steps\": "
+	    "\"4611686018427387903/9223372036854775806\"}\n");
+	rc = progress_read(dir, &p);
+	progress_format(&p, buf, sizeof(buf));
+	CHECK(rc == 0 && progress_percent(&p) == 50 && strstr(buf, " 50%"),
+	    "progress near LLONG_MAX steps: 50%, no overflow", "rc=%d \"%s\"",
+	    rc, buf);
+	put(dir, "logging.jsonl", "{\"global_step/max_steps\": "
+	    "\"99999999999999999999/99999999999999999999\"}\n");
+	CHECK(progress_read(dir, &p) == -1, "progress past LLONG_MAX is not "
+	    "taken", "step %lld of %lld", p.step, p.max_steps);
+
 	/* Strings a terminal or job.json should not get. */
 	put(dir, "logging.jsonl", "{\"last_model_checkpoint\": "
 	    "\"/o/\\u001b[31mred\", \"best_model_checkpoint\": null, "

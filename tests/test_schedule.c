@@ -117,6 +117,33 @@ test_parse(void)
 	    "rc %d: %s", rc, err);
 }
 
+/*
+ * A config reloaded without timezone: times are in the zone the process
+ * started in again, not in the one the last config named.  First of all
+ * (the process's zone is what the first look at a config finds).
+ */
+static void
+test_zone_dropped(void)
+{
+	struct conf with, without;
+	char a[32], b[32];
+	time_t t;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	t = local("UTC", "2026-11-30 01:00");
+	setenv("TZ", "UTC", 1);
+	tzset();
+	windows(&with, "Asia/Shanghai", "Mon-Fri 09:00-19:00");
+	windows(&without, NULL, "Mon-Fri 09:00-19:00");
+	sched_format(&with, t, a);
+	sched_format(&without, t, b);
+	CHECK(strcmp(a, "Mon 2026-11-30 09:00") == 0 &&
+	    strcmp(b, "Mon 2026-11-30 01:00") == 0, "a config without "
+	    "timezone after one with: the process's own zone again",
+	    "with %s, without %s", a, b);
+}
+
 static void
 test_open(void)
 {
@@ -375,6 +402,7 @@ test_describe(void)
 int
 main(void)
 {
+	test_zone_dropped();
 	test_parse();
 	test_open();
 	test_tickets();

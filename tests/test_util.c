@@ -88,6 +88,21 @@ test_rm_tree(void)
 	close(dfd);
 }
 
+static void
+test_duration(void)
+{
+	char buf[32];
+
+	duration_format(buf, sizeof(buf), 425);
+	CHECK(strcmp(buf, "7m05s") == 0, "duration: minutes", "%s", buf);
+	duration_format(buf, sizeof(buf), 1e30);
+	CHECK(strchr(buf, '-') == NULL && strchr(buf, 'h') != NULL,
+	    "duration: a planted 1e30 is a long time, not a cast overflow",
+	    "%s", buf);
+	duration_format(buf, sizeof(buf), -1);
+	CHECK(strcmp(buf, "-") == 0, "duration: none", "%s", buf);
+}
+
 int
 main(void)
 {
@@ -98,6 +113,7 @@ main(void)
 		return 1;
 	}
 	test_rm_tree();
+	test_duration();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", top);

@@ -1,0 +1,186 @@
+/*
+ * test_metrics.c: the exposition /metrics answers, rendered in process:
+ * the counters (deliveries, ends, the duration histogram), the gauges of
+ * what runs and waits now, label values escaped, and a planted .metrics
+ * that is never written to.  (Scraped by a real Prometheus:
+ * tests/metrics.sh.)
+ */
+#include "t.h"
+#include "fixture.h"
+#include "job.h"
+#include "metrics.h"
+#include "rundir.h"
+#include "util.h"
+
+#define PLANNED	8
+
+/* Whether the exposition has exactly the line want. */
+static int
+has(const char *text, const char *want)
+{
+	const char *p;
+	size_t n = strlen(want);
+
+	for (p = text; p != NULL && (p = strstr(p, want)) != NULL; p++)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static char *
+render(struct rundir *rd, const struct conf *c)
+{
+	size_t len;
+
+	return metrics_render(rd, c, &len);
+}
+
+/* A planted .metrics (not ours: another size and no magic). */
+static void
+test_planted(void)
+{
+	char path[PATH_MAX], err[256], *m;
+	struct rundir rd;
+	struct conf c;
+
+	mkdir(fx_path(path, "planted"), 0750);
+	fx_put(fx_path(path, "planted/.metrics"), "0123456789", 0640);
+	memset(&c, 0, sizeof(c));
+	c.slots = 1;
+	c.gpus_per_job = 1;
+	if (rundir_open(&rd, fx_path(path, "planted"), 1, err,
+	    sizeof(err)) == -1) {
+		CHECK(0, "planted: setup", "%s", err);
+		return;
+	}
+	CHECK(metrics_open(&rd) == -1, "a planted .metrics is not mapped",
+	    "mapped");
+	m = render(&rd, &c);
+	CHECK(m != NULL && has(m, "swift_webhook_jobs_finished_total{state="
+	    "\"succeeded\"} 0"), "and a scrape still answers, counting "
+	    "nothing", "%s", m ? m : "(none)");
+	free(m);
+	rundir_close(&rd);
+}
+
+static void
+test_counters(struct rundir *rd, const struct conf *c)
+{
+	struct job j;
+	char *m;
+
+	metrics_delivery(rd->path, 202, "started");
+	metrics_delivery(rd->path, 202, "started");
+	metrics_delivery(rd->path, 401, "rejected");
+	metrics_delivery(rd->path, 200, "ok");
+	job_init(&j);
+	j.state = JOB_SUCCEEDED;
+	j.branch = "rel\"ease\\x";
+	j.started = 1000;
+	j.finished = 1090;
+	metrics_job_ended(rd, &j);
+	j.state = JOB_FAILED;
+	j.started = 0;		/* never ran: no duration */
+	metrics_job_ended(rd, &j);
+	m = render(rd, c);
+	CHECK(m != NULL && has(m, "swift_webhook_deliveries_total{status="
+	    "\"202\",decision=\"started\"} 2") && has(m,
+	    "swift_webhook_deliveries_total{status=\"401\",decision="
+	    "\"rejected\"} 1") && has(m, "swift_webhook_deliveries_total{"
+	    "status=\"200\",decision=\"ping\"} 1"), "deliveries by status "
+	    "and decision", "%s", m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_jobs_finished_total{state="
+	    "\"succeeded\"} 1") && has(m, "swift_webhook_jobs_finished_total{"
+	    "state=\"failed\"} 1"), "ends by state", "%s", m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_job_duration_seconds_bucket{"
+	    "le=\"60\"} 0") && has(m, "swift_webhook_job_duration_seconds_"
+	    "bucket{le=\"300\"} 1") && has(m, "swift_webhook_job_duration_"
+	    "seconds_sum 90") && has(m, "swift_webhook_job_duration_seconds_"
+	    "count 1"), "the duration of the run that ran, in its bucket",
+	    "%s", m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_last_success_timestamp_"
+	    "seconds{branch=\"rel\\\"ease\\\\x\"} 1090"), "its branch's last "
+	    "success, the label escaped", "%s", m ? m : "");
+	free(m);
+}
+
+/* A job on slot 0, its trainer ourselves, 30 of 100 steps done. */
+static void
+test_running(struct rundir *rd, const struct conf *c)
+{
+	char err[256], path[PATH_MAX], out[PATH_MAX], slot[256], *m;
+	struct job j;
+
+	job_init(&j);
+	j.delivery = "d-1";
+	j.repository = "acme/train";
+	j.ref = "refs/heads/main";
+	j.branch = "main";
+	j.sha = "1234567890123456789012345678901234567890";
+	j.config = "configs/a.yaml";
+	if (job_create(rd, &j, err, sizeof(err)) == -1) {
+		CHECK(0, "running: setup", "%s", err);
+		return;
+	}
+	snprintf(out, sizeof(out), "%s/output", j.dir);
+	mkdir(out, 0750);
+	j.output_dir = out;
+	j.state = JOB_RUNNING;
+	j.pid = getpid();
+	j.pid_start = proc_starttime(j.pid);
+	j.supervisor = j.pid;
+	j.supervisor_start = j.pid_start;
+	job_write(&j);
+	snprintf(path, sizeof(path), "%s/logging.jsonl", out);
+	fx_put(path, "{\"loss\": 1.5, \"global_step/max_steps\": \"30/100\"}\n",
+	    0640);
+	snprintf(slot, sizeof(slot), "%ld %llu %s\n", (long)j.pid,
+	    j.pid_start, j.id);
+	fx_put(fx_path(path, "runs/.slots/0"), slot, 0600);
+	fx_put(fx_path(path, "runs/.queue.lock"), "0 1 1\n", 0600);
+	fx_put(fx_path(path, "runs/.queue/00000000000000000000"),
+	    "20261130T000000.000Z-1111111-b\n", 0600);
+	m = render(rd, c);
+	CHECK(m != NULL && has(m, "swift_webhook_jobs{state=\"running\"} 1") &&
+	    has(m, "swift_webhook_slots_in_use 1") && has(m,
+	    "swift_webhook_queue_length 1"), "what runs and waits now",
+	    "%s", m ? m : "");
+	snprintf(slot, sizeof(slot), "swift_webhook_job_progress_ratio{job="
+	    "\"%s\",branch=\"main\",config=\"configs/a.yaml\"} 0.3", j.id);
+	CHECK(m != NULL && has(m, slot), "a running job's progress, from its "
+	    "logging.jsonl", "%s", m ? m : "");
+	free(m);
+	unlink(fx_path(path, "runs/.slots/0"));
+	job_close(&j);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char path[PATH_MAX], text[512], err[256];
+	struct rundir rd;
+	struct conf c;
+
+	(void)argc;
+	printf("plan %d\n", PLANNED);
+	if (fx_init("metrics", argv[0], NULL) == -1) {
+		CHECK(0, "setup", "%s", strerror(errno));
+		return t_exit();
+	}
+	test_planted();
+	mkdir(fx_path(path, "runs"), 0750);
+	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
+	    "slots = 2\n", fx_top);
+	if (fx_conf(&c, "conf", text) == -1 ||
+	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
+		CHECK(0, "setup: config and run directory", "%s", err);
+		return t_exit();
+	}
+	test_counters(&rd, &c);
+	test_running(&rd, &c);
+	rundir_close(&rd);
+	conf_free(&c);
+	fx_done();
+	return t_exit();
+}

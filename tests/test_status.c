@@ -1,0 +1,139 @@
+/*
+ * test_status.c: the status page rendered in process: its routes, the
+ * list with what a hostile trainer or payload put in a job.json escaped,
+ * a filter, one job's page with its loss curve, its log as text, and
+ * paths that name no job.  (In a real browser: tests/status.sh.)
+ */
+#include "t.h"
+#include "fixture.h"
+#include "job.h"
+#include "rundir.h"
+#include "status.h"
+
+#define PLANNED	9
+
+/* A job recorded as state, with config and a log of its own. */
+static void
+mkjob(struct rundir *rd, struct job *j, const char *config,
+    const char *state)
+{
+	char err[256], path[PATH_MAX];
+
+	job_init(j);
+	j->delivery = "d-1";
+	j->repository = "acme/train";
+	j->ref = "refs/heads/main";
+	j->branch = "main";
+	j->sha = "1234567890123456789012345678901234567890";
+	j->config = config;
+	if (job_create(rd, j, err, sizeof(err)) == -1) {
+		printf("# %s\n", err);
+		return;
+	}
+	j->state = state;
+	snprintf(path, sizeof(path), "%s/output", j->dir);
+	mkdir(path, 0750);
+	j->output_dir = strdup(path);
+	job_write(j);
+	snprintf(path, sizeof(path), "%s/log", j->dir);
+	fx_put(path, "step 1\n<b>bold</b>\n", 0640);
+}
+
+static char *
+page(struct rundir *rd, const struct conf *c, const char *path,
+    const char *query, int *status, const char **type)
+{
+	struct page pg;
+
+	status_render(rd, c, path, query, &pg);
+	*status = pg.status;
+	*type = pg.type;
+	return pg.body;
+}
+
+int
+main(int argc, char *argv[])
+{
+	char path[PATH_MAX], text[512], err[256], *s;
+	const char *type;
+	struct rundir rd;
+	struct conf c;
+	struct job a, b;
+	int st;
+
+	(void)argc;
+	printf("plan %d\n", PLANNED);
+	if (fx_init("status", argv[0], NULL) == -1) {
+		CHECK(0, "setup", "%s", strerror(errno));
+		return t_exit();
+	}
+	mkdir(fx_path(path, "runs"), 0750);
+	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n", fx_top);
+	if (fx_conf(&c, "conf", text) == -1 ||
+	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
+		CHECK(0, "setup: config and run directory", "%s", err);
+		return t_exit();
+	}
+	CHECK(status_route("/") && status_route("/jobs/x") &&
+	    !status_route("/metrics") && !status_route("") &&
+	    !status_route(NULL), "routes: / and /jobs/..., nothing else",
+	    "mismatch");
+	mkjob(&rd, &a, "configs/<script>alert(1)</script>.yaml",
+	    JOB_SUCCEEDED);
+	mkjob(&rd, &b, "configs/b.yaml", JOB_FAILED);
+	snprintf(path, sizeof(path), "%s/logging.jsonl", a.output_dir);
+	fx_put(path, "{\"loss\": 2.0, \"learning_rate\": 1e-4, "
+	    "\"global_step/max_steps\": \"1/2\"}\n{\"loss\": 1.0, "
+	    "\"learning_rate\": 5e-5, \"global_step/max_steps\": \"2/2\"}\n",
+	    0640);
+
+	s = page(&rd, &c, "/", NULL, &st, &type);
+	CHECK(st == 200 && strncmp(type, "text/html", 9) == 0 && s != NULL &&
+	    strstr(s, a.id) && strstr(s, b.id), "the list: every job",
+	    "%d %s", st, type);
+	CHECK(s != NULL && strstr(s, "<script>") == NULL && strstr(s,
+	    "&lt;script&gt;alert(1)&lt;/script&gt;"), "a config name with "
+	    "markup is escaped", "%s", s ? s : "");
+	free(s);
+	s = page(&rd, &c, "/", "state=failed", &st, &type);
+	CHECK(st == 200 && s != NULL && strstr(s, b.id) && !strstr(s, a.id),
+	    "?state=failed: only the failed job", "%s", s ? s : "");
+	free(s);
+	snprintf(path, sizeof(path), "/jobs/%s", a.id);
+	s = page(&rd, &c, path, NULL, &st, &type);
+	CHECK(st == 200 && s != NULL && strstr(s, "<svg") && strstr(s,
+	    "&lt;b&gt;bold&lt;/b&gt;"), "a job's page: its loss curve and its "
+	    "log's end, escaped", "%d %s", st, s ? s : "");
+	free(s);
+	snprintf(path, sizeof(path), "/jobs/%s/log", a.id);
+	s = page(&rd, &c, path, NULL, &st, &type);
+	CHECK(st == 200 && strncmp(type, "text/plain", 10) == 0 && s != NULL &&
+	    strcmp(s, "step 1\n<b>bold</b>\n") == 0, "its log, as text",
+	    "%d %s %s", st, type, s ? s : "");
+	free(s);
+	s = page(&rd, &c, "/jobs/../../etc/passwd", NULL, &st, &type);
+	CHECK(st == 404, "a path out of the run directory: 404", "%d", st);
+	free(s);
+	s = page(&rd, &c, "/jobs/20261130T000000.000Z-0000000-none", NULL, &st,
+	    &type);
+	CHECK(st == 404, "a job that is not there: 404", "%d", st);
+	free(s);
+	snprintf(path, sizeof(path), "%s/log", b.dir);
+	unlink(path);
+	if (symlink("/etc/passwd", path) == 0) {
+		snprintf(path, sizeof(path), "/jobs/%s/log", b.id);
+		s = page(&rd, &c, path, NULL, &st, &type);
+		CHECK(s != NULL && strstr(s, "root:") == NULL, "a log that is "
+		    "a symlink is not followed", "%s", s ? s : "");
+		free(s);
+	} else
+		CHECK(0, "symlink: setup", "%s", strerror(errno));
+	free((char *)a.output_dir);
+	free((char *)b.output_dir);
+	job_close(&a);
+	job_close(&b);
+	rundir_close(&rd);
+	conf_free(&c);
+	fx_done();
+	return t_exit();
+}
