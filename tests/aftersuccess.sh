@@ -4,6 +4,7 @@
 # succeeded whatever it does; notify and the commit status say how it went;
 # not run after a failure; a missing checkpoint, a cancel during it.
 . "$(dirname "$0")/lib.sh"
+plan 20
 mktestdir aftersuccess
 
 WORK=$T/work

@@ -4,6 +4,7 @@
 # (mod_cgid), as shipped, in a copy of Debian's /etc/apache2 with only
 # the README's steps applied.
 . "$(dirname "$0")/lib.sh"
+plan 92
 . "$(dirname "$0")/servers.sh"
 mktestdir apache
 setup_dirs

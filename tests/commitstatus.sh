@@ -5,6 +5,7 @@
 # retry on 4xx, the job's state untouched by a failing API, and the token
 # nowhere but in the request.
 . "$(dirname "$0")/lib.sh"
+plan 43
 mktestdir commitstatus
 
 WORK=$T/work

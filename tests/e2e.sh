@@ -2,6 +2,7 @@
 # tests/e2e.sh: the swift-webhook binary as a CGI program (environment and
 # stdin, RFC 3875), over every status code it answers.
 . "$(dirname "$0")/lib.sh"
+plan 69
 mktestdir e2e
 
 RUNS=$T/runs

@@ -5,6 +5,7 @@
 # waits; no nvidia-smi, an error, a hang, a GPU it does not list: the
 # check is skipped with a note in the log, never a stuck queue.
 . "$(dirname "$0")/lib.sh"
+plan 28
 mktestdir gpu
 
 WORK=$T/work

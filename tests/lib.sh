@@ -4,11 +4,17 @@
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BIN=$TOP/swift-webhook
+# Under tests/run VALGRIND=1: the command that runs the binary in memcheck.
+VG=${VALGRIND_CMD:-}
 FAKE=$TOP/tests/fake-swift
 SECRET="It's a Secret to Everybody"
 
 pass() { echo "ok $1"; }
 fail() { echo "FAIL $1: $2"; }
+# plan N: the number of checks this suite runs (tests/run holds it to it).
+plan() { echo "plan $1"; }
+# skip NAME WHY: a check this machine cannot run, said, not passed.
+skip() { echo "skip $1: $2"; }
 
 # check NAME WHY CMD...: ok if CMD succeeds.
 check() {
@@ -160,7 +166,8 @@ cgi() {
 	[ "$event" != - ] && env+=(HTTP_X_GITHUB_EVENT="$event")
 	[ "$delivery" != - ] && env+=(HTTP_X_GITHUB_DELIVERY="$delivery")
 	[ "$sig" != - ] && env+=(HTTP_X_HUB_SIGNATURE_256="$sig")
-	${CGI_AS:-} env -i "${env[@]}" "$BIN" < "$body" > "$T/$name.out" 2> "$T/$name.err"
+	# shellcheck disable=SC2086
+	${CGI_AS:-} env -i "${env[@]}" $VG "$BIN" < "$body" > "$T/$name.out" 2> "$T/$name.err"
 }
 
 # expect NAME STATUS JQ-EXPR: the status, and a jq test on the body.

@@ -3,6 +3,7 @@
 # queue, concurrency, cancel, retry, jobs --json, and notifications
 # (with contrib/notify-* against a local HTTP receiver).
 . "$(dirname "$0")/lib.sh"
+plan 67
 mktestdir lifecycle
 
 WORK=$T/work

@@ -3,6 +3,7 @@
 # with lighttpd/50-swift-webhook.conf (mod_fastcgi) and then
 # lighttpd/50-swift-webhook-cgi.conf (mod_cgi), as shipped.
 . "$(dirname "$0")/lib.sh"
+plan 82
 . "$(dirname "$0")/servers.sh"
 mktestdir lighttpd
 setup_dirs

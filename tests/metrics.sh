@@ -4,6 +4,7 @@
 # jobs' histogram, the running job's progress and loss, the last success
 # per branch, label escaping, and the cost of a scrape over 10,000 jobs.
 . "$(dirname "$0")/lib.sh"
+plan 32
 mktestdir metrics
 
 WORK=$T/work

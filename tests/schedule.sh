@@ -6,6 +6,7 @@
 # set with tests/swift-webhook-clock, the same program with a clock the
 # tests can move (SWIFT_WEBHOOK_TEST_CLOCK seconds ahead).
 . "$(dirname "$0")/lib.sh"
+plan 52
 mktestdir schedule
 BIN=$TOP/tests/swift-webhook-clock
 

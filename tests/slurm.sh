@@ -9,6 +9,7 @@
 # task per node with ms-swift's multi-node variables; supersede scancels a
 # waiting job; check, the refused keys, notify and logs -f.
 . "$(dirname "$0")/lib.sh"
+plan 54
 . "$(dirname "$0")/slurm-cluster.sh"
 mktestdir slurm
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
@@ -31,7 +32,7 @@ if ! slurm_up; then
 	fail "slurm: the test cluster" "did not start: $(tail -n 3 "$S"/log/*.log 2>/dev/null | tr '\n' ' ')"
 	exit 1
 fi
-pass "a one-machine Slurm cluster runs (slurmctld, slurmdbd, 3 x slurmd)"
+echo "# a one-machine Slurm cluster runs (slurmctld, slurmdbd, 3 x slurmd)"
 SLURMCONF=$SLURM_CONF
 unset SLURM_CONF	# the webhook gets it from slurm_conf
 

@@ -3,6 +3,7 @@
 # FastCGI config), looked at by a real browser: headless Chromium dumps
 # the DOM and takes screenshots (kept in tests/tmp for a person to see).
 . "$(dirname "$0")/lib.sh"
+plan 27
 . "$(dirname "$0")/servers.sh"
 mktestdir status
 setup_dirs

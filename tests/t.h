@@ -1,6 +1,7 @@
 /*
- * t.h: the unit tests' few macros.  Each check prints "ok NAME" or
- * "FAIL NAME: why"; tests/run counts those lines.  The program's exit
+ * t.h: the unit tests' few macros.  Each program says its plan first,
+ * then each check prints "ok NAME" or "FAIL NAME: why"; tests/run counts
+ * those lines.  The program's exit
  * status is the number of failures (capped), so a crash shows too.
  */
 #ifndef T_H
@@ -27,6 +28,12 @@ t_check(int ok, const char *name, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 }
+
+/*
+ * How many checks the program runs, said first: tests/run fails a suite
+ * that ran another number (a check that silently stopped running).
+ */
+#define PLAN(n)		printf("plan %d\n", (n))
 
 /* CHECK(cond, name, why-format, ...) */
 #define CHECK(c, name, ...)	t_check(!!(c), name, __VA_ARGS__)

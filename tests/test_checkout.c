@@ -170,7 +170,7 @@ main(int argc, char *argv[])
 	int log;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("checkout", argv[0], NULL) == -1 ||
 	    spawn_init(environ) == -1 || make_origin() == -1) {
 		CHECK(0, "setup: an origin repository", "%s", strerror(errno));

@@ -124,7 +124,7 @@ main(int argc, char *argv[])
 	int log;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("commitstatus", argv[0], tools) == -1 ||
 	    spawn_init(environ) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));

@@ -1,5 +1,6 @@
 /* test_conf.c: the configuration file. */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -178,8 +179,11 @@ main(void)
 	size_t i;
 	int r;
 
-	if (mkdtemp(dir) == NULL)
-		return 1;
+	PLAN(80);
+	if (mkdtemp(dir) == NULL) {
+		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
+		return t_exit();
+	}
 	unsetenv("GITHUB_WEBHOOK_SECRET");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		err[0] = '\0';

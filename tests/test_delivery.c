@@ -177,6 +177,7 @@ main(int argc, char *argv[])
 	size_t i;
 
 	(void)argc;
+	PLAN(28);
 	if (realpath(argv[0], fake) == NULL || mkdtemp(top) == NULL ||
 	    spawn_init(environ) == -1)
 		return 1;

@@ -224,7 +224,7 @@ int
 main(int argc, char *argv[])
 {
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("faults", argv[0], NULL) == -1 ||
 	    spawn_init(environ) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));

@@ -542,6 +542,7 @@ test_deep_path(void)
 int
 main(void)
 {
+	PLAN(147);
 	test_deep_path();
 	test_globs();
 	test_path_safe();

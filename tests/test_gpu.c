@@ -37,7 +37,7 @@ main(int argc, char *argv[])
 	struct conf c;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("gpu", argv[0], tools) == -1 ||
 	    spawn_init(environ) == -1 ||
 	    fx_conf(&c, "conf", "secret = s\nrun_dir = /r\ngpus = 0 1 2\n"

@@ -224,8 +224,11 @@ main(void)
 	char err[256], path[PATH_MAX];
 	struct rundir rd;
 
-	if (mkdtemp(top) == NULL)
-		return 1;
+	PLAN(128);
+	if (mkdtemp(top) == NULL) {
+		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
+		return t_exit();
+	}
 	test_states();
 	test_ids();
 	snprintf(path, sizeof(path), "%s/runs", top);

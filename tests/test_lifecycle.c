@@ -254,7 +254,7 @@ main(int argc, char *argv[])
 	struct conf c, sc;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("lifecycle", argv[0], tools) == -1 ||
 	    spawn_init(environ) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));

@@ -163,7 +163,7 @@ main(int argc, char *argv[])
 	struct conf c;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("metrics", argv[0], NULL) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();

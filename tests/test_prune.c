@@ -93,7 +93,7 @@ main(int argc, char *argv[])
 	int rc;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("prune", argv[0], NULL) == -1 ||
 	    mkdir(fx_path(path, "runs"), 0750) == -1 ||
 	    rundir_open(&rd, path, 1, err, sizeof(err)) == -1) {

@@ -103,13 +103,16 @@ main(void)
 	enum queue_result r;
 	int i, fd;
 
+	PLAN(14);
 	if (mkdtemp(top) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/runs", top);
 	mkdir(path, 0750);
 	if (load(&c, "slots = 1\nmax_queued = 3\n") == -1 ||
-	    rundir_open(&rd, path, 1, err, sizeof(err)) == -1)
-		return 1;
+	    rundir_open(&rd, path, 1, err, sizeof(err)) == -1) {
+		CHECK(0, "setup: config and run directory", "%s", err);
+		return t_exit();
+	}
 
 	/* The slot is taken by a trainer whose supervisor died: all wait. */
 	slot0(1);
@@ -144,6 +147,8 @@ main(void)
 	nstarted = 0;
 	slot0(1);
 	r = queue_submit(&rd, &c, ids[3], record, NULL, err, sizeof(err));
+	CHECK(r == QUEUE_OK && nstarted == 0, "a job waits while the slot's "
+	    "trainer lives", "%d %d %s", r, nstarted, err);
 	snprintf(path, sizeof(path), "%s/runs/.queue/%020llu", top, 100ULL);
 	mkfifo(path, 0600);
 	snprintf(path, sizeof(path), "%s/runs/.queue/%020llu", top, 101ULL);

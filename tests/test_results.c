@@ -206,6 +206,7 @@ test_bounds(void)
 int
 main(void)
 {
+	PLAN(16);
 	if (mkdtemp(top) == NULL) {
 		perror("mkdtemp");
 		return 1;

@@ -402,6 +402,7 @@ test_describe(void)
 int
 main(void)
 {
+	PLAN(66);
 	test_zone_dropped();
 	test_parse();
 	test_open();

@@ -47,6 +47,7 @@ main(void)
 	enum sig_result r;
 	size_t i;
 
+	PLAN(22);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		r = sig_verify(secret, strlen(secret), payload,
 		    strlen(payload), rows[i].hdr);

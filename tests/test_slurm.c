@@ -146,6 +146,7 @@ test_script(void)
 int
 main(void)
 {
+	PLAN(25);
 	test_map();
 	test_script();
 	return t_exit();

@@ -402,8 +402,10 @@ test_queue(void)
 	snprintf(work, sizeof(work), "%s/work", top);
 	snprintf(trainer, sizeof(trainer), "%s/trainer", work);
 	snprintf(cmd, sizeof(cmd), "cp %s %s", fake, trainer);
-	if (system(cmd) != 0)
+	if (system(cmd) != 0) {
+		CHECK(0, "queue: setup", "%s failed", cmd);
 		return;
+	}
 	snprintf(cmd, sizeof(cmd), "%s sft {config}", trainer);
 	extra = "slots = 1\n";
 	r = run(&a, cmd, work, "5555555555555555555555555555555555555555",
@@ -448,8 +450,10 @@ test_relative(void)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/bin %s/bin && cp %s %s/bin/train "
 	    "&& cp %s %s/bin/namesake", work, other, fake, work, fake, other);
 	if (system(cmd) != 0 || getcwd(here, sizeof(here)) == NULL ||
-	    chdir(other) == -1)
+	    chdir(other) == -1) {
+		CHECK(0, "relative: setup", "%s", strerror(errno));
 		return;
+	}
 	extra = "slots = 8\n";
 	r = run(&j, "bin/train sft {config}", work,
 	    "8888888888888888888888888888888888888888", "configs/sleep.yaml",
@@ -472,6 +476,7 @@ main(int argc, char *argv[])
 	char path[PATH_MAX];
 
 	(void)argc;
+	PLAN(50);
 	if (realpath(argv[0], path) == NULL || mkdtemp(top) == NULL)
 		return 1;
 	*strrchr(path, '/') = '\0';

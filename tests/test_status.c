@@ -62,7 +62,7 @@ main(int argc, char *argv[])
 	int st;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	if (fx_init("status", argv[0], NULL) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();

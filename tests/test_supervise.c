@@ -442,7 +442,7 @@ main(int argc, char *argv[])
 	struct conf c, sc, stub;
 
 	(void)argc;
-	printf("plan %d\n", PLANNED);
+	PLAN(PLANNED);
 	main_pid = getpid();
 	if (fx_init("supervise", argv[0], tools) == -1 ||
 	    spawn_init(environ) == -1) {

@@ -108,9 +108,10 @@ main(void)
 {
 	char cmd[128];
 
+	PLAN(9);
 	if (mkdtemp(top) == NULL) {
-		perror("mkdtemp");
-		return 1;
+		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
+		return t_exit();
 	}
 	test_rm_tree();
 	test_duration();
