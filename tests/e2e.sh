@@ -122,8 +122,12 @@ check "trainer argv is swift sft CONFIG --key value" "$(cat "$RUNS/$ID/output/ar
     test "$(tr '\n' ' ' < "$RUNS/$ID/output/argv")" = "$FAKE sft configs/sft.yaml --output_dir $RUNS/$ID/output --add_version false "
 check "trainer outside the responder's session" "$(cat "$RUNS/$ID/output/info")" \
     grep -q "^pgid=$PID$" "$RUNS/$ID/output/info"
-check "trainer has only fds 0-2" "$(grep fds "$RUNS/$ID/output/info")" \
-    grep -qx 'fds=0 1 2 ' "$RUNS/$ID/output/info"
+if [ -z "$VG" ]; then
+	check "trainer has only fds 0-2" "$(grep fds "$RUNS/$ID/output/info")" \
+	    grep -qx 'fds=0 1 2 ' "$RUNS/$ID/output/info"
+else
+	skip "trainer has only fds 0-2" "valgrind's log file leaks into what its processes exec"
+fi
 check "trainer env: allow-list, no CGI variables" "$(cat "$RUNS/$ID/output/env")" \
     bash -c "grep -qx HF_HOME=/data/hf '$RUNS/$ID/output/env' && grep -qx 'JOB_ID=$ID' '$RUNS/$ID/output/env' && ! grep -Eq '^(HTTP_|GATEWAY_|REQUEST_|CONTENT_|SWIFT_WEBHOOK_CONFIG)' '$RUNS/$ID/output/env'"
 check "one log line for the delivery" "$(cat "$T/good.err")" \

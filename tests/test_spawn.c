@@ -156,8 +156,12 @@ test_detached(void)
 	if (s != NULL) {
 		char line[64];
 
-		CHECK(strstr(s, "\nfds=0 1 2 \n") != NULL, "only fds 0-2",
-		    "%s", s);
+		/* valgrind's log file leaks into what its processes exec. */
+		if (getenv("VALGRIND") != NULL)
+			printf("skip only fds 0-2: under valgrind\n");
+		else
+			CHECK(strstr(s, "\nfds=0 1 2 \n") != NULL,
+			    "only fds 0-2", "%s", s);
 		snprintf(line, sizeof(line), "sid=%ld\n", (long)getsid(0));
 		CHECK(strstr(s, line) == NULL, "own session", "%s", s);
 		snprintf(line, sizeof(line), "pgid=%ld\n", (long)j.pid);
