@@ -136,23 +136,13 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 static char *
 read_token(const char *file, char *err, size_t errlen)
 {
-	struct stat st;
 	char *t;
 	size_t len;
 	int fd;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
-	    -1 || fstat(fd, &st) == -1) {
+	if ((fd = file_open_regular(file)) == -1) {
 		snprintf(err, errlen, "github_token_file %s: %s", file,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "github_token_file %s: not a regular "
-		    "file", file);
-		close(fd);
+		    errno == EINVAL ? "not a regular file" : strerror(errno));
 		return NULL;
 	}
 	t = fd_read_all(fd, TOKEN_MAX, &len);

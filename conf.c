@@ -209,31 +209,6 @@ bad:
 	return perr(p, "%s: \"%s\" is not NAME=VALUE", key, l->v[i]);
 }
 
-/*
- * Reads the secret from file: one line, trailing CR/LF ignored.  Refuses an
- * empty one, since an empty HMAC key is no secret at all.
- */
-/*
- * Opens the admin's file: a symlink to it is fine, but it must be a
- * regular file (a FIFO or a device would hang or never end).
- */
-static int
-open_regular(const char *file)
-{
-	struct stat st;
-	int fd;
-
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
-	    -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	return fd;
-}
-
 static const char *
 file_error(int e)
 {
@@ -254,7 +229,7 @@ read_secret(struct parse *p, struct conf *c, const char *file)
 	size_t len = 0;
 	int fd;
 
-	if ((fd = open_regular(file)) == -1)
+	if ((fd = file_open_regular(file)) == -1)
 		return perr(p, "secret_file: %s: %s", file, file_error(errno));
 	while (len < sizeof(buf) &&
 	    (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
@@ -1118,7 +1093,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	if (path == NULL && (path = getenv("SWIFT_WEBHOOK_CONFIG")) == NULL)
 		path = CONF_DEFAULT_PATH;
 	p.file = path;
-	if ((fd = open_regular(path)) == -1) {
+	if ((fd = file_open_regular(path)) == -1) {
 		perr(&p, "cannot open: %s", file_error(errno));
 		return -1;
 	}

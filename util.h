@@ -31,6 +31,14 @@ int	 file_open_at(int dfd, const char *name, int flags, mode_t mode,
 	    uid_t owner);
 
 /*
+ * Opens an administrator's file (the config, a secret, a token) to read:
+ * a symlink to it is fine, but it must be a regular file (a FIFO or a
+ * device would hang or never end).  Returns the descriptor, or -1 with
+ * errno (EINVAL: not a regular file).
+ */
+int	 file_open_regular(const char *path);
+
+/*
  * Opens the directory name under dfd, not through a symlink, and checks
  * it belongs to owner (unless ANY_OWNER).  Returns the descriptor or -1.
  */
