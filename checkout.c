@@ -133,7 +133,7 @@ static int
 git(struct git *g, const char *dir, const char *step, ...)
 {
 	char *argv[GIT_ARGS_MAX + 2], tail[512];
-	struct run r;
+	struct child r;
 	va_list ap;
 	int n = 0, status;
 	enum run_end end;

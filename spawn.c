@@ -223,17 +223,26 @@ spawn_child(struct child *ch)
 {
 	struct spawn_report r;
 	int p[2], status, saved;
+	char *found = NULL;
+	const char *exe = ch->exe;
 	pid_t pid;
 
 	ch->pid = -1;
 	ch->stage = STAGE_FDS;
-	if (pipe2(p, O_CLOEXEC) == -1)
+	/* Everything that allocates, before fork. */
+	if (exe == NULL)
+		exe = found = spawn_find_exe(ch->argv[0], ch->envp,
+		    ch->dir ? ch->dir : ".");
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		free(found);
 		return -1;
+	}
 	ch->stage = STAGE_FORK;
 	if ((pid = fork()) == -1) {
 		saved = errno;
 		close(p[0]);
 		close(p[1]);
+		free(found);
 		errno = saved;
 		return -1;
 	}
@@ -251,16 +260,17 @@ spawn_child(struct child *ch)
 		if ((ch->dir != NULL ? chdir(ch->dir) : fchdir(ch->dirfd)) ==
 		    0) {
 			st = STAGE_EXEC;
-			if (ch->exe == NULL)
+			if (exe == NULL)
 				errno = ENOENT;
 			else
-				execve(ch->exe, ch->argv, ch->envp);
+				execve(exe, ch->argv, ch->envp);
 		}
 fail:
 		spawn_report(p[1], REPORT_FAILED, st, errno, 0);
 		_exit(127);
 	}
 	close(p[1]);
+	free(found);
 	/*
 	 * Either side may win the race to make the group; both ask for the
 	 * same one.  EACCES: the child has exec'd and made it itself.
@@ -311,23 +321,22 @@ tail_add(char *tail, size_t size, const char *buf, size_t n)
 
 /* Copies what the child wrote to tail (and stderr unless quiet). */
 static void
-take_output(const struct run *r, const char *buf, ssize_t n, char *tail,
+take_output(const struct child *ch, const char *buf, ssize_t n, char *tail,
     size_t taillen)
 {
-	if (!r->quiet)
+	if (!ch->quiet)
 		(void)!write(STDERR_FILENO, buf, n);
 	tail_add(tail, taillen, buf, n);
 }
 
 enum run_end
-spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
+spawn_run(struct child *ch, int *status, char *tail, size_t taillen)
 {
 	enum run_end end = RUN_EXITED;
-	double deadline = r->timeout > 0 ? mono_now() + r->timeout : 0;
-	struct child ch;
+	double deadline = ch->timeout > 0 ? mono_now() + ch->timeout : 0;
 	struct pollfd pfd;
-	char buf[4096], *exe;
-	int p[2], exited = 0;
+	char buf[4096];
+	int p[2], exited = 0, rc;
 	ssize_t n;
 
 	if (taillen > 0)
@@ -337,22 +346,13 @@ spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
 		snprintf(tail, taillen, "pipe: %s", strerror(errno));
 		return RUN_ERROR;
 	}
-	exe = r->exe ? strdup(r->exe) : spawn_find_exe(r->argv[0], r->envp,
-	    r->dir ? r->dir : ".");
-	memset(&ch, 0, sizeof(ch));
-	ch.exe = exe;
-	ch.argv = r->argv;
-	ch.envp = r->envp;
-	ch.dir = r->dir;
-	ch.dirfd = r->dirfd;
-	ch.in = r->stdin_fd;
-	ch.out = p[1];
-	n = spawn_child(&ch);
-	free(exe);
+	ch->out = p[1];
+	rc = spawn_child(ch);
 	close(p[1]);
-	if (n == -1) {
+	ch->out = -1;
+	if (rc == -1) {
 		snprintf(tail, taillen, "cannot %s %s: %s",
-		    spawn_stage_name(ch.stage), r->argv[0], strerror(errno));
+		    spawn_stage_name(ch->stage), ch->argv[0], strerror(errno));
 		close(p[0]);
 		return RUN_ERROR;
 	}
@@ -363,14 +363,14 @@ spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
 			usleep(10000);
 		else if (poll(&pfd, 1, POLL_MS) > 0) {
 			if ((n = read(p[0], buf, sizeof(buf))) > 0)
-				take_output(r, buf, n, tail, taillen);
+				take_output(ch, buf, n, tail, taillen);
 			else if (n == 0 || errno != EINTR)
 				pfd.fd = -1;	/* end of output */
 		}
-		if (spawn_waitpid(ch.pid, status, WNOHANG) == ch.pid)
+		if (spawn_waitpid(ch->pid, status, WNOHANG) == ch->pid)
 			exited = 1;
-		else if (end == RUN_EXITED && r->stop != NULL &&
-		    r->stop(r->arg))
+		else if (end == RUN_EXITED && ch->stop != NULL &&
+		    ch->stop(ch->arg))
 			end = RUN_STOPPED;
 		else if (end == RUN_EXITED && deadline != 0 &&
 		    mono_now() >= deadline)
@@ -378,17 +378,17 @@ spawn_run(const struct run *r, int *status, char *tail, size_t taillen)
 		else
 			continue;
 		if (!exited) {
-			kill(-ch.pid, SIGKILL);
-			spawn_waitpid(ch.pid, status, 0);
+			kill(-ch->pid, SIGKILL);
+			spawn_waitpid(ch->pid, status, 0);
 			exited = 1;
 		}
 	}
 	/* What it wrote before it ended; not what a child it left writes. */
 	while (pfd.fd != -1 && poll(&pfd, 1, 0) > 0 &&
 	    (n = read(p[0], buf, sizeof(buf))) > 0)
-		take_output(r, buf, n, tail, taillen);
+		take_output(ch, buf, n, tail, taillen);
 	close(p[0]);
-	spawn_kill_group(ch.pid);
+	spawn_kill_group(ch->pid);
 	return end;
 }
 
@@ -397,22 +397,22 @@ spawn_tool(char *const argv[], char *const envp[], int stdin_fd, int timeout,
     int *status, char *tail, size_t taillen)
 {
 	struct strv env = { NULL, 0 };
+	struct child ch;
 	enum run_end end;
-	struct run r;
 
 	*status = 0;
 	if (envp == NULL && spawn_tool_env(&env) == -1) {
 		snprintf(tail, taillen, "out of memory");
 		return RUN_ERROR;
 	}
-	memset(&r, 0, sizeof(r));
-	r.argv = argv;
-	r.envp = envp != NULL ? envp : env.v;
-	r.dir = "/";
-	r.stdin_fd = stdin_fd;
-	r.timeout = timeout;
-	r.quiet = 1;
-	end = spawn_run(&r, status, tail, taillen);
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = argv;
+	ch.envp = envp != NULL ? envp : env.v;
+	ch.dir = "/";
+	ch.in = stdin_fd;
+	ch.timeout = timeout;
+	ch.quiet = 1;
+	end = spawn_run(&ch, status, tail, taillen);
 	strv_free(&env);
 	return end;
 }

@@ -62,15 +62,25 @@ enum spawn_stage {
 /* The words for a stage of spawn's ("fork", "exec", ...), or "?". */
 const char *spawn_stage_name(int stage);
 
-/* A child to start. */
+/*
+ * A child, as git's struct child_process: what to run, where, on which
+ * descriptors, and for spawn_run how long and until what.
+ */
 struct child {
-	const char	*exe;		/* NULL: not found (ENOENT at exec) */
+	const char	*exe;		/* NULL: argv[0] looked up in envp's
+					   PATH (ENOENT at exec if not found) */
 	char *const	*argv;
 	char *const	*envp;
 	const char	*dir;		/* its cwd; NULL: dirfd */
 	int		 dirfd;
 	int		 in;		/* its stdin; 0: ours */
-	int		 out;		/* its stdout and stderr; -1: ours */
+	int		 out;		/* its stdout and stderr; -1: ours
+					   (spawn_run: a pipe of its own) */
+	double		 timeout;	/* spawn_run: killed after it; 0: never */
+	int		(*stop)(void *arg);	/* spawn_run: killed when it
+						   says so */
+	void		*arg;
+	int		 quiet;		/* spawn_run: output only to tail */
 	/* Set by spawn_child. */
 	pid_t		 pid;		/* it leads a process group of its own */
 	int		 stage;		/* what failed, when it did */
@@ -96,30 +106,17 @@ void	 spawn_kill_group(pid_t pgid);
 /* Default signal dispositions and an empty mask.  Returns 0, or -1. */
 int	 spawn_reset_signals(void);
 
-/* A child run to its end by spawn_run. */
-struct run {
-	const char	*exe;		/* NULL: argv[0] looked up in PATH */
-	char *const	*argv;
-	char *const	*envp;
-	const char	*dir;		/* its cwd; NULL: dirfd */
-	int		 dirfd;
-	int		 stdin_fd;	/* its stdin; 0: ours */
-	double		 timeout;	/* seconds until it is killed; 0: never */
-	int		(*stop)(void *arg);	/* killed when it says so */
-	void		*arg;
-	int		 quiet;		/* its output only to tail */
-};
-
 enum run_end { RUN_EXITED, RUN_TIMEOUT, RUN_STOPPED, RUN_ERROR };
 
 /*
- * Runs r's child (no shell, a process group of its own) with its output
- * copied to our stderr and its last taillen - 1 bytes to tail, until it
- * exits (*status as waitpid gives it), its time is up or stop says so
- * (its group is then killed), looking every 0.1 s.  Whatever of its
- * group is left is killed.  RUN_ERROR: it could not start, tail says why.
+ * Starts ch (its output on a pipe of ours) and runs it to its end: its
+ * output copied to our stderr (unless quiet) and its last taillen - 1
+ * bytes to tail, until it exits (*status as waitpid gives it), its time
+ * is up or stop says so (its group is then killed), looking every 0.1 s.
+ * Whatever of its group is left is killed.  RUN_ERROR: it could not
+ * start, tail says why.
  */
-enum run_end spawn_run(const struct run *r, int *status, char *tail,
+enum run_end spawn_run(struct child *ch, int *status, char *tail,
 	    size_t taillen);
 
 /*

@@ -129,7 +129,7 @@ static void
 notify(const struct conf *c, const struct trainer *t, struct job *j)
 {
 	struct strv env = { NULL, 0 };
-	struct run r;
+	struct child r;
 	char tail[256];
 	int status;
 
@@ -425,7 +425,7 @@ after_success(const struct conf *c, const struct trainer *t, struct job *j)
 	struct strv argv = { NULL, 0 };
 	char tail[256];
 	double t0 = mono_now();
-	struct run r;
+	struct child r;
 	int status;
 
 	if (c->after_success.n == 0 || j->state != JOB_SUCCEEDED)

@@ -176,7 +176,7 @@ test_clock_step(void)
 	char *const argv[] = { "sleep", "2", NULL };
 	char tail[128], path[PATH_MAX];
 	enum run_end end;
-	struct run run;
+	struct child run;
 	int status, fd, held, rc, p[2];
 	pid_t pid;
 
