@@ -195,13 +195,8 @@ lock_mirror(struct git *g, int mfd)
 
 	snprintf(lock, sizeof(lock), "%.*s.lock", (int)strlen(g->name) - 4,
 	    g->name);
-	if ((fd = file_open_at(mfd, lock, O_RDWR | O_CREAT, 0600,
-	    geteuid())) == -1) {
-		snprintf(g->err, g->errlen, "lock mirror: %s/%s: %s",
-		    MIRRORS, lock, strerror(errno));
-		return -1;
-	}
-	if (lock_wait(fd, g->c->fetch_timeout, stop_asked, g) == 0)
+	if ((fd = lock_at(mfd, lock, 0600, geteuid(), g->c->fetch_timeout,
+	    stop_asked, g)) != -1)
 		return fd;
 	if (errno == ECANCELED) {
 		g->stopped = 1;
@@ -211,9 +206,8 @@ lock_mirror(struct git *g, int mfd)
 		    "another job after %lds (fetch_timeout)",
 		    g->c->fetch_timeout);
 	else
-		snprintf(g->err, g->errlen, "lock mirror: %s",
-		    strerror(errno));
-	close(fd);
+		snprintf(g->err, g->errlen, "lock mirror: %s/%s: %s",
+		    MIRRORS, lock, strerror(errno));
 	return -1;
 }
 

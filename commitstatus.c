@@ -280,23 +280,6 @@ post(const struct conf *c, const struct job *j, const char *config,
 	return rc;
 }
 
-/* Takes the job's status.lock, waiting at most wait seconds; or -1. */
-static int
-lock_status(const struct job *j, double wait)
-{
-	int fd, saved;
-
-	if ((fd = job_open_file(j, "status.lock", O_RDWR | O_CREAT)) == -1)
-		return -1;
-	if (lock_wait(fd, wait, NULL, NULL) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 /* Whether repository is "owner/name" of the characters GitHub allows. */
 static int
 repo_valid(const char *r)
@@ -324,7 +307,9 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 
 	if (c->github_token_file == NULL || job_read(rd, id, &j) == -1)
 		return;
-	lock = lock_status(&j, ATTEMPTS * (c->github_timeout + 9) + 5);
+	/* Whoever posts now waits for the one posting before: ours last. */
+	lock = lock_at(j.dirfd, "status.lock", 0640, ANY_OWNER, ATTEMPTS *
+	    (c->github_timeout + 9) + 5, NULL, NULL);
 	job_close(&j);
 	if (lock == -1) {
 		log_line("job %s: commit status: status.lock: %s", id,

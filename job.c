@@ -477,17 +477,8 @@ job_open_file(const struct job *j, const char *name, int flags)
 int
 job_writer_lock(const struct job *j, double wait)
 {
-	int fd, saved;
-
-	if ((fd = job_open_file(j, "supervisor.lock", O_RDWR | O_CREAT)) == -1)
-		return -1;
-	if (lock_wait(fd, wait, NULL, NULL) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return lock_at(j->dirfd, "supervisor.lock", 0640, ANY_OWNER, wait,
+	    NULL, NULL);
 }
 
 void

@@ -29,18 +29,8 @@ struct qstate {
 static int
 queue_lock(struct rundir *rd)
 {
-	int fd, saved;
-
-	if ((fd = file_open_at(rd->fd, ".queue.lock", O_RDWR | O_CREAT, 0600,
-	    rd->uid)) == -1)
-		return -1;
-	if (lock_wait(fd, QUEUE_LOCK_WAIT, NULL, NULL) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return lock_at(rd->fd, ".queue.lock", 0600, rd->uid, QUEUE_LOCK_WAIT,
+	    NULL, NULL);
 }
 
 static enum queue_result

@@ -265,18 +265,8 @@ claim_try(struct rundir *rd, const char *sha, const char *config,
 static int
 claims_lock(struct rundir *rd)
 {
-	int fd, saved;
-
-	if ((fd = file_open_at(rd->fd, ".keys.lock", O_RDWR | O_CREAT, 0600,
-	    rd->uid)) == -1)
-		return -1;
-	if (lock_wait(fd, CLAIMS_LOCK_WAIT, NULL, NULL) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return lock_at(rd->fd, ".keys.lock", 0600, rd->uid, CLAIMS_LOCK_WAIT,
+	    NULL, NULL);
 }
 
 int

@@ -596,6 +596,24 @@ lock_wait(int fd, double wait, int (*stop)(void *), void *arg)
 	return 0;
 }
 
+int
+lock_at(int dfd, const char *name, mode_t mode, uid_t owner, double wait,
+    int (*stop)(void *), void *arg)
+{
+	int fd, saved;
+
+	if ((fd = file_open_at(dfd, name, O_RDWR | O_CREAT, mode, owner)) ==
+	    -1)
+		return -1;
+	if (lock_wait(fd, wait, stop, arg) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 void
 sha256_hex(const char *s, size_t n, char *out)
 {

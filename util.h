@@ -145,6 +145,15 @@ double	 mono_now(void);
  */
 int	 lock_wait(int fd, double wait, int (*stop)(void *), void *arg);
 
+/*
+ * Opens the lock file name under dfd (made if missing, as file_open_at
+ * does with mode and owner) and takes it with lock_wait (wait, stop).
+ * Returns the locked descriptor (close it to let go), or -1 with errno
+ * (ETIMEDOUT, ECANCELED, or the open's).
+ */
+int	 lock_at(int dfd, const char *name, mode_t mode, uid_t owner,
+	    double wait, int (*stop)(void *), void *arg);
+
 /* The first n (at most 32) bytes of SHA-256(s), as 2n hex digits, in out. */
 void	 sha256_hex(const char *s, size_t n, char *out);
 

@@ -1,8 +1,9 @@
 /*
  * fixture.h: what the unit tests that run processes share: a folder of
  * their own, files put and read back, waiting for a file to say
- * something, a config loaded from text, and tests/fake-tool linked on
- * PATH as the tools swift-webhook runs.  Include after t.h.
+ * something, a config and its run directory from text, a job's fields,
+ * and tests/fake-tool linked on PATH as the tools swift-webhook runs.
+ * Include after t.h.
  */
 #ifndef FIXTURE_H
 #define FIXTURE_H
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "job.h"
+#include "rundir.h"
 
 /* The test's folder (mkdtemp'd by fx_init) and tests/ (where we are). */
 static char fx_top[PATH_MAX];
@@ -158,6 +161,40 @@ fx_conf(struct conf *c, const char *name, const char *text)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Loads text as the config fx_top/name and opens its run_dir (made if
+ * missing) to write.  Returns 0, or -1 said as a failed setup check.
+ */
+static __attribute__((unused)) int
+fx_setup(struct conf *c, struct rundir *rd, const char *name,
+    const char *text)
+{
+	char err[512] = "";
+
+	if (fx_conf(c, name, text) == 0) {
+		mkdir(c->run_dir, 0750);
+		if (rundir_open(rd, c->run_dir, 1, err, sizeof(err)) == 0)
+			return 0;
+		conf_free(c);
+	}
+	CHECK(0, "setup: config and run directory", "%s %s", name, err);
+	return -1;
+}
+
+/* A job of the tests': delivery d-1, a push to acme/train's main. */
+static __attribute__((unused)) void
+fx_job(struct job *j, const char *sha, const char *config)
+{
+	job_init(j);
+	j->delivery = "d-1";
+	j->event = "push";
+	j->repository = "acme/train";
+	j->ref = "refs/heads/main";
+	j->branch = "main";
+	j->sha = sha;
+	j->config = config;
 }
 
 /* Removes the test's folder (what a trainer still ending adds: twice). */

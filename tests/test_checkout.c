@@ -62,14 +62,7 @@ mkjob(struct rundir *rd, struct job *j, const char *sha)
 {
 	char err[256];
 
-	job_init(j);
-	j->delivery = "d-1";
-	j->event = "push";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = sha;
-	j->config = "configs/a.yaml";
+	fx_job(j, sha, "configs/a.yaml");
 	if (job_create(rd, j, err, sizeof(err)) == -1)
 		printf("# %s\n", err);
 }
@@ -164,7 +157,7 @@ test_check(struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	char path[PATH_MAX], text[1024], err[256];
+	char path[PATH_MAX], text[1024];
 	struct rundir rd;
 	struct conf c;
 	int log;
@@ -176,14 +169,10 @@ main(int argc, char *argv[])
 		CHECK(0, "setup: an origin repository", "%s", strerror(errno));
 		return t_exit();
 	}
-	mkdir(fx_path(path, "runs"), 0750);
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
 	    "repository = %s/origin.git\nfetch_timeout = 60\n", fx_top, fx_top);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	/* git's output and our log lines, out of the test's output. */
 	log = open(fx_path(path, "log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
 	dup2(log, STDERR_FILENO);

@@ -59,14 +59,8 @@ test_post(struct rundir *rd, struct conf *c)
 	struct job j;
 
 	fx_put(fx_path(token, "token"), "ghp_Secret123\n", 0600);
-	job_init(&j);
-	j.delivery = "d-1";
-	j.event = "push";
-	j.repository = "acme/train";
-	j.ref = "refs/heads/main";
-	j.branch = "main";
-	j.sha = "abcdef0123456789abcdef0123456789abcdef01";
-	j.config = "configs/a.yaml";
+	fx_job(&j, "abcdef0123456789abcdef0123456789abcdef01",
+	    "configs/a.yaml");
 	if (job_create(rd, &j, err, sizeof(err)) == -1 || job_write(&j) ==
 	    -1) {
 		CHECK(0, "post: setup", "%s", err);
@@ -118,7 +112,7 @@ test_post(struct rundir *rd, struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	char path[PATH_MAX], text[1024], err[256];
+	char path[PATH_MAX], text[1024];
 	struct rundir rd;
 	struct conf c;
 	int log;
@@ -130,17 +124,13 @@ main(int argc, char *argv[])
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();
 	}
-	mkdir(fx_path(path, "runs"), 0750);
 	mkdir(fx_path(path, "work"), 0755);
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
 	    "github_token_file = %s/token\napi_url = http://api.test/\n"
 	    "github_timeout = 1\n", fx_top, fx_top);
 	fx_put(fx_path(path, "token"), "x\n", 0600);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	/* The posts' log lines, out of the test's output. */
 	log = open(fx_path(path, "log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
 	dup2(log, STDERR_FILENO);

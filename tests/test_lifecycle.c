@@ -20,19 +20,13 @@
 
 extern char **environ;
 
-/* A job of the test's, for sha and config. */
+/* A job of the test's, from delivery, for sha and config. */
 static void
 mkjob(struct job *j, const char *delivery, const char *sha,
     const char *config)
 {
-	job_init(j);
+	fx_job(j, sha, config);
 	j->delivery = delivery;
-	j->event = "push";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = sha;
-	j->config = config;
 }
 
 /* Replaces from with to in file path (one place). */
@@ -249,7 +243,7 @@ main(int argc, char *argv[])
 {
 	static const char *const tools[] = { "squeue", "sacct", "sbatch",
 	    NULL };
-	char path[PATH_MAX], text[4096], err[512];
+	char path[PATH_MAX], text[4096];
 	struct rundir rd;
 	struct conf c, sc;
 
@@ -260,7 +254,6 @@ main(int argc, char *argv[])
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();
 	}
-	mkdir(fx_path(path, "runs"), 0750);
 	mkdir(fx_path(path, "work"), 0755);
 	mkdir(fx_path(path, "work/configs"), 0755);
 	fx_put(fx_path(path, "work/configs/sleep2.yaml"),
@@ -269,11 +262,8 @@ main(int argc, char *argv[])
 	    "workdir = %s/work\nslots = 1\nkill_grace = 1\n"
 	    "max_runs_per_day = 5\ncommand = %s/fake-swift sft {config}\n",
 	    fx_top, fx_top, fx_tests);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	test_refused(&rd, &c);
 	test_cancel_held(&rd, &c);
 	test_claim_release(&rd);

@@ -112,13 +112,8 @@ test_running(struct rundir *rd, const struct conf *c)
 	char err[256], path[PATH_MAX], out[PATH_MAX], slot[256], *m;
 	struct job j;
 
-	job_init(&j);
-	j.delivery = "d-1";
-	j.repository = "acme/train";
-	j.ref = "refs/heads/main";
-	j.branch = "main";
-	j.sha = "1234567890123456789012345678901234567890";
-	j.config = "configs/a.yaml";
+	fx_job(&j, "1234567890123456789012345678901234567890",
+	    "configs/a.yaml");
 	if (job_create(rd, &j, err, sizeof(err)) == -1) {
 		CHECK(0, "running: setup", "%s", err);
 		return;
@@ -158,7 +153,7 @@ test_running(struct rundir *rd, const struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	char path[PATH_MAX], text[512], err[256];
+	char text[512];
 	struct rundir rd;
 	struct conf c;
 
@@ -169,14 +164,10 @@ main(int argc, char *argv[])
 		return t_exit();
 	}
 	test_planted();
-	mkdir(fx_path(path, "runs"), 0750);
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
 	    "slots = 2\n", fx_top);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	test_counters(&rd, &c);
 	test_running(&rd, &c);
 	rundir_close(&rd);

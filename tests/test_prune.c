@@ -21,13 +21,7 @@ mkjob(struct rundir *rd, struct job *j, const char *sha, const char *state,
 {
 	char err[256];
 
-	job_init(j);
-	j->delivery = "d-1";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = sha;
-	j->config = "configs/a.yaml";
+	fx_job(j, sha, "configs/a.yaml");
 	if (job_create(rd, j, err, sizeof(err)) == -1) {
 		printf("# %s\n", err);
 		return;

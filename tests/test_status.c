@@ -19,13 +19,7 @@ mkjob(struct rundir *rd, struct job *j, const char *config,
 {
 	char err[256], path[PATH_MAX];
 
-	job_init(j);
-	j->delivery = "d-1";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = "1234567890123456789012345678901234567890";
-	j->config = config;
+	fx_job(j, "1234567890123456789012345678901234567890", config);
 	if (job_create(rd, j, err, sizeof(err)) == -1) {
 		printf("# %s\n", err);
 		return;
@@ -54,7 +48,7 @@ page(struct rundir *rd, const struct conf *c, const char *path,
 int
 main(int argc, char *argv[])
 {
-	char path[PATH_MAX], text[512], err[256], *s;
+	char path[PATH_MAX], text[512], *s;
 	const char *type;
 	struct rundir rd;
 	struct conf c;
@@ -67,13 +61,9 @@ main(int argc, char *argv[])
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();
 	}
-	mkdir(fx_path(path, "runs"), 0750);
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n", fx_top);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	CHECK(status_route("/") && status_route("/jobs/x") &&
 	    !status_route("/metrics") && !status_route("") &&
 	    !status_route(NULL), "routes: / and /jobs/..., nothing else",

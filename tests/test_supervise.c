@@ -55,17 +55,10 @@ mkjob(struct rundir *rd, struct conf *c, struct job *j,
 	static char shas[16][41];
 	char err[256];
 
-	job_init(j);
 	memset(sv, 0, sizeof(*sv));
 	nsha++;
 	snprintf(shas[nsha % 16], 41, "%040d", nsha);
-	j->delivery = "d-1";
-	j->event = "push";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = shas[nsha % 16];
-	j->config = config;
+	fx_job(j, shas[nsha % 16], config);
 	if (job_create(rd, j, err, sizeof(err)) == -1 ||
 	    trainer_prepare(&sv->t, j, c) == -1) {
 		printf("# mkjob: %s\n", err);
@@ -344,14 +337,9 @@ test_slurm_follow(struct rundir *rd, struct conf *c)
 	fx_tool("sbatch", "4242\n", 0);
 	fx_tool("squeue", "PENDING|Priority|(null)|N/A\n", 0);
 	fx_tool("sacct", "", 0);
-	job_init(&j);
+	fx_job(&j, "5555555555555555555555555555555555555555",
+	    "configs/quick.yaml");
 	j.delivery = "d-slurm";
-	j.event = "push";
-	j.repository = "acme/train";
-	j.ref = "refs/heads/main";
-	j.branch = "main";
-	j.sha = "5555555555555555555555555555555555555555";
-	j.config = "configs/quick.yaml";
 	r = lifecycle_start(rd, c, &j, 1, other, err, sizeof(err));
 	CHECK(r == JOB_STARTED && recorded(&j, "\"slurm: Priority\"", 10) &&
 	    recorded(&j, "\"slurm_job_id\":\t4242", 1), "slurm: submitted, "
@@ -409,14 +397,10 @@ test_slurm_unwritable(struct rundir *rd, struct conf *c)
 	struct job j;
 	int r;
 
-	job_init(&j);
+	fx_job(&j, "6666666666666666666666666666666666666666",
+	    "configs/quick.yaml");
 	j.delivery = "d-full";
-	j.event = "push";
 	j.repository = "acme/full";
-	j.ref = "refs/heads/main";
-	j.branch = "main";
-	j.sha = "6666666666666666666666666666666666666666";
-	j.config = "configs/quick.yaml";
 	fail_job_json = 1;
 	r = lifecycle_start(rd, c, &j, 1, other, err, sizeof(err));
 	fail_job_json = 0;
@@ -437,7 +421,7 @@ main(int argc, char *argv[])
 {
 	static const char *const tools[] = { "curl", "sbatch", "squeue",
 	    "sacct", "scancel", NULL };
-	char path[PATH_MAX], text[4096], err[512], notify[PATH_MAX];
+	char path[PATH_MAX], text[4096], notify[PATH_MAX];
 	struct rundir rd, srd;
 	struct conf c, sc, stub;
 
@@ -449,8 +433,6 @@ main(int argc, char *argv[])
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();
 	}
-	mkdir(fx_path(path, "runs"), 0750);
-	mkdir(fx_path(path, "runs-slurm"), 0750);
 	mkdir(fx_path(path, "work"), 0755);
 	mkdir(fx_path(path, "work/configs"), 0755);
 	fx_put(fx_path(path, "work/configs/quick.yaml"), "model: m\n", 0644);
@@ -470,11 +452,8 @@ main(int argc, char *argv[])
 	    "command = %s/fake-swift sft {config} --output_dir "
 	    "{job_dir}/output --add_version false\nnotify = %s {job}\n",
 	    fx_top, fx_top, fx_tests, notify);
-	if (fx_conf(&c, "conf", text) == -1 ||
-	    rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: config and run directory", "%s", err);
+	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
-	}
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
 	    "workdir = %s/work\nslots = 4\nkill_grace = 1\n"
 	    "command = %s/work/stubborn {config}\n", fx_top, fx_top, fx_top);
@@ -497,11 +476,8 @@ main(int argc, char *argv[])
 	    "github_token_file = %s/token\napi_url = http://127.0.0.1:9\n"
 	    "command = %s/fake-swift sft {config}\n", fx_top, fx_top, fx_top,
 	    fx_top, fx_tests);
-	if (fx_conf(&sc, "conf-slurm", text) == -1 ||
-	    rundir_open(&srd, sc.run_dir, 1, err, sizeof(err)) == -1) {
-		CHECK(0, "setup: Slurm config", "%s", err);
+	if (fx_setup(&sc, &srd, "conf-slurm", text) == -1)
 		return t_exit();
-	}
 	test_slurm_follow(&srd, &sc);
 	test_slurm_unwritable(&srd, &sc);
 	rundir_close(&srd);
