@@ -78,9 +78,12 @@ start_other(struct kick *k, const char *id, struct slots *s)
 		return -1;
 	}
 	if (job_read(k->rd, id, &o->j) == -1) {
+		/* No record to end: what it held is given back all the same. */
 		fprintf(stderr, "swift-webhook: job %s: not started: "
 		    "%s/%s/job.json: %s\n", id, k->rd->path, id,
 		    strerror(errno));
+		claim_release_job(k->rd, id);
+		sched_ticket_forget(k->rd, id);
 		goto out;
 	}
 	if (o->j.state != JOB_QUEUED) {

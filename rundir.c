@@ -315,6 +315,36 @@ claim_release(struct rundir *rd, const char *sha, const char *config,
 	close(lock);
 }
 
+/* dir_each on .keys: a claim that names an id goes. */
+struct unclaim {
+	struct rundir	*rd;
+	const char	*id;
+};
+
+static int
+unclaim_one(void *arg, const char *name)
+{
+	struct unclaim *u = arg;
+	char got[JOB_ID_MAX];
+
+	if (name[0] != '.' && key_read(u->rd, name, got) == 0 &&
+	    strcmp(got, u->id) == 0)
+		unlinkat(u->rd->keys, name, 0);
+	return 0;
+}
+
+void
+claim_release_job(struct rundir *rd, const char *id)
+{
+	struct unclaim u = { rd, id };
+	int lock;
+
+	if (rd->keys == -1 || (lock = claims_lock(rd)) == -1)
+		return;
+	dir_each(rd->keys, unclaim_one, &u);
+	close(lock);
+}
+
 cJSON *
 delivery_lookup(struct rundir *rd, const char *delivery)
 {

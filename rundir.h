@@ -124,6 +124,12 @@ void	 claim_release(struct rundir *rd, const char *sha, const char *config,
 	    const char *id);
 
 /*
+ * Gives back every claim that names id, whatever its pair (a job whose
+ * record, and with it its sha and config, is gone): a walk of .keys.
+ */
+void	 claim_release_job(struct rundir *rd, const char *id);
+
+/*
  * Looks up a delivery already answered.  Returns its record ({sha, jobs},
  * or a bare array of jobs as older versions wrote it; to delete) or NULL
  * if there is none.

@@ -219,6 +219,54 @@ ticket_name_valid(const char *name)
 	    strlen(name + 24);
 }
 
+/* dir_each on a day's folder: gives back the ticket that names an id. */
+struct forget {
+	int		 dfd;
+	const char	*id;
+};
+
+static int
+forget_one(void *arg, const char *name)
+{
+	struct forget *f = arg;
+	char *s;
+
+	if ((s = file_read_at(f->dfd, name, JOB_ID_MAX, NULL,
+	    ANY_OWNER)) != NULL) {
+		if (strcmp(s, f->id) == 0)
+			unlinkat(f->dfd, name, 0);
+		free(s);
+	}
+	return 0;
+}
+
+void
+sched_ticket_forget(struct rundir *rd, const char *id)
+{
+	struct forget f = { -1, id };
+	struct tm tm, at;
+	char day[16];
+	time_t base, t;
+	int runs, d;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(id, "%Y%m%dT%H%M%S", &tm) == NULL ||
+	    (runs = dir_open_at(rd->fd, ".runs", rd->uid)) == -1)
+		return;
+	/* Its day in any zone: the UTC day of its id, or one either side. */
+	base = timegm(&tm);
+	for (d = -1; d <= 1; d++) {
+		t = base + d * 86400;
+		gmtime_r(&t, &at);
+		strftime(day, sizeof(day), "%Y-%m-%d", &at);
+		if ((f.dfd = dir_open_at(runs, day, rd->uid)) == -1)
+			continue;
+		dir_each(f.dfd, forget_one, &f);
+		close(f.dfd);
+	}
+	close(runs);
+}
+
 void
 sched_ticket_return(struct rundir *rd, const char *name, const char *id)
 {

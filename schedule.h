@@ -54,4 +54,10 @@ enum ticket_result sched_ticket_take(struct rundir *rd, const struct conf *c,
 void	 sched_ticket_return(struct rundir *rd, const char *name,
 	    const char *id);
 
+/*
+ * Gives back the run of the day that names job id, whatever its name (a
+ * job whose record is gone and with it its ticket's name).
+ */
+void	 sched_ticket_forget(struct rundir *rd, const char *id);
+
 #endif

@@ -16,7 +16,7 @@
 #include "rundir.h"
 #include "spawn.h"
 
-#define PLANNED	13
+#define PLANNED	16
 
 extern char **environ;
 
@@ -48,27 +48,35 @@ edit(const char *path, const char *from, const char *to)
 }
 
 /*
- * One slot: B waits behind A; its record is tampered with meanwhile (its
- * delivery id is one no delivery has).  When A ends, B is not started:
- * it ends failed with the reason, said in A's log (whoever kicked), and
- * its claim and run of the day are given back.
+ * One slot: B and C wait behind A; their records are tampered with
+ * meanwhile (B's delivery id is one no delivery has, C's job.json is no
+ * JSON).  When A ends, neither is started: B ends failed with the reason,
+ * said in A's log (whoever kicked), and its claim and run of the day are
+ * given back; so are C's, though its record is gone.
  */
 static void
 test_refused(struct rundir *rd, struct conf *c)
 {
 	char err[512], other[JOB_ID_MAX], path[PATH_MAX], want[160], *s;
-	struct job a, b;
-	int ra, rb;
+	struct job a, b, c2;
+	int ra, rb, rc;
 
 	mkjob(&a, "d-a", "1111111111111111111111111111111111111111",
 	    "configs/sleep2.yaml");
 	mkjob(&b, "d-b", "2222222222222222222222222222222222222222",
 	    "configs/sleep2.yaml");
+	mkjob(&c2, "d-c", "6666666666666666666666666666666666666666",
+	    "configs/sleep2.yaml");
 	ra = lifecycle_start(rd, c, &a, 1, other, err, sizeof(err));
 	rb = lifecycle_start(rd, c, &b, 1, other, err, sizeof(err));
-	CHECK(ra == JOB_STARTED && rb == JOB_STARTED && b.state == JOB_QUEUED &&
-	    b.ticket[0] != '\0', "refused: B waits behind A, with a run of "
-	    "the day", "%d %d %s %s", ra, rb, b.state, err);
+	rc = lifecycle_start(rd, c, &c2, 1, other, err, sizeof(err));
+	CHECK(ra == JOB_STARTED && rb == JOB_STARTED && rc == JOB_STARTED &&
+	    b.state == JOB_QUEUED && c2.state == JOB_QUEUED &&
+	    b.ticket[0] != '\0' && c2.ticket[0] != '\0', "refused: B and C "
+	    "wait behind A, with runs of the day", "%d %d %d %s %s", ra, rb,
+	    rc, b.state, err);
+	snprintf(path, sizeof(path), "%s/job.json", c2.dir);
+	fx_put(path, "not json", 0640);
 	snprintf(path, sizeof(path), "%s/job.json", b.dir);
 	edit(path, "\"delivery\":\t\"d-b\"", "\"delivery\":\t\"../x\"");
 	CHECK(fx_await(path, "\"failed\"", 15) && fx_await(path,
@@ -85,8 +93,21 @@ test_refused(struct rundir *rd, struct conf *c)
 	snprintf(path, sizeof(path), "%s/.runs/%s", rd->path, b.ticket);
 	CHECK(access(path, F_OK) == -1, "refused: its run of the day is "
 	    "given back", "%s", path);
+	snprintf(path, sizeof(path), "%s/log", a.dir);
+	snprintf(want, sizeof(want), "job %s: not started: %s/job.json: "
+	    "Invalid argument", c2.id, c2.dir);
+	CHECK(fx_await(path, want, 5), "refused: C's unreadable record is "
+	    "said in the log", "%s", (s = fx_read(path)));
+	free(s);
+	CHECK(claim_latest(rd, c2.sha, c2.config, other) == -1,
+	    "refused: C's claim is given back, its record gone", "held by %s",
+	    other);
+	snprintf(path, sizeof(path), "%s/.runs/%s", rd->path, c2.ticket);
+	CHECK(access(path, F_OK) == -1, "refused: and its run of the day",
+	    "%s", path);
 	job_close(&a);
 	job_close(&b);
+	job_close(&c2);
 }
 
 /*
