@@ -90,7 +90,9 @@ add_progress(cJSON *o, const struct job *j)
 		cJSON_AddNumberToObject(p, "remaining_seconds",
 		    (double)pr.remaining);
 	if (pr.has_loss)
-		cJSON_AddNumberToObject(p, "loss", pr.loss);
+		results_add_number(p, "loss", pr.loss);
+	if (pr.has_eval_loss)
+		results_add_number(p, "eval_loss", pr.eval_loss);
 	cJSON_AddStringToObject(p, "text", text);
 }
 
@@ -197,8 +199,8 @@ print_table(const cJSON *all)
 {
 	const cJSON *job, *pr;
 	const char *sha, *started, *state;
-	char pid[16], dur[16], ex[16], how[64];
-	double d;
+	char pid[16], dur[16], ex[16], how[64], num[32];
+	double d, loss;
 
 	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %s\n", "ID",
 	    "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED", "DURATION",
@@ -231,10 +233,9 @@ print_table(const cJSON *all)
 			    json_str(job, "waiting"));
 		else if (json_str(pr, "text") != NULL)
 			snprintf(how, sizeof(how), "%s", json_str(pr, "text"));
-		else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(job,
-		    "loss")))
-			snprintf(how, sizeof(how), "loss %.4g",
-			    json_num(job, "loss", 0));
+		else if (results_number(job, "loss", &loss))
+			snprintf(how, sizeof(how), "loss %s",
+			    results_format(loss, num));
 		else
 			snprintf(how, sizeof(how), "-");
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "

@@ -49,6 +49,7 @@ commitstatus_describe(const struct conf *c, const struct job *j,
     int behind, char desc[STATUS_DESC_MAX + 1])
 {
 	char buf[768], took[32] = "", loss[48] = "", after[96] = "", at[32];
+	char num[32];
 	const char *gh = "error", *st = j->state ? j->state : "";
 	int after_failed = 0;
 	time_t next;
@@ -59,7 +60,8 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 		    (double)(j->finished - j->started));
 	}
 	if (j->results.have & R_LOSS)
-		snprintf(loss, sizeof(loss), ", loss %.4g", j->results.loss);
+		snprintf(loss, sizeof(loss), ", loss %s",
+		    results_format(j->results.loss, num));
 	if (j->after_state[0] != '\0') {
 		after_failed = strcmp(j->after_state, JOB_SUCCEEDED) != 0;
 		if (!after_failed)

@@ -36,6 +36,7 @@ const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_OUTPUT_DIR] = "output_dir",
 	[PH_LAST_CHECKPOINT] = "last_checkpoint",
 	[PH_BEST_CHECKPOINT] = "best_checkpoint",
+	[PH_CHECKPOINT] = "checkpoint",
 };
 
 #define DEFAULT_COMMAND \

@@ -128,7 +128,8 @@ int	 conf_zone_valid(const char *name);
 enum placeholder {
 	PH_CONFIG, PH_SHA, PH_SHORT_SHA, PH_REF, PH_BRANCH, PH_REPOSITORY,
 	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH_SRC, PH_COMMIT, PH_OUTPUT_DIR,
-	PH_LAST_CHECKPOINT, PH_BEST_CHECKPOINT,	/* after_success only */
+	/* after_success only: the last, the best, the best or else the last */
+	PH_LAST_CHECKPOINT, PH_BEST_CHECKPOINT, PH_CHECKPOINT,
 	PH__COUNT
 };
 extern const char *const conf_placeholder_names[PH__COUNT];

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,7 +402,12 @@ render_running(FILE *f, const struct seen *sn, const struct conf *c,
 		if (sn->j[i].state != JOB_QUEUED && sn->p[i].max_steps > 0 &&
 		    sn->p[i].has_loss) {
 			job_gauge(f, "swift_webhook_job_loss", &sn->j[i]);
-			fprintf(f, "%.9g\n", sn->p[i].loss);
+			/* The text format's names for what is not finite. */
+			if (isfinite(sn->p[i].loss))
+				fprintf(f, "%.9g\n", sn->p[i].loss);
+			else
+				fprintf(f, "%s\n", isnan(sn->p[i].loss) ? "NaN" :
+				    sn->p[i].loss > 0 ? "+Inf" : "-Inf");
 		}
 	if (c->backend == BACKEND_SLURM)
 		return;		/* the cluster's slots, not ours */

@@ -121,6 +121,69 @@ read_tail(int fd, size_t max, size_t *len)
 }
 
 /*
+ * Python's json.dumps writes a non-finite float as a bare NaN, Infinity
+ * or -Infinity, which cJSON refuses.  Outside strings each becomes the
+ * string MARK + its name, which results_number reads back.  (A trainer
+ * that writes such a string itself gets what it wrote: a NaN.)
+ */
+#define MARK		"\001"
+
+static const char *const nonfinite[] = { "-Infinity", "Infinity", "NaN" };
+
+/* The non-finite token at s (before end) and its length, or 0. */
+static size_t
+nonfinite_at(const char *s, const char *end, int *which)
+{
+	size_t i, n;
+
+	for (i = 0; i < 3; i++) {
+		n = strlen(nonfinite[i]);
+		if ((size_t)(end - s) >= n && memcmp(s, nonfinite[i], n) == 0 &&
+		    (s + n == end || !isalnum((unsigned char)s[n]))) {
+			*which = (int)i;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Parses one line [s, end) as ms-swift writes it.  NULL: no JSON. */
+static cJSON *
+parse_line(const char *s, const char *end)
+{
+	char *out, *o;
+	const char *p;
+	int in_str = 0, which;
+	size_t n;
+	cJSON *j;
+
+	if (memchr(s, 'N', end - s) == NULL && memchr(s, 'I', end - s) == NULL)
+		return cJSON_ParseWithLength(s, end - s);
+	/* A token of 3 bytes or more grows by 8 ("\"\\u0001" "\""): < 4x. */
+	if ((out = malloc((end - s) * 4 + 1)) == NULL)
+		return NULL;
+	for (o = out, p = s; p < end; p++) {
+		if (in_str) {
+			*o++ = *p;
+			if (*p == '\\' && p + 1 < end)
+				*o++ = *++p;
+			else if (*p == '"')
+				in_str = 0;
+		} else if (*p == '"') {
+			in_str = 1;
+			*o++ = *p;
+		} else if ((n = nonfinite_at(p, end, &which)) > 0) {
+			o += sprintf(o, "\"\\u0001%s\"", nonfinite[which]);
+			p += n - 1;
+		} else
+			*o++ = *p;
+	}
+	j = cJSON_ParseWithLength(out, o - out);
+	free(out);
+	return j;
+}
+
+/*
  * Calls fn on each line of buf that parses as a JSON object, last line
  * first, until fn returns non-zero.
  */
@@ -138,8 +201,7 @@ each_line_back(char *buf, size_t len, int (*fn)(void *, const cJSON *),
 			;
 		for (s = start; s < end && isspace((unsigned char)*s); s++)
 			;
-		if (s < end && *s == '{' &&
-		    (o = cJSON_ParseWithLength(s, end - s)) != NULL) {
+		if (s < end && *s == '{' && (o = parse_line(s, end)) != NULL) {
 			done = cJSON_IsObject(o) && fn(arg, o);
 			cJSON_Delete(o);
 			if (done)
@@ -149,15 +211,62 @@ each_line_back(char *buf, size_t len, int (*fn)(void *, const cJSON *),
 	}
 }
 
+int
+results_number(const cJSON *o, const char *name, double *v)
+{
+	static const double values[] = { -INFINITY, INFINITY, NAN };
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+	const char *s;
+	size_t i;
+
+	/* A literal past a double's range (1e999) is no number json.dumps
+	   writes: garbage, not an infinity. */
+	if (cJSON_IsNumber(n)) {
+		*v = n->valuedouble;
+		return isfinite(*v);
+	}
+	if (!cJSON_IsString(n))
+		return 0;
+	/* As parse_line marks them, or as results_to_json writes them. */
+	s = n->valuestring[0] == MARK[0] ? n->valuestring + 1 : n->valuestring;
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, nonfinite[i]) == 0) {
+			*v = values[i];
+			return 1;
+		}
+	return 0;
+}
+
 static int
 finite_num(const cJSON *o, const char *name, double *v)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+	double d;
 
-	if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble))
+	if (!results_number(o, name, &d) || !isfinite(d))
 		return 0;
-	*v = n->valuedouble;
+	*v = d;
 	return 1;
+}
+
+void
+results_add_number(cJSON *o, const char *name, double v)
+{
+	if (isfinite(v))
+		cJSON_AddNumberToObject(o, name, v);
+	else
+		cJSON_AddStringToObject(o, name, isnan(v) ? "NaN" : v > 0 ?
+		    "Infinity" : "-Infinity");
+}
+
+const char *
+results_format(double v, char buf[32])
+{
+	if (isnan(v))
+		return "NaN";
+	if (isinf(v))
+		return v > 0 ? "Infinity" : "-Infinity";
+	snprintf(buf, 32, "%.4g", v);
+	return buf;
 }
 
 /* A string fit for job.json and a terminal: bounded, UTF-8, no controls. */
@@ -174,6 +283,30 @@ safe_str(const cJSON *o, const char *name)
 		if (*p < 0x20 || *p == 0x7f)
 			return NULL;
 	return strdup(v->valuestring);
+}
+
+/*
+ * The step of a line: "global_step/max_steps" (transformers) or
+ * "iteration" (megatron), "N/M" with 0 <= N <= M, 0 < M.  Returns 1, or
+ * 0 if the line has none.
+ */
+static int
+step_of(const cJSON *o, long long *step, long long *max)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
+	    "global_step/max_steps");
+	char *end;
+
+	if (!cJSON_IsString(v))
+		v = cJSON_GetObjectItemCaseSensitive(o, "iteration");
+	if (!cJSON_IsString(v) || !isdigit((unsigned char)v->valuestring[0]))
+		return 0;
+	errno = 0;
+	*step = strtoll(v->valuestring, &end, 10);
+	if (errno != 0 || *end != '/' || !isdigit((unsigned char)end[1]))
+		return 0;
+	*max = strtoll(end + 1, &end, 10);
+	return errno == 0 && *end == '\0' && *max > 0 && *step <= *max;
 }
 
 /* The end record's fields (also how job.json keeps them). */
@@ -199,51 +332,76 @@ take_end(struct results *r, const cJSON *o)
 struct scan {
 	struct results	*r;
 	int		 end;		/* the end record is taken */
-	int		 has_hist;	/* its log_history had a loss */
-	double		 hist_loss;	/* the last one there */
+	int		 step;		/* a step is taken (no end record's) */
+	int		 hist_loss, hist_eval;	/* its log_history had them */
+	double		 hloss, heval;	/* the last ones there */
+	long long	 last_step;
 };
 
-/* The last "loss" in the end record's log_history (the per-step lines). */
-static int
-history_loss(const cJSON *o, double *loss)
+/*
+ * The last training loss and eval_loss in the end record's log_history
+ * (the per-step lines again, which the bounded tail may have cut).
+ */
+static void
+history(struct scan *sc, const cJSON *o)
 {
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "log_history"),
 	    *e;
-	int found = 0;
 
 	if (!cJSON_IsArray(h))
-		return 0;
-	cJSON_ArrayForEach(e, h)
-		if (cJSON_IsObject(e) && finite_num(e, "loss", loss))
-			found = 1;
-	return found;
+		return;
+	cJSON_ArrayForEach(e, h) {
+		if (!cJSON_IsObject(e))
+			continue;
+		if (results_number(e, "loss", &sc->hloss))
+			sc->hist_loss = 1;
+		if (results_number(e, "eval_loss", &sc->heval))
+			sc->hist_eval = 1;
+	}
 }
 
-/* each_line_back: the last end record, and the last loss. */
+/*
+ * each_line_back: the last end record, the last training loss ("loss":
+ * eval lines have eval_loss, the summary line train_loss), the last
+ * eval_loss and the last step.  Done once the end record and a loss are
+ * found: the eval_loss before it is in its log_history.
+ */
 static int
 take_results(void *arg, const cJSON *o)
 {
 	struct scan *sc = arg;
+	struct results *r = sc->r;
+	long long step, max;
 
 	if (!sc->end && cJSON_HasObjectItem(o, "last_model_checkpoint")) {
-		take_end(sc->r, o);
-		sc->has_hist = history_loss(o, &sc->hist_loss);
+		take_end(r, o);
+		history(sc, o);
 		sc->end = 1;
-	} else if (!(sc->r->have & R_LOSS) && finite_num(o, "loss",
-	    &sc->r->loss))
-		sc->r->have |= R_LOSS;
-	return sc->end && (sc->r->have & R_LOSS);
+		return r->have & R_LOSS;
+	}
+	if (!(r->have & R_LOSS) && results_number(o, "loss", &r->loss))
+		r->have |= R_LOSS;
+	if (!(r->have & R_EVAL_LOSS) && results_number(o, "eval_loss",
+	    &r->eval_loss))
+		r->have |= R_EVAL_LOSS;
+	if (!sc->step && step_of(o, &step, &max)) {
+		sc->last_step = step;
+		sc->step = 1;
+	}
+	return sc->end && (r->have & R_LOSS);
 }
 
 int
 results_read(const char *output_dir, struct results *r)
 {
-	struct scan sc = { r, 0, 0, 0 };
+	struct scan sc;
 	size_t len;
 	char *buf;
 	int fd;
 
 	memset(r, 0, sizeof(*r));
+	memset(&sc, 0, sizeof(sc));
+	sc.r = r;
 	if ((fd = open_log(output_dir)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	buf = read_tail(fd, RESULTS_TAIL, &len);
@@ -253,9 +411,18 @@ results_read(const char *output_dir, struct results *r)
 	each_line_back(buf, len, take_results, &sc);
 	free(buf);
 	/* The step lines were past the bound: the end record has them. */
-	if (!(r->have & R_LOSS) && sc.has_hist) {
-		r->loss = sc.hist_loss;
+	if (!(r->have & R_LOSS) && sc.hist_loss) {
+		r->loss = sc.hloss;
 		r->have |= R_LOSS;
+	}
+	if (!(r->have & R_EVAL_LOSS) && sc.hist_eval) {
+		r->eval_loss = sc.heval;
+		r->have |= R_EVAL_LOSS;
+	}
+	/* megatron's end record has no global_step: its last iteration. */
+	if (sc.end && !(r->have & R_GLOBAL_STEP) && sc.step) {
+		r->global_step = sc.last_step;
+		r->have |= R_GLOBAL_STEP;
 	}
 	return 0;
 }
@@ -268,6 +435,16 @@ results_free(struct results *r)
 	memset(r, 0, sizeof(*r));
 }
 
+const char *
+results_checkpoint(const struct results *r)
+{
+	if (r->have & R_BEST_CKPT)
+		return r->best_model_checkpoint;
+	if (r->have & R_LAST_CKPT)
+		return r->last_model_checkpoint;
+	return NULL;
+}
+
 void
 results_to_json(const struct results *r, cJSON *o)
 {
@@ -277,13 +454,18 @@ results_to_json(const struct results *r, cJSON *o)
 	if (r->have & R_BEST_CKPT)
 		cJSON_AddStringToObject(o, "best_model_checkpoint",
 		    r->best_model_checkpoint);
+	if (results_checkpoint(r) != NULL)
+		cJSON_AddStringToObject(o, "checkpoint",
+		    results_checkpoint(r));
 	if (r->have & R_BEST_METRIC)
 		cJSON_AddNumberToObject(o, "best_metric", r->best_metric);
 	if (r->have & R_GLOBAL_STEP)
 		cJSON_AddNumberToObject(o, "global_step",
 		    (double)r->global_step);
 	if (r->have & R_LOSS)
-		cJSON_AddNumberToObject(o, "loss", r->loss);
+		results_add_number(o, "loss", r->loss);
+	if (r->have & R_EVAL_LOSS)
+		results_add_number(o, "eval_loss", r->eval_loss);
 }
 
 void
@@ -291,8 +473,10 @@ results_from_json(struct results *r, const cJSON *o)
 {
 	memset(r, 0, sizeof(*r));
 	take_end(r, o);
-	if (finite_num(o, "loss", &r->loss))
+	if (results_number(o, "loss", &r->loss))
 		r->have |= R_LOSS;
+	if (results_number(o, "eval_loss", &r->eval_loss))
+		r->have |= R_EVAL_LOSS;
 }
 
 /* Seconds in ms-swift's format_time ("1d 2h 3m 4s", "5m 6s", "7s"). */
@@ -324,31 +508,30 @@ parse_eta(const char *s)
 	return total;
 }
 
-/* each_line_back: the last line with "global_step/max_steps". */
+/*
+ * each_line_back: the last line with a step ("global_step/max_steps" or
+ * "iteration"); the last training loss and eval_loss (an eval line or the
+ * summary line, which have a step too, must not hide the loss).
+ */
 static int
 take_progress(void *arg, const cJSON *o)
 {
 	struct progress *p = arg;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
-	    "global_step/max_steps"), *eta;
+	const cJSON *eta;
 	long long step, max;
-	char *end;
 
-	if (!cJSON_IsString(v) || !isdigit((unsigned char)v->valuestring[0]))
-		return 0;
-	errno = 0;
-	step = strtoll(v->valuestring, &end, 10);
-	if (errno != 0 || *end != '/' || !isdigit((unsigned char)end[1]))
-		return 0;
-	max = strtoll(end + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || max <= 0 || step > max)
-		return 0;
-	p->step = step;
-	p->max_steps = max;
-	eta = cJSON_GetObjectItemCaseSensitive(o, "remaining_time");
-	p->remaining = cJSON_IsString(eta) ? parse_eta(eta->valuestring) : -1;
-	p->has_loss = finite_num(o, "loss", &p->loss);
-	return 1;
+	if (p->max_steps == 0 && step_of(o, &step, &max)) {
+		p->step = step;
+		p->max_steps = max;
+		eta = cJSON_GetObjectItemCaseSensitive(o, "remaining_time");
+		p->remaining = cJSON_IsString(eta) ?
+		    parse_eta(eta->valuestring) : -1;
+	}
+	if (!p->has_loss && results_number(o, "loss", &p->loss))
+		p->has_loss = 1;
+	if (!p->has_eval_loss && results_number(o, "eval_loss", &p->eval_loss))
+		p->has_eval_loss = 1;
+	return p->max_steps > 0 && p->has_loss && p->has_eval_loss;
 }
 
 int
@@ -409,20 +592,26 @@ struct curve {
 	int		 n;
 };
 
-/* each_line_back: a step line with a loss, newest first. */
+/*
+ * each_line_back: a step line with a finite loss (training) or eval_loss
+ * (eval), newest first: a NaN is no point of the curve.
+ */
 static int
 take_point(void *arg, const cJSON *o)
 {
 	struct curve *cv = arg;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o,
-	    "global_step/max_steps");
 	struct point pt;
 	long long step, max;
 
-	if (!cJSON_IsString(v) || sscanf(v->valuestring, "%lld/%lld", &step,
-	    &max) != 2 || step < 0 || !finite_num(o, "loss", &pt.loss))
+	if (!step_of(o, &step, &max))
 		return 0;
 	pt.step = (double)step;
+	if (!finite_num(o, "loss", &pt.loss))
+		pt.loss = NAN;
+	if (!finite_num(o, "eval_loss", &pt.eval_loss))
+		pt.eval_loss = NAN;
+	if (isnan(pt.loss) && isnan(pt.eval_loss))
+		return 0;
 	if (!finite_num(o, "learning_rate", &pt.lr))
 		pt.lr = NAN;
 	cv->p[cv->n++] = pt;

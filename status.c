@@ -429,23 +429,52 @@ scale(double v, double lo, double hi, double x0, double w)
 	return hi != lo ? x0 + (v - lo) / (hi - lo) * w : x0 + w / 2;
 }
 
+/* One series of the curve: the training losses, or the eval losses. */
+static void
+series(FILE *f, const struct point *p, int n, int eval, const char *attrs,
+    double smin, double smax, double lmin, double lmax)
+{
+	const int x0 = 60, y0 = 20, w = 560, h = 200;
+	double v;
+	int i, k = 0;
+
+	fprintf(f, "<polyline class=\"%s\" fill=\"none\" %s points=\"",
+	    eval ? "eval" : "loss", attrs);
+	for (i = 0; i < n; i++) {
+		v = eval ? p[i].eval_loss : p[i].loss;
+		if (!isnan(v))
+			fprintf(f, "%s%.1f,%.1f", k++ ? " " : "",
+			    scale(p[i].step, smin, smax, x0, w),
+			    scale(v, lmax, lmin, y0, h));
+	}
+	fputs("\"/>\n", f);
+}
+
 /*
- * The loss (and learning rate, dashed, on its own scale) by step, with
- * axes and labels: one polyline point per logged step.
+ * The loss (eval loss, dotted, on the same scale; learning rate, dashed,
+ * on its own) by step, with axes and labels: one polyline point per
+ * logged step.
  */
 static void
 curve(FILE *f, const struct point *p, int n)
 {
-	double smin = p[0].step, smax = p[0].step, lmin = p[0].loss,
-	    lmax = p[0].loss, rmin = INFINITY, rmax = -INFINITY;
+	double smin = p[0].step, smax = p[0].step, lmin = INFINITY,
+	    lmax = -INFINITY, rmin = INFINITY, rmax = -INFINITY;
 	const int x0 = 60, y0 = 20, w = 560, h = 200;
-	int i, lr = 0;
+	int i, lr = 0, eval = 0;
 
 	for (i = 0; i < n; i++) {
 		smin = dmin(smin, p[i].step);
 		smax = dmax(smax, p[i].step);
-		lmin = dmin(lmin, p[i].loss);
-		lmax = dmax(lmax, p[i].loss);
+		if (!isnan(p[i].loss)) {
+			lmin = dmin(lmin, p[i].loss);
+			lmax = dmax(lmax, p[i].loss);
+		}
+		if (!isnan(p[i].eval_loss)) {
+			lmin = dmin(lmin, p[i].eval_loss);
+			lmax = dmax(lmax, p[i].eval_loss);
+			eval = 1;
+		}
 		if (!isnan(p[i].lr)) {
 			rmin = dmin(rmin, p[i].lr);
 			rmax = dmax(rmax, p[i].lr);
@@ -468,12 +497,14 @@ curve(FILE *f, const struct point *p, int n)
 	    "</text>\n", x0 - 4, y0 + 10, lmax, x0 - 4, y0 + h, lmin, x0,
 	    y0 + h + 15, smin, x0 + w, y0 + h + 15, smax, x0 + w / 2,
 	    y0 + h + 35, y0 + h / 2, y0 + h / 2);
-	fputs("<polyline class=\"loss\" fill=\"none\" stroke=\"#c33\" "
-	    "stroke-width=\"1.5\" points=\"", f);
-	for (i = 0; i < n; i++)
-		fprintf(f, "%s%.1f,%.1f", i ? " " : "", scale(p[i].step, smin,
-		    smax, x0, w), scale(p[i].loss, lmax, lmin, y0, h));
-	fputs("\"/>\n", f);
+	series(f, p, n, 0, "stroke=\"#c33\" stroke-width=\"1.5\"", smin, smax,
+	    lmin, lmax);
+	if (eval) {
+		series(f, p, n, 1, "stroke=\"#a80\" stroke-width=\"2\" "
+		    "stroke-dasharray=\"1 3\"", smin, smax, lmin, lmax);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#a80\">eval "
+		    "loss (dotted)</text>\n", x0 + 8, y0 + 12);
+	}
 	if (lr) {
 		fputs("<polyline class=\"lr\" fill=\"none\" stroke=\"#27c\" "
 		    "stroke-dasharray=\"4 3\" points=\"", f);

@@ -101,6 +101,8 @@ values(const char *val[PH__COUNT], const struct job *j, const char *cwd,
 	    j->results.last_model_checkpoint : "";
 	val[PH_BEST_CHECKPOINT] = j->results.best_model_checkpoint ?
 	    j->results.best_model_checkpoint : "";
+	val[PH_CHECKPOINT] = results_checkpoint(&j->results) ?
+	    results_checkpoint(&j->results) : "";
 }
 
 int
@@ -258,7 +260,7 @@ int
 trainer_after_argv(const struct trainer *t, const struct job *j,
     const struct conf *c, struct strv *argv, char *err, size_t errlen)
 {
-	const char *val[PH__COUNT], *missing = NULL;
+	const char *val[PH__COUNT], *missing = NULL, *hint = "";
 	char short_sha[8];
 	size_t i;
 
@@ -268,11 +270,16 @@ trainer_after_argv(const struct trainer *t, const struct job *j,
 		    val[PH_LAST_CHECKPOINT][0] == '\0')
 			missing = "last_model_checkpoint";
 		else if (strstr(c->after_success.v[i], "{best_checkpoint}") &&
-		    val[PH_BEST_CHECKPOINT][0] == '\0')
+		    val[PH_BEST_CHECKPOINT][0] == '\0') {
 			missing = "best_model_checkpoint";
+			hint = " (the run did not evaluate: {checkpoint} is "
+			    "the best one, or else the last)";
+		} else if (strstr(c->after_success.v[i], "{checkpoint}") &&
+		    val[PH_CHECKPOINT][0] == '\0')
+			missing = "last_model_checkpoint";
 	if (missing != NULL) {
-		snprintf(err, errlen, "no %s in %s/logging.jsonl", missing,
-		    t->output_dir);
+		snprintf(err, errlen, "no %s in %s/logging.jsonl%s", missing,
+		    t->output_dir, hint);
 		return -1;
 	}
 	if (strv_expand(argv, &c->after_success, val) == -1) {
@@ -306,7 +313,10 @@ trainer_notify_env(const struct trainer *t, const struct job *j,
 	    j->results.last_model_checkpoint : "")) == -1 ||
 	    strv_setenv(env, xprintf("JOB_BEST_CHECKPOINT=%s",
 	    j->results.best_model_checkpoint ?
-	    j->results.best_model_checkpoint : "")) == -1)
+	    j->results.best_model_checkpoint : "")) == -1 ||
+	    strv_setenv(env, xprintf("JOB_CHECKPOINT=%s",
+	    results_checkpoint(&j->results) ?
+	    results_checkpoint(&j->results) : "")) == -1)
 		return -1;
 	return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,15 @@ put(const char *dir, const char *name, const char *text)
 	}
 	fputs(text, f);
 	fclose(f);
+}
+
+/* Whether member name of o is the string s. */
+static int
+json_str_is(const cJSON *o, const char *name, const char *s)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
 }
 
 static const char step1[] = "{\"loss\": 2.5, \"learning_rate\": 1e-4, "
@@ -122,6 +132,97 @@ test_read(void)
 	results_free(&r);
 }
 
+/*
+ * logging.jsonl as ms-swift's json.dumps writes it: bare NaN and
+ * Infinity, an eval line and the summary line after the last step line,
+ * best_model_checkpoint null (no eval strategy), NaN in log_history.
+ */
+static const char real[] =
+    "{\"loss\": 2.0, \"grad_norm\": 1.5, \"learning_rate\": 1e-4, "
+    "\"global_step/max_steps\": \"1/4\", \"remaining_time\": \"6s\"}\n"
+    "{\"loss\": NaN, \"grad_norm\": NaN, \"learning_rate\": 1e-4, "
+    "\"global_step/max_steps\": \"2/4\", \"memory(GiB)\": 3.2}\n"
+    "{\"eval_loss\": 1.5, \"eval_runtime\": 0.5, \"epoch\": 0.5, "
+    "\"global_step/max_steps\": \"2/4\"}\n"
+    "{\"loss\": Infinity, \"grad_norm\": -Infinity, \"note\": "
+    "\"NaN, Infinity\", \"global_step/max_steps\": \"3/4\"}\n"
+    "{\"loss\": 1.0, \"learning_rate\": 5e-5, \"global_step/max_steps\": "
+    "\"4/4\"}\n"
+    "{\"train_runtime\": 9.5, \"train_loss\": NaN, \"epoch\": 1.0, "
+    "\"global_step/max_steps\": \"4/4\", \"remaining_time\": \"0s\"}\n"
+    "{\"last_model_checkpoint\": \"/o/checkpoint-4\", "
+    "\"best_model_checkpoint\": null, \"best_metric\": null, "
+    "\"global_step\": 4, \"log_history\": [{\"loss\": 2.0}, "
+    "{\"loss\": NaN}, {\"eval_loss\": 1.5}], \"memory\": null}\n";
+
+static void
+test_real(void)
+{
+	char dir[4096], buf[64], num[32];
+	struct results r, back;
+	struct progress p;
+	struct point *pts = NULL;
+	cJSON *o;
+	int rc, n;
+
+	snprintf(dir, sizeof(dir), "%s/real", top);
+	mkdir(dir, 0755);
+	put(dir, "logging.jsonl", real);
+	rc = results_read(dir, &r);
+	CHECK(rc == 0 && (r.have & R_LAST_CKPT) && !(r.have & R_BEST_CKPT) &&
+	    r.global_step == 4 && r.loss == 1.0 && (r.have & R_EVAL_LOSS) &&
+	    r.eval_loss == 1.5, "NaN, eval and summary lines: the checkpoint, "
+	    "step, last training loss and eval loss all read", "rc=%d have=%u "
+	    "loss %g eval %g step %lld", rc, r.have, r.loss, r.eval_loss,
+	    r.global_step);
+	CHECK(results_checkpoint(&r) != NULL && strcmp(results_checkpoint(&r),
+	    "/o/checkpoint-4") == 0, "no eval: the checkpoint is the last one",
+	    "%s", results_checkpoint(&r) ? results_checkpoint(&r) : "none");
+	rc = progress_read(dir, &p);
+	progress_format(&p, buf, sizeof(buf));
+	CHECK(rc == 0 && p.step == 4 && p.max_steps == 4 && p.has_loss &&
+	    p.loss == 1.0 && p.has_eval_loss && p.eval_loss == 1.5,
+	    "progress: the summary line's step, the training loss it hides",
+	    "rc=%d %s loss %d %g", rc, buf, p.has_loss, p.loss);
+	n = results_curve(dir, &pts);
+	CHECK(n == 3 && pts[0].step == 1 && pts[0].loss == 2.0 &&
+	    pts[1].step == 2 && isnan(pts[1].loss) && pts[1].eval_loss == 1.5 &&
+	    pts[2].step == 4 && pts[2].loss == 1.0 && isnan(pts[2].eval_loss),
+	    "the curve: the finite losses and the eval point, no NaN or "
+	    "Infinity", "%d points", n);
+	free(pts);
+
+	/* A NaN loss at the end is a loss: shown, kept, read back. */
+	r.loss = NAN;
+	o = cJSON_CreateObject();
+	results_to_json(&r, o);
+	results_from_json(&back, o);
+	CHECK(strcmp(results_format(r.loss, num), "NaN") == 0 &&
+	    (back.have & R_LOSS) && isnan(back.loss) && back.eval_loss == 1.5 &&
+	    json_str_is(o, "loss", "NaN") && json_str_is(o, "checkpoint",
+	    "/o/checkpoint-4"), "a NaN loss is recorded and shown as NaN",
+	    "have %u", back.have);
+	cJSON_Delete(o);
+	results_free(&back);
+	results_free(&r);
+
+	/* megatron sft: "iteration", no global_step in its end record. */
+	put(dir, "logging.jsonl", "{\"loss\": 3.0, \"iteration\": \"5/10\"}\n"
+	    "{\"loss\": 2.5, \"iteration\": \"10/10\", \"memory(GiB)\": 7}\n"
+	    "{\"eval_loss\": 2.6, \"iteration\": \"10/10\"}\n"
+	    "{\"last_model_checkpoint\": \"/o/checkpoint-10\", "
+	    "\"best_model_checkpoint\": null, \"best_metric\": null}\n");
+	rc = results_read(dir, &r);
+	CHECK(rc == 0 && r.global_step == 10 && r.loss == 2.5 &&
+	    r.eval_loss == 2.6, "megatron: its iterations are steps", "rc=%d "
+	    "step %lld loss %g", rc, r.global_step, r.loss);
+	results_free(&r);
+	rc = progress_read(dir, &p);
+	CHECK(rc == 0 && p.step == 10 && p.max_steps == 10 && p.loss == 2.5,
+	    "megatron: progress and loss", "rc=%d %lld/%lld", rc, p.step,
+	    p.max_steps);
+}
+
 static void
 test_bounds(void)
 {
@@ -206,12 +307,13 @@ test_bounds(void)
 int
 main(void)
 {
-	PLAN(16);
+	PLAN(23);
 	if (mkdtemp(top) == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
 	test_read();
+	test_real();
 	test_bounds();
 	{
 		char cmd[128];

@@ -10,7 +10,7 @@
 #include "rundir.h"
 #include "status.h"
 
-#define PLANNED	9
+#define PLANNED	10
 
 /* A job recorded as state, with config and a log of its own. */
 static void
@@ -73,9 +73,9 @@ main(int argc, char *argv[])
 	mkjob(&rd, &b, "configs/b.yaml", JOB_FAILED);
 	snprintf(path, sizeof(path), "%s/logging.jsonl", a.output_dir);
 	fx_put(path, "{\"loss\": 2.0, \"learning_rate\": 1e-4, "
-	    "\"global_step/max_steps\": \"1/2\"}\n{\"loss\": 1.0, "
-	    "\"learning_rate\": 5e-5, \"global_step/max_steps\": \"2/2\"}\n",
-	    0640);
+	    "\"global_step/max_steps\": \"1/2\"}\n{\"loss\": NaN, "
+	    "\"learning_rate\": 5e-5, \"global_step/max_steps\": \"2/2\"}\n"
+	    "{\"eval_loss\": 1.5, \"global_step/max_steps\": \"2/2\"}\n", 0640);
 
 	s = page(&rd, &c, "/", NULL, &st, &type);
 	CHECK(st == 200 && strncmp(type, "text/html", 9) == 0 && s != NULL &&
@@ -94,6 +94,9 @@ main(int argc, char *argv[])
 	CHECK(st == 200 && s != NULL && strstr(s, "<svg") && strstr(s,
 	    "&lt;b&gt;bold&lt;/b&gt;"), "a job's page: its loss curve and its "
 	    "log's end, escaped", "%d %s", st, s ? s : "");
+	CHECK(s != NULL && strstr(s, "class=\"eval\"") && !strstr(s, "nan") &&
+	    !strstr(s, "inf"), "its eval loss is a second series; a NaN loss "
+	    "is no point", "%s", s ? s : "");
 	free(s);
 	snprintf(path, sizeof(path), "/jobs/%s/log", a.id);
 	s = page(&rd, &c, path, NULL, &st, &type);
