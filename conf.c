@@ -204,6 +204,9 @@ check_env(struct parse *p, const char *key, const struct strv *l)
 			s++;
 		if (*s != '=')
 			goto bad;
+		if (strncmp(l->v[i], "NPROC_PER_NODE=", 15) == 0)
+			return perr(p, "%s: NPROC_PER_NODE is nproc_per_node's "
+			    "to set", key);
 	}
 	return check_placeholders(p, key, l, 0);
 bad:
@@ -324,7 +327,7 @@ enum {
 	KEY_TIMEZONE, KEY_WINDOW_ACTION, KEY_WINDOW_STOP, KEY_MAX_RUNS_PER_DAY,
 	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
 	KEY_AFTER_SUCCESS, KEY_BACKEND, KEY_NODES, KEY_SLURM_ARGS,
-	KEY_SLURM_CONF, KEY_SLURM_POLL, NKEYS
+	KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_NPROC_PER_NODE, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -379,6 +382,7 @@ static const struct key keys[NKEYS] = {
 	[KEY_SLURM_ARGS] =	{ "slurm_args",		K_LIST,	O(slurm_args) },
 	[KEY_SLURM_CONF] =	{ "slurm_conf",		K_PATH,	O(slurm_conf) },
 	[KEY_SLURM_POLL] =	{ "slurm_poll",		K_SECONDS, O(slurm_poll) },
+	[KEY_NPROC_PER_NODE] =	{ "nproc_per_node",	K_STR,	0 },
 };
 #undef O
 
@@ -415,6 +419,7 @@ set_defaults(struct conf *c)
 	c->gpu_check_interval = 30;
 	c->nodes = 1;
 	c->slurm_poll = 30;
+	c->nproc_per_node = NPROC_GPUS;
 	return 0;
 }
 
@@ -530,6 +535,37 @@ conf_zone_valid(const char *name)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/*
+ * Which of the names after val (NULL-terminated) val is: its index into
+ * *out.  Returns 0, or -1 said as "key: val is not ..." (p NULL: not
+ * said).
+ */
+static int
+one_of(struct parse *p, const char *key, const char *val, int *out, ...)
+{
+	const char *name, *next;
+	char names[256] = "";
+	size_t n = 0;
+	va_list ap;
+	int i;
+
+	va_start(ap, out);
+	for (i = 0, name = va_arg(ap, const char *); name != NULL;
+	    i++, name = next) {
+		next = va_arg(ap, const char *);
+		if (strcmp(val, name) == 0) {
+			va_end(ap);
+			*out = i;
+			return 0;
+		}
+		n += snprintf(names + n, sizeof(names) - n, "%s%s", i == 0 ?
+		    "" : next != NULL ? ", " : " or ", name);
+	}
+	va_end(ap);
+	return p == NULL ? -1 : perr(p, "%s: \"%s\" is not %s", key, val,
+	    names);
+}
+
 /* Handles one "key = value" line; seen[] catches a key given twice. */
 static int
 set_key(struct parse *p, struct conf *c, char *key, char *val,
@@ -538,6 +574,7 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 	const struct key *k;
 	size_t i;
 	void *f;
+	int n;
 
 	for (i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, key) == 0)
@@ -556,36 +593,25 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 	if (i == KEY_SECRET_FILE || i == KEY_SECRET)
 		return setstr(i == KEY_SECRET ? secret : secret_file, val) ==
 		    -1 ? perr(p, "out of memory") : 0;
-	if (i == KEY_CONCURRENCY) {
-		if (strcmp(val, "queue") == 0)
-			c->concurrency = CONC_QUEUE;
-		else if (strcmp(val, "supersede") == 0)
-			c->concurrency = CONC_SUPERSEDE;
-		else if (strcmp(val, "cancel-in-progress") == 0)
-			c->concurrency = CONC_CANCEL_IN_PROGRESS;
-		else
-			return perr(p, "concurrency: \"%s\" is not queue, "
-			    "supersede or cancel-in-progress", val);
-		return 0;
-	}
-	if (i == KEY_BACKEND) {
-		if (strcmp(val, "local") == 0)
-			c->backend = BACKEND_LOCAL;
-		else if (strcmp(val, "slurm") == 0)
-			c->backend = BACKEND_SLURM;
-		else
-			return perr(p, "backend: \"%s\" is not local or slurm",
-			    val);
-		return 0;
-	}
-	if (i == KEY_WINDOW_ACTION) {
-		if (strcmp(val, "queue") == 0)
-			c->window_skip = 0;
-		else if (strcmp(val, "skip") == 0)
-			c->window_skip = 1;
-		else
-			return perr(p, "window_action: \"%s\" is not queue "
-			    "or skip", val);
+	if (i == KEY_CONCURRENCY)
+		return one_of(p, key, val, (int *)&c->concurrency, "queue",
+		    "supersede", "cancel-in-progress", NULL);
+	if (i == KEY_BACKEND)
+		return one_of(p, key, val, (int *)&c->backend, "local",
+		    "slurm", NULL);
+	if (i == KEY_WINDOW_ACTION)
+		return one_of(p, key, val, &c->window_skip, "queue", "skip",
+		    NULL);
+	if (i == KEY_NPROC_PER_NODE) {
+		/* "gpus": one process per GPU of the job; "none": no torchrun. */
+		if (one_of(NULL, key, val, &n, "gpus", "none", NULL) == 0) {
+			c->nproc_per_node = n == 0 ? NPROC_GPUS : 0;
+			return 0;
+		}
+		if (parse_count(val, &c->nproc_per_node) == -1 ||
+		    c->nproc_per_node < 1 || c->nproc_per_node > 1024)
+			return perr(p, "nproc_per_node: \"%s\" is not gpus, "
+			    "none or a number from 1 to 1024", val);
 		return 0;
 	}
 	if (i == KEY_RUN_WINDOW) {
@@ -1143,37 +1169,32 @@ out:
 	return rc;
 }
 
+long
+conf_nproc(const struct conf *c)
+{
+	if (c->nproc_per_node != NPROC_GPUS)
+		return c->nproc_per_node;
+	return c->gpus_per_job > 1 ? c->gpus_per_job : 0;
+}
+
 void
 conf_free(struct conf *c)
 {
+	size_t i;
+	void *f;
+
 	if (c->secret != NULL)
 		OPENSSL_cleanse(c->secret, c->secretlen);
 	free(c->secret);
 	free(c->path);
-	free(c->run_dir);
-	free(c->workdir);
-	free(c->default_config);
-	strv_free(&c->branches);
-	strv_free(&c->paths);
-	strv_free(&c->ignore_paths);
-	strv_free(&c->configs);
-	strv_free(&c->command);
-	strv_free(&c->launcher);
-	strv_free(&c->env);
-	strv_free(&c->gpus);
-	strv_free(&c->notify);
-	strv_free(&c->notify_env);
-	free(c->repository);
-	free(c->git_ssh_key);
-	free(c->git_known_hosts);
-	free(c->git_credentials);
-	free(c->output_dir);
-	free(c->github_token_file);
-	free(c->api_url);
-	free(c->public_url);
-	free(c->timezone);
-	strv_free(&c->after_success);
-	strv_free(&c->slurm_args);
-	free(c->slurm_conf);
+	/* What each key holds, as the table says (offset 0: held nowhere). */
+	for (i = 0; i < NKEYS; i++) {
+		f = (char *)c + keys[i].off;
+		if (keys[i].off != 0 && keys[i].kind == K_LIST)
+			strv_free(f);
+		else if (keys[i].off != 0 && (keys[i].kind == K_STR ||
+		    keys[i].kind == K_PATH))
+			free(*(char **)f);
+	}
 	memset(c, 0, sizeof(*c));
 }

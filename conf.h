@@ -86,7 +86,11 @@ struct conf {
 	struct strv	 slurm_args;	/* more sbatch options, --opt=value */
 	char		*slurm_conf;	/* SLURM_CONF for the tools, or NULL */
 	long		 slurm_poll;	/* seconds, the longest between polls */
+	/* torchrun's processes per node: NPROC_GPUS, 0 (none) or N. */
+	long		 nproc_per_node;
 };
+
+#define NPROC_GPUS	(-1)	/* one process per GPU of the job */
 
 /*
  * Reads the configuration from path (NULL: $SWIFT_WEBHOOK_CONFIG, else
@@ -97,6 +101,14 @@ struct conf {
  * err on any error, and then c holds nothing to free.
  */
 int	 conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+
+/*
+ * The processes per node a job's trainer runs (NPROC_PER_NODE, which
+ * makes ms-swift start torchrun): nproc_per_node, or with "gpus" one per
+ * GPU of the job when it has more than one.  0: none is set (one process
+ * over all the job's GPUs, for device_map model parallel).
+ */
+long	 conf_nproc(const struct conf *c);
 
 /* Frees everything c owns and wipes the secret. */
 void	 conf_free(struct conf *c);

@@ -117,8 +117,8 @@ slurm_script_text(const struct conf *c, const struct job *j,
 		    "exec srun --nodes=%ld --ntasks-per-node=1 "
 		    "--kill-on-bad-exit=1 \\\n"
 		    "    sh -c 'NODE_RANK=$SLURM_NODEID; export NODE_RANK; "
-		    "exec \"$@\"' sh \\\n   ", c->nodes, c->gpus_per_job,
-		    c->nodes);
+		    "exec \"$@\"' sh \\\n   ", c->nodes, conf_nproc(c) > 0 ?
+		    conf_nproc(c) : 1, c->nodes);
 	}
 	for (i = 0; argv[i] != NULL; i++)
 		add_quoted(&t, argv[i]);

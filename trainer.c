@@ -51,10 +51,11 @@ strv_expand(struct strv *v, const struct strv *l,
 
 /*
  * The environment of the trainer (and of notify, with extra): the
- * allow-listed part of the server's, then extra, then the JOB_* names.
+ * allow-listed part of the server's, the job's NPROC_PER_NODE, then
+ * extra, then the JOB_* names.
  */
 static int
-build_env(struct strv *env, const struct strv *extra,
+build_env(struct strv *env, const struct conf *c, const struct strv *extra,
     const char *const val[PH__COUNT], const struct job *j)
 {
 	static const char *const jobvars[PH__COUNT] = {
@@ -68,6 +69,11 @@ build_env(struct strv *env, const struct strv *extra,
 	size_t i;
 
 	if (spawn_base_env(env) == -1)
+		return -1;
+	/* The job's processes per node, over the server's (spawn.h). */
+	strv_unsetenv(env, "NPROC_PER_NODE");
+	if (conf_nproc(c) > 0 && strv_setenv(env, xprintf("NPROC_PER_NODE=%ld",
+	    conf_nproc(c))) == -1)
 		return -1;
 	for (i = 0; i < extra->n; i++)
 		if (strv_setenv(env, expand(extra->v[i], val)) == -1)
@@ -127,9 +133,9 @@ trainer_prepare(struct trainer *t, const struct job *j, const struct conf *c)
 	val[PH_OUTPUT_DIR] = t->output_dir;
 	if (strv_expand(&argv, &c->launcher, val) == 0 &&
 	    strv_expand(&argv, &c->command, val) == 0 &&
-	    build_env(&env, &c->env, val, j) == 0 &&
+	    build_env(&env, c, &c->env, val, j) == 0 &&
 	    strv_expand(&nargv, &c->notify, val) == 0 &&
-	    build_env(&nenv, &c->notify_env, val, j) == 0)
+	    build_env(&nenv, c, &c->notify_env, val, j) == 0)
 		rc = 0;
 	t->argv = argv.v;
 	t->envp = env.v;

@@ -463,6 +463,21 @@ strv_setenv(struct strv *sv, char *s)
 	return strv_push(sv, s);
 }
 
+void
+strv_unsetenv(struct strv *sv, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < sv->n; i++)
+		if (strncmp(sv->v[i], name, n) == 0 && sv->v[i][n] == '=') {
+			free(sv->v[i]);
+			memmove(&sv->v[i], &sv->v[i + 1], (sv->n - i) *
+			    sizeof(*sv->v));
+			sv->n--;
+			return;
+		}
+}
+
 int
 strv_split(struct strv *sv, const char *s)
 {

@@ -107,6 +107,9 @@ int	 strv_push(struct strv *sv, char *s);
 /* Like strv_push, but replaces the entry of the same "NAME=". */
 int	 strv_setenv(struct strv *sv, char *s);
 
+/* Removes the entry "NAME=..." of sv, if any. */
+void	 strv_unsetenv(struct strv *sv, const char *name);
+
 /* Replaces what sv holds by the white-space-separated words of s. */
 int	 strv_split(struct strv *sv, const char *s);
 

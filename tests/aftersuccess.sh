@@ -2,9 +2,11 @@
 # tests/aftersuccess.sh: after_success (swift export after a successful
 # run): its placeholders, GPUs, log and outcome in job.json; the job stays
 # succeeded whatever it does; notify and the commit status say how it went;
-# not run after a failure; a missing checkpoint, a cancel during it.
+# not run after a failure; a missing checkpoint, a cancel during it.  The
+# README's example, {checkpoint} with --exist_ok true, against a run with
+# ms-swift's defaults (no eval: no best checkpoint).
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 24
 mktestdir aftersuccess
 
 WORK=$T/work
@@ -13,7 +15,7 @@ printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nfake_exit: 3\n' > "$WORK/configs/exit
 
 cat > "$T/notify.sh" <<'EOF'
 #!/bin/sh
-echo "$JOB_ID $JOB_STATE after=$JOB_AFTER_SUCCESS best=$JOB_BEST_CHECKPOINT last=$JOB_LAST_CHECKPOINT" >> "$NOTIFY_LOG"
+echo "$JOB_ID $JOB_STATE after=$JOB_AFTER_SUCCESS best=$JOB_BEST_CHECKPOINT last=$JOB_LAST_CHECKPOINT ckpt=$JOB_CHECKPOINT" >> "$NOTIFY_LOG"
 EOF
 chmod 755 "$T/notify.sh"
 
@@ -40,28 +42,61 @@ conf() {
 }
 last_post() { jq -r --arg s "$1" 'select(.path | endswith("/statuses/" + $s)) | .body | fromjson | "\(.state): \(.description)"' "$API_LOG" | tail -1; }
 
-# --- swift export --adapters {best_checkpoint} ... ---------------------------------
-conf ok "$FAKE export --adapters {best_checkpoint} --merge_lora true --output_dir {job_dir}/merged"
+# --- the README's example: swift export --adapters {checkpoint} ... ----------------
+conf ok "$FAKE export --adapters {checkpoint} --merge_lora true --output_dir {job_dir}/merged --exist_ok true"
 R=$T/runs-ok
 deliver ok "$T/ok" configs/sft.yaml
 J=$(idof ok)
 until_state "$T/ok" "$J" succeeded
 wait_for 10 test -s "$T/notify-ok.log"
-CK=$(jq -r .best_model_checkpoint "$R/$J/job.json")
-check "the run's best checkpoint is known" "$CK" test -d "$CK"
+CK=$(jq -r .checkpoint "$R/$J/job.json")
+check "no eval, no best checkpoint: the checkpoint is the last one" "$(jq '{checkpoint, last_model_checkpoint, best_model_checkpoint}' "$R/$J/job.json")" \
+    jq -e '.best_model_checkpoint == null and .checkpoint == .last_model_checkpoint' "$R/$J/job.json"
+check "the run's checkpoint is known" "$CK" test -d "$CK"
 check "after_success: succeeded, exit 0, a duration" "$(jq .after_success "$R/$J/job.json")" \
     jq -e '.after_success.state == "succeeded" and .after_success.exit_code == 0 and .after_success.duration >= 0' "$R/$J/job.json"
 check "the job stays succeeded" "$(state "$T/ok" "$J")" test "$(state "$T/ok" "$J")" = succeeded
-check "{best_checkpoint} and {job_dir} filled in" "$(cat "$R/$J/merged/argv" 2>&1)" \
-    test "$(tr '\n' ' ' < "$R/$J/merged/argv")" = "$FAKE export --adapters $CK --merge_lora true --output_dir $R/$J/merged "
+check "{checkpoint} and {job_dir} filled in" "$(cat "$R/$J/merged/argv" 2>&1)" \
+    test "$(tr '\n' ' ' < "$R/$J/merged/argv")" = "$FAKE export --adapters $CK --merge_lora true --output_dir $R/$J/merged --exist_ok true "
 check "it ran on the job's GPUs" "$(cat "$R/$J/merged/env")" grep -qx 'CUDA_VISIBLE_DEVICES=3' "$R/$J/merged/env"
 check "with the trainer's allow-listed environment" "$(cat "$R/$J/merged/env")" \
     bash -c "grep -q '^JOB_ID=$J$' '$R/$J/merged/env' && ! grep -q SECRET '$R/$J/merged/env'"
 check "its output is in the job's log" "$(cat "$R/$J/log")" grep -q 'fake-swift: export' "$R/$J/log"
 check "notify says the export worked" "$(cat "$T/notify-ok.log")" \
-    grep -q "$J succeeded after=succeeded best=$CK last=$CK" "$T/notify-ok.log"
+    grep -q "$J succeeded after=succeeded best= last=$CK ckpt=$CK" "$T/notify-ok.log"
 check "the commit status: success, after_success done" "$(last_post "$(jq -r .sha "$R/$J/job.json")")" \
     test "$(last_post "$(jq -r .sha "$R/$J/job.json")" | sed 's/in [0-9m]*s/in T/')" = "success: succeeded in T, loss 1.151; after_success done"
+
+# --- a run that evaluates: {best_checkpoint} is its best ---------------------------------
+printf 'model: m\nfake_steps: 4\nfake_eval: 2\n' > "$WORK/configs/eval.yaml"
+conf eval "$FAKE export --adapters {best_checkpoint} --output_dir {job_dir}/best"
+R=$T/runs-eval
+deliver eval "$T/eval" configs/eval.yaml
+J=$(idof eval)
+until_state "$T/eval" "$J" succeeded
+wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+check "an evaluated run: {best_checkpoint}, its eval loss recorded" "$(jq '{best_model_checkpoint, checkpoint, eval_loss, after_success}' "$R/$J/job.json")" \
+    jq -e '(.best_model_checkpoint | endswith("checkpoint-4")) and .checkpoint == .best_model_checkpoint and .eval_loss == 0.625 and .after_success.state == "succeeded"' "$R/$J/job.json"
+
+# --- {best_checkpoint} after a run that did not evaluate: said, not run -------------------
+conf nobest "$FAKE export --adapters {best_checkpoint}"
+R=$T/runs-nobest
+deliver nobest "$T/nobest" configs/sft.yaml
+J=$(idof nobest)
+until_state "$T/nobest" "$J" succeeded
+wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+check "{best_checkpoint} without eval: not run, and what to use instead" "$(jq .after_success "$R/$J/job.json")" \
+    jq -e '.after_success.state == "failed" and (.after_success.error | test("no best_model_checkpoint .*did not evaluate: \\{checkpoint\\}"))' "$R/$J/job.json"
+
+# --- an --output_dir that exists, without --exist_ok: ms-swift refuses it -------------------
+conf exists "$FAKE export --adapters {checkpoint} --output_dir {job_dir}"
+R=$T/runs-exists
+deliver exists "$T/exists" configs/sft.yaml
+J=$(idof exists)
+until_state "$T/exists" "$J" succeeded
+wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+check "export into a folder that exists, no --exist_ok: failed, as ms-swift does" "$(cat "$R/$J/log")" \
+    bash -c "jq -e '.after_success.exit_code == 1' '$R/$J/job.json' && grep -q 'FileExistsError' '$R/$J/log'"
 
 # --- a failing export: the job still succeeded; notify and status say so -------------
 conf bad "$FAKE export --adapters {job_dir}/no-such-checkpoint --merge_lora true"

@@ -90,8 +90,8 @@ check "the log says what was fetched and checked out" "$(cat "$R/$ID/log")" \
     bash -c "grep -q 'fetching $A' '$R/$ID/log' && grep -q 'checked out $A' '$R/$ID/log'"
 check "results: loss, global_step, checkpoints in job.json" "$(cat "$R/$ID/job.json")" \
     jq -e --arg o "$R/$ID/output" '.global_step == 3 and .loss == 0.7675 and
-	.last_model_checkpoint == ($o + "/checkpoint-3") and .best_model_checkpoint == ($o + "/checkpoint-3") and
-	.best_metric == 0.7675 and .output_dir == $o' "$R/$ID/job.json"
+	.last_model_checkpoint == ($o + "/checkpoint-3") and .best_model_checkpoint == null and
+	.checkpoint == ($o + "/checkpoint-3") and .best_metric == null and .output_dir == $o' "$R/$ID/job.json"
 check "jobs shows the last loss" "$("$BIN" -c "$T/c" jobs)" bash -c "'$BIN' -c '$T/c' jobs | grep '$ID' | grep -q 'loss 0.7675'"
 
 # --- two queued runs, two trees ----------------------------------------------

@@ -24,28 +24,47 @@
  *
  *	fake_sleep: N	seconds to "train" (default 0)
  *	fake_steps: N	logging steps over those seconds (default 2)
+ *	fake_eval: N	an eval line every N steps; only then are
+ *			best_model_checkpoint and best_metric set (ms-swift
+ *			evaluates only with a validation split, not by
+ *			default: both are null otherwise)
+ *	fake_diverge: N	from step N the loss is Infinity, then NaN, written
+ *			bare as Python's json.dumps writes them
  *	fake_junk_mb: N	N MiB of garbage lines in logging.jsonl before the
  *			end record
  *	fake_exit: N	exit status (default 0)
  *	fake_signal: N	kill itself with signal N at the end instead
  *	fake_fork: 1	leave a child process in its group, sleeping too
+ *	fake_term_delay: N	a worker of the torchrun shape takes N seconds
+ *			to exit after SIGTERM (saving its state, as
+ *			ms-swift's graceful_exit does)
  *
- * With NNODES set (a multi-node launch), it prints its NODE_RANK and
- * master; only node 0 writes the outputs.
+ * As ms-swift's main.py, with NPROC_PER_NODE (more than 1) sft, pt and
+ * rlhf run in torchrun's shape: this process (the `swift` wrapper, no
+ * signal handler: SIGTERM ends it at once) starts a launcher and waits
+ * for it (subprocess.run); the launcher starts NPROC_PER_NODE workers,
+ * each in a session of its own (torchrun >= 2.2, start_new_session), and
+ * on SIGTERM forwards it to them and waits up to 30 s before SIGKILL;
+ * each worker exits fake_term_delay seconds after its SIGTERM.  Rank 0
+ * trains and writes the outputs; every worker adds "rank R pid P sid S"
+ * to output_dir/workers when it starts and "rank R exited" to
+ * output_dir/exits as it ends.
  *
- * export (ms-swift's swift/pipelines/export: merge LoRA, quantize) needs
- * --adapters (an existing folder, a checkpoint) or --model; it writes
- * argv, env and config.json into --output_dir (default: the adapters'
- * folder with "-merged" appended, as ms-swift names it) and exits 1 if
- * the adapters are not there.
+ * logging.jsonl is ms-swift's: a line per step ("memory(GiB)" only when
+ * CUDA_VISIBLE_DEVICES names a GPU, as on a machine with CUDA), eval
+ * lines with fake_eval, the trainer's summary line ("train_loss",
+ * "train_runtime", ...), then the end record with the whole log_history.
+ *
  */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,54 +170,122 @@ format_time(char *buf, size_t size, long t)
 		snprintf(buf, size, "%lds", t);
 }
 
+/* How a run is steered: the config's fake_* keys (see the top). */
+struct plan {
+	long	 sleep_s, steps, eval, diverge, junk_mb, term_delay;
+};
+
+/* A SIGTERM came (a worker of the torchrun shape, or its launcher). */
+static volatile sig_atomic_t terminated;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	terminated = 1;
+}
+
+/* The loss of step i, or a bare non-finite token past fake_diverge. */
+static const char *
+loss_text(const struct plan *pl, long i, char buf[32])
+{
+	if (pl->diverge > 0 && i >= pl->diverge)
+		return i == pl->diverge ? "Infinity" : "NaN";
+	snprintf(buf, 32, "%.4f", 2.3026 / (double)i);
+	return buf;
+}
+
 /*
  * "Trains": one logging.jsonl line per step as ms-swift's
- * ProgressCallbackNew.on_log writes it, spread over sleep_s seconds, a
- * checkpoint folder, then (after junk_mb MiB of garbage, for tests) the
- * record ms-swift's _save_trainer_state appends at the end.
+ * ProgressCallbackNew.on_log writes it, spread over sleep_s seconds, an
+ * eval line every pl->eval steps, a checkpoint folder, the trainer's
+ * summary line, then (after junk_mb MiB of garbage, for tests) the record
+ * ms-swift's _save_trainer_state appends at the end.  A SIGTERM (with a
+ * handler: a worker) ends the steps early.
  */
 static void
-train(const char *dir, long steps, long sleep_s, long junk_mb)
+train(const char *dir, const struct plan *pl)
 {
-	char elapsed[32], remaining[32], ckpt[4096];
+	char elapsed[32], remaining[32], ckpt[4096], best[4096] = "", mem[40];
+	char loss[32], hist[1 << 16];
+	const int gpu = getenv("CUDA_VISIBLE_DEVICES") != NULL &&
+	    *getenv("CUDA_VISIBLE_DEVICES") != '\0';
+	double eval, best_metric = 0;
 	struct timespec t0, now;
-	double loss = 2.3026;
-	long i, k;
+	size_t hn = 0;
+	long i, k, steps = pl->steps;
 	FILE *f;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	f = create(dir, "logging.jsonl");
-	for (i = 1; i <= steps; i++) {
-		if (sleep_s > 0)
-			usleep((useconds_t)(sleep_s * 1000000 / steps));
+	for (i = 1; i <= steps && !terminated; i++) {
+		if (pl->sleep_s > 0)
+			usleep((useconds_t)(pl->sleep_s * 1000000 / steps));
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		loss = 2.3026 / (double)i;
 		format_time(elapsed, sizeof(elapsed), now.tv_sec - t0.tv_sec);
 		format_time(remaining, sizeof(remaining), (steps - i) *
-		    (sleep_s / steps > 0 ? sleep_s / steps : 1));
-		fprintf(f, "{\"loss\": %.4f, \"grad_norm\": 1.0, "
+		    (pl->sleep_s / steps > 0 ? pl->sleep_s / steps : 1));
+		snprintf(mem, sizeof(mem), gpu ? ", \"memory(GiB)\": 1.5" : "");
+		loss_text(pl, i, loss);
+		fprintf(f, "{\"loss\": %s, \"grad_norm\": %s, "
 		    "\"learning_rate\": %g, \"epoch\": %.2f, "
 		    "\"global_step/max_steps\": \"%ld/%ld\", "
-		    "\"elapsed_time\": \"%s\", \"remaining_time\": \"%s\", "
-		    "\"memory(GiB)\": 1.5, \"train_speed(s/it)\": %.6f}\n",
-		    loss, 1e-4 * (double)(steps - i + 1) / (double)steps,
-		    (double)i / (double)steps, i, steps, elapsed, remaining,
-		    (double)sleep_s / (double)steps);
+		    "\"elapsed_time\": \"%s\", \"remaining_time\": \"%s\"%s, "
+		    "\"train_speed(s/it)\": %.6f}\n", loss, pl->diverge > 0 &&
+		    i >= pl->diverge ? "NaN" : "1.0", 1e-4 * (double)(steps -
+		    i + 1) / (double)steps, (double)i / (double)steps, i, steps,
+		    elapsed, remaining, mem, (double)pl->sleep_s /
+		    (double)steps);
+		hn += snprintf(hist + hn, sizeof(hist) - hn, "%s{\"loss\": %s, "
+		    "\"step\": %ld}", hn ? ", " : "", loss, i);
+		if (pl->eval > 0 && i % pl->eval == 0) {
+			eval = 2.5 / (double)i;
+			fprintf(f, "{\"eval_loss\": %.4f, \"eval_runtime\": 0.1, "
+			    "\"eval_samples_per_second\": 80.0, \"epoch\": %.2f, "
+			    "\"global_step/max_steps\": \"%ld/%ld\", "
+			    "\"elapsed_time\": \"%s\", \"remaining_time\": "
+			    "\"%s\"}\n", eval, (double)i / (double)steps, i,
+			    steps, elapsed, remaining);
+			hn += snprintf(hist + hn, sizeof(hist) - hn, ", "
+			    "{\"eval_loss\": %.4f, \"step\": %ld}", eval, i);
+			if (best[0] == '\0' || eval < best_metric) {
+				best_metric = eval;
+				snprintf(best, sizeof(best), "%s/checkpoint-%ld",
+				    dir, i);
+				mkdirs(best);
+			}
+		}
+		if (hn >= sizeof(hist))
+			hn = sizeof(hist) - 1;
 		fflush(f);
 	}
+	steps = i - 1;
 	snprintf(ckpt, sizeof(ckpt), "%s/checkpoint-%ld", dir, steps);
 	mkdirs(ckpt);
-	for (k = 0; k < junk_mb; k++) {
+	fprintf(f, "{\"train_runtime\": %ld.0, \"train_samples_per_second\": "
+	    "1.0, \"train_steps_per_second\": 1.0, \"train_loss\": %s, "
+	    "\"epoch\": 1.0, \"global_step/max_steps\": \"%ld/%ld\", "
+	    "\"elapsed_time\": \"%s\", \"remaining_time\": \"0s\"}\n",
+	    pl->sleep_s, loss_text(pl, steps > 0 ? steps : 1, loss), steps,
+	    pl->steps, elapsed);
+	for (k = 0; k < pl->junk_mb; k++) {
 		fputs("{not json at all\n", f);
 		for (i = 0; i < (1 << 20) - 32; i++)
 			fputc('x', f);
 		fputs("}\n", f);
 	}
-	fprintf(f, "{\"last_model_checkpoint\": \"%s\", "
-	    "\"best_model_checkpoint\": \"%s\", \"best_metric\": %.4f, "
-	    "\"global_step\": %ld, \"log_history\": [{\"loss\": %.4f, "
-	    "\"step\": %ld}], \"memory\": 1.5}\n", ckpt, ckpt, loss, steps,
-	    loss, steps);
+	if (best[0] == '\0')
+		fprintf(f, "{\"last_model_checkpoint\": \"%s\", "
+		    "\"best_model_checkpoint\": null, \"best_metric\": null, "
+		    "\"global_step\": %ld, \"log_history\": [%.*s], "
+		    "\"memory\": %s}\n", ckpt, steps, (int)hn, hist, gpu ?
+		    "1.5" : "null");
+	else
+		fprintf(f, "{\"last_model_checkpoint\": \"%s\", "
+		    "\"best_model_checkpoint\": \"%s\", \"best_metric\": %.4f, "
+		    "\"global_step\": %ld, \"log_history\": [%.*s], "
+		    "\"memory\": %s}\n", ckpt, best, best_metric, steps,
+		    (int)hn, hist, gpu ? "1.5" : "null");
 	fclose(f);
 }
 
@@ -225,6 +312,7 @@ export(int argc, char *argv[])
 {
 	const char *adapters = NULL, *model = NULL, *outdir = NULL;
 	char merged[4096];
+	int exist_ok = 0;
 	struct stat st;
 	FILE *f;
 	int i;
@@ -240,6 +328,8 @@ export(int argc, char *argv[])
 			model = argv[i + 1];
 		else if (strcmp(argv[i], "--output_dir") == 0)
 			outdir = argv[i + 1];
+		else if (strcmp(argv[i], "--exist_ok") == 0)
+			exist_ok = strcmp(argv[i + 1], "true") == 0;
 	}
 	if (adapters == NULL && model == NULL)
 		die("export needs --adapters or --model", NULL);
@@ -254,6 +344,11 @@ export(int argc, char *argv[])
 		    adapters : model);
 		outdir = merged;
 	}
+	if (!exist_ok && stat(outdir, &st) == 0) {
+		fprintf(stderr, "fake-swift: FileExistsError: args.output_dir: "
+		    "`%s` already exists.\n", outdir);
+		return 1;
+	}
 	mkdirs(outdir);
 	record(outdir, argc, argv);
 	f = create(outdir, "config.json");
@@ -264,15 +359,112 @@ export(int argc, char *argv[])
 	return 0;
 }
 
+/* Appends a line to output_dir/name (several processes write there). */
+static void __attribute__((format(printf, 3, 4)))
+note(const char *dir, const char *name, const char *fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "a")) != NULL) {
+		va_start(ap, fmt);
+		vfprintf(f, fmt, ap);
+		va_end(ap);
+		fclose(f);
+	}
+}
+
+/*
+ * A worker of the torchrun shape: in a session of its own, rank 0 trains,
+ * the others wait as long; after a SIGTERM each takes term_delay seconds
+ * (saving its state) and exits 143.  Never returns.
+ */
+static void __attribute__((noreturn))
+worker(long rank, const char *outdir, const char *logdir,
+    const struct plan *pl)
+{
+	struct sigaction sa;
+	long waited;
+
+	setsid();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	note(outdir, "workers", "rank %ld pid %ld sid %ld\n", rank,
+	    (long)getpid(), (long)getsid(0));
+	if (rank == 0)
+		train(logdir, pl);
+	else
+		for (waited = 0; waited < pl->sleep_s * 10 && !terminated;
+		    waited++)
+			usleep(100000);
+	if (terminated) {
+		printf("fake-swift: rank %ld got SIGTERM, saving for %ld s\n",
+		    rank, pl->term_delay);
+		fflush(stdout);
+		sleep((unsigned)pl->term_delay);
+	}
+	note(outdir, "exits", "rank %ld exited\n", rank);
+	_exit(terminated ? 143 : 0);
+}
+
+/*
+ * torchrun: starts nproc workers and waits for them; a SIGTERM is
+ * forwarded to each, and what is left after 30 s is SIGKILLed.  Never
+ * returns.
+ */
+static void __attribute__((noreturn))
+launcher(long nproc, const char *outdir, const char *logdir,
+    const struct plan *pl)
+{
+	struct sigaction sa;
+	pid_t pids[64];
+	long i, left = 0, forwarded = 0, code = 0;
+	int status;
+	pid_t pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	for (i = 0; i < nproc && i < 64; i++, left++)
+		if ((pids[i] = fork()) == 0)
+			worker(i, outdir, logdir, pl);
+	while (left > 0) {
+		if (terminated && forwarded == 0) {
+			printf("fake-swift: torchrun: SIGTERM, to each worker; "
+			    "waiting up to 30 s\n");
+			fflush(stdout);
+			for (i = 0; i < nproc && i < 64; i++)
+				kill(pids[i], SIGTERM);
+			forwarded = 1;
+		}
+		if (forwarded > 0 && forwarded++ > 300)
+			for (i = 0; i < nproc && i < 64; i++)
+				kill(pids[i], SIGKILL);
+		if ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			left--;
+			if (code == 0 && (!WIFEXITED(status) ||
+			    WEXITSTATUS(status) != 0))
+				code = 1;
+		} else
+			usleep(100000);
+	}
+	_exit(terminated ? 143 : (int)code);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *config, *outdir = "output";
 	char *text, cwd[4096], logdir[4096], stamp[32];
-	long sleep_s, code, sig, forks, steps, junk_mb;
-	int version = 1;
+	long code, sig, forks, nproc = 0;
+	struct plan pl;
+	int version = 1, status;
 	time_t t;
 	struct dirent *de;
+	pid_t pid;
 	DIR *d;
 	FILE *f;
 	int i;
@@ -302,7 +494,8 @@ main(int argc, char *argv[])
 			version = strcmp(argv[i + 1], "false") != 0;
 	}
 	text = slurp(config);
-	sleep_s = config_num(text, "fake_sleep", 0);
+	memset(&pl, 0, sizeof(pl));
+	pl.sleep_s = config_num(text, "fake_sleep", 0);
 	/*
 	 * Multi-node (ms-swift's NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT
 	 * for torchrun): each node says so; as in ms-swift, only the first
@@ -320,18 +513,22 @@ main(int argc, char *argv[])
 		    strcmp(getenv("NODE_RANK"), "0") != 0) {
 			code = config_num(text, "fake_exit", 0);
 			free(text);
-			if (sleep_s > 0)
-				sleep((unsigned)sleep_s);
+			if (pl.sleep_s > 0)
+				sleep((unsigned)pl.sleep_s);
 			return (int)code;
 		}
-	}
+	} else if (getenv("NPROC_PER_NODE") != NULL)
+		nproc = strtol(getenv("NPROC_PER_NODE"), NULL, 10);
 	code = config_num(text, "fake_exit", 0);
 	sig = config_num(text, "fake_signal", 0);
 	forks = config_num(text, "fake_fork", 0);
-	steps = config_num(text, "fake_steps", 2);
-	junk_mb = config_num(text, "fake_junk_mb", 0);
-	if (steps < 1)
-		steps = 1;
+	pl.steps = config_num(text, "fake_steps", 2);
+	pl.eval = config_num(text, "fake_eval", 0);
+	pl.diverge = config_num(text, "fake_diverge", 0);
+	pl.junk_mb = config_num(text, "fake_junk_mb", 0);
+	pl.term_delay = config_num(text, "fake_term_delay", 0);
+	if (pl.steps < 1)
+		pl.steps = 1;
 	mkdirs(outdir);
 	f = create(outdir, "config");
 	fputs(text, f);
@@ -372,11 +569,24 @@ main(int argc, char *argv[])
 	printf("fake-swift: sft %s (this is a stand-in, not ms-swift)\n",
 	    config);
 	fflush(stdout);
+	if (nproc > 1) {
+		/* main.py: torchrun by subprocess.run, no signal handler. */
+		printf("run sh: `torchrun --nproc_per_node %ld ...` (fake)\n",
+		    nproc);
+		fflush(stdout);
+		if ((pid = fork()) == 0)
+			launcher(nproc, outdir, logdir, &pl);
+		if (pid == -1 || waitpid(pid, &status, 0) == -1)
+			die("cannot run the launcher", NULL);
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+		printf("fake-swift: done, exit %ld\n", code);
+		return (int)code;
+	}
 	if (forks > 0 && fork() == 0) {
-		sleep(sleep_s > 0 ? (unsigned)sleep_s : 1);
+		sleep(pl.sleep_s > 0 ? (unsigned)pl.sleep_s : 1);
 		_exit(0);
 	}
-	train(logdir, steps, sleep_s, junk_mb);
+	train(logdir, &pl);
 	printf("fake-swift: done, exit %ld\n", code);
 	fflush(stdout);
 	if (sig > 0)

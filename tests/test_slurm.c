@@ -112,6 +112,7 @@ test_script(void)
 
 	c.nodes = 3;
 	c.gpus_per_job = 4;
+	c.nproc_per_node = NPROC_GPUS;
 	n = slurm_script_text(&c, &j, argv, buf, sizeof(buf));
 	CHECK(n > 0 && strstr(buf, "NNODES=3\n") && strstr(buf,
 	    "NPROC_PER_NODE=4\n") && strstr(buf, "export NNODES "
