@@ -302,6 +302,8 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	}
 	snprintf(j->error, sizeof(j->error), "%s", json_str(o, "error") ?
 	    json_str(o, "error") : "");
+	snprintf(j->note, sizeof(j->note), "%s", json_str(o, "note") ?
+	    json_str(o, "note") : "");
 	snprintf(j->waiting, sizeof(j->waiting), "%s", json_str(o,
 	    "waiting") && strlen(json_str(o, "waiting")) < sizeof(j->waiting) ?
 	    json_str(o, "waiting") : "");
@@ -417,6 +419,8 @@ job_save(const struct job *j, int sync)
 	add_num(o, "exit_code", j->exit_code, j->exit_code >= 0);
 	add_num(o, "signal", j->signal, j->signal > 0);
 	add_str(o, "error", j->error[0] ? j->error : NULL);
+	if (j->note[0] != '\0')
+		add_str(o, "note", j->note);
 	snprintf(path, sizeof(path), "%s/log", j->dir);
 	add_str(o, "log", path);
 	if (j->output_dir != NULL)

@@ -66,6 +66,7 @@ struct job {
 	int		 exit_code;	/* -1: none */
 	int		 signal;	/* 0: none */
 	char		 error[512];	/* why it failed to start */
+	char		 note[256];	/* what its end left behind, or "" */
 	char		 commit[41];	/* HEAD of its checkout, "" if none */
 	int		 has_src;	/* its checkout (dir/src) is there */
 	char		 waiting[128];	/* why it waits ("gpu busy", "slurm:

@@ -2,6 +2,7 @@
  * spawn.c: run-command: start, run to the end, kill a group, detach.
  * See spawn.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -452,6 +453,7 @@ spawn_detach(struct detach *d, char *err, size_t errlen)
 
 	d->mid = -1;
 	d->report_fd = -1;
+	d->pid = -1;
 	if (d->nkeep > (int)(sizeof(keep) / sizeof(keep[0])) - 3) {
 		snprintf(err, errlen, "detach: too many descriptors");
 		return -1;
@@ -495,6 +497,8 @@ spawn_detach(struct detach *d, char *err, size_t errlen)
 		}
 		if (pid == 0)
 			detached(d, nullfd, p[1]);
+		if (!d->report)
+			spawn_report(p[1], REPORT_DETACHED, 0, 0, pid);
 		_exit(0);
 	}
 	close(p[1]);
@@ -509,8 +513,12 @@ spawn_detach(struct detach *d, char *err, size_t errlen)
 	 * record is in the pipe once it has exited (a detached process that
 	 * exists holds the pipe open: it is not waited for).
 	 */
+	d->pid = -1;
 	if (spawn_waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0) {
+		/* Written before it exited: no wait on the detached one. */
+		if (report_read(p[0], &r) == 0 && r.kind == REPORT_DETACHED)
+			d->pid = r.pid;
 		close(p[0]);
 		return 0;
 	}
@@ -520,6 +528,101 @@ spawn_detach(struct detach *d, char *err, size_t errlen)
 	    spawn_stage_name(r.stage) : "?", n == 0 ? strerror(r.err) :
 	    "the middle process failed");
 	return -1;
+}
+
+/* A process of /proc: its parent, and whether it is below us. */
+struct proc {
+	pid_t	pid, ppid;
+	int	below;		/* 1: below us; -1: at or below a skip */
+};
+
+/* Reads the processes of /proc (no zombies) into *ps.  Returns the count. */
+static int
+procs_read(struct proc **ps)
+{
+	struct proc *v = NULL, *nv;
+	char path[64], buf[512], *s, state;
+	struct dirent *de;
+	int n = 0, cap = 0, fd, ppid;
+	ssize_t k;
+	DIR *d;
+
+	*ps = NULL;
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		k = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (k <= 0)
+			continue;
+		buf[k] = '\0';
+		/* "pid (comm) state ppid": comm may hold ')' and spaces. */
+		if ((s = strrchr(buf, ')')) == NULL ||
+		    sscanf(s + 1, " %c %d", &state, &ppid) != 2 ||
+		    state == 'Z' || state == 'X')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		v[n].pid = (pid_t)strtol(de->d_name, NULL, 10);
+		v[n].ppid = ppid;
+		v[n++].below = 0;
+	}
+	closedir(d);
+	*ps = v;
+	return n;
+}
+
+int
+spawn_descendants(const pid_t *skip, int nskip, pid_t *out, int max)
+{
+	struct proc *ps;
+	pid_t self = getpid();
+	int n, i, k, found = 0, more = 1, parent;
+
+	n = procs_read(&ps);
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nskip; k++)
+			if (ps[i].pid == skip[k])
+				ps[i].below = -1;
+	/* Down from us, a generation a pass, until no one is new. */
+	while (more) {
+		more = 0;
+		for (i = 0; i < n; i++) {
+			if (ps[i].below != 0)
+				continue;
+			parent = ps[i].ppid == self;
+			for (k = 0; !parent && k < n; k++)
+				if (ps[k].pid == ps[i].ppid && ps[k].below != 0)
+					parent = ps[k].below;
+			if (parent != 0) {
+				ps[i].below = parent;
+				more = 1;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (ps[i].below == 1 && found < max)
+			out[found++] = ps[i].pid;
+	free(ps);
+	return found;
+}
+
+void
+spawn_signal(const pid_t *pids, int n, int sig)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		kill(pids[i], sig);
 }
 
 int

@@ -140,7 +140,8 @@ struct spawn_report {
 	int	pid;
 };
 #define REPORT_FAILED	1
-#define REPORT_KINDS	2
+#define REPORT_DETACHED	2	/* (no report pipe) pid: the detached one */
+#define REPORT_KINDS	3
 
 /* Writes one report on fd (-1: none).  Never fails loudly. */
 void	 spawn_report(int fd, int kind, int stage, int err, pid_t pid);
@@ -163,6 +164,8 @@ struct detach {
 	/* Set by spawn_detach, for spawn_detach_wait. */
 	pid_t		 mid;		/* the middle process, -1: reaped */
 	int		 report_fd;	/* the pipe's read end */
+	pid_t		 pid;		/* without a report pipe: the detached
+					   process */
 };
 
 /*
@@ -173,6 +176,18 @@ struct detach {
  * Returns 0, or -1 with the reason in err.
  */
 int	 spawn_detach(struct detach *d, char *err, size_t errlen);
+
+/*
+ * The processes below this one (its children, theirs, ...: with
+ * PR_SET_CHILD_SUBREAPER, whatever of them was orphaned comes here too,
+ * whichever session it moved to), but none at or below a pid of skip[]
+ * and no zombie: at most max of them into out.  Read from /proc (each
+ * process's parent, in its stat).  Returns their count.
+ */
+int	 spawn_descendants(const pid_t *skip, int nskip, pid_t *out, int max);
+
+/* Sends sig to each of the n processes of pids[]. */
+void	 spawn_signal(const pid_t *pids, int n, int sig);
 
 /*
  * Reaps the middle process and reads the first report of the detached

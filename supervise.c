@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #include "util.h"
 
 #define POLL_US		100000	/* how often the supervisor looks */
+#define TELLS		32	/* the commit status posts it keeps apart */
+#define TREE_MAX	4096	/* the job's processes it looks at */
 #define LOCK_WAIT	10	/* seconds for the writer lock: its other
 				   holders keep it for a write */
 
@@ -43,6 +46,9 @@ struct sup {
 	struct slots	*s;
 	int		 rep;		/* the report pipe, until answered */
 	int		 lock;		/* the job's writer lock */
+	pid_t		 tells[TELLS];	/* its commit status posts: not the
+					   job's processes */
+	int		 ntells;
 };
 
 int
@@ -78,7 +84,9 @@ answer(struct sup *x, int kind, int stage, int err, pid_t pid)
 /*
  * Runs fn(x) in a detached process that is not waited for (a slow GitHub
  * must not hold the trainer's start or the watch), with no slot lock and
- * stdout and stderr on the job's log; it is nobody's child to reap.
+ * stdout and stderr on the job's log.  Once the supervisor is the job's
+ * subreaper it comes back to it as an orphan: its pid is kept, so that it
+ * is never taken for a process of the job.
  */
 static void
 detach_tell(struct sup *x, void (*fn)(void *, int))
@@ -97,6 +105,8 @@ detach_tell(struct sup *x, void (*fn)(void *, int))
 	d.arg = x;
 	if (spawn_detach(&d, err, sizeof(err)) == -1)
 		log_line("job %s: commit status: %s", x->j->id, err);
+	else if (d.pid > 0)
+		x->tells[x->ntells++ % TELLS] = d.pid;
 }
 
 static void __attribute__((noreturn))
@@ -362,22 +372,108 @@ ended(struct job *j, int status, const char *stopped)
 }
 
 /*
- * Waits for the trainer, stopping it (SIGTERM to its group, SIGKILL
- * after kill_grace) when asked to, when max_runtime has passed (on the
- * monotonic clock: a clock step ends no run) or when the window closes
- * with window_stop.
+ * Reaps what came back to us; the trainer's status into *status.  Returns
+ * -1 if we have no child at all (and so no trainer to wait for), else 0.
  */
-static void
-watch(const struct conf *c, struct job *j)
+static int
+reap(const struct job *j, int *status, int *done)
 {
-	const char *stopped = NULL;
-	double start = mono_now(), stopping = 0, now;
-	int status = 0, hard = 0;
+	int st;
 	pid_t r;
 
-	while ((r = spawn_waitpid(j->pid, &status, WNOHANG)) == 0) {
+	while ((r = spawn_waitpid(-1, &st, WNOHANG)) > 0)
+		if (r == j->pid) {
+			*status = st;
+			*done = 1;
+		}
+	return r == -1 && errno == ECHILD ? -1 : 0;
+}
+
+/* The job's processes now (not the supervisor's posts): into pids. */
+static int
+job_tree(const struct sup *x, pid_t *pids)
+{
+	return spawn_descendants(x->tells, x->ntells < TELLS ? x->ntells :
+	    TELLS, pids, TREE_MAX);
+}
+
+/*
+ * Ends every process of the job that is left: SIGTERM to each, up to
+ * kill_grace for all of them to go, then SIGKILL until none is left (a
+ * bounded number of times), all reaped.  what ("the trainer",
+ * "after_success") left them; the job's note says so.  Returns how many
+ * there were.
+ */
+static int
+end_tree(struct sup *x, const char *what)
+{
+	pid_t *pids;
+	double t0 = mono_now();
+	int n, first, tries = 0, status, done = 0;
+	size_t len = strlen(x->j->note);
+
+	if ((pids = malloc(TREE_MAX * sizeof(*pids))) == NULL)
+		return 0;
+	reap(x->j, &status, &done);
+	if ((first = n = job_tree(x, pids)) > 0) {
+		log_line("job %s: %s left %d process(es) running: SIGTERM to "
+		    "each", x->j->id, what, n);
+		snprintf(x->j->note + len, sizeof(x->j->note) - len, "%s%s "
+		    "left %d process%s running; stopped", len ? "; " : "",
+		    what, n, n == 1 ? "" : "es");
+		spawn_signal(pids, n, SIGTERM);
+	}
+	while (n > 0 && tries < 100) {
+		usleep(POLL_US);
+		reap(x->j, &status, &done);
+		n = job_tree(x, pids);
+		if (n > 0 && mono_now() - t0 >= x->c->kill_grace) {
+			if (tries++ == 0)
+				log_line("job %s: SIGKILL to %d process(es) after "
+				    "%lds", x->j->id, n, x->c->kill_grace);
+			spawn_signal(pids, n, SIGKILL);
+		}
+	}
+	free(pids);
+	return first;
+}
+
+/*
+ * Waits for the trainer and every process it started, however deep and
+ * whichever session it moved to (the supervisor is their subreaper), and
+ * stops them (SIGTERM to each, SIGKILL after kill_grace) when asked to,
+ * when max_runtime has passed (on the monotonic clock: a clock step ends
+ * no run) or when the window closes with window_stop.  A wrapper that
+ * ends first (swift's, torchrun's workers still saving) does not end the
+ * wait: the job ends with its last process.
+ */
+static void
+watch(struct sup *x)
+{
+	const struct conf *c = x->c;
+	struct job *j = x->j;
+	const char *stopped = NULL;
+	double start = mono_now(), stopping = 0, now;
+	int status = 0, done = 0, hard = 0, n;
+	pid_t *pids;
+
+	if ((pids = malloc(TREE_MAX * sizeof(*pids))) == NULL) {
+		snprintf(j->error, sizeof(j->error), "out of memory");
+		pids = NULL;
+	}
+	for (;;) {
+		if (reap(j, &status, &done) == -1 && !done) {
+			/* Cannot happen to a child of ours: say so, not guess. */
+			snprintf(j->error, sizeof(j->error), "waitpid: %s",
+			    strerror(ECHILD));
+			log_line("job %s: %s", j->id, j->error);
+			free(pids);
+			j->finished = time(NULL);
+			job_set_state(j, stopped ? stopped : JOB_FAILED);
+			return;
+		}
 		now = mono_now();
-		if (stopped == NULL) {
+		if (stopped == NULL && !done) {
 			if ((stopped = job_stop_requested(j)) == NULL &&
 			    c->max_runtime > 0 && now - start >= c->max_runtime)
 				stopped = JOB_TIMEOUT;
@@ -389,29 +485,36 @@ watch(const struct conf *c, struct job *j)
 			}
 			if (stopped != NULL) {
 				log_line("job %s: stopping (%s): SIGTERM to "
-				    "group %ld", j->id, stopped, (long)j->pid);
+				    "every process of the job", j->id, stopped);
 				kill(-j->pid, SIGTERM);
+				if (pids != NULL)
+					spawn_signal(pids, job_tree(x, pids),
+					    SIGTERM);
 				stopping = now;
 			}
-		} else if (!hard && now - stopping >= c->kill_grace) {
-			log_line("job %s: SIGKILL to group %ld after %lds",
-			    j->id, (long)j->pid, c->kill_grace);
-			kill(-j->pid, SIGKILL);
-			hard = 1;
 		}
+		if (stopped != NULL && pids != NULL) {
+			/* Until the last of them is gone, not the first. */
+			if ((n = job_tree(x, pids)) == 0 && done)
+				break;
+			if (!hard && now - stopping >= c->kill_grace) {
+				log_line("job %s: SIGKILL to %d process(es) after "
+				    "%lds", j->id, n, c->kill_grace);
+				hard = 1;
+			}
+			if (hard) {
+				kill(-j->pid, SIGKILL);
+				spawn_signal(pids, n, SIGKILL);
+			}
+		} else if (done)
+			break;
 		usleep(POLL_US);
 	}
+	free(pids);
 	spawn_kill_group(j->pid);
-	if (r == -1) {
-		/* Cannot happen to a child of ours; say so rather than guess. */
-		snprintf(j->error, sizeof(j->error), "waitpid: %s",
-		    strerror(errno));
-		log_line("job %s: %s", j->id, j->error);
-		j->finished = time(NULL);
-		job_set_state(j, stopped ? stopped : JOB_FAILED);
-		return;
-	}
 	ended(j, status, stopped);
+	if (stopped == NULL)
+		end_tree(x, "the trainer");	/* what it left behind */
 }
 
 /*
@@ -420,8 +523,11 @@ watch(const struct conf *c, struct job *j)
  * its end into j (after_*); the job's own state stays succeeded.
  */
 static void
-after_success(const struct conf *c, const struct trainer *t, struct job *j)
+after_success(struct sup *x)
 {
+	const struct conf *c = x->c;
+	const struct trainer *t = &x->sv->t;
+	struct job *j = x->j;
 	struct strv argv = { NULL, 0 };
 	char tail[256];
 	double t0 = mono_now();
@@ -468,6 +574,7 @@ after_success(const struct conf *c, const struct trainer *t, struct job *j)
 		snprintf(j->after_error, sizeof(j->after_error), "%s", tail);
 		break;
 	}
+	end_tree(x, "after_success");	/* what it left, in other sessions */
 	j->after_duration = (long)(mono_now() - t0);
 	if (j->after_exit >= 0)
 		snprintf(tail, sizeof(tail), "exit %d", j->after_exit);
@@ -716,6 +823,10 @@ run_local(struct sup *x)
 	ch.envp = t->envp;
 	ch.dir = t->cwd;
 	ch.out = -1;
+	/* Whatever the job starts comes back here when orphaned. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_line("job %s: prctl(PR_SET_CHILD_SUBREAPER): %s", j->id,
+		    strerror(errno));
 	if (spawn_child(&ch) == -1)
 		start_failed(x, ch.stage, errno);
 	j->pid = ch.pid;
@@ -739,9 +850,9 @@ run_local(struct sup *x)
 	    j->gpus ? " on GPU " : "", j->gpus ? j->gpus : "", t->exe);
 	answer(x, REPORT_STARTED, 0, 0, j->pid);
 	tell_async(x);
-	watch(c, j);
+	watch(x);
 	read_results(x);
-	after_success(c, t, j);
+	after_success(x);
 	finish(x, 0);
 }
 
@@ -792,7 +903,7 @@ int
 supervise_fork(struct supervisor *sv, struct rundir *rd, struct job *j,
     struct conf *c, struct slots *s, char *err, size_t errlen)
 {
-	struct sup x = { sv, rd, j, c, s, -1, -1 };
+	struct sup x = { sv, rd, j, c, s, -1, -1, { 0 }, 0 };
 	int keep[MAX_SLOTS + 8], n, i, logfd, rc;
 
 	memset(&sv->d, 0, sizeof(sv->d));

@@ -5,7 +5,7 @@
 set -eu
 PKGS="$* gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
 openssl curl jq procps util-linux python3 tzdata git openssh-client openssh-server
-valgrind
+valgrind python3-torch
 prometheus chromium
 apache2 libapache2-mod-fcgid lighttpd
 slurm-wlm slurmdbd munge mariadb-server

@@ -35,6 +35,9 @@
  *	fake_exit: N	exit status (default 0)
  *	fake_signal: N	kill itself with signal N at the end instead
  *	fake_fork: 1	leave a child process in its group, sleeping too
+ *	fake_orphan: N	leave a child in a session of its own that sleeps
+ *			N seconds after the trainer's end (what a crashed
+ *			launcher leaves of its workers)
  *	fake_term_delay: N	a worker of the torchrun shape takes N seconds
  *			to exit after SIGTERM (saving its state, as
  *			ms-swift's graceful_exit does)
@@ -385,6 +388,7 @@ static void __attribute__((noreturn))
 worker(long rank, const char *outdir, const char *logdir,
     const struct plan *pl)
 {
+	struct timespec t0, now;
 	struct sigaction sa;
 	long waited;
 
@@ -404,7 +408,12 @@ worker(long rank, const char *outdir, const char *logdir,
 		printf("fake-swift: rank %ld got SIGTERM, saving for %ld s\n",
 		    rank, pl->term_delay);
 		fflush(stdout);
-		sleep((unsigned)pl->term_delay);
+		/* Saving goes on through a second SIGTERM (torchrun's). */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		while (now.tv_sec - t0.tv_sec < pl->term_delay &&
+		    usleep(100000) <= 0);
 	}
 	note(outdir, "exits", "rank %ld exited\n", rank);
 	_exit(terminated ? 143 : 0);
@@ -459,7 +468,7 @@ main(int argc, char *argv[])
 {
 	const char *config, *outdir = "output";
 	char *text, cwd[4096], logdir[4096], stamp[32];
-	long code, sig, forks, nproc = 0;
+	long code, sig, forks, orphan, nproc = 0;
 	struct plan pl;
 	int version = 1, status;
 	time_t t;
@@ -522,6 +531,7 @@ main(int argc, char *argv[])
 	code = config_num(text, "fake_exit", 0);
 	sig = config_num(text, "fake_signal", 0);
 	forks = config_num(text, "fake_fork", 0);
+	orphan = config_num(text, "fake_orphan", 0);
 	pl.steps = config_num(text, "fake_steps", 2);
 	pl.eval = config_num(text, "fake_eval", 0);
 	pl.diverge = config_num(text, "fake_diverge", 0);
@@ -584,6 +594,13 @@ main(int argc, char *argv[])
 	}
 	if (forks > 0 && fork() == 0) {
 		sleep(pl.sleep_s > 0 ? (unsigned)pl.sleep_s : 1);
+		_exit(0);
+	}
+	if (orphan > 0 && fork() == 0) {
+		setsid();
+		note(outdir, "workers", "orphan pid %ld sid %ld\n",
+		    (long)getpid(), (long)getsid(0));
+		sleep((unsigned)(pl.sleep_s + orphan));
 		_exit(0);
 	}
 	train(logdir, &pl);

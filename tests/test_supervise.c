@@ -194,8 +194,9 @@ test_stop(struct rundir *rd, struct conf *c)
 	    "%s", (s = record_of(&j)));
 	free(s);
 	snprintf(path, sizeof(path), "%s/log", j.dir);
-	CHECK(fx_await(path, "SIGTERM to group", 1) &&
-	    fx_await(path, "SIGKILL to group", 1), "stop: SIGTERM, then "
+	CHECK(fx_await(path, "SIGTERM to every process of the job", 1) &&
+	    fx_await(path, "SIGKILL to ", 1), "stop: "
+	    "SIGTERM, then "
 	    "SIGKILL after kill_grace", "%s", (s = fx_read(path)));
 	free(s);
 	CHECK(j.pid > 0 && kill(-j.pid, 0) == -1 && errno == ESRCH,
