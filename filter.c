@@ -859,7 +859,10 @@ configs_finish(struct configs *cs)
 /*
  * Walks the commits' file lists.  Sets *matched when a changed file
  * matches paths (after ignore_paths), *complete to 0 when GitHub did not
- * list every file.  Returns 0, or -1 if out of memory.
+ * list every file: 2048 commits or more, a list missing, or a commit
+ * whose three lists are all empty (its schema: they "may be empty even
+ * if files were added", for a commit too large).  Returns 0, or -1 if
+ * out of memory.
  */
 struct patsets {
 	struct patset	paths, ignore, configs;
@@ -872,10 +875,12 @@ walk_commits(struct patsets *ps, const cJSON *commits,
 	const cJSON *commit, *list, *file;
 	const char *path;
 	size_t i;
+	int listed;
 
 	if (!cJSON_IsArray(commits) || cJSON_GetArraySize(commits) >= 2048)
 		*complete = 0;
 	cJSON_ArrayForEach(commit, commits) {
+		listed = 0;
 		for (i = 0; i < 3; i++) {
 			list = cJSON_GetObjectItemCaseSensitive(commit,
 			    lists[i]);
@@ -883,6 +888,7 @@ walk_commits(struct patsets *ps, const cJSON *commits,
 				*complete = 0;
 				continue;
 			}
+			listed += cJSON_GetArraySize(list);
 			cJSON_ArrayForEach(file, list) {
 				if (!cJSON_IsString(file))
 					continue;
@@ -897,6 +903,8 @@ walk_commits(struct patsets *ps, const cJSON *commits,
 					return -1;
 			}
 		}
+		if (listed == 0)
+			*complete = 0;
 	}
 	return 0;
 }
@@ -1053,6 +1061,8 @@ filter_push(const struct conf *c, const struct push *p,
     struct selection *sel, char reason[FILTER_REASON_MAX])
 {
 	struct configs cs = { sel, NULL, 0 };
+	const cJSON *commits = cJSON_GetObjectItemCaseSensitive(p->root,
+	    "commits");
 	struct patsets ps;
 	int matched = 0, complete = 1, r;
 
@@ -1068,13 +1078,22 @@ filter_push(const struct conf *c, const struct push *p,
 	r = patset_init(&ps.paths, &c->paths) == -1 ||
 	    patset_init(&ps.ignore, &c->ignore_paths) == -1 ||
 	    patset_init(&ps.configs, &c->configs) == -1 ||
-	    walk_commits(&ps, cJSON_GetObjectItemCaseSensitive(p->root,
-	    "commits"), &cs, &matched, &complete) == -1;
+	    walk_commits(&ps, commits, &cs, &matched, &complete) == -1;
 	patset_free(&ps.paths);
 	patset_free(&ps.ignore);
 	patset_free(&ps.configs);
 	if (r)
 		goto oom;
+	/*
+	 * No commits, but the branch's tree moved: a force-push back to an
+	 * older commit, or a branch made at one that exists.  What changed
+	 * is unknown; the tree trained is another.
+	 */
+	if (cJSON_IsArray(commits) && cJSON_GetArraySize(commits) == 0 &&
+	    (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p->root,
+	    "forced")) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    p->root, "created"))))
+		complete = 0;
 	configs_finish(&cs);
 	if (!complete) {
 		/* GitHub did not list every file: assume all changed. */

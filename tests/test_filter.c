@@ -308,6 +308,24 @@ static const struct {
 	{ "no commits is ignored", "",
 	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":[]}",
 	  0, "no changed file" },
+	{ "a commit that lists no file at all: file list unknown, default", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[],\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+	{ "beside one that lists a config: still unknown, default", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
+	  "{\"added\":[\"configs/a.yaml\"],\"removed\":[],\"modified\":[]},"
+	  "{\"added\":[],\"removed\":[],\"modified\":[]}]}",
+	  1, "configs/sft.yaml" },
+	{ "force-push back to an older commit: the tree changed, default", "",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"forced\":true,"
+	  "\"created\":false,\"commits\":[]}",
+	  1, "configs/sft.yaml" },
+	{ "a watched branch made at an existing commit: default",
+	  "branches = main release/*\n",
+	  "{\"ref\":\"refs/heads/release/3\",\"after\":\"" SHA "\","
+	  "\"created\":true,\"forced\":false,\"commits\":[]}",
+	  1, "configs/sft.yaml" },
 	{ "ignore_paths wins", "ignore_paths = docs/ *_test.py\n",
 	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
 	  "{\"added\":[\"docs/conf.py\"],\"removed\":[],\"modified\":"
@@ -542,7 +560,7 @@ test_deep_path(void)
 int
 main(void)
 {
-	PLAN(147);
+	PLAN(151);
 	test_deep_path();
 	test_globs();
 	test_path_safe();
