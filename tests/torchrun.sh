@@ -11,7 +11,7 @@
 # DDP loop (tests/swift-torchrun, tests/ddp-train.py), whose diverging
 # loss ms-swift would write as a bare Infinity or NaN.
 . "$(dirname "$0")/lib.sh"
-plan 32
+plan 34
 mktestdir torchrun
 CLOCK_BIN=$TOP/tests/swift-webhook-clock
 
@@ -135,6 +135,17 @@ check "what the trainer left behind is stopped before the job ends" "$(workers c
 check "and the record says so" "$(jq .note "$T/runs-c5/$O/job.json")" \
     jq -e '.note == "the trainer left 1 process running; stopped"' "$T/runs-c5/$O/job.json"
 check "the log too" "$(cat "$T/runs-c5/$O/log")" grep -q 'the trainer left 1 process(es) running: SIGTERM to each' "$T/runs-c5/$O/log"
+
+# --- after_success that leaves a process in another session ------------------------
+conf c6 "nproc_per_node = none" "after_success = /usr/bin/setsid /bin/sleep 31.5"
+deliver x "$T/c6" configs/quick.yaml
+X=$(idof x)
+until_state "$T/c6" "$X" succeeded
+wait_for 10 bash -c "jq -e '.after_success != null' '$T/runs-c6/$X/job.json' > /dev/null 2>&1"
+check "after_success: what it left in another session is stopped, and said" "$(jq '{note, after_success}' "$T/runs-c6/$X/job.json")" \
+    jq -e '.note == "after_success left 1 process running; stopped" and .after_success.state == "succeeded"' "$T/runs-c6/$X/job.json"
+check "after_success: nothing of it is left" "$(pgrep -af '[s]leep 31.5' || true)" \
+    bash -c "! pgrep -f '[s]leep 31.5' > /dev/null"
 
 # --- Debian's torchrun: cancel --------------------------------------------------------
 if ! /usr/bin/python3 -c 'import torch' 2> /dev/null; then
