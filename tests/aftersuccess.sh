@@ -40,6 +40,16 @@ conf() {
 	    "gpus = 3" "kill_grace = 1" "$@"
 	sed -i '/^slots = /d' "$T/$name"
 }
+# after NAME CONFIG: a push of CONFIG under config NAME, until its job
+# succeeded and its after_success has run; the job's id in J, its run
+# directory in R.
+after() {
+	R=$T/runs-$1
+	deliver "$1" "$T/$1" "$2"
+	J=$(idof "$1")
+	until_state "$T/$1" "$J" succeeded
+	wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+}
 last_post() { jq -r --arg s "$1" 'select(.path | endswith("/statuses/" + $s)) | .body | fromjson | "\(.state): \(.description)"' "$API_LOG" | tail -1; }
 
 # --- the README's example: swift export --adapters {checkpoint} ... ----------------
@@ -70,31 +80,19 @@ check "the commit status: success, after_success done" "$(last_post "$(jq -r .sh
 # --- a run that evaluates: {best_checkpoint} is its best ---------------------------------
 printf 'model: m\nfake_steps: 4\nfake_eval: 2\n' > "$WORK/configs/eval.yaml"
 conf eval "$FAKE export --adapters {best_checkpoint} --output_dir {job_dir}/best"
-R=$T/runs-eval
-deliver eval "$T/eval" configs/eval.yaml
-J=$(idof eval)
-until_state "$T/eval" "$J" succeeded
-wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+after eval configs/eval.yaml
 check "an evaluated run: {best_checkpoint}, its eval loss recorded" "$(jq '{best_model_checkpoint, checkpoint, eval_loss, after_success}' "$R/$J/job.json")" \
     jq -e '(.best_model_checkpoint | endswith("checkpoint-4")) and .checkpoint == .best_model_checkpoint and .eval_loss == 0.625 and .after_success.state == "succeeded"' "$R/$J/job.json"
 
 # --- {best_checkpoint} after a run that did not evaluate: said, not run -------------------
 conf nobest "$FAKE export --adapters {best_checkpoint}"
-R=$T/runs-nobest
-deliver nobest "$T/nobest" configs/sft.yaml
-J=$(idof nobest)
-until_state "$T/nobest" "$J" succeeded
-wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+after nobest configs/sft.yaml
 check "{best_checkpoint} without eval: not run, and what to use instead" "$(jq .after_success "$R/$J/job.json")" \
     jq -e '.after_success.state == "failed" and (.after_success.error | test("no best_model_checkpoint .*did not evaluate: \\{checkpoint\\}"))' "$R/$J/job.json"
 
 # --- an --output_dir that exists, without --exist_ok: ms-swift refuses it -------------------
 conf exists "$FAKE export --adapters {checkpoint} --output_dir {job_dir}"
-R=$T/runs-exists
-deliver exists "$T/exists" configs/sft.yaml
-J=$(idof exists)
-until_state "$T/exists" "$J" succeeded
-wait_for 10 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+after exists configs/sft.yaml
 check "export into a folder that exists, no --exist_ok: failed, as ms-swift does" "$(cat "$R/$J/log")" \
     bash -c "jq -e '.after_success.exit_code == 1' '$R/$J/job.json' && grep -q 'FileExistsError' '$R/$J/log'"
 
