@@ -327,7 +327,8 @@ enum {
 	KEY_TIMEZONE, KEY_WINDOW_ACTION, KEY_WINDOW_STOP, KEY_MAX_RUNS_PER_DAY,
 	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
 	KEY_AFTER_SUCCESS, KEY_BACKEND, KEY_NODES, KEY_SLURM_ARGS,
-	KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_NPROC_PER_NODE, NKEYS
+	KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_NPROC_PER_NODE, KEY_MASTER_PORT,
+	NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -383,6 +384,7 @@ static const struct key keys[NKEYS] = {
 	[KEY_SLURM_CONF] =	{ "slurm_conf",		K_PATH,	O(slurm_conf) },
 	[KEY_SLURM_POLL] =	{ "slurm_poll",		K_SECONDS, O(slurm_poll) },
 	[KEY_NPROC_PER_NODE] =	{ "nproc_per_node",	K_STR,	0 },
+	[KEY_MASTER_PORT] =	{ "master_port",	K_COUNT, O(master_port) },
 };
 #undef O
 
@@ -418,6 +420,7 @@ set_defaults(struct conf *c)
 	c->gpu_busy_mib = 1024;
 	c->gpu_check_interval = 30;
 	c->nodes = 1;
+	c->master_port = 29500;
 	c->slurm_poll = 30;
 	c->nproc_per_node = NPROC_GPUS;
 	return 0;
@@ -761,6 +764,17 @@ slot_count(struct parse *p, struct conf *c, const int seen[NKEYS],
 }
 
 static int
+master_port(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	(void)seen, (void)secrets;
+	if (c->master_port < 1024 || c->master_port + c->slots - 1 > 65535)
+		return perr(p, "master_port must be from 1024 to %ld (one port "
+		    "per slot)", 65535 - c->slots + 1);
+	return 0;
+}
+
+static int
 per_job(struct parse *p, struct conf *c, const int seen[NKEYS], int secrets)
 {
 	(void)seen, (void)secrets;
@@ -1045,6 +1059,7 @@ static const struct {
 	{ KEY_BACKEND,		slurm_keys },
 	{ KEY_SLOTS,		gpus_or_slots },
 	{ KEY_SLOTS,		slot_count },
+	{ KEY_MASTER_PORT,	master_port },
 	{ KEY_GPUS_PER_JOB,	per_job },
 	{ KEY_MAX_RUNS_PER_PUSH, runs_per_push },
 	{ KEY_SECRET,		one_secret },

@@ -52,6 +52,7 @@ struct conf {
 	}		 concurrency;
 	long		 max_runtime;	/* seconds, 0: none */
 	long		 kill_grace;	/* seconds */
+	long		 master_port;	/* a local job's: this + its first slot */
 	struct strv	 notify;	/* argv, same placeholders */
 	struct strv	 notify_env;	/* NAME=VALUE for notify only */
 	long		 notify_timeout;	/* seconds */

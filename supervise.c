@@ -475,8 +475,11 @@ watch(struct sup *x)
 		now = mono_now();
 		if (stopped == NULL && !done) {
 			if ((stopped = job_stop_requested(j)) == NULL &&
-			    c->max_runtime > 0 && now - start >= c->max_runtime)
+			    c->max_runtime > 0 && now - start >= c->max_runtime) {
 				stopped = JOB_TIMEOUT;
+				snprintf(j->error, sizeof(j->error), "stopped: "
+				    "max_runtime (%lds) passed", c->max_runtime);
+			}
 			if (stopped == NULL && c->window_stop &&
 			    !sched_open(c, sched_now())) {
 				stopped = JOB_TIMEOUT;

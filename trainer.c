@@ -252,8 +252,8 @@ trainer_slots(struct trainer *t, struct job *j, const struct conf *c,
 		    j->gpus)) == -1)
 			goto oom;
 	}
-	if (strv_setenv(&env, xprintf("MASTER_PORT=%d", 29500 + s->idx[0])) ==
-	    -1)
+	if (strv_setenv(&env, xprintf("MASTER_PORT=%ld",
+	    c->master_port + (long)s->idx[0])) == -1)
 		goto oom;
 	t->envp = env.v;
 	return 0;

@@ -79,6 +79,11 @@ static const struct {
 	  ":3: gpus_per_job must be from 1 to the number of gpus (2)" },
 	{ "zero slots", "run_dir = /r\nslots = 0\n", ":2: slots: from 1 to 64 slots" },
 	{ "too many slots", "run_dir = /r\nslots = 65\n", "from 1 to 64" },
+	{ "master_port", "run_dir = /r\ngpus = 0 1\nmaster_port = 30000\n", NULL },
+	{ "master_port too low", "run_dir = /r\nmaster_port = 80\n",
+	  ":2: master_port must be from 1024 to 65535 (one port per slot)" },
+	{ "master_port past the last port", "run_dir = /r\ngpus = 0 1\n"
+	  "master_port = 65535\n", ":3: master_port must be from 1024 to 65534" },
 	{ "bad duration", "run_dir = /r\nmax_runtime = 12 hours\n",
 	  "not a duration" },
 	{ "bad count", "run_dir = /r\nmax_queued = -1\n", "not a whole number" },
@@ -179,7 +184,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(80);
+	PLAN(83);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();

@@ -21,7 +21,7 @@
 #include "rundir.h"
 #include "supervise.h"
 
-#define PLANNED	27
+#define PLANNED	28
 
 extern char **environ;
 
@@ -225,6 +225,9 @@ test_max_runtime(struct rundir *rd, struct conf *c)
 	CHECK(r == 0 && recorded(&j, "\"timeout\"", 10), "max_runtime: "
 	    "a trainer past it ends timeout", "r=%d %s", r,
 	    (s = record_of(&j)));
+	free(s);
+	CHECK(recorded(&j, "\"stopped: max_runtime (1s) passed\"", 1),
+	    "max_runtime: the record says why", "%s", (s = record_of(&j)));
 	free(s);
 	trainer_free(&sv.t);
 	job_close(&j);

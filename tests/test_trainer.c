@@ -8,7 +8,7 @@
 #include "fixture.h"
 #include "trainer.h"
 
-#define PLANNED	11
+#define PLANNED	12
 
 extern char **environ;
 
@@ -160,6 +160,22 @@ main(int argc, char *argv[])
 	    "env = NPROC_PER_NODE=4\n", fx_top);
 	CHECK(fx_conf(&c, "conf-env", text) == -1, "env = NPROC_PER_NODE=... "
 	    "is refused: nproc_per_node's to set", "accepted");
+	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
+	    "gpus = 0 1 2\nmaster_port = 31000\n", fx_top);
+	if (fx_conf(&c, "conf-port", text) == -1 ||
+	    trainer_prepare(&t, &j, &c) == -1) {
+		CHECK(0, "setup: master_port", "refused");
+		return t_exit();
+	}
+	s.n = 1;
+	s.idx[0] = 1;
+	CHECK(trainer_slots(&t, &j, &c, &s) == 0 &&
+	    strcmp(env_of(t.envp, "MASTER_PORT"), "31001") == 0,
+	    "master_port moves the ports: a job gets it + its first slot",
+	    "%s", env_of(t.envp, "MASTER_PORT"));
+	trainer_free(&t);
+	free(j.gpus);
+	conf_free(&c);
 	fx_done();
 	return t_exit();
 }

@@ -7,11 +7,12 @@
 # next job starts only once the last of them is gone, and nothing of the
 # job survives.  A trainer that exits leaving a process behind has it
 # stopped, and says so.  First with the stand-in (tests/fake-swift), then
-# with Debian's real torchrun (python3-torch, CPU, gloo) running a tiny
-# DDP loop (tests/swift-torchrun, tests/ddp-train.py), whose diverging
-# loss ms-swift would write as a bare Infinity or NaN.
+# all four stops again with Debian's real torchrun (python3-torch, CPU,
+# gloo) running a tiny DDP loop (tests/swift-torchrun, tests/ddp-train.py),
+# two configurations at once on ports of their own (master_port), and a
+# loss diverging as ms-swift would write it: a bare Infinity or NaN.
 . "$(dirname "$0")/lib.sh"
-plan 34
+plan 51
 mktestdir torchrun
 CLOCK_BIN=$TOP/tests/swift-webhook-clock
 
@@ -60,7 +61,8 @@ two() { [ "$(workers "$1" "$2" | wc -l)" = 2 ]; }
 ended_after() {
 	local a b
 	a=$(stat -c %.9Y "$(out "$1" "$2")/exits") || return 1
-	b=$(stat -c %.9Y "$(out "$1" "$3")/info") || return 1
+	b=$(stat -c %.9Y "$(out "$1" "$3")/info" 2> /dev/null ||
+	    stat -c %.9Y "$(out "$1" "$3")/began") || return 1
 	[ "$(wc -l < "$(out "$1" "$2")/exits")" = 2 ] && [ "$a" \< "$b" ]
 }
 # stopped_shape NAME JOB STATE WHAT: the checks every stop makes.
@@ -169,6 +171,50 @@ check "torchrun: each worker got SIGTERM and its grace" "$(tail -20 "$T/runs-t1/
 check "torchrun: nothing of the job is left" "$(workers t1 "$T1" | tr '\n' ' ')" gone t1 "$T1"
 check "torchrun: no python of it either" "$(pgrep -af "[d]dp-train.py.*$T1" || true)" \
     bash -c "! pgrep -f '[d]dp-train.py.*$T1' > /dev/null"
+
+# --- Debian's torchrun: supersede, max_runtime and window_stop -------------------
+# no_python JOB: no python process of the job is left.
+no_python() { ! pgrep -f "[d]dp-train.py.*$1" > /dev/null; }
+COMMAND="$TOP/tests/swift-torchrun sft {config} --output_dir {output_dir}" conf t2 "concurrency = cancel-in-progress"
+deliver t2a "$T/t2" configs/ddp.yaml
+T2A=$(idof t2a)
+wait_for 40 two t2 "$T2A"
+deliver t2b "$T/t2" configs/diverge.yaml
+T2B=$(idof t2b)
+until_state "$T/t2" "$T2A" cancelled 30
+stopped_shape t2 "$T2A" cancelled "torchrun supersede"
+until_state "$T/t2" "$T2B" succeeded 60
+check "torchrun supersede: the newer push's trainer began after the last worker had gone" \
+    "$(stat -c '%.9Y %n' "$(out t2 "$T2A")/exits" "$(out t2 "$T2B")/began" 2>&1)" ended_after t2 "$T2A" "$T2B"
+check "torchrun supersede: no python of the old job is left" "$(pgrep -af "[d]dp-train.py.*$T2A" || true)" no_python "$T2A"
+
+# max_runtime and window_stop at once: each ends its torchrun job by the
+# clock.  Two configurations on one machine: master_port keeps their
+# rendezvous ports apart.
+COMMAND="$TOP/tests/swift-torchrun sft {config} --output_dir {output_dir}" conf t3 "max_runtime = 25s"
+COMMAND="$TOP/tests/swift-torchrun sft {config} --output_dir {output_dir}" conf t4 \
+    "run_window = Mon-Fri 09:00-19:00" "timezone = Asia/Shanghai" "window_stop = yes" \
+    "master_port = 29600"
+deliver t3 "$T/t3" configs/ddp.yaml
+T3=$(idof t3)
+CLK=$(( $(TZ=Asia/Shanghai date -d "2026-11-30 18:59:35" +%s) - $(date +%s) ))
+BIN=$CLOCK_BIN CGI_CLOCK=$CLK deliver t4 "$T/t4" configs/ddp.yaml
+T4=$(idof t4)
+check "torchrun max_runtime: both workers ran" "$(tail -5 "$T/runs-t3/$T3/log" 2>&1)" wait_for 40 two t3 "$T3"
+check "torchrun window_stop: both workers ran" "$(tail -5 "$T/runs-t4/$T4/log" 2>&1)" wait_for 40 two t4 "$T4"
+until_state "$T/t3" "$T3" timeout 60
+until_state "$T/t4" "$T4" timeout 60
+stopped_shape t3 "$T3" timeout "torchrun max_runtime"
+stopped_shape t4 "$T4" timeout "torchrun window_stop"
+check "torchrun max_runtime: why it ended" "$(jq .error "$T/runs-t3/$T3/job.json")" \
+    jq -e '.error == "stopped: max_runtime (25s) passed"' "$T/runs-t3/$T3/job.json"
+check "master_port: each configuration's job had its own port" \
+    "$(grep -h 'master_port' "$T/runs-t3/$T3/log" "$T/runs-t4/$T4/log" | head -2)" \
+    bash -c "grep -q -- '--master_port 29500 ' '$T/runs-t3/$T3/log' && grep -q -- '--master_port 29600 ' '$T/runs-t4/$T4/log'"
+check "torchrun window_stop: why it ended" "$(jq .error "$T/runs-t4/$T4/job.json")" \
+    jq -e '.error | test("run window closed")' "$T/runs-t4/$T4/job.json"
+check "torchrun max_runtime, window_stop: no python of either is left" \
+    "$(pgrep -af "[d]dp-train.py" || true)" bash -c "! pgrep -f '[d]dp-train.py.*($T3|$T4)' > /dev/null"
 
 # --- Debian's torchrun: a loss that diverges to a real Infinity, then NaN ------------
 deliver t2 "$T/t1" configs/diverge.yaml
