@@ -12,7 +12,7 @@
 # two configurations at once on ports of their own (master_port), and a
 # loss diverging as ms-swift would write it: a bare Infinity or NaN.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 54
 mktestdir torchrun
 CLOCK_BIN=$TOP/tests/swift-webhook-clock
 
@@ -111,8 +111,13 @@ check "supersede: the newer push's trainer began after the last worker had gone"
 conf c3 "max_runtime = 2s"
 deliver m "$T/c3" configs/long.yaml
 M=$(idof m)
+deliver m2 "$T/c3" configs/quick.yaml
+M2=$(idof m2)
 until_state "$T/c3" "$M" timeout 25
 stopped_shape c3 "$M" timeout max_runtime
+until_state "$T/c3" "$M2" succeeded
+check "max_runtime: the next job's trainer began after the last worker had gone" \
+    "$(stat -c '%.9Y %n' "$(out c3 "$M")/exits" "$(out c3 "$M2")/info")" ended_after c3 "$M" "$M2"
 check "max_runtime: its duration counts the workers' grace" "$(jq .duration "$T/runs-c3/$M/job.json")" \
     jq -e '.duration >= 4' "$T/runs-c3/$M/job.json"
 
@@ -162,6 +167,8 @@ check "torchrun: two DDP workers run" "$(cat "$(out t1 "$T1")/workers" "$T/runs-
 check "torchrun: swift's wrapper started it with --nproc_per_node 2" "$(head -3 "$T/runs-t1/$T1/log")" \
     grep -q 'torch.distributed.run --redirects 2 --tee 1 --nproc_per_node 2' "$T/runs-t1/$T1/log"
 wait_for 20 test -s "$(out t1 "$T1")/logging.jsonl"
+deliver t2 "$T/t1" configs/diverge.yaml
+T2=$(idof t2)
 "$BIN" -c "$T/t1" cancel "$T1" > "$T/cancel-t1.txt" 2>&1
 check "torchrun: cancelled once both workers had saved and exited" \
     "$(cat "$T/cancel-t1.txt") $(cat "$(out t1 "$T1")/exits" 2>&1)" \
@@ -171,6 +178,10 @@ check "torchrun: each worker got SIGTERM and its grace" "$(tail -20 "$T/runs-t1/
 check "torchrun: nothing of the job is left" "$(workers t1 "$T1" | tr '\n' ' ')" gone t1 "$T1"
 check "torchrun: no python of it either" "$(pgrep -af "[d]dp-train.py.*$T1" || true)" \
     bash -c "! pgrep -f '[d]dp-train.py.*$T1' > /dev/null"
+
+until_state "$T/t1" "$T2" succeeded 60
+check "torchrun cancel: the next job's trainer began after the last worker had gone" \
+    "$(stat -c '%.9Y %n' "$(out t1 "$T1")/exits" "$(out t1 "$T2")/began" 2>&1)" ended_after t1 "$T1" "$T2"
 
 # --- Debian's torchrun: supersede, max_runtime and window_stop -------------------
 # no_python JOB: no python process of the job is left.
@@ -197,6 +208,8 @@ COMMAND="$TOP/tests/swift-torchrun sft {config} --output_dir {output_dir}" conf 
     "master_port = 29600"
 deliver t3 "$T/t3" configs/ddp.yaml
 T3=$(idof t3)
+deliver t3b "$T/t3" configs/diverge.yaml
+T3B=$(idof t3b)
 CLK=$(( $(TZ=Asia/Shanghai date -d "2026-11-30 18:59:35" +%s) - $(date +%s) ))
 BIN=$CLOCK_BIN CGI_CLOCK=$CLK deliver t4 "$T/t4" configs/ddp.yaml
 T4=$(idof t4)
@@ -206,6 +219,9 @@ until_state "$T/t3" "$T3" timeout 60
 until_state "$T/t4" "$T4" timeout 60
 stopped_shape t3 "$T3" timeout "torchrun max_runtime"
 stopped_shape t4 "$T4" timeout "torchrun window_stop"
+until_state "$T/t3" "$T3B" succeeded 60
+check "torchrun max_runtime: the next job's trainer began after the last worker had gone" \
+    "$(stat -c '%.9Y %n' "$(out t3 "$T3")/exits" "$(out t3 "$T3B")/began" 2>&1)" ended_after t3 "$T3" "$T3B"
 check "torchrun max_runtime: why it ended" "$(jq .error "$T/runs-t3/$T3/job.json")" \
     jq -e '.error == "stopped: max_runtime (25s) passed"' "$T/runs-t3/$T3/job.json"
 check "master_port: each configuration's job had its own port" \
@@ -217,9 +233,7 @@ check "torchrun max_runtime, window_stop: no python of either is left" \
     "$(pgrep -af "[d]dp-train.py" || true)" bash -c "! pgrep -f '[d]dp-train.py.*($T3|$T4)' > /dev/null"
 
 # --- Debian's torchrun: a loss that diverges to a real Infinity, then NaN ------------
-deliver t2 "$T/t1" configs/diverge.yaml
-T2=$(idof t2)
-until_state "$T/t1" "$T2" succeeded 60
+# (the job that waited for the cancelled one above)
 L=$(out t1 "$T2")/logging.jsonl
 check "torchrun: json.dumps wrote a bare Infinity or NaN" "$(tail -3 "$L")" grep -Eq '"loss": (Infinity|NaN)' "$L"
 check "the results are read all the same: the step, the checkpoint, the loss as it was" \
