@@ -32,7 +32,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
 # Bottom to top: each uses only those before it (README, Layout).
-LIB_OBJS = util.o conf.o sig.o rundir.o results.o filter.o spawn.o \
+LIB_OBJS = util.o window.o conf.o sig.o rundir.o results.o filter.o spawn.o \
 	  schedule.o queue.o job.o checkout.o gpu.o slurm.o commitstatus.o \
 	  metrics.o trainer.o supervise.o lifecycle.o delivery.o status.o \
 	  prune.o cli.o

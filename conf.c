@@ -12,14 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "conf.h"
 #include "util.h"
+#include "window.h"
 
 const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_CONFIG] = "config",
@@ -426,118 +425,6 @@ set_defaults(struct conf *c)
 	return 0;
 }
 
-static const char *const days[7] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
-
-/* A day's name at *s (three letters, any case), its tm_wday, or -1. */
-static int
-day_at(const char **s)
-{
-	int i;
-
-	for (i = 0; i < 7; i++)
-		if (strncasecmp(*s, days[i], 3) == 0 &&
-		    !isalpha((unsigned char)(*s)[3])) {
-			*s += 3;
-			return i;
-		}
-	return -1;
-}
-
-/* "HH:MM" at *s (00:00 to 24:00), in minutes, or -1. */
-static int
-minutes_at(const char **s)
-{
-	const char *p = *s;
-	int h, m;
-
-	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) ||
-	    p[2] != ':' || !isdigit((unsigned char)p[3]) ||
-	    !isdigit((unsigned char)p[4]))
-		return -1;
-	h = (p[0] - '0') * 10 + p[1] - '0';
-	m = (p[3] - '0') * 10 + p[4] - '0';
-	if (m > 59 || h > 24 || (h == 24 && m != 0))
-		return -1;
-	*s = p + 5;
-	return h * 60 + m;
-}
-
-int
-conf_parse_windows(struct conf *c, const char *v, char *err, size_t errlen)
-{
-	const char *s = v, *start;
-	struct window *w;
-	int a, b, d;
-
-	c->nwindows = 0;
-	while (*s != '\0') {
-		while (isspace((unsigned char)*s))
-			s++;
-		start = s;
-		if (c->nwindows == MAX_WINDOWS) {
-			snprintf(err, errlen, "more than %d windows",
-			    MAX_WINDOWS);
-			return -1;
-		}
-		w = &c->windows[c->nwindows];
-		w->days = 0x7f;		/* no days: every day */
-		if ((a = day_at(&s)) >= 0) {
-			b = a;
-			if (*s == '-') {
-				s++;
-				if ((b = day_at(&s)) == -1)
-					goto bad;
-			}
-			for (w->days = 0, d = a;; d = (d + 1) % 7) {
-				w->days |= 1 << d;
-				if (d == b)
-					break;
-			}
-			if (!isspace((unsigned char)*s))
-				goto bad;
-			while (isspace((unsigned char)*s))
-				s++;
-		}
-		if ((a = minutes_at(&s)) == -1 || *s++ != '-' ||
-		    (b = minutes_at(&s)) == -1 || a == 24 * 60 || a == b)
-			goto bad;
-		w->start = (short)a;
-		w->end = (short)b;
-		c->nwindows++;
-		while (isspace((unsigned char)*s))
-			s++;
-		if (*s == ',')
-			s++;
-		else if (*s != '\0')
-			goto bad;
-	}
-	if (c->nwindows > 0)
-		return 0;
-	snprintf(err, errlen, "no window in \"%s\"", v);
-	return -1;
-bad:
-	snprintf(err, errlen, "\"%.*s\" is not a window like \"Mon-Fri "
-	    "09:00-19:00\" or \"22:00-06:00\"", (int)strcspn(start, ","),
-	    start);
-	return -1;
-}
-
-int
-conf_zone_valid(const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (name[0] == '/' || name[0] == '\0' || strstr(name, "..") ||
-	    name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-	    "rstuvwxyz0123456789/_+-")] != '\0')
-		return 0;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", name);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /*
  * Which of the names after val (NULL-terminated) val is: its index into
  * *out.  Returns 0, or -1 said as "key: val is not ..." (p NULL: not
@@ -620,7 +507,8 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 	if (i == KEY_RUN_WINDOW) {
 		char why[256];
 
-		if (conf_parse_windows(c, val, why, sizeof(why)) == -1)
+		if (window_parse(c->windows, &c->nwindows, val, why,
+		    sizeof(why)) == -1)
 			return perr(p, "run_window: %s", why);
 		return 0;
 	}
@@ -938,7 +826,7 @@ timezone_known(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	if (c->timezone != NULL && !conf_zone_valid(c->timezone))
+	if (c->timezone != NULL && !window_zone_valid(c->timezone))
 		return perr(p, "timezone: \"%s\" is not a zone in "
 		    "/usr/share/zoneinfo (install tzdata?)", c->timezone);
 	return 0;

@@ -11,19 +11,14 @@
 #include <stddef.h>
 
 #include "util.h"
+#include "window.h"
 
 #define CONF_DEFAULT_PATH "/etc/swift-webhook.conf"
 #define CONF_MAX	(1 << 20)	/* the largest config file read */
 #define SECRET_MAX	4096		/* the longest secret */
 #define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
-#define MAX_WINDOWS	16		/* run_window's windows */
 #define MAX_SLOTS	64		/* slots (GPUs) one config may have */
 
-/* A training window: days (bit n: tm_wday n), minutes from midnight. */
-struct window {
-	unsigned char	days;
-	short		start, end;	/* end <= start: it ends next day */
-};
 
 
 struct conf {
@@ -123,16 +118,6 @@ void	 conf_take_env_secret(void);
 
 /* Wipes every copy of the secret this process holds (c may be NULL). */
 void	 conf_wipe_secret(struct conf *c);
-
-/*
- * Parses run_window's value ("Mon-Fri 09:00-19:00, Sat 10:00-14:00")
- * into c->windows.  Returns 0, or -1 with the reason in err.
- */
-int	 conf_parse_windows(struct conf *c, const char *v, char *err,
-	    size_t errlen);
-
-/* Whether timezone name names a zone this machine knows. */
-int	 conf_zone_valid(const char *name);
 
 /*
  * The {placeholders} that command, launcher and env values may use; the

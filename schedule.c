@@ -15,6 +15,7 @@
 
 #include "schedule.h"
 #include "util.h"
+#include "window.h"
 
 time_t
 sched_now(void)
