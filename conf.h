@@ -19,8 +19,6 @@
 #define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
 #define MAX_SLOTS	64		/* slots (GPUs) one config may have */
 
-
-
 struct conf {
 	char		*path;		/* the file it came from */
 	char		*secret;	/* NUL-terminated, never logged */
