@@ -398,6 +398,27 @@ job_tree(const struct sup *x, pid_t *pids)
 }
 
 /*
+ * SIGTERM once to every process of the job: its group at once (a process
+ * forked a moment ago is in it too), then each process of the tree that
+ * has left the group (torchrun's workers, in sessions of their own).  Not
+ * twice: a second SIGTERM cuts a shell's trap short, and torchrun's
+ * agent, whose handler raises, would leave its workers' shutdown halfway.
+ */
+static void
+term_job(struct sup *x, pid_t *pids)
+{
+	int i, n;
+
+	kill(-x->j->pid, SIGTERM);
+	if (pids == NULL)
+		return;
+	n = job_tree(x, pids);
+	for (i = 0; i < n; i++)
+		if (getpgid(pids[i]) != x->j->pid)
+			kill(pids[i], SIGTERM);
+}
+
+/*
  * Ends every process of the job that is left: SIGTERM to each, up to
  * kill_grace for all of them to go, then SIGKILL until none is left (a
  * bounded number of times), all reaped.  what ("the trainer",
@@ -489,10 +510,7 @@ watch(struct sup *x)
 			if (stopped != NULL) {
 				log_line("job %s: stopping (%s): SIGTERM to "
 				    "every process of the job", j->id, stopped);
-				kill(-j->pid, SIGTERM);
-				if (pids != NULL)
-					spawn_signal(pids, job_tree(x, pids),
-					    SIGTERM);
+				term_job(x, pids);
 				stopping = now;
 			}
 		}

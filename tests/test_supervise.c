@@ -21,7 +21,7 @@
 #include "rundir.h"
 #include "supervise.h"
 
-#define PLANNED	28
+#define PLANNED	30
 
 extern char **environ;
 
@@ -188,7 +188,10 @@ test_stop(struct rundir *rd, struct conf *c)
 	r = supervise_start(&sv, rd, &j, c, &none, err, sizeof(err));
 	CHECK(r == 0 && j.pid > 0, "stop: a trainer that ignores SIGTERM "
 	    "runs", "r=%d %s", r, err);
-	usleep(300000);
+	/* Once it is sure to ignore SIGTERM (not before its trap). */
+	snprintf(path, sizeof(path), "%s/ready", j.dir);
+	CHECK(fx_await(path, "ready", 10), "stop: the trainer set its trap",
+	    "no %s", path);
 	job_request_stop(&j, JOB_CANCELLED);
 	CHECK(recorded(&j, "\"cancelled\"", 10), "stop: recorded cancelled",
 	    "%s", (s = record_of(&j)));
@@ -202,6 +205,11 @@ test_stop(struct rundir *rd, struct conf *c)
 	CHECK(j.pid > 0 && kill(-j.pid, 0) == -1 && errno == ESRCH,
 	    "stop: nothing of its group is left", "group %ld",
 	    (long)j.pid);
+	snprintf(path, sizeof(path), "%s/term", j.dir);
+	s = fx_read(path);
+	CHECK(s != NULL && strcmp(s, "TERM\n") == 0, "stop: SIGTERM once, "
+	    "not once for its group and again for itself", "%s", s ? s : "");
+	free(s);
 	trainer_free(&sv.t);
 	job_close(&j);
 }
@@ -448,7 +456,8 @@ main(int argc, char *argv[])
 	    0644);
 	fx_put(fx_path(path, "work/stubborn"), "#!/bin/sh\n"
 	    "trap 'echo TERM >> \"$JOB_DIR/term\"' TERM\n"
-	    "sleep 30 & wait\nsleep 30 & wait\n", 0755);
+	    "echo ready > \"$JOB_DIR/ready\"\n"
+	    "for i in 1 2 3 4 5 6; do sleep 30 & wait; done\n", 0755);
 	fx_put(fx_path(notify, "notify"), "#!/bin/sh\n"
 	    "echo \"$1 $JOB_STATE $JOB_EXIT\" >> \"$HOME/notified\"\n", 0755);
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"

@@ -154,6 +154,7 @@ main(int argc, char *argv[])
 	memset(&j.results, 0, sizeof(j.results));
 	trainer_free(&t);
 	free(j.gpus);
+	j.gpus = NULL;
 	conf_free(&c);
 
 	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
