@@ -613,7 +613,11 @@ lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id)
 	return rc == 0;
 }
 
-/* Waits until job id has ended, at most kill_grace + 30 s. */
+/*
+ * Waits until job id has ended, at most kill_grace + 30 s; a job whose
+ * supervisor is gone (before the stop was asked, or while it waited) is
+ * stopped here (cancel_lost).
+ */
 static enum cancel_result
 await_end(struct rundir *rd, struct conf *c, const char *id, char state[16],
     char *err, size_t errlen)
@@ -625,12 +629,26 @@ await_end(struct rundir *rd, struct conf *c, const char *id, char state[16],
 		if (job_read(rd, id, &j) == -1)
 			break;
 		lost = job_lost(rd, &j);
-		snprintf(state, 16, "%s", lost ? JOB_LOST : j.state ?
-		    j.state : "?");
+		snprintf(state, 16, "%s", j.state ? j.state : "?");
 		job_close(&j);
-		if (job_state_final(state) || lost)
+		if (job_state_final(state))
 			return strcmp(state, JOB_CANCELLED) == 0 ?
 			    CANCEL_DONE : CANCEL_ENDED;
+		if (lost) {
+			switch (cancel_lost(rd, c, id)) {
+			case 0:
+				snprintf(state, 16, "%s", JOB_CANCELLED);
+				return CANCEL_DONE;
+			case 1:		/* a supervisor after all: it stops */
+			case 2:		/* it had ended: as recorded */
+				break;
+			default:
+				snprintf(err, errlen, "%s: %s", id,
+				    strerror(errno));
+				return CANCEL_ERROR;
+			}
+			continue;
+		}
 		usleep(100000);
 	}
 	snprintf(err, errlen, "%s: asked to stop, still not ended", id);
@@ -642,7 +660,7 @@ lifecycle_cancel(struct rundir *rd, struct conf *c, const char *id,
     char state[16], char *err, size_t errlen)
 {
 	struct job j;
-	int r, lost;
+	int r;
 
 	if (job_read(rd, id, &j) == -1) {
 		snprintf(err, errlen, "no job %s in %s%s%s", id, rd->path,
@@ -650,7 +668,6 @@ lifecycle_cancel(struct rundir *rd, struct conf *c, const char *id,
 		    strerror(errno));
 		return CANCEL_ERROR;
 	}
-	lost = job_lost(rd, &j);
 	snprintf(state, 16, "%s", j.state ? j.state : "");
 	if (j.state == NULL || job_state_final(j.state)) {
 		snprintf(err, errlen, "job %s already ended (%s)", id,
@@ -670,25 +687,7 @@ lifecycle_cancel(struct rundir *rd, struct conf *c, const char *id,
 			return CANCEL_DONE;
 		}
 	}
-	if (lost) {
-		job_close(&j);
-		switch (cancel_lost(rd, c, id)) {
-		case 0:
-			snprintf(state, 16, "%s", JOB_CANCELLED);
-			return CANCEL_DONE;
-		case 1:
-			break;		/* a supervisor after all: ask it */
-		case 2:
-			return await_end(rd, c, id, state, err, errlen);
-		default:
-			snprintf(err, errlen, "%s: %s", id, strerror(errno));
-			return CANCEL_ERROR;
-		}
-		if (job_read(rd, id, &j) == -1) {
-			snprintf(err, errlen, "%s: %s", id, strerror(errno));
-			return CANCEL_ERROR;
-		}
-	}
+	/* Its supervisor stops it; await_end, if it has none. */
 	r = job_request_stop(&j, JOB_CANCELLED);
 	job_close(&j);
 	if (r == -1) {

@@ -581,28 +581,41 @@ procs_read(struct proc **ps)
 	return n;
 }
 
+static int
+proc_cmp(const void *a, const void *b)
+{
+	const struct proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 int
 spawn_descendants(const pid_t *skip, int nskip, pid_t *out, int max)
 {
-	struct proc *ps;
+	struct proc *ps, key, *up;
 	pid_t self = getpid();
 	int n, i, k, found = 0, more = 1, parent;
 
-	n = procs_read(&ps);
-	for (i = 0; i < n; i++)
-		for (k = 0; k < nskip; k++)
-			if (ps[i].pid == skip[k])
-				ps[i].below = -1;
+	if ((n = procs_read(&ps)) == 0) {
+		free(ps);
+		return 0;
+	}
+	qsort(ps, n, sizeof(*ps), proc_cmp);	/* for bsearch by pid */
+	for (k = 0; k < nskip; k++) {
+		key.pid = skip[k];
+		if ((up = bsearch(&key, ps, n, sizeof(*ps), proc_cmp)) != NULL)
+			up->below = -1;
+	}
 	/* Down from us, a generation a pass, until no one is new. */
 	while (more) {
 		more = 0;
 		for (i = 0; i < n; i++) {
 			if (ps[i].below != 0)
 				continue;
-			parent = ps[i].ppid == self;
-			for (k = 0; !parent && k < n; k++)
-				if (ps[k].pid == ps[i].ppid && ps[k].below != 0)
-					parent = ps[k].below;
+			key.pid = ps[i].ppid;
+			parent = ps[i].ppid == self ? 1 : (up = bsearch(&key,
+			    ps, n, sizeof(*ps), proc_cmp)) != NULL ? up->below :
+			    0;
 			if (parent != 0) {
 				ps[i].below = parent;
 				more = 1;

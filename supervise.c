@@ -92,7 +92,7 @@ static void
 detach_tell(struct sup *x, void (*fn)(void *, int))
 {
 	struct detach d;
-	int keep[8], n;
+	int keep[RUNDIR_FDS + 1], n;
 	char err[128];
 
 	n = rundir_fds(x->rd, keep);
@@ -389,12 +389,15 @@ reap(const struct job *j, int *status, int *done)
 	return r == -1 && errno == ECHILD ? -1 : 0;
 }
 
-/* The job's processes now (not the supervisor's posts): into pids. */
+/* The job's processes as last looked at: the supervisor's alone. */
+static pid_t tree[TREE_MAX];
+
+/* The job's processes now (not the supervisor's posts), into tree. */
 static int
-job_tree(const struct sup *x, pid_t *pids)
+job_tree(const struct sup *x)
 {
 	return spawn_descendants(x->tells, x->ntells < TELLS ? x->ntells :
-	    TELLS, pids, TREE_MAX);
+	    TELLS, tree, TREE_MAX);
 }
 
 /*
@@ -405,68 +408,81 @@ job_tree(const struct sup *x, pid_t *pids)
  * agent, whose handler raises, would leave its workers' shutdown halfway.
  */
 static void
-term_job(struct sup *x, pid_t *pids)
+term_job(struct sup *x)
 {
 	int i, n;
 
 	kill(-x->j->pid, SIGTERM);
-	if (pids == NULL)
-		return;
-	n = job_tree(x, pids);
+	n = job_tree(x);
 	for (i = 0; i < n; i++)
-		if (getpgid(pids[i]) != x->j->pid)
-			kill(pids[i], SIGTERM);
+		if (getpgid(tree[i]) != x->j->pid)
+			kill(tree[i], SIGTERM);
 }
 
 /*
- * Ends every process of the job that is left: SIGTERM to each, up to
- * kill_grace for all of them to go, then SIGKILL until none is left (a
- * bounded number of times), all reaped.  what ("the trainer",
- * "after_success") left them; the job's note says so.  Returns how many
- * there were.
+ * After a SIGTERM at since: waits until no process of the job is left
+ * and the trainer is reaped (*done, its status in *status), SIGKILL to
+ * all that is left once kill_grace has passed, and again at each look,
+ * for at most 100 looks (a process in uninterruptible sleep outlives any
+ * signal: said in the log, not waited for forever).
  */
-static int
+static void
+drain(struct sup *x, double since, int *status, int *done)
+{
+	int n, kills = 0;
+
+	for (;;) {
+		reap(x->j, status, done);
+		if ((n = job_tree(x)) == 0 && *done)
+			return;
+		if (mono_now() - since >= x->c->kill_grace) {
+			if (kills == 0)
+				log_line("job %s: SIGKILL to %d process(es) "
+				    "after %lds", x->j->id, n, x->c->kill_grace);
+			if (kills++ == 100) {
+				log_line("job %s: %d process(es) outlived "
+				    "SIGKILL; not waited for", x->j->id, n);
+				return;
+			}
+			if (!*done)
+				kill(-x->j->pid, SIGKILL);
+			spawn_signal(tree, n, SIGKILL);
+		}
+		usleep(POLL_US);
+	}
+}
+
+/*
+ * Ends every process of the job that is left once the trainer (reaped)
+ * or after_success has ended: SIGTERM to each, then drain.  what ("the
+ * trainer", "after_success") left them; the job's note says so.
+ */
+static void
 end_tree(struct sup *x, const char *what)
 {
-	pid_t *pids;
-	double t0 = mono_now();
-	int n, first, tries = 0, status, done = 0;
 	size_t len = strlen(x->j->note);
+	int n, status, done = 1;
 
-	if ((pids = malloc(TREE_MAX * sizeof(*pids))) == NULL)
-		return 0;
 	reap(x->j, &status, &done);
-	if ((first = n = job_tree(x, pids)) > 0) {
-		log_line("job %s: %s left %d process(es) running: SIGTERM to "
-		    "each", x->j->id, what, n);
-		snprintf(x->j->note + len, sizeof(x->j->note) - len, "%s%s "
-		    "left %d process%s running; stopped", len ? "; " : "",
-		    what, n, n == 1 ? "" : "es");
-		spawn_signal(pids, n, SIGTERM);
-	}
-	while (n > 0 && tries < 100) {
-		usleep(POLL_US);
-		reap(x->j, &status, &done);
-		n = job_tree(x, pids);
-		if (n > 0 && mono_now() - t0 >= x->c->kill_grace) {
-			if (tries++ == 0)
-				log_line("job %s: SIGKILL to %d process(es) after "
-				    "%lds", x->j->id, n, x->c->kill_grace);
-			spawn_signal(pids, n, SIGKILL);
-		}
-	}
-	free(pids);
-	return first;
+	if ((n = job_tree(x)) == 0)
+		return;
+	log_line("job %s: %s left %d process(es) running: SIGTERM to each",
+	    x->j->id, what, n);
+	snprintf(x->j->note + len, sizeof(x->j->note) - len, "%s%s left %d "
+	    "process%s running; stopped", len ? "; " : "", what, n,
+	    n == 1 ? "" : "es");
+	spawn_signal(tree, n, SIGTERM);
+	drain(x, mono_now(), &status, &done);
 }
 
 /*
  * Waits for the trainer and every process it started, however deep and
  * whichever session it moved to (the supervisor is their subreaper), and
- * stops them (SIGTERM to each, SIGKILL after kill_grace) when asked to,
- * when max_runtime has passed (on the monotonic clock: a clock step ends
- * no run) or when the window closes with window_stop.  A wrapper that
- * ends first (swift's, torchrun's workers still saving) does not end the
- * wait: the job ends with its last process.
+ * stops them (term_job, then drain) when asked to, when max_runtime has
+ * passed (on the monotonic clock: a clock step ends no run) or when the
+ * window closes with window_stop.  A wrapper that ends first (swift's,
+ * torchrun's workers still saving) does not end the wait: the job ends
+ * with its last process.
  */
 static void
 watch(struct sup *x)
@@ -474,64 +490,46 @@ watch(struct sup *x)
 	const struct conf *c = x->c;
 	struct job *j = x->j;
 	const char *stopped = NULL;
-	double start = mono_now(), stopping = 0, now;
-	int status = 0, done = 0, hard = 0, n;
-	pid_t *pids;
+	double start = mono_now(), now;
+	int status = 0, done = 0;
 
-	if ((pids = malloc(TREE_MAX * sizeof(*pids))) == NULL) {
-		snprintf(j->error, sizeof(j->error), "out of memory");
-		pids = NULL;
-	}
 	for (;;) {
 		if (reap(j, &status, &done) == -1 && !done) {
 			/* Cannot happen to a child of ours: say so, not guess. */
 			snprintf(j->error, sizeof(j->error), "waitpid: %s",
 			    strerror(ECHILD));
 			log_line("job %s: %s", j->id, j->error);
-			free(pids);
 			j->finished = time(NULL);
-			job_set_state(j, stopped ? stopped : JOB_FAILED);
+			job_set_state(j, JOB_FAILED);
 			return;
 		}
-		now = mono_now();
-		if (stopped == NULL && !done) {
-			if ((stopped = job_stop_requested(j)) == NULL &&
-			    c->max_runtime > 0 && now - start >= c->max_runtime) {
-				stopped = JOB_TIMEOUT;
-				snprintf(j->error, sizeof(j->error), "stopped: "
-				    "max_runtime (%lds) passed", c->max_runtime);
-			}
-			if (stopped == NULL && c->window_stop &&
-			    !sched_open(c, sched_now())) {
-				stopped = JOB_TIMEOUT;
-				snprintf(j->error, sizeof(j->error), "stopped: "
-				    "the run window closed (window_stop)");
-			}
-			if (stopped != NULL) {
-				log_line("job %s: stopping (%s): SIGTERM to "
-				    "every process of the job", j->id, stopped);
-				term_job(x, pids);
-				stopping = now;
-			}
-		}
-		if (stopped != NULL && pids != NULL) {
-			/* Until the last of them is gone, not the first. */
-			if ((n = job_tree(x, pids)) == 0 && done)
-				break;
-			if (!hard && now - stopping >= c->kill_grace) {
-				log_line("job %s: SIGKILL to %d process(es) after "
-				    "%lds", j->id, n, c->kill_grace);
-				hard = 1;
-			}
-			if (hard) {
-				kill(-j->pid, SIGKILL);
-				spawn_signal(pids, n, SIGKILL);
-			}
-		} else if (done)
+		if (done)
 			break;
+		now = mono_now();
+		if ((stopped = job_stop_requested(j)) == NULL &&
+		    c->max_runtime > 0 && now - start >= c->max_runtime) {
+			stopped = JOB_TIMEOUT;
+			snprintf(j->error, sizeof(j->error), "stopped: "
+			    "max_runtime (%lds) passed", c->max_runtime);
+		}
+		if (stopped == NULL && c->window_stop &&
+		    !sched_open(c, sched_now())) {
+			stopped = JOB_TIMEOUT;
+			snprintf(j->error, sizeof(j->error), "stopped: "
+			    "the run window closed (window_stop)");
+		}
+		if (stopped != NULL) {
+			log_line("job %s: stopping (%s): SIGTERM to every "
+			    "process of the job", j->id, stopped);
+			term_job(x);
+			/* Until the last of them is gone, not the first. */
+			drain(x, now, &status, &done);
+			if (!done)	/* it outlived SIGKILL: as killed */
+				status = SIGKILL;
+			break;
+		}
 		usleep(POLL_US);
 	}
-	free(pids);
 	spawn_kill_group(j->pid);
 	ended(j, status, stopped);
 	if (stopped == NULL)
@@ -925,7 +923,7 @@ supervise_fork(struct supervisor *sv, struct rundir *rd, struct job *j,
     struct conf *c, struct slots *s, char *err, size_t errlen)
 {
 	struct sup x = { sv, rd, j, c, s, -1, -1, { 0 }, 0 };
-	int keep[MAX_SLOTS + 8], n, i, logfd, rc;
+	int keep[RUNDIR_FDS + 1 + MAX_SLOTS], n, i, logfd, rc;
 
 	memset(&sv->d, 0, sizeof(sv->d));
 	sv->d.mid = -1;

@@ -61,7 +61,9 @@ for i in $(seq 12); do printf 'model: m\n' > "$WORK/configs/c$i.yaml"; files="$f
 deliver many "$CONF" $files
 expect many 202 '(.jobs | length == 8) and (.reason | test("12 config.*max_runs_per_push is 8.*configs/c9.yaml configs/c10.yaml configs/c11.yaml configs/c12.yaml"))'
 
-# Queued jobs cost no process: 30 configs, one slot.
+# Queued jobs cost no process: 30 configs, one slot (once the jobs above,
+# one after another, have ended: their supervisors are not these).
+wait_for 30 bash -c "! ps -eo args= | grep -q '^$BIN\$'"
 R2=$T/runs2
 mkdir -p "$R2"
 SLOTS=1 writeconf "$T/c2" "$R2" "$WORK" "max_runs_per_push = 40" "max_queued = 25" "kill_grace = 1"

@@ -3,7 +3,7 @@
 # queue, concurrency, cancel, retry, jobs --json, and notifications
 # (with contrib/notify-* against a local HTTP receiver).
 . "$(dirname "$0")/lib.sh"
-plan 67
+plan 69
 mktestdir lifecycle
 
 WORK=$T/work
@@ -15,7 +15,8 @@ c kill9 'fake_signal: 9'
 c sleep 'fake_sleep: 60
 fake_fork: 1'
 c hold 'fake_sleep: 600'	# holds the slot however slow the machine
-for i in 1 2 3 4 5; do c "s$i" 'fake_sleep: 2'; done
+# s2 a second longer: s1 and s2 do not end (and start s3 and s4) at once.
+for i in 1 2 3 4 5; do c "s$i" "fake_sleep: $((i == 2 ? 3 : 2))"; done
 
 # The notify stand-in: one line per call, with the environment it saw.
 cat > "$T/notify.sh" <<'EOF'
@@ -72,6 +73,25 @@ check "lost shows in jobs --json" "" \
 "$BIN" -c "$T/c1" cancel "$LO" > /dev/null 2>&1
 check "cancel of a lost job stops its trainer" "$(group_members "$LOPID")" group_gone "$LOPID"
 check "cancel of a lost job records it" "" jq -e '.state == "cancelled"' "$R1/$LO/job.json"
+
+# The supervisor dies while cancel waits for it (stopped first, so that
+# it holds its lock when cancel looks): cancel stops the job itself.
+writeconf "$T/c1d" "$R1" "$WORK" "kill_grace = 1"
+deliver dies "$T/c1d" configs/sleep.yaml
+DI=$(idof dies)
+until_state "$T/c1d" "$DI" running 10
+DIPID=$(cat "$R1/$DI/pid")
+DISUP=$(field "$R1" "$DI" supervisor)
+kill -STOP "$DISUP"
+"$BIN" -c "$T/c1d" cancel "$DI" > "$T/cancel-dies.txt" 2>&1 &
+CANCEL=$!
+sleep 1
+kill -9 "$DISUP"
+wait "$CANCEL"
+check "a supervisor that dies while cancel waits: cancelled all the same" \
+    "$(cat "$T/cancel-dies.txt"; jq -c '{state}' "$R1/$DI/job.json")" \
+    bash -c "grep -q '$DI cancelled' '$T/cancel-dies.txt' && jq -e '.state == \"cancelled\"' '$R1/$DI/job.json' > /dev/null"
+check "and its trainer is stopped" "$(group_members "$DIPID")" group_gone "$DIPID"
 
 writeconf "$T/c1t" "$R1" "$WORK" "max_runtime = 2s" "kill_grace = 1"
 deliver timeout "$T/c1t" configs/sleep.yaml

@@ -21,7 +21,7 @@
 #include "rundir.h"
 #include "supervise.h"
 
-#define PLANNED	30
+#define PLANNED	33
 
 extern char **environ;
 
@@ -210,6 +210,46 @@ test_stop(struct rundir *rd, struct conf *c)
 	CHECK(s != NULL && strcmp(s, "TERM\n") == 0, "stop: SIGTERM once, "
 	    "not once for its group and again for itself", "%s", s ? s : "");
 	free(s);
+	trainer_free(&sv.t);
+	job_close(&j);
+}
+
+/*
+ * A trainer that exits 0 and leaves a process, in a session of its own,
+ * that ignores SIGTERM: SIGKILL after kill_grace, the job succeeded with
+ * a note that says so, and nothing of it left.
+ */
+static void
+test_leftover(struct rundir *rd, struct conf *c)
+{
+	struct slots none = { .n = 0 };
+	struct supervisor sv;
+	char err[512], path[PATH_MAX], *s, *left;
+	struct job j;
+	long pid = 0;
+	int r;
+
+	if (mkjob(rd, c, &j, &sv, "configs/leaves.yaml") == -1) {
+		CHECK(0, "leftover: setup", "mkjob");
+		return;
+	}
+	r = supervise_start(&sv, rd, &j, c, &none, err, sizeof(err));
+	CHECK(r == 0 && recorded(&j, "\"succeeded\"", 15) && recorded(&j,
+	    "\"the trainer left 1 process running; stopped\"", 1),
+	    "leftover: succeeded, with a note of what it left", "r=%d %s", r,
+	    (s = record_of(&j)));
+	free(s);
+	snprintf(path, sizeof(path), "%s/log", j.dir);
+	CHECK(fx_await(path, "SIGKILL to 1 process(es) after 1s", 1),
+	    "leftover: one that ignores SIGTERM gets SIGKILL after "
+	    "kill_grace", "%s", (s = fx_read(path)));
+	free(s);
+	snprintf(path, sizeof(path), "%s/left", j.dir);
+	if ((left = fx_read(path)) != NULL)
+		pid = strtol(left, NULL, 10);
+	CHECK(pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH,
+	    "leftover: it is gone", "pid %ld", pid);
+	free(left);
 	trainer_free(&sv.t);
 	job_close(&j);
 }
@@ -454,7 +494,15 @@ main(int argc, char *argv[])
 	    "model: m\nfake_sleep: 3\n", 0644);
 	fx_put(fx_path(path, "work/configs/stubborn.yaml"), "model: m\n",
 	    0644);
+	fx_put(fx_path(path, "work/configs/leaves.yaml"), "model: m\n",
+	    0644);
 	fx_put(fx_path(path, "work/stubborn"), "#!/bin/sh\n"
+	    "case $1 in *leaves*)\n"
+	    "  setsid sh -c 'trap \"\" TERM; echo $$ > \"$JOB_DIR/left\"; "
+	    "exec sleep 30' &\n"
+	    "  while [ ! -s \"$JOB_DIR/left\" ]; do sleep 0.1; done\n"
+	    "  exit 0;;\n"
+	    "esac\n"
 	    "trap 'echo TERM >> \"$JOB_DIR/term\"' TERM\n"
 	    "echo ready > \"$JOB_DIR/ready\"\n"
 	    "for i in 1 2 3 4 5 6; do sleep 30 & wait; done\n", 0755);
@@ -479,6 +527,7 @@ main(int argc, char *argv[])
 	test_no_zombies(&rd, &c);
 	test_ended_first(&rd, &c);
 	test_stop(&rd, &stub);
+	test_leftover(&rd, &stub);
 	rundir_close(&rd);
 	conf_free(&stub);
 	conf_free(&c);

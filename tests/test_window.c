@@ -37,7 +37,7 @@ test_parse(void)
 		{ "10:00-11:00,", 1, 1, 0x7f, 600, 660 },
 		{ "Mon 10:00-11:00;", 0, 0, 0, 0, 0 },
 	};
-	char name[128], err[256];
+	char name[128], err[256], many[17 * 12], bad[sizeof(many)];
 	struct window w[MAX_WINDOWS];
 	size_t i;
 	int n, rc;
@@ -55,21 +55,16 @@ test_parse(void)
 		    name, "rc %d n %d days %#x %d-%d (%s)", rc, n, w[0].days,
 		    w[0].start, w[0].end, err);
 	}
-	memset(w, 0, sizeof(w));
-	rc = window_parse(w, &n, "1:00-2:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00", err,
-	    sizeof(err));
-	CHECK(rc == -1, "a bad first window of many", "took it");
-	memset(w, 0, sizeof(w));
-	rc = window_parse(w, &n, "01:00-02:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00,"
-	    "01:00-02:00,01:00-02:00,01:00-02:00,01:00-02:00", err,
-	    sizeof(err));
+	/* 17 windows; then the same with the first one bad. */
+	for (many[0] = '\0', i = 0; i < 17; i++)
+		strcat(many, i ? ",01:00-02:00" : "01:00-02:00");
+	rc = window_parse(w, &n, many, err, sizeof(err));
 	CHECK(rc == -1 && strstr(err, "more than 16"), "17 windows",
 	    "rc %d: %s", rc, err);
+	snprintf(bad, sizeof(bad), "1:00-2:00%s", many + strlen("01:00-02:00"));
+	rc = window_parse(w, &n, bad, err, sizeof(err));
+	CHECK(rc == -1 && strstr(err, "\"1:00-2:00\" is not a window"),
+	    "a bad first window of many", "rc %d: %s", rc, err);
 }
 
 static void
