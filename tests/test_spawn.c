@@ -18,6 +18,7 @@
 #include "rundir.h"
 #include "spawn.h"
 #include "t.h"
+#include "fixture.h"
 
 extern char **environ;
 
@@ -100,14 +101,7 @@ run(struct job *j, const char *cmd, const char *workdir, const char *sha,
 	char other[JOB_ID_MAX];
 	int r = -1;
 
-	job_init(j);
-	j->delivery = "d-1";
-	j->event = "push";
-	j->repository = "o/r";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = sha;
-	j->config = config;
+	fx_job(j, sha, config);
 	snprintf(err, errlen, "setup");
 	if (load(&c, cmd, workdir) == -1)
 		return -1;
