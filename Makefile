@@ -108,16 +108,20 @@ bench-http:
 	tests/bench-http
 
 FUZZ_SECONDS ?= 60
+# Every reader of untrusted bytes; seeds in tests/fuzz/NAME, and a crash
+# found is kept there as a seed of its own.
+FUZZERS	= sig form push results job conf slurm gpu status
 FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -DVERSION='"fuzz"' \
 	  -D_GNU_SOURCE
 fuzz:
 	@sh tests/deps.sh clang libclang-rt-14-dev
 	mkdir -p tests/tmp
-	for f in sig form push; do \
+	for f in $(FUZZERS); do \
 		$(FUZZ_CC) $(PKG_CFLAGS) -I. -o tests/fuzz_$$f tests/fuzz_$$f.c \
-		    $(LIB_OBJS:.o=.c) $(PKG_LIBS) || exit 1; \
+		    $(LIB_OBJS:.o=.c) $(PKG_LIBS) -lm || exit 1; \
 		mkdir -p tests/tmp/corpus-$$f; \
 		tests/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+		    -timeout=10 -rss_limit_mb=2048 \
 		    -artifact_prefix=tests/tmp/crash-$$f- \
 		    tests/tmp/corpus-$$f tests/fuzz/$$f || exit 1; \
 	done
@@ -131,11 +135,13 @@ install: swift-webhook
 	install -d $(DESTDIR)$(PREFIX)/share/swift-webhook
 	install -m 755 contrib/notify-dingtalk contrib/notify-wecom \
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
+	install -m 644 contrib/swift-webhook-tick.service \
+	    contrib/swift-webhook-tick.timer contrib/swift-webhook.cron \
+	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 
 clean:
 	rm -f swift-webhook *.o tests/*.o $(TESTS) $(TOOLS) tests/fcgi-empty \
-	    tests/fuzz_sig \
-	    tests/fuzz_form tests/fuzz_push
+	    $(FUZZERS:%=tests/fuzz_%)
 	rm -rf tests/tmp
 
 .PHONY: all deps build-tests check unit valgrind demo bench bench-http fuzz \

@@ -352,6 +352,10 @@ checkout_make(struct rundir *rd, const struct conf *c, struct job *j,
 	    (char *)NULL) == -1 || fetch(&g, j) == -1)
 		goto out;
 	j->has_src = 1;		/* from here on, what is there is removed */
+	/* What a checkout cut short left (its supervisor killed). */
+	if (rm_tree_at(j->dirfd, "src", NULL) == -1)
+		log_line("job %s: remove %s/src: %s", j->id, j->dir,
+		    strerror(errno));
 	if (git(&g, NULL, "checkout", g.gitdir, "worktree", "add", "--quiet",
 	    "--no-checkout", "--detach", src, j->sha, (char *)NULL) == -1)
 		goto out;

@@ -58,6 +58,9 @@ usage(FILE *f)
 	    "  prune [--older-than 30d] [--state STATE...] [--dry-run]\n"
 	    "                     remove ended jobs' folders, old delivery\n"
 	    "                     records and stale claims\n"
+	    "  tick               take over jobs whose supervisor is gone and\n"
+	    "                     start queued jobs on free slots (run by a\n"
+	    "                     timer, as the server's user)\n"
 	    "  check [--user USER]  load the configuration and try, as the\n"
 	    "                     server's user (www-data when run as root),\n"
 	    "                     what every delivery needs\n"
@@ -111,9 +114,6 @@ job_load(struct rundir *rd, const char *id)
 	struct job j;
 	cJSON *o;
 
-	/* On Slurm: a job whose supervisor is gone gets a new one first. */
-	if (conf != NULL)
-		lifecycle_adopt(rd, conf, id);
 	if ((o = job_load_shown(rd, id, &j)) == NULL)
 		return NULL;
 	st = json_str(o, "state");
@@ -293,6 +293,26 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 	return 0;
 }
 
+
+/* tick: lifecycle_tick has run; says so if it could not. */
+static int
+cmd_tick(struct rundir *rd, int argc)
+{
+	struct passwd *pw;
+
+	if (argc > 1) {
+		fprintf(stderr, "%s tick: takes no arguments\n", progname);
+		return 2;
+	}
+	if (geteuid() != rd->uid) {
+		pw = getpwuid(rd->uid);
+		fprintf(stderr, "%s tick: run it as the run directory's owner "
+		    "(%s): it starts jobs\n", progname, pw ? pw->pw_name :
+		    "its owner");
+		return 1;
+	}
+	return 0;
+}
 
 static cJSON *
 find_job(struct rundir *rd, const char *id)
@@ -615,7 +635,7 @@ cli_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
 		"jobs", "show", "logs", "cancel", "retry", "check", "prune",
-		NULL
+		"tick", NULL
 	};
 	const char *config = NULL, *cmd;
 	struct rundir rd;
@@ -652,15 +672,24 @@ cli_main(int argc, char *argv[])
 		return 1;
 	}
 	conf = &c;
-	/* Only cancel, retry and prune write: as the server's user. */
+	/* Only cancel, retry, prune and tick write: as the server's user. */
 	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
-	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0, err,
-	    sizeof(err)) == -1) {
+	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0 ||
+	    strcmp(cmd, "tick") == 0, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		conf_free(&c);
 		return 1;
 	}
-	if (strcmp(cmd, "jobs") == 0)
+	/*
+	 * A look acts on what it sees (lifecycle_tick): as the run
+	 * directory's owner only, and never for logs -f's sake alone.
+	 */
+	if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "show") == 0 ||
+	    strcmp(cmd, "tick") == 0)
+		lifecycle_tick(&rd, &c, 0);
+	if (strcmp(cmd, "tick") == 0)
+		rc = cmd_tick(&rd, argc - 1);
+	else if (strcmp(cmd, "jobs") == 0)
 		rc = cmd_jobs(&rd, argc - 1, argv + 1);
 	else if (strcmp(cmd, "show") == 0)
 		rc = cmd_show(&rd, argc - 1, argv + 1);

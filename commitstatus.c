@@ -123,6 +123,9 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 		snprintf(buf, sizeof(buf), "cancelled%s", took);
 	else if (strcmp(st, JOB_SUPERSEDED) == 0)
 		snprintf(buf, sizeof(buf), "superseded by a newer push");
+	else if (strcmp(st, JOB_LOST) == 0)	/* gh: error */
+		snprintf(buf, sizeof(buf), "lost: %s", j->error[0] ?
+		    j->error : "see the job's log");
 	else
 		snprintf(buf, sizeof(buf), "state unknown");
 	cut(buf, STATUS_DESC_MAX);

@@ -41,10 +41,7 @@ gpu_busy(const struct conf *c, const char *gpus, char *why, size_t whylen)
 	char *const argv[] = { "nvidia-smi",
 	    "--query-gpu=index,memory.used,memory.total",
 	    "--format=csv,noheader,nounits", NULL };
-	enum gpu_result res = GPU_FREE;
-	char out[8192], *end;
-	const char *g;
-	long index, used, total;
+	char out[8192];
 	int status;
 
 	switch (spawn_tool(argv, NULL, 0, SMI_TIMEOUT, &status, out,
@@ -65,6 +62,18 @@ gpu_busy(const struct conf *c, const char *gpus, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", out);
 		return GPU_UNKNOWN;
 	}
+	return gpu_verdict(c, gpus, out, why, whylen);
+}
+
+enum gpu_result
+gpu_verdict(const struct conf *c, const char *gpus, const char *out,
+    char *why, size_t whylen)
+{
+	enum gpu_result res = GPU_FREE;
+	long index, used, total;
+	const char *g;
+	char *end;
+
 	for (g = gpus; *g != '\0'; g = *end ? end + 1 : end) {
 		index = strtol(g, &end, 10);
 		if (end == g || (*end != ',' && *end != '\0')) {

@@ -27,4 +27,12 @@ enum gpu_result { GPU_FREE, GPU_BUSY, GPU_UNKNOWN };
 enum gpu_result gpu_busy(const struct conf *c, const char *gpus, char *why,
 	    size_t whylen);
 
+/*
+ * gpu_busy's verdict on out, nvidia-smi's answer to
+ * --query-gpu=index,memory.used,memory.total --format=csv,noheader,nounits
+ * (untrusted: any bytes, NUL-terminated).
+ */
+enum gpu_result gpu_verdict(const struct conf *c, const char *gpus,
+	    const char *out, char *why, size_t whylen);
+
 #endif

@@ -49,7 +49,7 @@ job_state_final(const char *state)
 	const char *s = job_state_name(state);
 
 	return s != NULL && s != JOB_QUEUED && s != JOB_PREPARING &&
-	    s != JOB_RUNNING && s != JOB_LOST;
+	    s != JOB_RUNNING;
 }
 
 int
@@ -75,6 +75,8 @@ job_set_state(struct job *j, const char *to)
 		{ &JOB_RUNNING, &JOB_SUPERSEDED },
 		{ &JOB_RUNNING, &JOB_TIMEOUT },
 		{ &JOB_RUNNING, &JOB_QUEUED },	/* slurm: requeued */
+		{ &JOB_PREPARING, &JOB_LOST },	/* the machine restarted */
+		{ &JOB_RUNNING, &JOB_LOST },	/* that, or its end unknown */
 	};
 	const char *from = job_state_name(j->state), *t = job_state_name(to);
 	size_t i;
@@ -267,8 +269,6 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 		return -1;
 	}
 	j->state = job_state_name(json_str(o, "state"));
-	if (j->state == JOB_LOST)
-		j->state = NULL;	/* never written: garbage */
 	j->delivery = json_str(o, "delivery");
 	j->event = json_str(o, "event");
 	j->repository = json_str(o, "repository");
@@ -292,6 +292,16 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	j->supervisor = (pid_t)jnum(o, "supervisor", 1, INT_MAX, 0);
 	j->supervisor_start = (unsigned long long)jnum(o, "supervisor_start",
 	    0, 1e18, 0);
+	j->reaper = (pid_t)jnum(o, "reaper", 1, INT_MAX, 0);
+	j->reaper_start = (unsigned long long)jnum(o, "reaper_start", 0,
+	    1e18, 0);
+	snprintf(j->boot_id, sizeof(j->boot_id), "%s", json_str(o, "boot_id") &&
+	    strlen(json_str(o, "boot_id")) < sizeof(j->boot_id) ? json_str(o,
+	    "boot_id") : "");
+	j->ending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+	    "ending"));
+	j->notified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+	    "notified"));
 	j->exit_code = (int)jnum(o, "exit_code", 0, 255, -1);
 	j->signal = (int)jnum(o, "signal", 1, 128, 0);
 	if ((g = json_str(o, "gpus")) != NULL &&
@@ -319,6 +329,9 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 		snprintf(j->after_state, sizeof(j->after_state), "%s", g);
 		j->after_exit = (int)jnum(a, "exit_code", 0, 255, -1);
 		j->after_duration = (long)jnum(a, "duration", 0, 1e12, 0);
+		j->after_pid = (pid_t)jnum(a, "pid", 1, INT_MAX, 0);
+		j->after_pid_start = (unsigned long long)jnum(a, "pid_start",
+		    0, 1e18, 0);
 		snprintf(j->after_error, sizeof(j->after_error), "%s",
 		    json_str(a, "error") ? json_str(a, "error") : "");
 	}
@@ -415,6 +428,17 @@ job_save(const struct job *j, int sync)
 		cJSON_AddNumberToObject(o, "supervisor_start",
 		    (double)j->supervisor_start);
 	}
+	if (j->reaper > 0) {
+		cJSON_AddNumberToObject(o, "reaper", j->reaper);
+		cJSON_AddNumberToObject(o, "reaper_start",
+		    (double)j->reaper_start);
+	}
+	if (j->boot_id[0] != '\0')
+		add_str(o, "boot_id", j->boot_id);
+	if (j->ending)
+		cJSON_AddTrueToObject(o, "ending");
+	if (j->notified)
+		cJSON_AddTrueToObject(o, "notified");
 	add_str(o, "gpus", j->gpus);
 	add_num(o, "exit_code", j->exit_code, j->exit_code >= 0);
 	add_num(o, "signal", j->signal, j->signal > 0);
@@ -444,6 +468,11 @@ job_save(const struct job *j, int sync)
 		add_str(argv, "state", j->after_state);
 		add_num(argv, "exit_code", j->after_exit, j->after_exit >= 0);
 		cJSON_AddNumberToObject(argv, "duration", j->after_duration);
+		if (j->after_pid > 0) {
+			cJSON_AddNumberToObject(argv, "pid", j->after_pid);
+			cJSON_AddNumberToObject(argv, "pid_start",
+			    (double)j->after_pid_start);
+		}
 		if (j->after_error[0] != '\0')
 			add_str(argv, "error", j->after_error);
 	}
@@ -491,6 +520,7 @@ job_discard(struct rundir *rd, struct job *j)
 	unlinkat(j->dirfd, "job.json", 0);
 	unlinkat(j->dirfd, "log", 0);
 	unlinkat(rd->fd, j->id, AT_REMOVEDIR);
+	rundir_live(rd, j->id, 0);
 }
 
 int
@@ -551,6 +581,15 @@ job_lost(struct rundir *rd, const struct job *j)
 		return 1;
 	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
 	    time(NULL) - j->created >= UNSUPERVISED_GRACE;
+}
+
+int
+job_adoptable(struct rundir *rd, const struct job *j)
+{
+	if (!job_state_final(j->state))
+		return job_lost(rd, j);
+	return j->ending && !job_held(j) && !(j->supervisor > 0 &&
+	    proc_starttime(j->supervisor) == j->supervisor_start);
 }
 
 /* A job read back from job.json gets the checks a delivery gets. */

@@ -6,18 +6,24 @@
  * queues, cancels and supersedes it; the run directory is rundir.h.
  *
  *	queued --> [preparing] --> running --> succeeded | failed | killed |
- *	   |           |              |        cancelled | timeout
- *	   |           |              +--(supervisor gone)--> lost --cancel-->
- *	   |           +--> failed | cancelled | superseded      cancelled
+ *	   |           |              |        cancelled | timeout | lost
+ *	   |           +--> failed | cancelled | superseded | lost
  *	   +--> cancelled | superseded | failed (its trainer cannot start)
  *
  * "preparing" is the checkout of the pushed commit (checkout.h), only with
  * a repository configured.  With backend = slurm, a job is "queued" while
  * Slurm has it pending: after its checkout (preparing --> queued) and
- * when Slurm requeues it (running --> queued).  "lost" is never written: it is how a
- * preparing or running job whose supervisor is gone (no process holds
- * its writer lock; or a queued one that is neither in the queue nor
- * started) shows.
+ * when Slurm requeues it (running --> queued).
+ *
+ * A job whose supervisor is gone (no process holds its writer lock; or a
+ * queued one that is neither in the queue nor started) shows as "lost"
+ * until a new supervisor takes it over (lifecycle_adopt): a preparing
+ * one goes back to the queue, a running one is followed to its end.
+ * "lost" is written as its end when the job cannot go on: the machine
+ * restarted under it, or its trainer's end was never recorded (its
+ * supervisor and its reaper both killed).  A job that has ended keeps
+ * "ending" in its record until the work of its end (after_success, the
+ * commit status, notify) is done, so that a new supervisor can finish it.
  *
  * Errors follow util.h.
  */
@@ -61,6 +67,14 @@ struct job {
 	unsigned long long pid_start;	/* its start time, /proc ticks */
 	pid_t		 supervisor;	/* 0: none */
 	unsigned long long supervisor_start;
+	pid_t		 reaper;	/* what waits for the trainer, or for
+					   after_success (spawn.h), 0: none */
+	unsigned long long reaper_start;
+	char		 boot_id[40];	/* the boot it started under */
+	int		 ending;	/* its end is recorded, the work of
+					   its end (after_success, commit
+					   status, notify) not all done */
+	int		 notified;	/* notify was started: never again */
 	/* Owned. */
 	char		*gpus;		/* CUDA_VISIBLE_DEVICES, or NULL */
 	int		 exit_code;	/* -1: none */
@@ -76,6 +90,8 @@ struct job {
 	char		 after_state[16];
 	int		 after_exit;	/* -1: none */
 	long		 after_duration;
+	pid_t		 after_pid;	/* while it runs, 0: not */
+	unsigned long long after_pid_start;
 	char		 after_error[256];
 	/* backend = slurm: its Slurm job, once submitted, and its nodes. */
 	long		 slurm_job_id;	/* 0: none */
@@ -180,6 +196,12 @@ const char *job_stop_requested(const struct job *j);
  * supervisor.
  */
 int	 job_lost(struct rundir *rd, const struct job *j);
+
+/*
+ * Whether a job needs a new supervisor: it is lost (above), or it has
+ * ended with the work of its end left (ending) and no supervisor has it.
+ */
+int	 job_adoptable(struct rundir *rd, const struct job *j);
 
 /*
  * A job read back from job.json gets the checks a delivery gets (filter.h:

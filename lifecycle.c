@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,7 +247,6 @@ start_slurm(struct rundir *rd, struct conf *c, struct job *j, int claim,
 {
 	struct slots none = { .n = 0 };
 
-	rundir_live(rd, j->id, 1);	/* for /metrics: cleared at its end */
 	if (supervise_start(sv, rd, j, c, &none, err, errlen) == -1) {
 		if (claim)
 			claim_release(rd, j->sha, j->config, j->id);
@@ -292,6 +292,12 @@ lifecycle_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	}
 	if (job_write(j) == -1) {
 		snprintf(err, errlen, "write %s/job.json: %s", j->dir,
+		    strerror(errno));
+		goto discard;
+	}
+	/* Live (rundir.h) until its end: what tick and /metrics look at. */
+	if (rundir_live(rd, j->id, 1) == -1) {
+		snprintf(err, errlen, "%s/.live/%s: %s", rd->path, j->id,
 		    strerror(errno));
 		goto discard;
 	}
@@ -587,17 +593,19 @@ lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id)
 	struct supervisor sv;
 	struct job j;
 	char err[512];
-	int rc = -1;
+	int rc = -1, need;
 
 	/* A look by another user (root's jobs) writes nothing. */
-	if (c->backend != BACKEND_SLURM || geteuid() != rd->uid ||
-	    job_read(rd, id, &j) == -1)
+	if (geteuid() != rd->uid || job_read(rd, id, &j) == -1)
 		return 0;
 	memset(&sv, 0, sizeof(sv));
-	if (j.slurm_job_id > 0 && j.state != NULL &&
-	    !job_state_final(j.state) && !(j.supervisor > 0 &&
-	    proc_starttime(j.supervisor) == j.supervisor_start) &&
-	    job_valid(&j, err, sizeof(err)) == 0 &&
+	if (c->backend == BACKEND_SLURM && j.slurm_job_id > 0 &&
+	    !job_state_final(j.state))
+		need = j.state != NULL && !(j.supervisor > 0 &&
+		    proc_starttime(j.supervisor) == j.supervisor_start);
+	else
+		need = job_adoptable(rd, &j);
+	if (need && job_valid(&j, err, sizeof(err)) == 0 &&
 	    trainer_prepare(&sv.t, &j, c) == 0) {
 		j.argv = sv.t.argv;
 		sv.adopt = 1;
@@ -611,6 +619,51 @@ lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id)
 	}
 	job_close(&j);
 	return rc == 0;
+}
+
+/* dir_each on .live: adopts what needs it. */
+static int
+tick_one(void *arg, const char *name)
+{
+	struct kick *k = arg;
+
+	if (job_id_valid(name) && !queue_has(k->rd, name))
+		lifecycle_adopt(k->rd, k->c, name);
+	return 0;
+}
+
+void
+lifecycle_tick(struct rundir *rd, struct conf *c, int every)
+{
+	struct kick k = { rd, c, NULL, NULL, 1, NULL, 0, NULL };
+	struct timespec now[2];
+	struct stat st;
+	int fd;
+
+	if (geteuid() != rd->uid)
+		return;		/* a look by another user writes nothing */
+	if (every > 0) {
+		if ((fd = file_open_at(rd->fd, ".tick", O_RDWR | O_CREAT, 0600,
+		    rd->uid)) == -1)
+			return;
+		/* One looker at a time, and once every few seconds. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &st) ==
+		    -1 || (st.st_size > 0 && time(NULL) - st.st_mtime <
+		    every && st.st_mtime <= time(NULL))) {
+			close(fd);
+			return;
+		}
+		clock_gettime(CLOCK_REALTIME, &now[0]);
+		now[1] = now[0];
+		if (st.st_size == 0)
+			(void)!write(fd, "\n", 1);
+		futimens(fd, now);
+		close(fd);
+	}
+	if (rd->live != -1)
+		dir_each(rd->live, tick_one, &k);
+	if (c->backend == BACKEND_LOCAL)
+		lifecycle_kick(rd, c);
 }
 
 /*

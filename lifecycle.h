@@ -76,14 +76,30 @@ void	 lifecycle_supersede(struct rundir *rd, struct conf *c,
 	    int running_too);
 
 /*
- * backend = slurm: if job id is one Slurm has and its supervisor is gone
- * (killed, or its machine rebooted), starts a new one, which asks Slurm
- * (squeue, then sacct) and records what it says before this returns;
- * then it follows the job to its end as the first would have.  Only the
- * run directory's owner does: a read-only look (jobs as root) never
- * writes.  Returns 1 if it started one, else 0.
+ * If job id's supervisor is gone, starts a new one (supervise.h), which
+ * brings the record up to date before this returns, then sees the job
+ * to its end as the first would have: on Slurm, a job Slurm has (squeue,
+ * then sacct); locally, a trainer that runs or has ended (its reaper's
+ * record); a job whose trainer never started goes back to the head of
+ * the queue; a job that has ended gets the work of its end that was
+ * left (after_success, commit status, notify), each once; a job that
+ * ran under an earlier boot of the machine ends lost.  Only the run
+ * directory's owner does: a read-only look (jobs as root) never writes.
+ * Returns 1 if it started one, else 0.
  */
 int	 lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id);
+
+/*
+ * What everything that looks does (jobs, show, the status page, a
+ * scrape, and swift-webhook tick): takes over every job whose supervisor
+ * is gone (lifecycle_adopt, for the jobs marked live: rundir.h) and
+ * kicks the queue.  With every > 0, at most once every that many seconds
+ * (run_dir/.tick, flock(2)ed and stamped by the one who does it), else
+ * now.  Only as the run directory's owner.
+ */
+void	 lifecycle_tick(struct rundir *rd, struct conf *c, int every);
+
+#define LOOK_TICK	5	/* seconds: how often a page or a scrape ticks */
 
 /*
  * With jobs waiting and no window open, makes sure one detached waiter

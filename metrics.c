@@ -53,6 +53,9 @@ struct counters {
 	uint64_t	duration[NBUCKET + 1];	/* per bucket; last: +Inf */
 	uint64_t	duration_sum;		/* seconds */
 	uint64_t	duration_count;
+	uint64_t	lost;			/* after the rest: a file
+						   written before it was
+						   added still fits */
 };
 
 static struct counters *M;	/* this process's mapping, or NULL */
@@ -185,9 +188,12 @@ metrics_job_ended(struct rundir *rd, const struct job *j)
 		return;
 	for (i = 0; i < NFINAL && strcmp(finals[i], j->state) != 0; i++)
 		;
-	if (i == NFINAL)
+	if (i < NFINAL)
+		add(&M->ended[i], 1);
+	else if (strcmp(j->state, "lost") == 0)
+		add(&M->lost, 1);
+	else
 		return;
-	add(&M->ended[i], 1);
 	if (j->started != 0 && j->finished >= j->started) {
 		d = (long)(j->finished - j->started);
 		for (i = 0; i < NBUCKET && d > buckets[i]; i++)
@@ -243,6 +249,8 @@ render_counters(FILE *f)
 		fprintf(f, "swift_webhook_jobs_finished_total{state=\"%s\"} "
 		    "%llu\n", finals[s], M ? (unsigned long long)
 		    get(&M->ended[s]) : 0ULL);
+	fprintf(f, "swift_webhook_jobs_finished_total{state=\"lost\"} %llu\n",
+	    M ? (unsigned long long)get(&M->lost) : 0ULL);
 	help(f, "swift_webhook_job_duration_seconds", "histogram",
 	    "How long the trainer of each ended job ran.");
 	for (s = 0; s <= NBUCKET; s++) {

@@ -2,7 +2,8 @@
  * prune.c: removes what the run directory no longer needs.  See prune.h.
  *
  * A job folder goes only if its job has ended (a final state in job.json,
- * so never a queued, preparing, running or lost one) longer ago than
+ * so never a queued, preparing or running one, nor one whose end's work
+ * is left: "ending") longer ago than
  * --older-than (30 days by default), and, with --state, only in one of
  * those states.  A delivery record goes when it is that old too (GitHub
  * redelivers for days, not months), a claim when the job it names is
@@ -63,13 +64,15 @@ prune_job(struct prune *p, const char *id)
 	const char *state;
 	struct job j;
 	time_t ended;
+	int ending;
 
 	if (job_read(p->rd, id, &j) == -1)
 		return;
 	state = j.state;	/* a static name: outlives job_close */
 	ended = j.finished ? j.finished : j.created;
+	ending = j.ending;	/* its end's work left: not yet */
 	job_close(&j);
-	if (state == NULL || !wanted_state(p, state) || ended == 0 ||
+	if (state == NULL || ending || !wanted_state(p, state) || ended == 0 ||
 	    ended >= p->cutoff)
 		return;
 	if (p->dry)

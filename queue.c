@@ -308,6 +308,43 @@ queue_submit(struct rundir *rd, const struct conf *c, const char *id,
 }
 
 enum queue_result
+queue_requeue(struct rundir *rd, const char *id, char *err, size_t errlen)
+{
+	struct qstate q;
+	char name[24], line[JOB_ID_MAX + 1];
+	unsigned long long seq;
+	int lock, fd, n;
+
+	if ((lock = queue_lock(rd)) == -1)
+		return lock_error(rd, err, errlen);
+	state_read(rd, lock, &q);
+	seq = q.count > 0 && q.head > 0 ? q.head - 1 : q.tail;
+	snprintf(name, sizeof(name), "%020llu", seq);
+	n = snprintf(line, sizeof(line), "%s\n", id);
+	if ((fd = openat(rd->queue, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 || write_all(fd, line, n) ==
+	    -1) {
+		snprintf(err, errlen, "%s/.queue/%s: %s", rd->path, name,
+		    strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlinkat(rd->queue, name, 0);
+		}
+		close(lock);
+		return QUEUE_ERROR;
+	}
+	close(fd);
+	if (seq == q.tail)
+		q.tail++;
+	else
+		q.head = seq;
+	q.count++;
+	state_write(lock, &q);
+	close(lock);
+	return QUEUE_OK;
+}
+
+enum queue_result
 queue_kick(struct rundir *rd, const struct conf *c, queue_start_fn start,
     void *arg, char *err, size_t errlen)
 {

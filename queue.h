@@ -62,6 +62,14 @@ enum queue_result queue_submit(struct rundir *rd, const struct conf *c,
 	    const char *id, queue_start_fn start, void *arg, char *err,
 	    size_t errlen);
 
+/*
+ * Puts job id back in the queue, first in line (behind no one: it had
+ * left the queue before the jobs now in it), or last if there is no
+ * number before the first.  Does not kick.  Reasons in err.
+ */
+enum queue_result queue_requeue(struct rundir *rd, const char *id,
+	    char *err, size_t errlen);
+
 /* Starts waiting jobs while their slots are free.  Reasons in err. */
 enum queue_result queue_kick(struct rundir *rd, const struct conf *c,
 	    queue_start_fn start, void *arg, char *err, size_t errlen);

@@ -8,8 +8,11 @@
  *	run_dir/.keys/<sha>-<cfg>	symlink to the latest job of (sha, config)
  *	run_dir/.keys.lock		flock(2)ed to re-point or give back one
  *	run_dir/.deliveries/<id>	the jobs a delivery started (JSON)
- *	run_dir/.live/<id>		a job that has not ended (backend =
- *					slurm: what /metrics counts)
+ *	run_dir/.live/<id>		a job that has not ended, or whose
+ *					end's work is left: what tick looks at
+ *					(and, backend = slurm, /metrics)
+ *	run_dir/.tick			flock(2)ed and stamped by a look
+ *					that ticks (lifecycle.h)
  *	run_dir/.queue, .slots		see queue.h
  *
  * The run directory is opened once, and everything in it is reached from

@@ -36,6 +36,37 @@ sched_now(void)
 #endif
 }
 
+const char *
+sched_boot_id(void)
+{
+	static char id[40];
+	static int read;
+	char *s;
+	size_t len, i;
+	int dfd;
+
+	if (read)
+		return id;
+	read = 1;
+#ifdef TEST_CLOCK
+	if ((s = getenv("SWIFT_WEBHOOK_TEST_BOOT_ID")) != NULL) {
+		snprintf(id, sizeof(id), "%s", s);
+		return id;
+	}
+#endif
+	if ((dfd = open("/proc/sys/kernel/random", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return id;
+	s = file_read_at(dfd, "boot_id", sizeof(id), &len, 0);
+	close(dfd);
+	for (i = 0; s != NULL && i < len && i < sizeof(id) - 1 &&
+	    (s[i] == '-' || (s[i] >= '0' && s[i] <= '9') ||
+	    (s[i] >= 'a' && s[i] <= 'f')); i++)
+		id[i] = s[i];
+	free(s);
+	return id;
+}
+
 /*
  * The configured zone for localtime_r and mktime; without one, the zone
  * the process started in (a reloaded config may have dropped timezone).

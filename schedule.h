@@ -27,6 +27,14 @@
 /* Now, as every decision about windows and days sees it. */
 time_t	 sched_now(void);
 
+/*
+ * The id of this boot of the machine (/proc/sys/kernel/random/boot_id),
+ * "" if it cannot be read: a job recorded under another one was running
+ * when the machine went down.  (With TEST_CLOCK, SWIFT_WEBHOOK_TEST_BOOT_ID
+ * stands in for it.)
+ */
+const char *sched_boot_id(void);
+
 /* Whether a job may start at t: no windows, or t is inside one. */
 int	 sched_open(const struct conf *c, time_t t);
 

@@ -322,26 +322,33 @@ copy(char *dst, size_t size, const char *s)
 	dst[strcspn(dst, "\n\r")] = '\0';
 }
 
-/* sacct's record of job id into st.  1: found, 0: none, -1: error. */
-static int
-ask_sacct(const struct conf *c, long id, struct slurm_state *st, char *err,
+int
+slurm_parse_squeue(char *out, struct slurm_state *st)
+{
+	char *f[4];
+
+	if (fields(out, f, 4) == -1 || (st->state = slurm_state_map(f[0])) ==
+	    NULL)
+		return 0;
+	copy(st->name, sizeof(st->name), f[0]);
+	if (st->state == JOB_QUEUED && strcmp(f[1], "None") != 0)
+		copy(st->reason, sizeof(st->reason), f[1]);
+	copy(st->nodes, sizeof(st->nodes), f[2]);
+	if (st->state != JOB_QUEUED)	/* else when it may start */
+		st->start = slurm_time(f[3]);
+	return 1;
+}
+
+int
+slurm_parse_sacct(char *out, struct slurm_state *st, char *err,
     size_t errlen)
 {
-	char ids[32], out[4096], *f[5], *colon;
-	char *argv[] = { "sacct", "-X", "-n", "-P", "-j", ids,
-	    "--format=State,ExitCode,NodeList,Start,End", NULL };
-	int rc;
+	char *f[5], *colon;
 
-	snprintf(ids, sizeof(ids), "%ld", id);
-	if ((rc = slurm_run(c, argv, NULL, out, sizeof(out))) != 0) {
-		snprintf(err, errlen, "sacct failed: %.300s", last_words(out));
-		return -1;
-	}
 	if (fields(out, f, 5) == -1)
 		return 0;
 	if ((st->state = slurm_state_map(f[0])) == NULL) {
-		snprintf(err, errlen, "sacct: job %ld: unknown state \"%.40s\"",
-		    id, f[0]);
+		snprintf(err, errlen, "unknown state \"%.40s\"", f[0]);
 		return -1;
 	}
 	copy(st->name, sizeof(st->name), f[0]);
@@ -357,11 +364,31 @@ ask_sacct(const struct conf *c, long id, struct slurm_state *st, char *err,
 	return 1;
 }
 
+/* sacct's record of job id into st.  1: found, 0: none, -1: error. */
+static int
+ask_sacct(const struct conf *c, long id, struct slurm_state *st, char *err,
+    size_t errlen)
+{
+	char ids[32], out[4096], why[128];
+	char *argv[] = { "sacct", "-X", "-n", "-P", "-j", ids,
+	    "--format=State,ExitCode,NodeList,Start,End", NULL };
+	int rc;
+
+	snprintf(ids, sizeof(ids), "%ld", id);
+	if ((rc = slurm_run(c, argv, NULL, out, sizeof(out))) != 0) {
+		snprintf(err, errlen, "sacct failed: %.300s", last_words(out));
+		return -1;
+	}
+	if ((rc = slurm_parse_sacct(out, st, why, sizeof(why))) == -1)
+		snprintf(err, errlen, "sacct: job %ld: %s", id, why);
+	return rc;
+}
+
 enum slurm_known
 slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
     size_t errlen)
 {
-	char ids[32], out[4096], *f[4];
+	char ids[32], out[4096];
 	char *argv[] = { "squeue", "-h", "-t", "all", "-j", ids,
 	    "--format=%T|%r|%N|%S", NULL };
 	int rc, listed = 0;
@@ -370,15 +397,8 @@ slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
 	st->exit_code = -1;
 	snprintf(ids, sizeof(ids), "%ld", id);
 	rc = slurm_run(c, argv, NULL, out, sizeof(out));
-	if (rc == 0 && fields(out, f, 4) == 0 &&
-	    (st->state = slurm_state_map(f[0])) != NULL) {
+	if (rc == 0 && slurm_parse_squeue(out, st)) {
 		listed = 1;
-		copy(st->name, sizeof(st->name), f[0]);
-		if (st->state == JOB_QUEUED && strcmp(f[1], "None") != 0)
-			copy(st->reason, sizeof(st->reason), f[1]);
-		copy(st->nodes, sizeof(st->nodes), f[2]);
-		if (st->state != JOB_QUEUED)	/* else when it may start */
-			st->start = slurm_time(f[3]);
 		if (!job_state_final(st->state))
 			return SLURM_KNOWN;
 	} else if (rc != 0 && (rc == -1 || strstr(out,

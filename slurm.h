@@ -36,6 +36,20 @@ struct slurm_state {
 const char *slurm_state_map(const char *name);
 
 /*
+ * squeue's answer (-h --format=%T|%r|%N|%S: untrusted bytes, changed
+ * here) into st.  Returns 1 if it names a state, else 0.
+ */
+int	 slurm_parse_squeue(char *out, struct slurm_state *st);
+
+/*
+ * sacct's answer (-X -n -P --format=State,ExitCode,NodeList,Start,End)
+ * into st, whose nodes stay if set.  Returns 1, 0 if it has no record,
+ * or -1 (an unknown state: err says).
+ */
+int	 slurm_parse_sacct(char *out, struct slurm_state *st, char *err,
+	    size_t errlen);
+
+/*
  * Writes j's batch script (SLURM_SCRIPT, mode 0640) to run argv: the
  * command itself on one node; with nodes > 1, one srun task per node,
  * each with NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT and

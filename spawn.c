@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -287,6 +289,125 @@ fail:
 	}
 	close(p[0]);
 	ch->pid = pid;
+	return 0;
+}
+
+/* What a reaper sends: its child's pid, then its wait status. */
+enum { REAP_STARTED = REPORT_KINDS, REAP_ENDED };
+
+/* The reaper, forked: see spawn_reaped.  Never returns. */
+static void __attribute__((noreturn))
+reaper(struct child *ch, int dirfd, const char *name, int rep)
+{
+	int keep[2] = { dirfd, rep }, status;
+	char buf[64];
+	size_t len;
+
+	prctl(PR_SET_NAME, "swh-reaper");
+	if (close_others(keep, 2) == -1 || spawn_child(ch) == -1) {
+		spawn_report(rep, REPORT_FAILED, ch->stage, errno, 0);
+		_exit(1);
+	}
+	spawn_report(rep, REAP_STARTED, 0, 0, ch->pid);
+	signal(SIGPIPE, SIG_IGN);	/* the starter may be gone */
+	if (spawn_waitpid(ch->pid, &status, 0) == -1)
+		_exit(1);
+	spawn_report(rep, REAP_ENDED, status, 0, ch->pid);
+	len = (size_t)snprintf(buf, sizeof(buf), "%d %lld\n", status,
+	    (long long)time(NULL));
+	while (file_write_at(dirfd, name, buf, len, 0640, 1) == -1 &&
+	    write_may_pass(errno))
+		sleep(1);
+	_exit(0);
+}
+
+int
+spawn_reaped(struct child *ch, int dirfd, const char *name, struct reaper *rp)
+{
+	struct spawn_report r;
+	int p[2], saved;
+	pid_t pid;
+
+	rp->pid = -1;
+	rp->fd = -1;
+	ch->stage = STAGE_FDS;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	ch->stage = STAGE_FORK;
+	if ((pid = fork()) == -1) {
+		saved = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = saved;
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		reaper(ch, dirfd, name, p[1]);
+	}
+	close(p[1]);
+	if (report_read(p[0], &r) == -1 || r.kind != REAP_STARTED) {
+		saved = r.kind == REPORT_FAILED ? r.err : ECHILD;
+		ch->stage = r.kind == REPORT_FAILED ? r.stage : STAGE_FORK;
+		close(p[0]);
+		spawn_waitpid(pid, NULL, 0);
+		errno = saved;
+		return -1;
+	}
+	ch->pid = r.pid;
+	rp->pid = pid;
+	rp->fd = p[0];
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+		log_line("reaper: O_NONBLOCK: %s", strerror(errno));
+	return 0;
+}
+
+int
+spawn_reaped_status(struct reaper *rp, int *status)
+{
+	struct spawn_report r;
+	ssize_t n;
+
+	if (rp->fd == -1)
+		return -1;
+	do
+		n = read(rp->fd, &r, sizeof(r));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	close(rp->fd);
+	rp->fd = -1;
+	if (n != sizeof(r) || r.kind != REAP_ENDED)
+		return -1;
+	*status = r.stage;
+	return 1;
+}
+
+int
+spawn_reaped_read(int dirfd, const char *name, uid_t owner, int *status,
+    time_t *when)
+{
+	char *buf, *end;
+	long long st, t;
+	size_t len;
+
+	if ((buf = file_read_at(dirfd, name, 64, &len, owner)) == NULL)
+		return -1;
+	errno = EINVAL;
+	st = strtoll(buf, &end, 10);
+	if (end == buf || *end != ' ' || st < 0 || st > 0xffff ||
+	    !(WIFEXITED((int)st) || WIFSIGNALED((int)st))) {
+		free(buf);
+		return -1;
+	}
+	t = strtoll(end + 1, &end, 10);
+	if (*end != '\n' || end[1] != '\0' || t <= 0 || t > 1LL << 40) {
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	*status = (int)st;
+	*when = (time_t)t;
 	return 0;
 }
 

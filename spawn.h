@@ -19,6 +19,7 @@
 #define SPAWN_H
 
 #include <sys/types.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -92,6 +93,41 @@ struct child {
  * failed, exec included; nothing of it is left then.
  */
 int	 spawn_child(struct child *ch);
+
+/*
+ * A child whose end outlives its starter.  spawn_reaped forks the
+ * reaper, a tiny process that keeps no descriptor of ours but 0-2, dirfd
+ * and a pipe back: it starts ch (spawn_child: a process group of its
+ * own), reports its pid or what failed, then only waits for it, sends
+ * its wait status on the pipe and writes "STATUS TIME\n" (the wait
+ * status, the end's Unix time) to file name under dirfd, whole and
+ * synced, retried every second while that fails (a full disk), and
+ * exits.  If the caller dies, the reaper still waits and writes; if the
+ * reaper dies, ch is orphaned to the nearest subreaper (the caller, if
+ * it is one).  Returns 0 with ch->pid and rp set, or -1 as spawn_child.
+ */
+struct reaper {
+	pid_t	pid;		/* the reaper: reap it as any child */
+	int	fd;		/* the pipe's read end, -1 once closed */
+};
+
+int	 spawn_reaped(struct child *ch, int dirfd, const char *name,
+	    struct reaper *rp);
+
+/*
+ * Without blocking: 1 with the child's wait status in *status once the
+ * reaper sent it, 0 if it has not yet, -1 if the reaper ended (or was
+ * killed) without sending it.  Closes the pipe once it answers 1 or -1.
+ */
+int	 spawn_reaped_status(struct reaper *rp, int *status);
+
+/*
+ * Reads a reaper's file name under dirfd (owned by owner, no link
+ * followed, bounded).  Returns 0 with *status and *when, or -1 (errno:
+ * ENOENT: not written; EINVAL: not what a reaper writes).
+ */
+int	 spawn_reaped_read(int dirfd, const char *name, uid_t owner,
+	    int *status, time_t *when);
 
 /* waitpid(2), retried on EINTR. */
 pid_t	 spawn_waitpid(pid_t pid, int *status, int flags);

@@ -25,6 +25,9 @@
 #define POLL_US		100000	/* how often the supervisor looks */
 #define TELLS		32	/* the commit status posts it keeps apart */
 #define TREE_MAX	4096	/* the job's processes it looks at */
+#define TRAINER_EXIT	"exit"		/* the trainer's reaper writes */
+#define AFTER_EXIT	"after.exit"	/* after_success's reaper writes */
+#define RETRY_S		5	/* seconds between a failed write and the next */
 #define LOCK_WAIT	10	/* seconds for the writer lock: its other
 				   holders keep it for a write */
 
@@ -49,6 +52,10 @@ struct sup {
 	pid_t		 tells[TELLS];	/* its commit status posts: not the
 					   job's processes */
 	int		 ntells;
+	pid_t		 grp;		/* the group of what runs: the
+					   trainer, or after_success */
+	struct reaper	 rp;		/* what waits for it (spawn.h) */
+	int		 recorded;	/* its end is recorded (and counted) */
 };
 
 int
@@ -69,6 +76,33 @@ record(const struct job *j)
 {
 	if (job_write(j) == -1)
 		log_line("job %s: write job.json: %s", j->id, strerror(errno));
+}
+
+/*
+ * job_write for what must be written (an end, the mark that notify ran):
+ * tried again every few seconds until it is, while the failure may pass
+ * (a full disk while a trainer wrote checkpoints; the trainer has ended,
+ * the record must say so).
+ */
+static void
+record_hard(const struct job *j)
+{
+	int tries;
+
+	for (tries = 0; job_write(j) == -1; tries++) {
+		if (!write_may_pass(errno)) {
+			log_line("job %s: write job.json: %s", j->id,
+			    strerror(errno));
+			return;
+		}
+		if (tries == 0)
+			log_line("job %s: write job.json: %s; trying again "
+			    "every %ds", j->id, strerror(errno), RETRY_S);
+		sleep(RETRY_S);
+	}
+	if (tries > 0)
+		log_line("job %s: job.json written after %d tries", j->id,
+		    tries + 1);
 }
 
 /* Answers the one who started the job, once. */
@@ -174,9 +208,42 @@ notify(const struct conf *c, const struct trainer *t, struct job *j)
 }
 
 /*
+ * Records j's end, once: ending set (the end's work is left: whoever
+ * takes over from a dead supervisor does it), synced, and counted.
+ */
+static void
+record_final(struct sup *x)
+{
+	struct job *j = x->j;
+
+	if (x->recorded)
+		return;
+	j->ending = 1;
+	record_hard(j);
+	x->recorded = 1;
+	metrics_job_ended(x->rd, j);
+	if (j->started == 0 && j->ticket[0] != '\0')
+		sched_ticket_return(x->rd, j->ticket, j->id);
+}
+
+/* notify, never twice: marked in the record before it runs. */
+static void
+notify_once(struct sup *x)
+{
+	struct job *j = x->j;
+
+	if (x->sv->t.notify_argv == NULL || j->notified)
+		return;
+	j->notified = 1;
+	record_hard(j);
+	notify(x->c, &x->sv->t, j);
+}
+
+/*
  * The end of a job: its slots freed first (whoever sees the job ended
- * finds them free), its checkout removed (unless keep_src), its record,
- * the next queued jobs started, its commit status, notify.
+ * finds them free), its end recorded, its checkout removed (unless
+ * keep_src), the next queued jobs started, its commit status, notify;
+ * then the record says its end's work is done.
  */
 static void __attribute__((noreturn))
 finish(struct sup *x, int code)
@@ -185,17 +252,22 @@ finish(struct sup *x, int code)
 	struct conf *c = x->c;
 	struct job *j = x->j;
 
+	j->reaper = 0;		/* nothing of the job runs now */
+	j->reaper_start = 0;
 	slots_vacate(x->s);
+	record_final(x);
 	if (j->has_src && !c->keep_src)
 		checkout_remove(j);
-	if (supervise_record_end(rd, j) == -1)
-		log_line("job %s: write job.json: %s", j->id, strerror(errno));
+	record_hard(j);		/* after_success's end, the checkout gone */
 	if (c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
 		x->sv->kick(rd, c);
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
 	commitstatus_post(rd, c, j->id);
-	notify(c, &x->sv->t, j);
+	notify_once(x);
+	j->ending = 0;
+	record_hard(j);
+	rundir_live(rd, j->id, 0);
 	_exit(code);
 }
 
@@ -215,9 +287,7 @@ start_failed(struct sup *x, int stage, int err)
 	if (x->rep == -1)	/* answered already: the claim is ours */
 		claim_release(x->rd, j->sha, j->config, j->id);
 	slots_vacate(x->s);	/* free before the record says failed */
-	if (j->has_src && !x->c->keep_src)
-		checkout_remove(j);
-	record(j);
+	record_final(x);
 	answer(x, REPORT_RECORDED, stage, err, 0);
 	finish(x, 1);
 }
@@ -249,6 +319,13 @@ take_job(struct sup *x, int once)
 		if (ended)
 			log_line("job %s: ended (%s) before its supervisor "
 			    "started: not run", x->j->id, now.state);
+		/* Taken for lost while this one was slow, and queued again. */
+		if (!once && now.state == JOB_QUEUED && queue_has(x->rd,
+		    x->j->id)) {
+			log_line("job %s: queued again before its supervisor "
+			    "started: not run by this one", x->j->id);
+			ended = 1;
+		}
 		job_close(&now);
 	}
 	if (!ended)
@@ -292,12 +369,6 @@ prepare(struct sup *x)
 	}
 	j->finished = time(NULL);
 	return -1;
-}
-
-static int
-stop_asked(void *arg)
-{
-	return job_stop_requested(arg) != NULL;
 }
 
 /*
@@ -372,32 +443,49 @@ ended(struct job *j, int status, const char *stopped)
 }
 
 /*
- * Reaps what came back to us; the trainer's status into *status.  Returns
- * -1 if we have no child at all (and so no trainer to wait for), else 0.
+ * Reaps what came back to us, and takes what runs's status (into
+ * *status, *done set) from its reaper, or from waitpid if its reaper was
+ * killed and it came to us.  Returns -1 if we have no child at all and
+ * no status (and so nothing to wait for), else 0.
  */
 static int
-reap(const struct job *j, int *status, int *done)
+reap(struct sup *x, int *status, int *done)
 {
-	int st;
+	int st, rc = 0;
 	pid_t r;
 
 	while ((r = spawn_waitpid(-1, &st, WNOHANG)) > 0)
-		if (r == j->pid) {
+		if (r == x->grp && !*done) {
 			*status = st;
 			*done = 1;
 		}
-	return r == -1 && errno == ECHILD ? -1 : 0;
+	if (r == -1 && errno == ECHILD)
+		rc = -1;
+	if (!*done && x->rp.fd != -1 && spawn_reaped_status(&x->rp, &st) == 1) {
+		*status = st;
+		*done = 1;
+	}
+	return rc == -1 && !*done ? -1 : 0;
 }
 
 /* The job's processes as last looked at: the supervisor's alone. */
 static pid_t tree[TREE_MAX];
 
-/* The job's processes now (not the supervisor's posts), into tree. */
+/*
+ * The job's processes now, into tree: not the supervisor's posts, nor a
+ * reaper, which waits and writes and ends once what it waits for has.
+ */
 static int
 job_tree(const struct sup *x)
 {
-	return spawn_descendants(x->tells, x->ntells < TELLS ? x->ntells :
-	    TELLS, tree, TREE_MAX);
+	int n, i, k;
+
+	n = spawn_descendants(x->tells, x->ntells < TELLS ? x->ntells : TELLS,
+	    tree, TREE_MAX);
+	for (i = k = 0; i < n; i++)
+		if (tree[i] != x->rp.pid)
+			tree[k++] = tree[i];
+	return k;
 }
 
 /*
@@ -412,10 +500,10 @@ term_job(struct sup *x)
 {
 	int i, n;
 
-	kill(-x->j->pid, SIGTERM);
+	kill(-x->grp, SIGTERM);
 	n = job_tree(x);
 	for (i = 0; i < n; i++)
-		if (getpgid(tree[i]) != x->j->pid)
+		if (getpgid(tree[i]) != x->grp)
 			kill(tree[i], SIGTERM);
 }
 
@@ -432,7 +520,7 @@ drain(struct sup *x, double since, int *status, int *done)
 	int n, kills = 0;
 
 	for (;;) {
-		reap(x->j, status, done);
+		reap(x, status, done);
 		if ((n = job_tree(x)) == 0 && *done)
 			return;
 		if (mono_now() - since >= x->c->kill_grace) {
@@ -445,7 +533,7 @@ drain(struct sup *x, double since, int *status, int *done)
 				return;
 			}
 			if (!*done)
-				kill(-x->j->pid, SIGKILL);
+				kill(-x->grp, SIGKILL);
 			spawn_signal(tree, n, SIGKILL);
 		}
 		usleep(POLL_US);
@@ -463,7 +551,7 @@ end_tree(struct sup *x, const char *what)
 	size_t len = strlen(x->j->note);
 	int n, status, done = 1;
 
-	reap(x->j, &status, &done);
+	reap(x, &status, &done);
 	if ((n = job_tree(x)) == 0)
 		return;
 	log_line("job %s: %s left %d process(es) running: SIGTERM to each",
@@ -476,70 +564,145 @@ end_tree(struct sup *x, const char *what)
 }
 
 /*
- * Waits for the trainer and every process it started, however deep and
- * whichever session it moved to (the supervisor is their subreaper), and
- * stops them (term_job, then drain) when asked to, when max_runtime has
- * passed (on the monotonic clock: a clock step ends no run) or when the
+ * Waits for what runs (x->grp, under the reaper x->rp) and every process
+ * it started, however deep and whichever session it moved to (the
+ * supervisor is their subreaper), and stops them (term_job, then drain)
+ * when asked to, when limit seconds have passed (on the monotonic clock:
+ * a clock step ends no run; 0: no limit) or, with window, when the run
  * window closes with window_stop.  A wrapper that ends first (swift's,
- * torchrun's workers still saving) does not end the wait: the job ends
- * with its last process.
+ * torchrun's workers still saving) does not end a stop's wait: it ends
+ * with the last process.  Returns the state it was stopped as, or NULL;
+ * its wait status in *status, or -1 if it cannot be known; why says
+ * what stopped it (a timeout) or why no status.
  */
-static void
-watch(struct sup *x)
+static const char *
+await_child(struct sup *x, long limit, int window, int *status, char *why,
+    size_t whylen)
 {
 	const struct conf *c = x->c;
-	struct job *j = x->j;
 	const char *stopped = NULL;
 	double start = mono_now(), now;
-	int status = 0, done = 0;
+	int done = 0;
 
+	*status = 0;
 	for (;;) {
-		if (reap(j, &status, &done) == -1 && !done) {
-			/* Cannot happen to a child of ours: say so, not guess. */
-			snprintf(j->error, sizeof(j->error), "waitpid: %s",
-			    strerror(ECHILD));
-			log_line("job %s: %s", j->id, j->error);
-			j->finished = time(NULL);
-			job_set_state(j, JOB_FAILED);
-			return;
+		if (reap(x, status, &done) == -1) {
+			/* Cannot happen to a child of ours: said, not guessed. */
+			snprintf(why, whylen, "waitpid: %s", strerror(ECHILD));
+			*status = -1;
+			return NULL;
 		}
 		if (done)
 			break;
 		now = mono_now();
-		if ((stopped = job_stop_requested(j)) == NULL &&
-		    c->max_runtime > 0 && now - start >= c->max_runtime) {
+		if ((stopped = job_stop_requested(x->j)) == NULL && limit > 0 &&
+		    now - start >= limit) {
 			stopped = JOB_TIMEOUT;
-			snprintf(j->error, sizeof(j->error), "stopped: "
-			    "max_runtime (%lds) passed", c->max_runtime);
+			snprintf(why, whylen, "stopped: max_runtime (%lds) "
+			    "passed", limit);
 		}
-		if (stopped == NULL && c->window_stop &&
+		if (stopped == NULL && window && c->window_stop &&
 		    !sched_open(c, sched_now())) {
 			stopped = JOB_TIMEOUT;
-			snprintf(j->error, sizeof(j->error), "stopped: "
-			    "the run window closed (window_stop)");
+			snprintf(why, whylen, "stopped: the run window closed "
+			    "(window_stop)");
 		}
 		if (stopped != NULL) {
 			log_line("job %s: stopping (%s): SIGTERM to every "
-			    "process of the job", j->id, stopped);
+			    "process of the job", x->j->id, stopped);
 			term_job(x);
 			/* Until the last of them is gone, not the first. */
-			drain(x, now, &status, &done);
+			drain(x, now, status, &done);
 			if (!done)	/* it outlived SIGKILL: as killed */
-				status = SIGKILL;
+				*status = SIGKILL;
 			break;
 		}
 		usleep(POLL_US);
 	}
-	spawn_kill_group(j->pid);
+	spawn_kill_group(x->grp);
+	return stopped;
+}
+
+/*
+ * The trainer, to its end (await_child): its end into j, and what it
+ * left behind stopped.
+ */
+static void
+watch(struct sup *x)
+{
+	struct job *j = x->j;
+	char why[sizeof(j->error)] = "";
+	const char *stopped;
+	int status;
+
+	x->grp = j->pid;
+	stopped = await_child(x, x->c->max_runtime, 1, &status, why,
+	    sizeof(why));
+	if (status == -1) {
+		snprintf(j->error, sizeof(j->error), "%s", why);
+		log_line("job %s: %s", j->id, j->error);
+		j->finished = time(NULL);
+		job_set_state(j, JOB_FAILED);
+		return;
+	}
+	if (why[0] != '\0')
+		snprintf(j->error, sizeof(j->error), "%s", why);
 	ended(j, status, stopped);
 	if (stopped == NULL)
 		end_tree(x, "the trainer");	/* what it left behind */
 }
 
 /*
+ * after_success's end into j (after_*): stopped (cancelled, timeout), or
+ * its wait status (-1: not known, why says why).
+ */
+static void
+after_ended(struct job *j, const char *stopped, int status, const char *why)
+{
+	j->after_pid = 0;
+	j->after_pid_start = 0;
+	j->reaper = 0;
+	j->reaper_start = 0;
+	snprintf(j->after_state, sizeof(j->after_state), "%s", stopped ==
+	    JOB_TIMEOUT ? JOB_TIMEOUT : stopped != NULL ? JOB_CANCELLED :
+	    JOB_FAILED);
+	if (stopped != NULL)
+		return;
+	if (status == -1)
+		snprintf(j->after_error, sizeof(j->after_error), "%s", why);
+	else if (WIFEXITED(status)) {
+		j->after_exit = WEXITSTATUS(status);
+		if (j->after_exit == 0)
+			snprintf(j->after_state, sizeof(j->after_state), "%s",
+			    JOB_SUCCEEDED);
+	} else
+		snprintf(j->after_error, sizeof(j->after_error),
+		    "killed by signal %d", WTERMSIG(status));
+}
+
+/* The log line of after_success's end. */
+static void
+after_said(const struct job *j)
+{
+	char how[32];
+
+	if (j->after_exit >= 0)
+		snprintf(how, sizeof(how), "exit %d", j->after_exit);
+	else
+		snprintf(how, sizeof(how), "no exit code");
+	log_line("job %s: after_success %s%s%s after %lds (%s)", j->id,
+	    j->after_state, j->after_error[0] ? ": " : "", j->after_error,
+	    j->after_duration, how);
+}
+
+/*
  * after_success, after a successful run, on the job's GPUs and in its
- * folder or checkout, bounded by max_runtime: its output goes to the log,
- * its end into j (after_*); the job's own state stays succeeded.
+ * folder or checkout, under a reaper (AFTER_EXIT: a new supervisor finds
+ * its end if this one dies), bounded by max_runtime: its output goes to
+ * the log, its end into j (after_*); the job's own state stays
+ * succeeded.  Recorded "running" (its own state and the job's) before
+ * it runs on, so it never runs
+ * twice.
  */
 static void
 after_success(struct sup *x)
@@ -548,12 +711,14 @@ after_success(struct sup *x)
 	const struct trainer *t = &x->sv->t;
 	struct job *j = x->j;
 	struct strv argv = { NULL, 0 };
-	char tail[256];
+	char why[128] = "";
 	double t0 = mono_now();
-	struct child r;
+	const char *stopped;
+	struct child ch;
 	int status;
 
-	if (c->after_success.n == 0 || j->state != JOB_SUCCEEDED)
+	if (c->after_success.n == 0 || j->state != JOB_SUCCEEDED ||
+	    j->after_state[0] != '\0')
 		return;
 	snprintf(j->after_state, sizeof(j->after_state), "%s", JOB_FAILED);
 	if (trainer_after_argv(t, j, c, &argv, j->after_error,
@@ -563,45 +728,38 @@ after_success(struct sup *x)
 		return;
 	}
 	log_line("job %s: after_success: %s", j->id, argv.v[0]);
-	memset(&r, 0, sizeof(r));
-	r.argv = argv.v;
-	r.envp = t->envp;
-	r.dir = t->cwd;
-	r.timeout = c->max_runtime;
-	r.stop = stop_asked;
-	r.arg = j;
-	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
-	case RUN_EXITED:
-		if (WIFEXITED(status)) {
-			j->after_exit = WEXITSTATUS(status);
-			if (j->after_exit == 0)
-				snprintf(j->after_state, sizeof(j->after_state),
-				    "%s", JOB_SUCCEEDED);
-		} else
-			snprintf(j->after_error, sizeof(j->after_error),
-			    "killed by signal %d", WTERMSIG(status));
-		break;
-	case RUN_TIMEOUT:
-		snprintf(j->after_state, sizeof(j->after_state), "%s",
-		    JOB_TIMEOUT);
-		break;
-	case RUN_STOPPED:
-		snprintf(j->after_state, sizeof(j->after_state), "%s",
-		    JOB_CANCELLED);
-		break;
-	case RUN_ERROR:
-		snprintf(j->after_error, sizeof(j->after_error), "%s", tail);
-		break;
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = argv.v;
+	ch.envp = t->envp;
+	ch.dir = t->cwd;
+	ch.out = -1;
+	unlinkat(j->dirfd, AFTER_EXIT, 0);
+	if (spawn_reaped(&ch, j->dirfd, AFTER_EXIT, &x->rp) == -1) {
+		snprintf(j->after_error, sizeof(j->after_error), "cannot %s "
+		    "%s: %s", spawn_stage_name(ch.stage), argv.v[0],
+		    strerror(errno));
+	} else {
+		snprintf(j->after_state, sizeof(j->after_state), "running");
+		j->after_pid = ch.pid;
+		j->after_pid_start = proc_starttime(ch.pid);
+		j->reaper = x->rp.pid;
+		j->reaper_start = proc_starttime(x->rp.pid);
+		/*
+		 * The job is running until after_success has ended (its
+		 * GPUs held, a cancel stops it); the trainer's end is in
+		 * its reaper's file for a new supervisor.
+		 */
+		j->state = JOB_RUNNING;
+		record(j);
+		j->state = JOB_SUCCEEDED;
+		x->grp = ch.pid;
+		stopped = await_child(x, c->max_runtime, 0, &status, why,
+		    sizeof(why));
+		after_ended(j, stopped, status, why);
+		end_tree(x, "after_success");	/* what it left behind */
 	}
-	end_tree(x, "after_success");	/* what it left, in other sessions */
 	j->after_duration = (long)(mono_now() - t0);
-	if (j->after_exit >= 0)
-		snprintf(tail, sizeof(tail), "exit %d", j->after_exit);
-	else
-		snprintf(tail, sizeof(tail), "no exit code");
-	log_line("job %s: after_success %s%s%s after %lds (%s)", j->id,
-	    j->after_state, j->after_error[0] ? ": " : "", j->after_error,
-	    j->after_duration, tail);
+	after_said(j);
 	strv_free(&argv);
 }
 
@@ -741,7 +899,8 @@ follow_slurm(struct sup *x)
 	long interval = 1;
 	int changed;
 
-	take_job(x, 1);
+	if (x->lock == -1)	/* else resume has taken it */
+		take_job(x, 1);
 	if (j->slurm_job_id == 0)
 		slurm_submit_job(x);
 	for (;;) {
@@ -823,6 +982,8 @@ run_local(struct sup *x)
 	int e;
 
 	take_job(x, 0);
+	snprintf(j->boot_id, sizeof(j->boot_id), "%s", sched_boot_id());
+	rundir_live(x->rd, j->id, 1);	/* tick looks there */
 	if (trainer_slots(t, j, c, x->s) == -1)
 		start_failed(x, STAGE_ENV, errno ? errno : ENOMEM);
 	if (c->repository != NULL || c->gpu_check) {
@@ -846,10 +1007,13 @@ run_local(struct sup *x)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_line("job %s: prctl(PR_SET_CHILD_SUBREAPER): %s", j->id,
 		    strerror(errno));
-	if (spawn_child(&ch) == -1)
+	unlinkat(j->dirfd, TRAINER_EXIT, 0);
+	if (spawn_reaped(&ch, j->dirfd, TRAINER_EXIT, &x->rp) == -1)
 		start_failed(x, ch.stage, errno);
 	j->pid = ch.pid;
 	j->pid_start = proc_starttime(j->pid);
+	j->reaper = x->rp.pid;
+	j->reaper_start = proc_starttime(x->rp.pid);
 	slots_own(x->s, j->pid, j->pid_start, j->id);
 	j->started = time(NULL);
 	job_set_state(j, JOB_RUNNING);
@@ -861,8 +1025,9 @@ run_local(struct sup *x)
 	if (job_write_pid(j) == -1 || job_save(j, 0) == -1) {
 		e = errno;
 		spawn_kill_group(j->pid);
-		spawn_waitpid(j->pid, NULL, 0);
+		spawn_waitpid(x->rp.pid, NULL, 0);
 		j->pid = 0;
+		j->reaper = 0;
 		start_failed(x, STAGE_PIDFILE, e);
 	}
 	log_line("job %s: started trainer %ld%s%s: %s", j->id, (long)j->pid,
@@ -871,7 +1036,275 @@ run_local(struct sup *x)
 	tell_async(x);
 	watch(x);
 	read_results(x);
-	after_success(x);
+	j->reaper = 0;
+	j->reaper_start = 0;
+	after_success(x);	/* on its slots, if it runs */
+	finish(x, 0);
+}
+
+/*
+ * What is left of process group pgid once its leader's end is known:
+ * SIGTERM (unless termed: sent already), SIGKILL once kill_grace has
+ * passed, until no member is left (at most 100 looks after that, as
+ * drain).  For a job taken over, whose orphans went to init.
+ */
+static void
+drain_group(struct sup *x, pid_t pgid, int termed)
+{
+	double since = mono_now();
+	int kills = 0;
+
+	if (pgid <= 0 || kill(-pgid, 0) == -1)
+		return;
+	if (!termed) {
+		log_line("job %s: what it left in process group %ld: SIGTERM",
+		    x->j->id, (long)pgid);
+		kill(-pgid, SIGTERM);
+	}
+	while (kill(-pgid, 0) == 0 && kills < 100) {
+		if (mono_now() - since >= x->c->kill_grace) {
+			kill(-pgid, SIGKILL);
+			kills++;
+		}
+		usleep(POLL_US);
+	}
+}
+
+/*
+ * Waits, as a new supervisor, for a process it is not the parent of: pid
+ * (started at pid_start) under a reaper that writes file (spawn.h).
+ * Its end is read from that file; while the file is not there and the
+ * reaper or pid lives, it is waited for, and stopped by its group when
+ * asked to, when limit seconds have passed since since (wall clock: the
+ * old supervisor's monotonic clock is gone; 0: no limit) or, with
+ * window, when the run window closes with window_stop: SIGTERM, SIGKILL
+ * after kill_grace.  Returns the state it was stopped as, or NULL; its
+ * wait status in *status, or -1 if neither it nor its reaper is left and
+ * the file was never written (why says so).  What it left in its group
+ * is stopped too (drain_group), if it ended under a minute ago: later,
+ * its number may be another's.
+ */
+static const char *
+await_adopted(struct sup *x, const char *file, pid_t pid,
+    unsigned long long pid_start, time_t since, long limit, int window,
+    int *status, char *why, size_t whylen)
+{
+	const struct conf *c = x->c;
+	struct job *j = x->j;
+	const char *stopped = NULL;
+	double termed = 0;
+	time_t when;
+	int alive;
+
+	for (;;) {
+		alive = (j->reaper > 0 && proc_starttime(j->reaper) ==
+		    j->reaper_start) || (pid > 0 && proc_starttime(pid) ==
+		    pid_start);
+		/* Read after the look: a reaper that wrote and left counts. */
+		if (spawn_reaped_read(j->dirfd, file, x->rd->uid, status,
+		    &when) == 0) {
+			/* Its number is not someone else's this soon. */
+			if (time(NULL) - when < 60)
+				drain_group(x, pid, termed != 0);
+			return stopped;
+		}
+		if (!alive) {
+			snprintf(why, whylen, "its end is not known: its "
+			    "supervisor and its reaper were killed before "
+			    "they recorded it");
+			*status = -1;
+			return stopped;
+		}
+		if (stopped == NULL && (stopped = job_stop_requested(j)) ==
+		    NULL && limit > 0 && since > 0 && time(NULL) - since >=
+		    limit) {
+			stopped = JOB_TIMEOUT;
+			snprintf(why, whylen, "stopped: max_runtime (%lds) "
+			    "passed", limit);
+		}
+		if (stopped == NULL && window && c->window_stop &&
+		    !sched_open(c, sched_now())) {
+			stopped = JOB_TIMEOUT;
+			snprintf(why, whylen, "stopped: the run window closed "
+			    "(window_stop)");
+		}
+		if (stopped != NULL && termed == 0) {
+			log_line("job %s: stopping (%s): SIGTERM to its "
+			    "process group", j->id, stopped);
+			kill(-pid, SIGTERM);
+			termed = mono_now();
+		} else if (stopped != NULL && mono_now() - termed >=
+		    c->kill_grace)
+			kill(-pid, SIGKILL);
+		usleep(POLL_US);
+	}
+}
+
+/*
+ * after_success for a job taken over: waited for if it was started (its
+ * reaper's file), else run.
+ */
+static void
+after_resume(struct sup *x)
+{
+	struct job *j = x->j;
+	char why[128] = "";
+	const char *stopped;
+	int status;
+
+	if (strcmp(j->after_state, "running") != 0) {
+		j->reaper = 0;
+		j->reaper_start = 0;
+		after_success(x);
+		return;
+	}
+	log_line("job %s: a new supervisor follows after_success %ld", j->id,
+	    (long)j->after_pid);
+	stopped = await_adopted(x, AFTER_EXIT, j->after_pid,
+	    j->after_pid_start, 0, 0, 0, &status, why, sizeof(why));
+	after_ended(j, stopped, status, why);
+	after_said(j);
+}
+
+/*
+ * Takes over a job whose supervisor is gone (lifecycle_adopt): its
+ * writer lock at once (else another has it: leaves it to that one), and
+ * its record as it is under the lock.  Returns only if the job needs it
+ * (not ended, or ended with its end's work left); else answers and
+ * ends.
+ */
+static void
+retake(struct sup *x)
+{
+	struct job *j = x->j, now;
+
+	if ((x->lock = job_writer_lock(j, 1)) == -1 ||
+	    job_read(x->rd, j->id, &now) == -1) {
+		answer(x, REPORT_WAITING, 0, 0, 0);
+		_exit(0);
+	}
+	if ((job_state_final(now.state) && !now.ending) ||
+	    (now.state == JOB_QUEUED && queue_has(x->rd, now.id))) {
+		job_close(&now);
+		answer(x, REPORT_ENDED, 0, 0, 0);
+		_exit(0);
+	}
+	job_close(j);
+	*j = now;
+	j->argv = x->sv->t.argv;
+	j->output_dir = x->sv->t.output_dir;
+	j->supervisor = getpid();
+	j->supervisor_start = proc_starttime(j->supervisor);
+}
+
+/*
+ * A job taken over whose trainer never started (its supervisor died in
+ * its checkout or its GPU check, or before it began): back to the head
+ * of the queue, its checkout removed; a kick starts it again.
+ */
+static void __attribute__((noreturn))
+requeue(struct sup *x)
+{
+	struct job *j = x->j;
+	char err[256];
+
+	j->has_src = 1;		/* what a checkout under way left, too */
+	checkout_remove(j);
+	j->has_src = 0;
+	j->state = JOB_QUEUED;
+	j->supervisor = 0;
+	j->supervisor_start = 0;
+	j->waiting[0] = '\0';
+	if (job_write(j) == -1 || queue_requeue(x->rd, j->id, err,
+	    sizeof(err)) != QUEUE_OK) {
+		if (errno != 0)
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+		snprintf(j->error, sizeof(j->error), "its supervisor was "
+		    "killed before the trainer started, and it could not be "
+		    "queued again: %s", err);
+		log_line("job %s: %s", j->id, j->error);
+		job_set_state(j, JOB_FAILED);
+		j->finished = time(NULL);
+		answer(x, REPORT_WAITING, 0, 0, 0);
+		finish(x, 1);
+	}
+	log_line("job %s: its supervisor was killed before the trainer "
+	    "started: queued again, first in line", j->id);
+	answer(x, REPORT_WAITING, 0, 0, 0);
+	close(x->lock);		/* its next supervisor takes it */
+	if (x->sv->kick != NULL)
+		x->sv->kick(x->rd, x->c);
+	_exit(0);
+}
+
+/*
+ * A job whose supervisor is gone, taken over (lifecycle_adopt): on
+ * Slurm, one that has ended (its end's work left) or that was never
+ * submitted; locally, any.
+ * one that ran under another boot of the machine ended lost; a trainer
+ * that still runs is waited for; one that ended, its end read from its
+ * reaper's file; a job whose trainer never started is queued again.
+ * The record says which before the answer.  Then the end's work that is
+ * left (after_success, the checkout, the kick, the commit status,
+ * notify), each once.  Never returns.
+ */
+static void __attribute__((noreturn))
+resume(struct sup *x)
+{
+	struct job *j = x->j;
+	const char *boot = sched_boot_id(), *stopped;
+	char why[sizeof(j->error)] = "";
+	int status;
+
+	retake(x);
+	if (job_state_final(j->state)) {
+		x->recorded = 1;
+		answer(x, REPORT_WAITING, 0, 0, 0);
+		log_line("job %s: a new supervisor does the work of its end",
+		    j->id);
+		if (x->c->backend == BACKEND_LOCAL)
+			after_resume(x);
+		finish(x, 0);
+	}
+	if (j->boot_id[0] != '\0' && boot[0] != '\0' &&
+	    strcmp(j->boot_id, boot) != 0) {
+		snprintf(j->error, sizeof(j->error), "the machine restarted "
+		    "while the job was %s", j->state);
+		log_line("job %s: %s", j->id, j->error);
+		j->state = JOB_LOST;
+		j->finished = time(NULL);
+		if (j->started != 0)
+			read_results(x);
+		record_final(x);
+		answer(x, REPORT_WAITING, 0, 0, 0);
+		finish(x, 1);
+	}
+	if (x->c->backend == BACKEND_SLURM) {
+		/* Not submitted yet: its checkout and submission again. */
+		log_line("job %s: a new supervisor submits it", j->id);
+		j->state = JOB_QUEUED;
+		follow_slurm(x);
+	}
+	if (j->state != JOB_RUNNING)
+		requeue(x);
+	log_line("job %s: a new supervisor follows trainer %ld", j->id,
+	    (long)j->pid);
+	record(j);
+	answer(x, REPORT_WAITING, 0, 0, 0);
+	stopped = await_adopted(x, TRAINER_EXIT, j->pid, j->pid_start,
+	    j->started, x->c->max_runtime, 1, &status, why, sizeof(why));
+	if (status == -1) {
+		snprintf(j->error, sizeof(j->error), "%s", why);
+		log_line("job %s: %s", j->id, j->error);
+		j->state = JOB_LOST;
+		j->finished = time(NULL);
+	} else {
+		if (why[0] != '\0')
+			snprintf(j->error, sizeof(j->error), "%s", why);
+		ended(j, status, stopped);
+	}
+	read_results(x);
+	after_resume(x);
 	finish(x, 0);
 }
 
@@ -889,6 +1322,9 @@ supervise(void *arg, int rep)
 	x->rep = rep;
 	x->lock = -1;
 	conf_wipe_secret(x->c);
+	if (x->sv->adopt && (x->c->backend == BACKEND_LOCAL ||
+	    job_state_final(j->state) || j->slurm_job_id == 0))
+		resume(x);
 	if (x->sv->tell_only || job_state_final(j->state)) {
 		answer(x, REPORT_STARTED, 0, 0, 0);
 		commitstatus_post(x->rd, x->c, j->id);
@@ -922,7 +1358,8 @@ int
 supervise_fork(struct supervisor *sv, struct rundir *rd, struct job *j,
     struct conf *c, struct slots *s, char *err, size_t errlen)
 {
-	struct sup x = { sv, rd, j, c, s, -1, -1, { 0 }, 0 };
+	struct sup x = { .sv = sv, .rd = rd, .j = j, .c = c, .s = s,
+	    .rep = -1, .lock = -1, .grp = -1, .rp = { -1, -1 } };
 	int keep[RUNDIR_FDS + 1 + MAX_SLOTS], n, i, logfd, rc;
 
 	memset(&sv->d, 0, sizeof(sv->d));

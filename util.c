@@ -328,6 +328,13 @@ file_write_at(int dfd, const char *name, const void *data, size_t len,
 	return 0;
 }
 
+int
+write_may_pass(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EIO || e == ENOMEM ||
+	    e == EAGAIN || e == EINTR;
+}
+
 void
 iso8601(time_t t, char buf[21])
 {

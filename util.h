@@ -56,6 +56,13 @@ char	*file_read_at(int dfd, const char *name, size_t max, size_t *len,
 	    uid_t owner);
 
 /*
+ * Whether a write that failed with errno e may succeed if tried again
+ * later: a full disk or quota, an I/O error, no memory; not a folder
+ * that is gone or a permission refused.
+ */
+int	 write_may_pass(int e);
+
+/*
  * Writes name under dfd whole or not at all: a temp file beside it (mode),
  * fsync if sync is set, rename over name.  Returns 0 or -1 (errno set).
  */

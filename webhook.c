@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "delivery.h"
+#include "lifecycle.h"
 #include "cli.h"
 #include "metrics.h"
 #include "status.h"
@@ -267,7 +268,11 @@ serve_status(struct io *io, struct conf *c, const char *method,
 	free(pg.body);
 }
 
-static void
+/*
+ * Serves one request.  Returns 1 if it was a look (the status page,
+ * /metrics), which the caller follows with look() once it has answered.
+ */
+static int
 serve(struct io *io, struct conf *c, const char *conf_err)
 {
 	const char *path = param(io, "PATH_INFO");
@@ -285,9 +290,11 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 			serve_metrics(io, c, param(io, "REQUEST_METHOD"));
 		else if (status_route(path))
 			serve_status(io, c, param(io, "REQUEST_METHOD"), path);
-		else
+		else {
 			out(io, notfound, sizeof(notfound) - 1);
-		return;
+			return 0;
+		}
+		return 1;
 	}
 	rq.method = param(io, "REQUEST_METHOD");
 	rq.content_type = param(io, "CONTENT_TYPE");
@@ -306,6 +313,25 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	metrics_delivery(c != NULL ? c->run_dir : NULL, rp.status,
 	    rp.decision);
 	reply_free(&rp);
+	return 0;
+}
+
+/*
+ * After a look has been answered: what the look saw is acted on
+ * (lifecycle_tick, at most every LOOK_TICK seconds), so that the queue
+ * never waits for a delivery.  Never on a delivery's path.
+ */
+static void
+look(struct conf *c)
+{
+	struct rundir rd;
+	char err[512];
+
+	if (c == NULL || rundir_open(&rd, c->run_dir, 0, err,
+	    sizeof(err)) == -1)
+		return;
+	lifecycle_tick(&rd, c, LOOK_TICK);
+	rundir_close(&rd);
 }
 
 /*
@@ -341,7 +367,7 @@ responder(void)
 	struct conf c;
 	struct io io = { NULL, 0 };
 	char err[1024], line[1200];
-	int ok;
+	int ok, looked;
 
 	ok = conf_load(&c, NULL, err, sizeof(err)) == 0;
 	if (!FCGX_IsCGI()) {
@@ -356,8 +382,10 @@ responder(void)
 		}
 		io.fcgi = &req;
 		while (FCGX_Accept_r(&req) >= 0) {
-			serve(&io, ok ? &c : NULL, err);
+			looked = serve(&io, ok ? &c : NULL, err);
 			FCGX_Finish_r(&req);
+			if (looked)
+				look(ok ? &c : NULL);
 		}
 	} else {
 		/*
@@ -367,7 +395,12 @@ responder(void)
 		 */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGUSR1, SIG_DFL);
-		serve(&io, ok ? &c : NULL, err);
+		if (serve(&io, ok ? &c : NULL, err)) {
+			/* The answer is complete once stdout is closed. */
+			fflush(stdout);
+			dup2(2, 1);
+			look(ok ? &c : NULL);
+		}
 	}
 	if (ok)
 		conf_free(&c);

@@ -145,7 +145,7 @@ conf bounded "/bin/sleep 60" "max_runtime = 3s"
 R=$T/runs-bounded
 deliver bounded "$T/bounded" configs/sft.yaml
 J=$(idof bounded)
-wait_for 20 bash -c "jq -e '.after_success != null' '$R/$J/job.json' > /dev/null 2>&1"
+wait_for 20 bash -c "jq -e '.after_success.state != null and .after_success.state != \"running\"' '$R/$J/job.json' > /dev/null 2>&1"
 check "after_success past max_runtime: timeout, the run still succeeded" "$(jq '{state, after_success}' "$R/$J/job.json")" \
     jq -e '.state == "succeeded" and .after_success.state == "timeout" and .after_success.duration >= 3' "$R/$J/job.json"
 

@@ -72,8 +72,11 @@ for i in $(seq 30); do printf 'model: m\nfake_sleep: 30\n' > "$WORK/configs/q$i.
 # shellcheck disable=SC2086
 deliver queue30 "$T/c2" $files
 expect queue30 503 '(.jobs | length == 26) and .jobs[0].state == "running" and ([.jobs[1:][].state] | all(. == "queued")) and (.reason | test("queue full"))'
-sups=$(ps -eo args= | grep -c "^$BIN\$")
-check "26 jobs, one supervisor: waiting jobs have no process" "$sups supervisors" test "$sups" = 1
+# The running job has its supervisor and its trainer's reaper (swh-reaper).
+sups=$(ps -eo comm=,args= | grep -c "^swift-webhook *$BIN$")
+reapers=$(ps -eo comm=,args= | grep -c "^swh-reaper *$BIN$")
+check "26 jobs, one supervisor: waiting jobs have no process" "$sups supervisors, $reapers reapers" \
+    test "$sups $reapers" = "1 1"
 "$BIN" -c "$T/c2" cancel "$(idof queue30 0)" > /dev/null
 check "cancel frees the slot to the next in line" "" \
     wait_for 10 bash -c "'$BIN' -c '$T/c2' show '$(idof queue30 1)' | jq -e '.state == \"running\"' > /dev/null"

@@ -149,7 +149,8 @@ free_port() {
 # Running the binary as a CGI program (RFC 3875): CONF is its config,
 # CGI_CONF overrides it for one call, CGI_AS runs it as another user,
 # CGI_HOME gives it a HOME, CGI_PATH its PATH, CGI_CLOCK sets the clock of
-# tests/swift-webhook-clock (seconds added to the time).
+# tests/swift-webhook-clock (seconds added to the time), and
+# SWIFT_WEBHOOK_TEST_BOOT_ID its boot id.
 # cgi NAME METHOD CTYPE EVENT DELIVERY SIG BODY [CONTENT_LENGTH]
 # "-" leaves a variable out.  Response in $T/NAME.out, log in $T/NAME.err.
 cgi() {
@@ -161,6 +162,7 @@ cgi() {
 	    HTTP_USER_AGENT=GitHub-Hookshot/test)
 	[ -n "${CGI_HOME:-}" ] && env+=(HOME="$CGI_HOME")
 	[ -n "${CGI_CLOCK:-}" ] && env+=(SWIFT_WEBHOOK_TEST_CLOCK="$CGI_CLOCK")
+	[ -n "${SWIFT_WEBHOOK_TEST_BOOT_ID:-}" ] && env+=(SWIFT_WEBHOOK_TEST_BOOT_ID="$SWIFT_WEBHOOK_TEST_BOOT_ID")
 	[ "$ctype" != - ] && env+=(CONTENT_TYPE="$ctype")
 	[ "$cl" != - ] && env+=(CONTENT_LENGTH="$cl")
 	[ "$event" != - ] && env+=(HTTP_X_GITHUB_EVENT="$event")

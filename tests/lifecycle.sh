@@ -65,14 +65,23 @@ check "cancel leaves no process of the group" "$(group_members "$CAPID")" group_
 check "cancel of an ended job fails" "" bash -c "! '$BIN' -c '$T/c1' cancel '$OK' 2>/dev/null"
 check "cancel of an unknown job fails" "" bash -c "! '$BIN' -c '$T/c1' cancel nope 2>/dev/null"
 
+# A supervisor killed: the next look (show, jobs) starts a new one, which
+# follows the trainer it did not start.
 LOPID=$(cat "$R1/$LO/pid")
-kill -9 "$(field "$R1" "$LO" supervisor)"
-check "a job whose supervisor died is lost" "$("$BIN" -c "$T/c1" show "$LO")" until_state "$T/c1" "$LO" lost 5
-check "lost shows in jobs --json" "" \
-    bash -c "'$BIN' -c '$T/c1' jobs --json | jq -e '.[] | select(.id == \"$LO\") | .state == \"lost\"'"
+LOSUP=$(field "$R1" "$LO" supervisor)
+kill -9 "$LOSUP"
+new_supervisor() {	# R id old: a live supervisor that is not old
+	"$BIN" -c "$T/c1" show "$2" > /dev/null 2>&1
+	s=$(jq -r '.supervisor // 0' "$1/$2/job.json")
+	[ "$s" != "$3" ] && [ "$s" != 0 ] && kill -0 "$s" 2>/dev/null
+}
+check "a job whose supervisor died gets a new one at the next look" "$(cat "$R1/$LO/job.json")" \
+    wait_for 5 new_supervisor "$R1" "$LO" "$LOSUP"
+check "it still runs, its trainer untouched" "$("$BIN" -c "$T/c1" show "$LO")" \
+    bash -c "test \"\$(jq -r .state '$R1/$LO/job.json')\" = running && kill -0 $LOPID"
 "$BIN" -c "$T/c1" cancel "$LO" > /dev/null 2>&1
-check "cancel of a lost job stops its trainer" "$(group_members "$LOPID")" group_gone "$LOPID"
-check "cancel of a lost job records it" "" jq -e '.state == "cancelled"' "$R1/$LO/job.json"
+check "cancel through the new supervisor stops its trainer" "$(group_members "$LOPID")" group_gone "$LOPID"
+check "and records it" "" jq -e '.state == "cancelled"' "$R1/$LO/job.json"
 
 # The supervisor dies while cancel waits for it (stopped first, so that
 # it holds its lock when cancel looks): cancel stops the job itself.
@@ -200,12 +209,13 @@ check "a queued job shows as queued" "" test "$(state "$T/c3" "$(idof q5)")" = q
 # slot stays taken while its trainer lives, and frees when that ends.
 Q1PID=$(cat "$R3/$(idof q1)/pid")
 kill -9 "$(field "$R3" "$(idof q1)" supervisor)"
-check "a running job whose supervisor died is lost" "" until_state "$T/c3" "$(idof q1)" lost 5
 sleep 1		# a while, for what must not happen
 check "its slot is not given away while its trainer runs" "$("$BIN" -c "$T/c3" jobs)" \
     test "$(state "$T/c3" "$(idof q5)")" = queued
+check "the running job is still running, under a new supervisor" "$(cat "$R3/$(idof q1)/job.json")" \
+    test "$(state "$T/c3" "$(idof q1)")" = running
 "$BIN" -c "$T/c3" cancel "$(idof q1)" > /dev/null
-check "cancel of the lost running job stops its trainer" "" group_gone "$Q1PID"
+check "cancel of the taken-over job stops its trainer" "" group_gone "$Q1PID"
 check "then the slot goes to the next job" "$("$BIN" -c "$T/c3" jobs)" \
     until_state "$T/c3" "$(idof q5)" succeeded 10
 

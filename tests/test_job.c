@@ -28,13 +28,14 @@ test_states(void)
 	static const char legal[10][11] = {
 		"0110101100",	/* queued: preparing running failed cancelled
 				   superseded */
-		"1010101100",	/* preparing: running failed cancelled
-				   superseded; queued (slurm: submitted) */
-		"1001111110",	/* running: every end; queued (slurm:
-				   requeued) */
+		"1010101101",	/* preparing: running failed cancelled
+				   superseded; queued (slurm: submitted);
+				   lost (the machine restarted) */
+		"1001111111",	/* running: every end; queued (slurm:
+				   requeued); lost */
 		"0000000000", "0000000000", "0000000000", "0000000000",
 		"0000000000", "0000000000",
-		"0000000000",	/* lost is shown, never a state to change */
+		"0000000000",	/* lost is an end */
 	};
 	char name[96];
 	struct job j;
@@ -59,7 +60,7 @@ test_states(void)
 	CHECK(job_set_state(&j, "exploded") == -1 && j.state == JOB_QUEUED,
 	    "an unknown state is refused", "state %s", j.state);
 	CHECK(job_state_final("succeeded") && job_state_final("timeout") &&
-	    !job_state_final("running") && !job_state_final("lost") &&
+	    !job_state_final("running") && job_state_final("lost") &&
 	    !job_state_final("preparing") &&
 	    !job_state_final(NULL) && !job_state_final("x"), "final states",
 	    "mismatch");
@@ -142,7 +143,8 @@ test_record(struct rundir *rd)
 		job_close(&r);
 	put(path, "{\"state\":\"lost\"}");
 	rc = job_read(rd, j.id, &r);
-	CHECK(rc == 0 && r.state == NULL, "a written \"lost\" is no state",
+	CHECK(rc == 0 && r.state == JOB_LOST && job_set_state(&r,
+	    JOB_RUNNING) == -1, "a written \"lost\" is an end",
 	    "rc=%d %s", rc, r.state ? r.state : "-");
 	if (rc == 0)
 		job_close(&r);

@@ -103,7 +103,7 @@ main(void)
 	enum queue_result r;
 	int i, fd;
 
-	PLAN(14);
+	PLAN(17);
 	if (mkdtemp(top) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/runs", top);
@@ -178,6 +178,28 @@ main(void)
 	r = queue_submit(&rd, &c, ids[0], record, NULL, err, sizeof(err));
 	CHECK(r == QUEUE_OK && nstarted == 2, "after all that, a new job starts "
 	    "at once", "%d %d", r, nstarted);
+
+	/*
+	 * A job whose supervisor died before its trainer started goes back
+	 * first in line: ahead of those that came after it.
+	 */
+	nstarted = 0;
+	slot0(1);
+	queue_submit(&rd, &c, ids[1], record, NULL, err, sizeof(err));
+	queue_submit(&rd, &c, ids[2], record, NULL, err, sizeof(err));
+	r = queue_requeue(&rd, ids[3], err, sizeof(err));
+	CHECK(r == QUEUE_OK && queue_has(&rd, ids[3]) && queue_position(&rd,
+	    ids[3]) == 0 && queue_position(&rd, ids[1]) == 1,
+	    "queue_requeue puts a job first in line", "%d %d %d %s", r,
+	    queue_position(&rd, ids[3]), queue_position(&rd, ids[1]), err);
+	slot0(0);
+	queue_kick(&rd, &c, record, NULL, err, sizeof(err));
+	CHECK(nstarted >= 1 && strcmp(started[0], ids[3]) == 0,
+	    "and it starts first", "%d started: %s", nstarted, started[0]);
+	nstarted = 0;
+	r = queue_requeue(&rd, ids[0], err, sizeof(err));
+	CHECK(r == QUEUE_OK && queue_has(&rd, ids[0]),
+	    "queue_requeue into a queue it can only end", "%d %s", r, err);
 
 	rundir_close(&rd);
 	conf_free(&c);

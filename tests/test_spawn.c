@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -431,6 +432,113 @@ test_queue(void)
 	extra = "";
 }
 
+/* Waits (5 s at most) for the reaper's status on its pipe. */
+static int
+reaped_status(struct reaper *rp, int *status)
+{
+	int i, r = 0;
+
+	for (i = 0; i < 500 && (r = spawn_reaped_status(rp, status)) == 0;
+	    i++)
+		usleep(10000);
+	return r;
+}
+
+/*
+ * The reaper: the child's status on its pipe and in a file, an exec
+ * failure said, none of our descriptors kept, its file written when its
+ * starter is gone, and its file read back strictly.
+ */
+static void
+test_reaper(void)
+{
+	char *exit7[] = { "/bin/sh", "-c", "exit 7", NULL };
+	char *nope[] = { "/nonexistent/trainer", NULL };
+	char *slow[] = { "/bin/sh", "-c", "sleep 0.5; exit 3", NULL };
+	char path[PATH_MAX], *bad[] = { "x\n", "1 2 3\n", "65536 5\n",
+	    "7 0\n", "1792 5", "" };
+	struct reaper rp;
+	struct child ch;
+	time_t when;
+	size_t i;
+	int dfd, st = -1, lock, fd, r;
+	pid_t pid;
+
+	if ((dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	snprintf(path, sizeof(path), "%s/held", top);
+	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	flock(lock, LOCK_EX);
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = exit7;
+	ch.envp = environ;
+	ch.dirfd = dfd;
+	ch.out = -1;
+	r = spawn_reaped(&ch, dfd, "exit", &rp);
+	CHECK(r == 0 && ch.pid > 0 && rp.pid > 0 && rp.pid != ch.pid,
+	    "reaper: started, the child's pid known", "r=%d %s", r,
+	    strerror(errno));
+	close(lock);	/* ours is gone: the reaper must not hold it */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0, "reaper: keeps none of our "
+	    "descriptors", "the lock is still held");
+	close(fd);
+	r = reaped_status(&rp, &st);
+	CHECK(r == 1 && WIFEXITED(st) && WEXITSTATUS(st) == 7,
+	    "reaper: the child's status on its pipe", "r=%d st=%d", r, st);
+	spawn_waitpid(rp.pid, NULL, 0);
+	st = -1;
+	r = spawn_reaped_read(dfd, "exit", geteuid(), &st, &when);
+	CHECK(r == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 7 &&
+	    labs((long)(time(NULL) - when)) < 10, "reaper: and in its file, "
+	    "with the time", "r=%d st=%d", r, st);
+
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = nope;
+	ch.envp = environ;
+	ch.dirfd = dfd;
+	ch.out = -1;
+	r = spawn_reaped(&ch, dfd, "exit-nope", &rp);
+	CHECK(r == -1 && ch.stage == STAGE_EXEC && errno == ENOENT &&
+	    waitpid(-1, NULL, WNOHANG) == -1, "reaper: an exec failure is "
+	    "said, nothing left", "r=%d stage=%d %s", r, ch.stage,
+	    strerror(errno));
+
+	/* Its starter dies at once: the reaper still writes. */
+	if ((pid = fork()) == 0) {
+		memset(&ch, 0, sizeof(ch));
+		ch.argv = slow;
+		ch.envp = environ;
+		ch.dirfd = dfd;
+		ch.out = -1;
+		_exit(spawn_reaped(&ch, dfd, "exit-orphan", &rp) == 0 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	snprintf(path, sizeof(path), "%s/exit-orphan", top);
+	for (i = 0; i < 100 && spawn_reaped_read(dfd, "exit-orphan",
+	    geteuid(), &st, &when) == -1; i++)
+		usleep(50000);
+	CHECK(i < 100 && WIFEXITED(st) && WEXITSTATUS(st) == 3,
+	    "reaper: writes its file when its starter is gone", "%s: "
+	    "nothing within 5 s", path);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "%s/exit-bad", top);
+		put(path, bad[i], 0640);
+		if (spawn_reaped_read(dfd, "exit-bad", geteuid(), &st,
+		    &when) == 0)
+			break;
+	}
+	unlink(path);
+	if (symlink("exit", path) == 0 && spawn_reaped_read(dfd, "exit-bad",
+	    geteuid(), &st, &when) == 0)
+		i = 0;
+	CHECK(i == sizeof(bad) / sizeof(bad[0]), "reaper: its file read "
+	    "strictly (garbage, a symlink refused)", "accepted \"%s\"",
+	    i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : "the symlink");
+	close(dfd);
+}
+
 /*
  * A relative command with a '/' is the trainer's, in the directory it
  * runs in (workdir): not the responder's cwd.
@@ -474,7 +582,7 @@ main(int argc, char *argv[])
 	char path[PATH_MAX];
 
 	(void)argc;
-	PLAN(50);
+	PLAN(57);
 	if (realpath(argv[0], path) == NULL || mkdtemp(top) == NULL)
 		return 1;
 	*strrchr(path, '/') = '\0';
@@ -513,6 +621,7 @@ main(int argc, char *argv[])
 	test_claims();
 	test_queue();
 	test_relative();
+	test_reaper();
 
 	/* A trainer still ending may make a file as rm goes: once more. */
 	snprintf(path, sizeof(path), "rm -rf %s 2>/dev/null || "
