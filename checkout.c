@@ -269,7 +269,7 @@ has_commit(struct git *g, const char *want)
 static int
 fetch(struct git *g, const struct job *j)
 {
-	char want[64], first[512];
+	char want[96], first[512];	/* 64 hex digits and "^{commit}" */
 
 	snprintf(want, sizeof(want), "%s^{commit}", j->sha);
 	if (has_commit(g, want))
@@ -359,14 +359,24 @@ checkout_make(struct rundir *rd, const struct conf *c, struct job *j,
 	if (git(&g, NULL, "checkout", g.gitdir, "worktree", "add", "--quiet",
 	    "--no-checkout", "--detach", src, j->sha, (char *)NULL) == -1)
 		goto out;
-	close(lock);		/* the files: no lock needed */
-	lock = -1;
+	/*
+	 * The files need no lock; submodules do: their URLs live in the
+	 * mirror's config, which every worktree shares.  Under the lock,
+	 * sync rewrites them from this commit's .gitmodules before update
+	 * uses them, so that no earlier commit's URL is fetched from.
+	 */
+	if (!c->submodules) {
+		close(lock);
+		lock = -1;
+	}
 	log_line("job %s: checking out %s into %s", j->id, j->sha, src);
 	if (git(&g, src, "checkout", "reset", "--quiet", "--hard",
 	    (char *)NULL) == -1)
 		goto out;
-	if (c->submodules && git(&g, src, "submodules", "submodule",
-	    "--quiet", "update", "--init", "--recursive", (char *)NULL) == -1)
+	if (c->submodules && (git(&g, src, "submodules", "submodule",
+	    "--quiet", "sync", "--recursive", (char *)NULL) == -1 ||
+	    git(&g, src, "submodules", "submodule", "--quiet", "update",
+	    "--init", "--recursive", (char *)NULL) == -1))
 		goto out;
 	/* What the trainer gets is what was pushed, or it does not run. */
 	if (git(&g, src, "verify", "rev-parse", "--verify", "HEAD",

@@ -194,12 +194,68 @@ since(const char *iso)
 	return t == -1 ? -1 : difftime(time(NULL), t);
 }
 
+/*
+ * What a trainer wrote (job.json, its log) made harmless for a terminal:
+ * control characters (C0 but, with keep, \n \t \r; DEL; C1) and bytes
+ * that are not UTF-8 each become '?', so that no escape sequence reaches
+ * the operator's terminal.  Cleans n bytes of s into out (room for n);
+ * without final, an incomplete UTF-8 sequence at the end is left for the
+ * next call.  Returns how many bytes of s it took; *outlen the bytes out.
+ */
+static size_t
+tty_clean(const char *s, size_t n, int keep, int final, char *out,
+    size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k = 0, len, m;
+
+	while (i < n) {
+		len = u[i] < 0x80 ? 1 : u[i] >= 0xc2 && u[i] <= 0xdf ? 2 :
+		    u[i] >= 0xe0 && u[i] <= 0xef ? 3 : u[i] >= 0xf0 &&
+		    u[i] <= 0xf4 ? 4 : 0;
+		if (len > 1 && i + len > n && !final)
+			break;		/* the rest comes with the next read */
+		for (m = 1; len > 1 && m < len && i + m < n &&
+		    (u[i + m] & 0xc0) == 0x80; m++)
+			;
+		if (len == 1 && (u[i] >= 0x20 || (keep && (u[i] == '\n' ||
+		    u[i] == '\t' || u[i] == '\r'))) && u[i] != 0x7f)
+			out[k++] = s[i];
+		else if (len > 1 && m == len && !(u[i] == 0xc2 &&
+		    u[i + 1] < 0xa0)) {
+			memcpy(out + k, s + i, len);
+			k += len;
+		} else {
+			out[k++] = '?';
+			len = len > 1 ? m : 1;	/* the bad bytes, one '?' */
+		}
+		i += len;
+	}
+	*outlen = k;
+	return i;
+}
+
+/* A table cell: s cleaned for the terminal (at most 255 bytes of it). */
+static const char *
+cell(const char *s, char buf[256])
+{
+	size_t n;
+
+	if (s == NULL)
+		return "-";
+	n = strnlen(s, 255);
+	tty_clean(s, n, 0, 1, buf, &n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 print_table(const cJSON *all)
 {
 	const cJSON *job, *pr;
 	const char *sha, *started, *state;
-	char pid[16], dur[16], ex[16], how[64], num[32];
+	char pid[16], dur[16], ex[16], how[256], num[32];
+	char c1[256], c2[256], c3[256], c4[256], c5[256], c6[256], c7[256];
 	double d, loss;
 
 	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %s\n", "ID",
@@ -239,13 +295,12 @@ print_table(const cJSON *all)
 		else
 			snprintf(how, sizeof(how), "-");
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
-		    "%s\n", json_str(job, "id"), state ? state : "?",
-		    json_num(job, "pid", -1) > 0 ||
+		    "%s\n", cell(json_str(job, "id"), c1), state ? cell(state,
+		    c2) : "?", json_num(job, "pid", -1) > 0 ||
 		    json_num(job, "slurm_job_id", -1) > 0 ? pid : "-",
-		    json_str(job, "branch") ? json_str(job, "branch") : "-",
-		    sha ? sha : "-",
-		    json_str(job, "config") ? json_str(job, "config") : "-",
-		    started ? started : "-", dur, ex, how);
+		    cell(json_str(job, "branch"), c3), cell(sha, c4),
+		    cell(json_str(job, "config"), c5), cell(started, c6), dur,
+		    ex, cell(how, c7));
 	}
 }
 
@@ -364,7 +419,9 @@ live(const char *state)
 static int
 cmd_logs(struct rundir *rd, int argc, char *argv[])
 {
-	char buf[65536];
+	char buf[65536], clean[sizeof(buf)];
+	size_t have = 0, took, out;
+	int tty = isatty(STDOUT_FILENO);
 	struct job j;
 	cJSON *job;
 	ssize_t n;
@@ -385,7 +442,7 @@ cmd_logs(struct rundir *rd, int argc, char *argv[])
 	if ((fd = job_open_file(&j, "log", O_RDONLY)) == -1) {
 		if (errno == ENOENT && j.error[0] != '\0')
 			printf("%s: job %s never started: %s\n", progname,
-			    argv[1], j.error);
+			    argv[1], cell(j.error, clean));
 		else if (errno == ENOENT && live(j.state))
 			printf("%s: job %s is %s: no log yet\n", progname,
 			    argv[1], j.state);
@@ -399,10 +456,26 @@ cmd_logs(struct rundir *rd, int argc, char *argv[])
 		return 0;
 	}
 	job_close(&j);
+	/* To a terminal, the trainer's bytes cleaned (tty_clean). */
 	for (;;) {
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			if (fwrite(buf, 1, n, stdout) != (size_t)n)
+		while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+			have += n;
+			if (!tty) {
+				if (fwrite(buf, 1, have, stdout) != have)
+					goto out;
+				have = 0;
+				continue;
+			}
+			took = tty_clean(buf, have, 1, 0, clean, &out);
+			if (fwrite(clean, 1, out, stdout) != out)
 				goto out;
+			memmove(buf, buf + took, have - took);
+			have -= took;
+		}
+		if (!follow && have > 0) {	/* a sequence cut at the end */
+			tty_clean(buf, have, 1, 1, clean, &out);
+			fwrite(clean, 1, out, stdout);
+		}
 		fflush(stdout);
 		if (!follow)
 			break;

@@ -170,53 +170,84 @@ read_token(const char *file, char *err, size_t errlen)
 	return t;
 }
 
-/* Writes s as a quoted string of curl's config format. */
+/*
+ * curl's config, built in one buffer sized once: no realloc leaves a copy
+ * of the token in freed memory (open_memstream would).
+ */
+struct cbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
 static void
-quoted(FILE *f, const char *s)
+cput(struct cbuf *b, const char *s)
 {
-	fputc('"', f);
-	for (; *s != '\0'; s++)
-		switch (*s) {
-		case '"':  fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		default:   fputc(*s, f);
-		}
-	fputc('"', f);
+	size_t n = strlen(s);
+
+	if (b->len + n < b->cap)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;	/* past cap: found at the end */
 }
 
-/* curl's config for one request: the token is in it. */
+/* s as a quoted string of curl's config format: at most 2n + 2 bytes. */
+static void
+cquoted(struct cbuf *b, const char *s)
+{
+	char e[3] = "\\";
+
+	cput(b, "\"");
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '"':  e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default:   e[0] = *s; e[1] = '\0';
+		}
+		cput(b, e);
+		e[0] = '\\';
+		e[1] = '\0';
+	}
+	cput(b, "\"");
+}
+
+/* curl's config for one request: the token is in it.  Wipe it, then free. */
 static char *
 curl_config(const struct conf *c, const char *url, const char *token,
     const char *body, size_t *len)
 {
-	char *out = NULL;
-	FILE *f;
+	struct cbuf b;
+	char num[96];
 
-	if ((f = open_memstream(&out, len)) == NULL)
+	b.cap = 1024 + 2 * (strlen(url) + strlen(body)) + strlen(token);
+	b.len = 0;
+	if ((b.p = malloc(b.cap)) == NULL)
 		return NULL;
-	fputs("url = ", f);
-	quoted(f, url);
-	fputs("\nrequest = \"POST\"\nheader = \"Authorization: Bearer ", f);
-	fputs(token, f);
-	fputs("\"\nheader = \"Accept: application/vnd.github+json\"\n"
+	cput(&b, "url = ");
+	cquoted(&b, url);
+	cput(&b, "\nrequest = \"POST\"\nheader = \"Authorization: Bearer ");
+	cput(&b, token);
+	cput(&b, "\"\nheader = \"Accept: application/vnd.github+json\"\n"
 	    "header = \"X-GitHub-Api-Version: 2022-11-28\"\n"
 	    "header = \"Content-Type: application/json\"\n"
 	    "user-agent = \"swift-webhook/" VERSION "\"\n"
-	    "data-binary = ", f);
-	quoted(f, body);
-	fprintf(f, "\nmax-time = %ld\nconnect-timeout = %ld\nsilent\n"
-	    "show-error\nproto = \"=http,https\"\nwrite-out = ", c->github_timeout,
-	    c->github_timeout);
-	quoted(f, CODE_MARK "%{http_code}\n");
-	fputc('\n', f);
-	if (fclose(f) != 0) {
-		free(out);
+	    "data-binary = ");
+	cquoted(&b, body);
+	snprintf(num, sizeof(num), "\nmax-time = %ld\nconnect-timeout = %ld\n",
+	    c->github_timeout, c->github_timeout);
+	cput(&b, num);
+	cput(&b, "silent\nshow-error\nproto = \"=http,https\"\nwrite-out = ");
+	cquoted(&b, CODE_MARK "%{http_code}\n");
+	cput(&b, "\n");
+	if (b.len >= b.cap) {	/* cannot happen: the size above bounds it */
+		OPENSSL_cleanse(b.p, b.cap);
+		free(b.p);
 		return NULL;
 	}
-	return out;
+	b.p[b.len] = '\0';
+	*len = b.len;
+	return b.p;
 }
 
 /* The first line of what the server said, printable, for the log. */
@@ -285,19 +316,6 @@ post(const struct conf *c, const struct job *j, const char *config,
 	return rc;
 }
 
-/* Whether repository is "owner/name" of the characters GitHub allows. */
-static int
-repo_valid(const char *r)
-{
-	const char *ok = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-";
-	size_t a;
-
-	if (r == NULL || (a = strspn(r, ok)) == 0 || r[a] != '/')
-		return 0;
-	return r[a + 1] != '\0' && strspn(r + a + 1, ok) == strlen(r + a + 1);
-}
-
 void
 commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 {
@@ -323,7 +341,9 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 	}
 	if (job_read(rd, id, &j) == -1)	/* as it is now, under the lock */
 		goto out;
-	if (!repo_valid(j.repository) || j.sha == NULL || j.config == NULL) {
+	/* A trainer may have rewritten them: nothing else in the URL. */
+	if (!repo_name_valid(j.repository) || !commit_id_valid(j.sha) ||
+	    j.config == NULL) {
 		log_line("job %s: commit status: no repository or sha to "
 		    "post it on", id);
 		goto out;

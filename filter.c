@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "filter.h"
 #include "util.h"
@@ -1056,6 +1057,71 @@ push_peek(const struct conf *c, const char *body, size_t len,
 	return FILTER_IGNORE;
 }
 
+int
+repo_of_url(const char *url, char out[REPO_NAME_MAX])
+{
+	const char *path, *host, *end, *name, *base, *at;
+	size_t n;
+
+	if (url == NULL)
+		return 0;
+	if ((host = strstr(url, "://")) != NULL) {
+		if (strncmp(url, "file://", 7) == 0 ||
+		    (path = strchr(host + 3, '/')) == NULL)
+			return 0;	/* a local path names no owner */
+		host += 3;
+	} else if (url[0] != '/' && (path = strchr(url, ':')) != NULL &&
+	    strchr(url, '/') > path) {
+		host = url;		/* scp-like: git@host:owner/name */
+		path++;
+	} else
+		return 0;
+	/* GitHub's: a mirror elsewhere may well be named otherwise. */
+	if ((at = memchr(host, '@', (size_t)(path - host))) != NULL)
+		host = at + 1;
+	if (strncasecmp(host, "github.com", 10) != 0 || (host[10] != ':' &&
+	    host[10] != '/'))
+		return 0;
+	base = path;
+	end = path + strlen(path);
+	while (end > path && end[-1] == '/')
+		end--;
+	if (end - path > 4 && strncmp(end - 4, ".git", 4) == 0)
+		end -= 4;
+	/* The last two words: owner/name. */
+	for (name = end; name > path && name[-1] != '/'; name--)
+		;
+	if (name == path || name == end)
+		return 0;
+	for (path = name - 1; path > base && path[-1] != '/'; path--)
+		;
+	if ((n = (size_t)(end - path)) >= REPO_NAME_MAX)
+		return 0;
+	memcpy(out, path, n);
+	out[n] = '\0';
+	return repo_name_valid(out);
+}
+
+/*
+ * Whether a push names another repository than the configured one (an
+ * organization's webhook signs them all): said in reason.  Only a
+ * repository on github.com names its owner/name; for another URL (a
+ * local path, a mirror) any is taken.
+ */
+static int
+repo_other(const struct conf *c, const char *repository,
+    char reason[FILTER_REASON_MAX])
+{
+	char mine[REPO_NAME_MAX];
+
+	if (!repo_of_url(c->repository, mine) || (repository != NULL &&
+	    strcasecmp(repository, mine) == 0))
+		return 0;
+	snprintf(reason, FILTER_REASON_MAX, "repository %.100s is not the "
+	    "configured one (%s)", repository ? repository : "(none)", mine);
+	return 1;
+}
+
 enum filter_result
 filter_push(const struct conf *c, const struct push *p,
     struct selection *sel, char reason[FILTER_REASON_MAX])
@@ -1068,6 +1134,8 @@ filter_push(const struct conf *c, const struct push *p,
 
 	memset(sel, 0, sizeof(*sel));
 	if (ref_ignored(c, p->ref, reason))
+		return FILTER_IGNORE;
+	if (repo_other(c, p->repository, reason))
 		return FILTER_IGNORE;
 	if (p->deleted) {
 		snprintf(reason, FILTER_REASON_MAX,

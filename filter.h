@@ -93,6 +93,16 @@ enum filter_result push_peek(const struct conf *c, const char *body,
 	    size_t len, char ref[PEEK_MAX], char after[PEEK_MAX],
 	    char reason[FILTER_REASON_MAX]);
 
+/*
+ * The "owner/name" a repository URL on github.com names
+ * (git@github.com:acme/x.git, https://github.com/acme/x,
+ * ssh://git@github.com/acme/x.git) into out.  Returns 1, or 0 for another
+ * host (a mirror may be named otherwise), a local path or file:// URL, or
+ * a name GitHub would not have.
+ */
+#define REPO_NAME_MAX	256
+int	 repo_of_url(const char *url, char out[REPO_NAME_MAX]);
+
 enum filter_result filter_push(const struct conf *c, const struct push *p,
 	    struct selection *sel, char reason[FILTER_REASON_MAX]);
 void	 selection_free(struct selection *sel);

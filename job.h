@@ -81,7 +81,8 @@ struct job {
 	int		 signal;	/* 0: none */
 	char		 error[512];	/* why it failed to start */
 	char		 note[256];	/* what its end left behind, or "" */
-	char		 commit[41];	/* HEAD of its checkout, "" if none */
+	char		 commit[65];	/* HEAD of its checkout (SHA-1 or
+					   SHA-256), "" if none */
 	int		 has_src;	/* its checkout (dir/src) is there */
 	char		 waiting[128];	/* why it waits ("gpu busy", "slurm:
 					   Priority"), "" if it does not */

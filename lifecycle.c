@@ -223,7 +223,11 @@ static enum job_result
 take_ticket(struct rundir *rd, struct conf *c, struct job *j, char *err,
     size_t errlen)
 {
-	switch (sched_ticket_take(rd, c, j->repository, j->id, j->ticket, err,
+	/*
+	 * Counted per configured repository, never per the name a body
+	 * gives (a signed body may give a new one each time).
+	 */
+	switch (sched_ticket_take(rd, c, c->repository, j->id, j->ticket, err,
 	    errlen)) {
 	case TICKET_OK:
 		break;

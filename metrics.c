@@ -206,18 +206,42 @@ metrics_job_ended(struct rundir *rd, const struct job *j)
 		last_success(rd, j);
 }
 
-/* A label value: \, " and newline escaped, as the text format wants. */
+/*
+ * A label value: \\, " and newline escaped, as the text format wants, and
+ * valid UTF-8 (Prometheus refuses the whole exposition otherwise): each
+ * byte that does not start or continue a well-formed sequence becomes
+ * U+FFFD.  A branch is the pusher's, a config the trainer's record.
+ */
 static void
 label(FILE *f, const char *name, const char *v)
 {
+	const unsigned char *u = (const unsigned char *)v;
+	size_t i = 0, len, m;
+
 	fprintf(f, "%s=\"", name);
-	for (; v != NULL && *v != '\0'; v++) {
-		if (*v == '\\' || *v == '"')
+	while (u != NULL && u[i] != '\0') {
+		len = u[i] < 0x80 ? 1 : u[i] >= 0xc2 && u[i] <= 0xdf ? 2 :
+		    u[i] >= 0xe0 && u[i] <= 0xef ? 3 : u[i] >= 0xf0 &&
+		    u[i] <= 0xf4 ? 4 : 0;
+		for (m = 1; len > 1 && m < len && (u[i + m] & 0xc0) == 0x80;
+		    m++)
+			;
+		/* No overlong or surrogate forms either. */
+		if (len == 0 || m < len || (len == 3 && ((u[i] == 0xe0 &&
+		    u[i + 1] < 0xa0) || (u[i] == 0xed && u[i + 1] >= 0xa0))) ||
+		    (len == 4 && ((u[i] == 0xf0 && u[i + 1] < 0x90) ||
+		    (u[i] == 0xf4 && u[i + 1] >= 0x90)))) {
+			fputs("\xef\xbf\xbd", f);
+			i += len > 1 ? m : 1;
+			continue;
+		}
+		if (u[i] == '\\' || u[i] == '"')
 			fputc('\\', f);
-		if (*v == '\n')
+		if (u[i] == '\n')
 			fputs("\\n", f);
 		else
-			fputc(*v, f);
+			fwrite(u + i, 1, len, f);
+		i += len;
 	}
 	fputc('"', f);
 }

@@ -225,8 +225,9 @@ sched_ticket_take(struct rundir *rd, const struct conf *c,
 		}
 	}
 	close(dfd);
-	snprintf(err, errlen, "max_runs_per_day (%ld) reached for %s on %s",
-	    c->max_runs_per_day, repository ? repository : "-", day);
+	snprintf(err, errlen, "max_runs_per_day (%ld) reached%s%s on %s",
+	    c->max_runs_per_day, repository ? " for " : "", repository ?
+	    repository : "", day);
 	return TICKET_NONE;
 }
 

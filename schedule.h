@@ -50,7 +50,8 @@ void	 sched_format(const struct conf *c, time_t t, char buf[32]);
 enum ticket_result { TICKET_OK, TICKET_NONE, TICKET_ERROR };
 
 /*
- * Takes one of today's max_runs_per_day runs of repository for job id;
+ * Takes one of today's max_runs_per_day runs of repository (the
+ * configured one; NULL: the configuration's only budget) for job id;
  * its name ("DAY/HASH-N") goes to name.  TICKET_NONE: all are taken.
  * TICKET_OK with name "" when there is no limit.
  */

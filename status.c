@@ -277,19 +277,19 @@ row(FILE *f, const struct job *j, const cJSON *o)
 		fputs("</a>", f);
 	}
 	fputs("</td><td>", f);
-	if (sha != NULL && strspn(sha, "0123456789abcdef") == 40) {
+	if (commit_id_valid(sha)) {
 		if (web_url(json_str(o, "repository_url"))) {
 			fputs("<a href=\"", f);
 			html(f, json_str(o, "repository_url"));
 			fprintf(f, "/commit/%s\">", sha);
-		} else if (repo != NULL && *repo != '\0') {
+		} else if (repo_name_valid(repo)) {
 			fputs("<a href=\"https://github.com/", f);
 			html(f, repo);
 			fprintf(f, "/commit/%s\">", sha);
 		}
 		fprintf(f, "<code>%.7s</code>", sha);
 		if (web_url(json_str(o, "repository_url")) ||
-		    (repo != NULL && *repo != '\0'))
+		    repo_name_valid(repo))
 			fputs("</a>", f);
 	}
 	fputs("</td><td>", f);
@@ -558,21 +558,28 @@ log_tail(FILE *f, int dirfd, int lines)
 	free(buf);
 }
 
-/* The log as it is, its last LOG_TAIL bytes. */
+/*
+ * The log's last LOG_TAIL bytes as of now: what a trainer writes while it
+ * is read is not waited for (a log that keeps growing would hold the
+ * answer, and its size, without end).
+ */
 static void
 log_all(FILE *f, int dirfd)
 {
 	struct stat st;
 	char buf[65536];
-	off_t off;
+	off_t off, end;
 	ssize_t n;
 	int fd;
 
 	if ((fd = file_open_at(dirfd, "log", O_RDONLY, 0, ANY_OWNER)) == -1)
 		return;
 	if (fstat(fd, &st) == 0) {
-		off = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
-		while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		end = st.st_size;
+		off = end > LOG_TAIL ? end - LOG_TAIL : 0;
+		while (off < end && (n = pread(fd, buf, end - off <
+		    (off_t)sizeof(buf) ? (size_t)(end - off) : sizeof(buf),
+		    off)) > 0) {
 			fwrite(buf, 1, n, f);
 			off += n;
 		}

@@ -240,9 +240,9 @@ notify_once(struct sup *x)
 }
 
 /*
- * The end of a job: its slots freed first (whoever sees the job ended
- * finds them free), its end recorded, its checkout removed (unless
- * keep_src), the next queued jobs started, its commit status, notify;
+ * The end of a job: its slots freed and its checkout removed (unless
+ * keep_src) first (whoever sees the job ended finds them so), its end
+ * recorded, the next queued jobs started, its commit status, notify;
  * then the record says its end's work is done.
  */
 static void __attribute__((noreturn))
@@ -255,9 +255,9 @@ finish(struct sup *x, int code)
 	j->reaper = 0;		/* nothing of the job runs now */
 	j->reaper_start = 0;
 	slots_vacate(x->s);
-	record_final(x);
 	if (j->has_src && !c->keep_src)
-		checkout_remove(j);
+		checkout_remove(j);	/* gone once the end is recorded */
+	record_final(x);
 	record_hard(j);		/* after_success's end, the checkout gone */
 	if (c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
 		x->sv->kick(rd, c);
@@ -926,6 +926,7 @@ follow_slurm(struct sup *x)
 				unknown = 0;
 				changed = slurm_apply(j, &st, stopped);
 				/* Recorded before the answer: jobs reads it. */
+				j->ending = job_state_final(j->state);
 				if (changed) {
 					interval = 1;
 					job_save(j, job_state_final(j->state));
@@ -1240,10 +1241,11 @@ requeue(struct sup *x)
 /*
  * A job whose supervisor is gone, taken over (lifecycle_adopt): on
  * Slurm, one that has ended (its end's work left) or that was never
- * submitted; locally, any.
- * one that ran under another boot of the machine ended lost; a trainer
- * that still runs is waited for; one that ended, its end read from its
- * reaper's file; a job whose trainer never started is queued again.
+ * submitted; locally, any.  A trainer that ran under another boot of the
+ * machine ended lost with it; one that still runs is waited for; one
+ * that ended, its end read from its reaper's file; a job whose trainer
+ * never started (its checkout cut short, even by a reboot) is queued
+ * again.
  * The record says which before the answer.  Then the end's work that is
  * left (after_success, the checkout, the kick, the commit status,
  * notify), each once.  Never returns.
@@ -1254,9 +1256,13 @@ resume(struct sup *x)
 	struct job *j = x->j;
 	const char *boot = sched_boot_id(), *stopped;
 	char why[sizeof(j->error)] = "";
+	time_t when;
 	int status;
 
 	retake(x);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_line("job %s: prctl(PR_SET_CHILD_SUBREAPER): %s", j->id,
+		    strerror(errno));
 	if (job_state_final(j->state)) {
 		x->recorded = 1;
 		answer(x, REPORT_WAITING, 0, 0, 0);
@@ -1266,8 +1272,14 @@ resume(struct sup *x)
 			after_resume(x);
 		finish(x, 0);
 	}
-	if (j->boot_id[0] != '\0' && boot[0] != '\0' &&
-	    strcmp(j->boot_id, boot) != 0) {
+	/*
+	 * Its trainer ran under another boot and its end was not written
+	 * before the machine went down: gone with it.
+	 */
+	if (j->state == JOB_RUNNING && j->boot_id[0] != '\0' &&
+	    boot[0] != '\0' && strcmp(j->boot_id, boot) != 0 &&
+	    spawn_reaped_read(j->dirfd, TRAINER_EXIT, x->rd->uid, &status,
+	    &when) == -1) {
 		snprintf(j->error, sizeof(j->error), "the machine restarted "
 		    "while the job was %s", j->state);
 		log_line("job %s: %s", j->id, j->error);

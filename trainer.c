@@ -3,6 +3,7 @@
  * after_success's.  See trainer.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,12 +263,85 @@ oom:
 	return -1;
 }
 
+/* Whether after_success names checkpoint placeholder ph. */
+static int
+used(const struct conf *c, size_t ph)
+{
+	static const char *const names[] = { "{last_checkpoint}",
+	    "{best_checkpoint}", "{checkpoint}" };
+	size_t i;
+
+	for (i = 0; i < c->after_success.n; i++)
+		if (strstr(c->after_success.v[i], names[ph -
+		    PH_LAST_CHECKPOINT]) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether checkpoint ck (from logging.jsonl: the trainer's words) names a
+ * folder inside out, the job's output_dir: an absolute path (or one
+ * relative to cwd) that lies under out once read word by word, with no
+ * "." or ".." and no symbolic link on the way (each step opened with
+ * O_NOFOLLOW), that exists, and that cannot be taken for an option.
+ * Returns 0, or -1 with the reason in why.
+ */
+static int
+checkpoint_inside(const char *ck, const char *cwd, const char *out,
+    char *why, size_t whylen)
+{
+	char path[PATH_MAX], *p, *word, *save;
+	size_t n = strlen(out);
+	int fd, next;
+
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	if (ck[0] == '-' || (ck[0] == '/' ? snprintf(path, sizeof(path), "%s",
+	    ck) : snprintf(path, sizeof(path), "%s/%s", cwd, ck)) >=
+	    (int)sizeof(path)) {
+		snprintf(why, whylen, "\"%.200s\" is not a path", ck);
+		return -1;
+	}
+	if (strncmp(path, out, n) != 0 || path[n] != '/') {
+		snprintf(why, whylen, "\"%.200s\" is not inside output_dir "
+		    "%.200s", ck, out);
+		return -1;
+	}
+	if ((fd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(why, whylen, "output_dir %.200s: %s", out,
+		    strerror(errno));
+		return -1;
+	}
+	for (word = strtok_r(path + n + 1, "/", &save), p = word; word != NULL;
+	    word = strtok_r(NULL, "/", &save)) {
+		if (strcmp(word, ".") == 0 || strcmp(word, "..") == 0 ||
+		    (next = openat(fd, word, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			snprintf(why, whylen, "\"%.200s\" is not a folder "
+			    "inside output_dir %.200s (%s)", ck, out,
+			    word[0] == '.' ? "\".\" or \"..\"" : errno == ELOOP ||
+			    errno == ENOTDIR ? "a symbolic link or a file on "
+			    "the way" : strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		fd = next;
+	}
+	close(fd);
+	if (p == NULL) {
+		snprintf(why, whylen, "\"%.200s\" is output_dir itself", ck);
+		return -1;
+	}
+	return 0;
+}
+
 int
 trainer_after_argv(const struct trainer *t, const struct job *j,
     const struct conf *c, struct strv *argv, char *err, size_t errlen)
 {
 	const char *val[PH__COUNT], *missing = NULL, *hint = "";
-	char short_sha[8];
+	char short_sha[8], why[600];
 	size_t i;
 
 	values(val, j, t->cwd, t->output_dir, short_sha);
@@ -288,6 +362,15 @@ trainer_after_argv(const struct trainer *t, const struct job *j,
 		    t->output_dir, hint);
 		return -1;
 	}
+	/* The trainer wrote them: a folder of its output, nothing else. */
+	for (i = PH_LAST_CHECKPOINT; i <= PH_CHECKPOINT; i++)
+		if (val[i][0] != '\0' && used(c, i) && checkpoint_inside(val[i],
+		    t->cwd, t->output_dir, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", i == PH_LAST_CHECKPOINT ?
+			    "last_model_checkpoint" : i == PH_BEST_CHECKPOINT ?
+			    "best_model_checkpoint" : "checkpoint", why);
+			return -1;
+		}
 	if (strv_expand(argv, &c->after_success, val) == -1) {
 		snprintf(err, errlen, "out of memory");
 		strv_free(argv);

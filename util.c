@@ -329,6 +329,31 @@ file_write_at(int dfd, const char *name, const void *data, size_t len,
 }
 
 int
+repo_name_valid(const char *s)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+	    "rstuvwxyz0123456789-._";
+	size_t a;
+
+	if (s == NULL || (a = strspn(s, ok)) == 0 || s[a] != '/' || s[0] == '.')
+		return 0;
+	s += a + 1;
+	return *s != '\0' && strspn(s, ok) == strlen(s) && strcmp(s, ".") != 0 &&
+	    strcmp(s, "..") != 0;
+}
+
+int
+commit_id_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strspn(s, "0123456789abcdef");
+	return s[n] == '\0' && (n == 40 || n == 64);
+}
+
+int
 write_may_pass(int e)
 {
 	return e == ENOSPC || e == EDQUOT || e == EIO || e == ENOMEM ||

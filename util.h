@@ -56,6 +56,16 @@ char	*file_read_at(int dfd, const char *name, size_t max, size_t *len,
 	    uid_t owner);
 
 /*
+ * Whether s is a repository's "owner/name" as GitHub spells one: letters,
+ * digits, - _ . in each, an owner that does not start with '.', a name
+ * that is not "." or "..": nothing a URL path would read otherwise.
+ */
+int	 repo_name_valid(const char *s);
+
+/* Whether s is a commit id: exactly 40 (SHA-1) or 64 (SHA-256) hex digits, lower case. */
+int	 commit_id_valid(const char *s);
+
+/*
  * Whether a write that failed with errno e may succeed if tried again
  * later: a full disk or quota, an I/O error, no memory; not a folder
  * that is gone or a permission refused.

@@ -254,7 +254,8 @@ serve_status(struct io *io, struct conf *c, const char *method,
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
 	    "Content-Type: %s\r\nCache-Control: no-store\r\n"
 	    "Content-Security-Policy: default-src 'none'; "
-	    "style-src 'unsafe-inline'; img-src 'self' data:\r\n"
+	    "style-src 'unsafe-inline'; img-src 'self' data:; "
+	    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'\r\n"
 	    "X-Content-Type-Options: nosniff\r\n%s\r\n", pg.status,
 	    http_reason(pg.status), pg.body != NULL ? pg.type : "text/plain",
 	    pg.status == 405 ? "Allow: GET, HEAD\r\n" : "");

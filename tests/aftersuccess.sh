@@ -6,7 +6,7 @@
 # README's example, {checkpoint} with --exist_ok true, against a run with
 # ms-swift's defaults (no eval: no best checkpoint).
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 28
 mktestdir aftersuccess
 
 WORK=$T/work
@@ -125,6 +125,34 @@ J=$(idof nockpt)
 until_state "$T/nockpt" "$J" succeeded
 check "no checkpoint: failed with the reason, not run" "$(jq .after_success "$R/$J/job.json")" \
     jq -e '.after_success.state == "failed" and .after_success.exit_code == null and (.after_success.error | test("no last_model_checkpoint in .*/logging.jsonl"))' "$R/$J/job.json"
+
+# --- a checkpoint that is not a folder of the output: said, not run ---------------------
+# The trainer writes logging.jsonl itself: a checkpoint that is an option,
+# one outside output_dir, one with "..", one through a symlink out of it.
+cat > "$T/liar.sh" <<'EOF'
+#!/bin/sh
+mkdir -p "$JOB_OUTPUT_DIR/ok"
+ln -s /etc "$JOB_OUTPUT_DIR/ok/link"
+case "$1" in
+opt) c='--merge_lora=true' ;;
+out) c=/etc ;;
+dots) c="$JOB_OUTPUT_DIR/ok/../../" ;;
+*) c="$JOB_OUTPUT_DIR/ok/link" ;;
+esac
+printf '{"last_model_checkpoint": "%s", "global_step": 1}\n' "$c" > "$JOB_OUTPUT_DIR/logging.jsonl"
+EOF
+chmod 755 "$T/liar.sh"
+printf '#!/bin/sh\necho "$*" >> %s/after-ran.log\n' "$T" > "$T/after-ran.sh"
+chmod 755 "$T/after-ran.sh"
+for how in opt out dots link; do
+	COMMAND="$T/liar.sh $how" conf "liar$how" "$T/after-ran.sh {last_checkpoint}"
+	deliver "liar$how" "$T/liar$how" configs/sft.yaml
+	J=$(idof "liar$how")
+	until_state "$T/liar$how" "$J" succeeded
+	check "a checkpoint the trainer made up ($how): after_success not run, the job says why" \
+	    "$(jq -c .after_success "$T/runs-liar$how/$J/job.json"; cat "$T/after-ran.log" 2>/dev/null)" \
+	    bash -c "jq -e '.after_success.state == \"failed\" and (.after_success.error | test(\"last_model_checkpoint: .*(not a path|not inside output_dir|not a folder inside)\"))' '$T/runs-liar$how/$J/job.json' > /dev/null && [ ! -e '$T/after-ran.log' ]"
+done
 
 # --- cancelled during after_success ------------------------------------------------------
 conf slow "/bin/sleep 60"

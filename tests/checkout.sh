@@ -4,7 +4,7 @@
 # real shas and file lists.  Also the deploy key through a real sshd on
 # 127.0.0.1, progress and results from logging.jsonl, and prune.
 . "$(dirname "$0")/lib.sh"
-plan 71
+plan 72
 mktestdir checkout
 # The servers this file starts go with it, however it ends.
 stop_servers() {
@@ -259,6 +259,24 @@ check "keep_src: the checkout stays, at the sha" "$(ls -la "$R4/$K")" \
 check "keep_src: job.json names it" "" jq -e --arg s "$R4/$K/src" '.src == $s' "$R4/$K/job.json"
 check "submodules = yes: the submodule is checked out" "$(ls -R "$R4/$K/src/vendor" 2>&1)" \
     grep -qx lib "$R4/$K/src/vendor/lib/lib.txt"
+# A later commit moves the submodule to another repository: its job
+# fetches from there, not from the URL the first one left in the
+# mirror's shared config.
+SUB2=$T/sub2.git
+git init -q --bare -b main "$SUB2"
+git clone -q "$SUB2" "$T/sub2dev" 2>/dev/null
+printf 'lib2\n' > "$T/sub2dev/lib2.txt"
+git -C "$T/sub2dev" add -A && git -C "$T/sub2dev" commit -q -m lib2 && git -C "$T/sub2dev" push -q origin main
+g config -f .gitmodules submodule.vendor/lib.url "$SUB2"
+git -C "$DEV/vendor/lib" -c protocol.file.allow=always fetch -q "$SUB2" main
+git -C "$DEV/vendor/lib" checkout -q FETCH_HEAD
+printf 'print("with lib2")\n' > "$DEV/train.py"
+g add -A
+g commit -q -m "the submodule moves"
+CGI_HOME=$T/home gpush moved "$T/c4"
+M=$(idof moved)
+check "a commit that moves a submodule is checked out from its new URL" "$(cat "$R4/$M/log" 2>/dev/null)" \
+    bash -c "until_state() { for _ in \$(seq 300); do [ \"\$('$BIN' -c '$T/c4' show '$M' | jq -r .state)\" = succeeded ] && return 0; sleep 0.1; done; return 1; }; until_state && grep -qx lib2 '$R4/$M/src/vendor/lib/lib2.txt'"
 
 # --- progress while it trains -----------------------------------------------
 R5=$T/runs5

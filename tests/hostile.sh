@@ -4,7 +4,7 @@
 # try, through the binary as a CGI program.  Nothing may be started
 # outside the rules, written outside the run directory, or hang.
 . "$(dirname "$0")/lib.sh"
-plan 48
+plan 52
 mktestdir hostile
 
 WORK=$T/work
@@ -309,3 +309,51 @@ sed -i -e "s|$T/chk/ro|$T/chk/runs|" -e "s|$T/chk/nowork|$T/chk/work|" "$T/chk/c
 echo "command = $T/chk/fake-swift sft {config}" >> "$T/chk/conf"
 "$BIN" -c "$T/chk/conf" check > "$T/chk.out" 2>&1
 check "check as www-data: ok when all is right" "$(cat "$T/chk.out")" grep -q ': ok (as www-data)' "$T/chk.out"
+
+# Root at the console runs nothing a trainer planted: a job.json with a
+# dead supervisor, a Slurm id of its choosing and a stop request; root's
+# jobs, show and tick start no supervisor, run no Slurm command and leave
+# no file of root's in the run directory.
+R9=$T/runs9
+PJ=20261130T000000.000Z-abcdef0-plant
+mkdir -p "$R9/$PJ" "$R9/.live" "$T/slurmbin"
+jq -n --arg sha "$(sha 77)" '{id: "x", state: "running", delivery: "d", event: "push",
+    repository: "acme/train", ref: "refs/heads/main", branch: "main", sha: $sha,
+    config: "configs/sft.yaml", created: "2026-11-30T00:00:00Z", started: "2026-11-30T00:00:01Z",
+    supervisor: 999999, supervisor_start: 1, slurm_job_id: 4242}' > "$R9/$PJ/job.json"
+printf 'cancelled' > "$R9/$PJ/stop"
+touch "$R9/.live/$PJ"
+for t in squeue sacct scancel sbatch scontrol; do
+	printf '#!/bin/sh\necho "%s $*" >> %s/slurm-calls\n' "$t" "$T" > "$T/slurmbin/$t"
+	chmod 755 "$T/slurmbin/$t"
+done
+chown -R nobody:nogroup "$R9"
+chmod 750 "$R9"
+writeconf "$T/c9" "$R9" - "backend = slurm"
+for cmd in jobs "show $PJ" tick; do
+	# shellcheck disable=SC2086
+	PATH=$T/slurmbin:$PATH "$BIN" -c "$T/c9" $cmd > /dev/null 2>&1
+done
+check "as root, jobs, show and tick run no Slurm command for a planted job" "$(cat "$T/slurm-calls" 2>/dev/null)" \
+    test ! -e "$T/slurm-calls"
+check "and leave no file of root's in the run directory" "$(find "$R9" -uid 0)" \
+    test -z "$(find "$R9" -uid 0)"
+
+# What a trainer writes into job.json reaches no terminal raw: ESC, BEL
+# and bytes that are no UTF-8 are shown as '?' by jobs (show prints JSON,
+# which escapes them).
+R10=$T/runs10
+mkdir -p "$R10"
+writeconf "$T/c10" "$R10" "$WORK"
+deliver esc "$T/c10" train.py
+E=$(idof esc)
+wait_for 10 jq -e '.finished != null' "$R10/$E/job.json" > /dev/null
+printf '%s' "$(jq -c '.branch = "x\u001b]0;pwned\u0007\u001b[2J" | .config = "c\u009b31m"' "$R10/$E/job.json")" > "$R10/$E/job.json.new"
+mv "$R10/$E/job.json.new" "$R10/$E/job.json"
+printf 'log line\n\033]52;c;cHduZWQ=\007\n' >> "$R10/$E/log"
+"$BIN" -c "$T/c10" jobs > "$T/esc.txt" 2>&1
+check "jobs prints no control character from job.json" "$(od -c "$T/esc.txt" | grep -E '033|007|233' | head -3)" \
+    bash -c "grep -q '$E' '$T/esc.txt' && ! grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' '$T/esc.txt'"
+script -qc "'$BIN' -c '$T/c10' logs '$E'" /dev/null > "$T/esclog.txt" 2>&1
+check "logs to a terminal shows the log's escapes as '?'" "$(od -c "$T/esclog.txt" | grep 033 | head -2)" \
+    bash -c "grep -q 'log line' '$T/esclog.txt' && ! grep -qP '\x1b|\x07' '$T/esclog.txt'"

@@ -4,7 +4,7 @@
 # jobs' histogram, the running job's progress and loss, the last success
 # per branch, label escaping, and the cost of a scrape over 10,000 jobs.
 . "$(dirname "$0")/lib.sh"
-plan 32
+plan 33
 mktestdir metrics
 
 WORK=$T/work
@@ -97,6 +97,16 @@ check "the running job's progress, labelled job, branch, config" "$(grep progres
     grep -Eq "^swift_webhook_job_progress_ratio\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} 0\.[0-9]+$" "$T/m.txt"
 check "and its last loss" "$(grep job_loss "$T/m.txt")" \
     grep -Eq "^swift_webhook_job_loss\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} [0-9.]+$" "$T/m.txt"
+# The trainer rewrites its branch with bytes that are no UTF-8: the
+# exposition stays valid (U+FFFD for them), every metric still there.
+cp "$R/$H2/job.json" "$T/h2.json"
+python3 -c "import re, sys; d=open(sys.argv[1],'rb').read(); d=re.sub(rb'\"branch\":\\s*\"main\"', b'\"branch\": \"ma\\xff\\xc3(in\"', d); open(sys.argv[2],'wb').write(d)" "$T/h2.json" "$R/$H2/job.json.new"
+mv "$R/$H2/job.json.new" "$R/$H2/job.json"
+scrape "$T/c"
+check "a label of bytes that are no UTF-8: promtool still accepts the scrape" "$(grep -a "$H2" "$T/m.txt" | cat -v; promtool check metrics < "$T/m.txt" 2>&1 | head -3)" \
+    bash -c "grep -qaF \"branch=\\\"ma\$(printf '\\357\\277\\275\\357\\277\\275')(in\\\"\" '$T/m.txt' && promtool check metrics < '$T/m.txt'"
+cp "$T/h2.json" "$R/$H2/job.json"
+scrape "$T/c"
 check "the run-duration histogram: four ran, counted" "$(grep duration "$T/m.txt")" \
     bash -c "[ '$(value swift_webhook_job_duration_seconds_count)' -ge 4 ] && [ '$(value 'swift_webhook_job_duration_seconds_bucket{le="+Inf"}')' = '$(value swift_webhook_job_duration_seconds_count)' ]"
 OKEND=$(jq -r .finished "$R/$(idof ok)/job.json")

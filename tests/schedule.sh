@@ -6,7 +6,7 @@
 # set with tests/swift-webhook-clock, the same program with a clock the
 # tests can move (SWIFT_WEBHOOK_TEST_CLOCK seconds ahead).
 . "$(dirname "$0")/lib.sh"
-plan 52
+plan 53
 mktestdir schedule
 BIN=$TOP/tests/swift-webhook-clock
 
@@ -152,8 +152,13 @@ check "two runs taken today, each a file naming its job" "$(ls -l "$R/.runs/2026
 check "job.json names its run" "$(cat "$R/$B2/job.json")" \
     jq -e '.run_ticket | test("^2026-11-30/[0-9a-f]{12}-2$")' "$R/$B2/job.json"
 deliver b3 "$T/c5" configs/quick.yaml
-expect b3 200 '.status == "ignored" and .reason == "max_runs_per_day (2) reached for acme/train on 2026-11-30"'
+expect b3 200 '.status == "ignored" and .reason == "max_runs_per_day (2) reached on 2026-11-30"'
 check "past the limit: no job made" "$(ls "$R")" test "$(ls "$R" | wc -l)" -eq 2
+# A signed body that names another repository gets no budget of its own.
+push "$T/b4.json" "$(sha 9900)" refs/heads/main configs/quick.yaml
+jq -c '.repository.full_name = "mallory/fresh-budget"' "$T/b4.json" > "$T/b4b.json"
+CGI_CONF=$T/c5 cgi b4 POST application/json push d-b4 "$(sign "$T/b4b.json")" "$T/b4b.json"
+expect b4 200 '.status == "ignored" and (.reason | test("max_runs_per_day \\(2\\) reached"))'
 D=d-b1 deliver b1again "$T/c5" configs/long.yaml
 expect b1again 200 '.status == "duplicate"'
 check "a redelivery takes no run" "$(ls "$R/.runs/2026-11-30")" \
@@ -190,7 +195,7 @@ left=$(( $(TZ=Asia/Shanghai date -d "2026-12-01 00:00:01" +%s) - CGI_CLOCK - $(d
 # A push of two configs with one run left: one starts, the reason names
 # the other.
 deliver r3 "$T/c8" configs/a.yaml configs/b.yaml
-expect r3 202 '(.jobs | length) == 1 and (.reason | test("max_runs_per_day \\(1\\) reached for acme/train on 2026-12-01; not started: configs/b.yaml"))'
+expect r3 202 '(.jobs | length) == 1 and (.reason | test("max_runs_per_day \\(1\\) reached on 2026-12-01; not started: configs/b.yaml"))'
 check "the new day's run is counted on its own" "$(ls -R "$R/.runs")" \
     test "$(ls "$R/.runs/2026-12-01" | wc -l)" -eq 1
 

@@ -3,7 +3,7 @@
 # FastCGI config), looked at by a real browser: headless Chromium dumps
 # the DOM and takes screenshots (kept in tests/tmp for a person to see).
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 30
 . "$(dirname "$0")/servers.sh"
 mktestdir status
 setup_dirs
@@ -60,8 +60,8 @@ wait_for 20 jq -e '.state == "succeeded"' "$RUNS/$XSS/job.json" > /dev/null
 wait_for 20 test -s "$RUNS/$SLOW/output/logging.jsonl"
 
 curl -s -D "$T/page.head" -o "$T/page.html" "$PAGE"
-check "the status page answers 200 with a strict CSP and nosniff" "$(cat "$T/page.head")" \
-    bash -c "grep -q '^HTTP/1.1 200' '$T/page.head' && grep -qi \"^Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:\" '$T/page.head' && grep -qi '^X-Content-Type-Options: nosniff' '$T/page.head'"
+check "the status page answers 200 with a strict CSP (no script, forms only to itself, no <base>, no framing) and nosniff" "$(cat "$T/page.head")" \
+    bash -c "grep -q '^HTTP/1.1 200' '$T/page.head' && grep -qi \"^Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'\" '$T/page.head' && grep -qi '^X-Content-Type-Options: nosniff' '$T/page.head'"
 check "the page has no script and no inline event handler" "$(grep -io '<script\|on[a-z]*=' "$T/page.html" | head)" \
     bash -c "! grep -qiE '<script|[[:space:]]on[a-z]+=' '$T/page.html'"
 
@@ -123,6 +123,33 @@ check "a path that is no job id is 404" "status $got" test "$got" = 404
 got=$(curl -s -o /dev/null -w '%{http_code}' -D "$T/post.head" --data x "$PAGE")
 check "POST to the status page: 405, Allow: GET, HEAD" "status $got $(cat "$T/post.head")" \
     bash -c "[ '$got' = 405 ] && grep -qi '^Allow: GET, HEAD' '$T/post.head'"
+
+# A trainer rewrites its job.json with markup in every field: no element
+# of it reaches the page (a sha that is not one is no link).
+MK=$(job_of curve)
+M='\"><form action=https://evil.example/><base href=https://evil.example/><img src=x>'
+jq --arg m "$M" --arg s "$(sha 1)$M" '.sha = $s | .branch = $m | .config = $m | .repository = "acme/train" + $m |
+    .waiting = $m | .error = $m | .note = $m | .state = "succeeded"' "$RUNS/$MK/job.json" > "$T/mk.json"
+cp "$T/mk.json" "$RUNS/$MK/job.json"
+chrome "$PAGE" "$T/mk.html"
+check "Chromium: a job.json full of markup adds no element to the jobs table" "$(grep -io '<form[^>]*>\|<base[^>]*>\|<img src=\"x[^>]*>' "$T/mk.html" | head -3)" \
+    bash -c "grep -q '$MK' '$T/mk.html' && ! grep -qiE '<form|<base|<img src=\"x' '$T/mk.html'"
+chrome "$URL/jobs/$MK" "$T/mkjob.html"
+check "nor to its job page" "$(grep -io '<form[^>]*>\|<base[^>]*>' "$T/mkjob.html" | head -3)" \
+    bash -c "grep -q 'evil.example' '$T/mkjob.html' && ! grep -qiE '<form|<base|<img src=\"x' '$T/mkjob.html'"
+
+# A log that keeps growing while it is read: the last MiB as of the
+# request, at once (not what the writer adds meanwhile).
+( yes 'a line the trainer writes and writes and writes' | head -c 200000000 >> "$RUNS/$MK/log" ) &
+WR=$!
+sleep 0.2
+curl -s -m 20 -o "$T/grow.txt" "$URL/jobs/$MK/log"
+got=$?
+wait $WR
+check ".../jobs/ID/log of a growing log: at most its last MiB, at once" "curl $got, $(stat -c %s "$T/grow.txt") bytes" \
+    bash -c "[ $got = 0 ] && [ \$(stat -c %s '$T/grow.txt') -le 1048576 ]"
+rm -f "$RUNS/$MK/log"
+
 check "screenshots kept for a person: tests/tmp/status-jobs.png, status-job.png" "" \
     bash -c "[ -s '$SHOTS/status-jobs.png' ] && [ -s '$SHOTS/status-job.png' ]"
 kill -9 -- "-$(cat "$RUNS/$SLOW/pid")" 2>/dev/null

@@ -12,7 +12,7 @@
 #include "rundir.h"
 #include "spawn.h"
 
-#define PLANNED	10
+#define PLANNED	11
 
 extern char **environ;
 
@@ -55,7 +55,7 @@ test_token(struct conf *c)
 static void
 test_post(struct rundir *rd, struct conf *c)
 {
-	char err[256], path[PATH_MAX], token[PATH_MAX], want[256], *s;
+	char err[256], path[PATH_MAX], token[PATH_MAX], want[4096], *s, *p;
 	struct job j;
 
 	fx_put(fx_path(token, "token"), "ghp_Secret123\n", 0600);
@@ -106,6 +106,30 @@ test_post(struct rundir *rd, struct conf *c)
 	snprintf(path, sizeof(path), "%s/status", j.dir);
 	CHECK(fx_await(path, "pending running", 1), "post: the next post of "
 	    "the state that failed goes", "%d calls", fx_calls("curl"));
+
+	/*
+	 * The trainer rewrites its job.json: a sha or repository that would
+	 * steer the token's POST to another API path is never posted to.
+	 */
+	snprintf(path, sizeof(path), "%s/job.json", j.dir);
+	s = fx_read(path);
+	if (s != NULL && (p = strstr(s, j.sha)) != NULL) {
+		snprintf(want, sizeof(want), "%.*s%s/../../../../user/keys%s",
+		    (int)(p - s), s, j.sha, p + strlen(j.sha));
+		fx_put(path, want, 0640);
+	}
+	free(s);
+	j.state = JOB_SUCCEEDED;	/* a new state: it would be posted */
+	curl_answers(201);
+	s = fx_read(path);
+	if (s != NULL && (p = strstr(s, "\"running\"")) != NULL)
+		memcpy(p, "\"failed\" ", 9);
+	if (s != NULL)
+		fx_put(path, s, 0640);
+	free(s);
+	commitstatus_post(rd, c, j.id);
+	CHECK(fx_calls("curl") == 0, "post: a sha the trainer rewrote is "
+	    "not posted to", "%d calls", fx_calls("curl"));
 	job_close(&j);
 }
 

@@ -273,6 +273,24 @@ static const struct {
 	int		 want;		/* 1 runs, 0 ignored */
 	const char	*expect;	/* configs joined by ' ', or reason part */
 } pushes[] = {
+	{ "another repository than the configured one is ignored",
+	  "repository = git@github.com:acme/train.git\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"repository\":"
+	  "{\"full_name\":\"acme/other\"},\"commits\":[{\"added\":[],"
+	  "\"removed\":[],\"modified\":[\"train.py\"]}]}",
+	  0, "repository acme/other is not the configured one (acme/train)" },
+	{ "the configured repository, as GitHub spells it in any case",
+	  "repository = https://github.com/acme/train.git\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"repository\":"
+	  "{\"full_name\":\"Acme/Train\"},\"commits\":[{\"added\":[],"
+	  "\"removed\":[],\"modified\":[\"train.py\"]}]}",
+	  1, "configs/sft.yaml" },
+	{ "a local repository names no owner: any name is taken",
+	  "repository = /srv/train.git\n",
+	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"repository\":"
+	  "{\"full_name\":\"acme/other\"},\"commits\":[{\"added\":[],"
+	  "\"removed\":[],\"modified\":[\"train.py\"]}]}",
+	  1, "configs/sft.yaml" },
 	{ "default config for a .py change", "",
 	  "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\",\"commits\":["
 	  "{\"added\":[],\"removed\":[],\"modified\":[\"train.py\"]}]}",
@@ -557,10 +575,42 @@ test_deep_path(void)
 	free(path);
 }
 
+/* The owner/name of a repository URL, or none. */
+static void
+test_repo_of_url(void)
+{
+	static const struct {
+		const char *url, *want;
+	} t[] = {
+		{ "git@github.com:acme/llm-sft.git", "acme/llm-sft" },
+		{ "https://github.com/acme/x", "acme/x" },
+		{ "https://github.com/acme/x.git/", "acme/x" },
+		{ "ssh://git@github.com:22/acme/x.git", "acme/x" },
+		{ "ssh://git@mirror.lan/acme/x.git", NULL },
+		{ "https://github.com.evil/acme/x", NULL },
+		{ "https://github.com/x", NULL },
+		{ "/srv/train.git", NULL },
+		{ "file:///srv/a/b.git", NULL },
+		{ "git@github.com:x.git", NULL },
+		{ "https://github.com/../x.git", NULL },
+	};
+	char out[REPO_NAME_MAX], name[128];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		r = repo_of_url(t[i].url, out);
+		snprintf(name, sizeof(name), "repo_of_url %s", t[i].url);
+		CHECK(t[i].want ? r == 1 && strcmp(out, t[i].want) == 0 : r == 0,
+		    name, "r=%d %s", r, r ? out : "");
+	}
+}
+
 int
 main(void)
 {
-	PLAN(151);
+	PLAN(165);
+	test_repo_of_url();
 	test_deep_path();
 	test_globs();
 	test_path_safe();
