@@ -582,7 +582,7 @@ await_child(struct sup *x, long limit, int window, int *status, char *why,
 	const struct conf *c = x->c;
 	const char *stopped = NULL;
 	double start = mono_now(), now;
-	int done = 0;
+	int done = 0, i, left, gone = 1;
 
 	*status = 0;
 	for (;;) {
@@ -619,7 +619,15 @@ await_child(struct sup *x, long limit, int window, int *status, char *why,
 		}
 		usleep(POLL_US);
 	}
-	spawn_kill_group(x->grp);
+	/*
+	 * What is left of its group: killed, and reaped as it comes back to
+	 * us (a zombie of ours would count as alive), a bounded while.
+	 */
+	for (i = 0; i < 100 && kill(-x->grp, 0) == 0; i++) {
+		kill(-x->grp, SIGKILL);
+		reap(x, &left, &gone);
+		usleep(10000);
+	}
 	return stopped;
 }
 

@@ -80,7 +80,8 @@ test_nproc(struct job *j)
 int
 main(int argc, char *argv[])
 {
-	char text[256], err[512];
+	char text[256], err[512], ck9[PATH_MAX], ck6[PATH_MAX];
+	char cmd[2 * PATH_MAX + 16];
 	struct slots s = { .n = 2 };
 	struct strv after = { NULL, 0 };
 	struct trainer t;
@@ -124,18 +125,23 @@ main(int argc, char *argv[])
 	    "configs/a.yaml") == 0 && env_of(t.envp, "JOB_ID") != NULL &&
 	    strcmp(env_of(t.envp, "JOB_ID"), j.id) == 0, "argv and JOB_*",
 	    "%s %s", t.argv[0], t.argv[2]);
+	/* Checkpoints as ms-swift saves them: folders in output_dir. */
+	snprintf(ck9, sizeof(ck9), "%s/checkpoint-9", t.output_dir);
+	snprintf(ck6, sizeof(ck6), "%s/checkpoint-6", t.output_dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s'", ck9, ck6);
+	if (system(cmd) != 0)
+		CHECK(0, "setup: checkpoints", "%s failed", cmd);
 	j.results.have = R_LAST_CKPT;
-	j.results.last_model_checkpoint = strdup("/o/checkpoint-9");
+	j.results.last_model_checkpoint = strdup(ck9);
 	CHECK(trainer_after_argv(&t, &j, &c, &after, err, sizeof(err)) ==
 	    -1 && strstr(err, "no best_model_checkpoint") && strstr(err,
 	    "{checkpoint} is the best one, or else the last"), "no eval: "
 	    "{best_checkpoint} refused, with what to use", "%s", err);
 	strv_free(&after);
 	j.results.have |= R_BEST_CKPT;
-	j.results.best_model_checkpoint = strdup("/o/checkpoint-6");
+	j.results.best_model_checkpoint = strdup(ck6);
 	CHECK(trainer_after_argv(&t, &j, &c, &after, err, sizeof(err)) == 0 &&
-	    strcmp(after.v[2], "/o/checkpoint-6") == 0 && strcmp(after.v[4],
-	    "/o/checkpoint-6") == 0, "{checkpoint} is the best one when the "
+	    strcmp(after.v[2], ck6) == 0 && strcmp(after.v[4], ck6) == 0, "{checkpoint} is the best one when the "
 	    "run evaluated", "%s", after.v ? after.v[2] : err);
 	strv_free(&after);
 	free(j.results.best_model_checkpoint);
@@ -147,7 +153,7 @@ main(int argc, char *argv[])
 	c.after_success.v[3] = NULL;
 	c.after_success.n = 3;
 	CHECK(trainer_after_argv(&t, &j, &c, &after, err, sizeof(err)) == 0 &&
-	    strcmp(after.v[2], "/o/checkpoint-9") == 0, "{checkpoint} is the "
+	    strcmp(after.v[2], ck9) == 0, "{checkpoint} is the "
 	    "last one when it did not", "%s", after.v ? after.v[2] : err);
 	strv_free(&after);
 	free(j.results.last_model_checkpoint);

@@ -144,7 +144,12 @@ check "and the record says so" "$(jq .note "$T/runs-c5/$O/job.json")" \
 check "the log too" "$(cat "$T/runs-c5/$O/log")" grep -q 'the trainer left 1 process(es) running: SIGTERM to each' "$T/runs-c5/$O/log"
 
 # --- after_success that leaves a process in another session ------------------------
-conf c6 "nproc_per_node = none" "after_success = /usr/bin/setsid /bin/sleep 31.5"
+# (It waits a moment after starting it: setsid(1) run by a group leader
+# forks and exits at once, and its child, killed with the group it has not
+# left yet, would leave nothing behind to see.)
+printf '#!/bin/sh\n/usr/bin/setsid /bin/sleep 31.5 &\nsleep 0.5\n' > "$T/leave.sh"
+chmod 755 "$T/leave.sh"
+conf c6 "nproc_per_node = none" "after_success = $T/leave.sh"
 deliver x "$T/c6" configs/quick.yaml
 X=$(idof x)
 until_state "$T/c6" "$X" succeeded
