@@ -124,6 +124,85 @@ last_words(char *tail)
 }
 
 /*
+ * What git said that matters, on one line: its "fatal:" and "error:"
+ * lines (and ssh's "Permission denied", "Host key verification failed"),
+ * joined with "; ", else its last line (last_words): never the end of a
+ * usage hint that follows the reason.
+ */
+static void
+git_words(const char *out, char *words, size_t size)
+{
+	const char *l, *e;
+	size_t k = 0, n;
+	int i;
+
+	words[0] = '\0';
+	for (l = out; *l != '\0'; l = *e ? e + 1 : e) {
+		e = l + strcspn(l, "\n");
+		n = (size_t)(e - l);
+		if (!(strncmp(l, "fatal:", 6) == 0 || strncmp(l, "error:",
+		    6) == 0 || (memmem(l, n, "Permission denied", 17) != NULL) ||
+		    memmem(l, n, "Host key verification failed", 28) != NULL))
+			continue;
+		if (k > 0 && k + 2 < size) {
+			memcpy(words + k, "; ", 2);
+			k += 2;
+		}
+		for (i = 0; (size_t)i < n && k + 1 < size; i++)
+			words[k++] = (unsigned char)l[i] < 0x20 ? ' ' : l[i];
+		words[k] = '\0';
+	}
+	if (k == 0) {
+		snprintf(words, size, "%s", out);
+		last_words(words);
+	}
+}
+
+int
+checkout_advice(const struct conf *c, const char *err, const char *user,
+    char *out, size_t size)
+{
+	const char *r = c->repository;
+	int local = r[0] == '/' || strncmp(r, "file://", 7) == 0;
+	int https = strncmp(r, "https://", 8) == 0 || strncmp(r, "http://",
+	    7) == 0;
+
+	if (local && strstr(err, "dubious ownership") != NULL)
+		snprintf(out, size, "git refuses a repository that another "
+		    "user owns: make it %s's (chown -R %s %s), or trust it for "
+		    "all users with git config --system --add safe.directory "
+		    "%s", user, user, local && r[0] != '/' ? r + 7 : r,
+		    r[0] == '/' ? r : r + 7);
+	else if (local && (strstr(err, "does not appear to be a git "
+	    "repository") != NULL || strstr(err, "No such file") != NULL ||
+	    strstr(err, "not a git repository") != NULL))
+		snprintf(out, size, "there is no git repository at %s: check "
+		    "the path", local && r[0] != '/' ? r + 7 : r);
+	else if (local)
+		snprintf(out, size, "let %s read %s (its folders need x, its "
+		    "files r)", user, r[0] == '/' ? r : r + 7);
+	else if (strstr(err, "Host key verification failed") != NULL)
+		snprintf(out, size, "ssh does not know the server's host key: "
+		    "put it in a file for git_known_hosts (ssh-keyscan HOST)");
+	else if (!https && strstr(err, "Permission denied") != NULL)
+		snprintf(out, size, "the server refused the key: give %s a "
+		    "deploy key (git_ssh_key) that the repository accepts",
+		    user);
+	else if (!https)
+		snprintf(out, size, "give %s a deploy key (git_ssh_key) and the "
+		    "server's host key (git_known_hosts), see the README", user);
+	else if (strstr(err, "404") != NULL || strstr(err, "not found") !=
+	    NULL)
+		snprintf(out, size, "check the URL; for a private repository, "
+		    "the token in git_credentials must be able to read it");
+	else
+		snprintf(out, size, "give %s a credential file (git_credentials) "
+		    "with a token that can read the repository, see the README",
+		    user);
+	return 0;
+}
+
+/*
  * Runs git with the arguments after step (NULL-terminated) in dir
  * (NULL: the job's folder), bounded by fetch_timeout.  Returns 0 if it
  * exited 0; else -1 with "step: why" in g->err (g->stopped if the job was
@@ -132,7 +211,7 @@ last_words(char *tail)
 static int
 git(struct git *g, const char *dir, const char *step, ...)
 {
-	char *argv[GIT_ARGS_MAX + 2], tail[512];
+	char *argv[GIT_ARGS_MAX + 2], tail[2048], words[512];
 	struct child r;
 	va_list ap;
 	int n = 0, status;
@@ -157,6 +236,7 @@ git(struct git *g, const char *dir, const char *step, ...)
 	r.arg = g;
 	r.quiet = g->quiet;
 	end = spawn_run(&r, &status, tail, sizeof(tail));
+	git_words(tail, words, sizeof(words));
 	last_words(tail);
 	snprintf(g->out, sizeof(g->out), "%s", tail);
 	if (end == RUN_EXITED && WIFEXITED(status) &&
@@ -169,7 +249,7 @@ git(struct git *g, const char *dir, const char *step, ...)
 		g->timed_out = 1;
 		snprintf(g->err, g->errlen, "%s: git timed out after %lds "
 		    "(fetch_timeout)%s%s", step, g->c->fetch_timeout,
-		    tail[0] ? ": " : "", tail);
+		    words[0] ? ": " : "", words);
 	}
 	else if (end == RUN_ERROR)
 		snprintf(g->err, g->errlen, "%s: %s", step, tail);
@@ -178,7 +258,7 @@ git(struct git *g, const char *dir, const char *step, ...)
 		    WIFEXITED(status) ? "exited with status" :
 		    "killed by signal", WIFEXITED(status) ?
 		    WEXITSTATUS(status) : WTERMSIG(status),
-		    tail[0] ? ": " : "", tail);
+		    words[0] ? ": " : "", words);
 	return -1;
 }
 

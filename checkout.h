@@ -51,4 +51,13 @@ void	 checkout_prune(struct rundir *rd, const struct conf *c);
  */
 int	 checkout_check(const struct conf *c, char *err, size_t errlen);
 
+/*
+ * What user should do about err, checkout_check's words for c's
+ * repository: advice for its kind (a local path: ownership and
+ * safe.directory, or the path; SSH: the key, the host key; HTTPS: the
+ * credentials, the URL) into out.  Returns 0.
+ */
+int	 checkout_advice(const struct conf *c, const char *err,
+	    const char *user, char *out, size_t size);
+
 #endif

@@ -46,13 +46,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: %s [-c config] command [arguments]\n"
+	    "       %s --version\n"
 	    "       %s              (no arguments: the FastCGI/CGI responder)\n"
 	    "\n"
 	    "commands:\n"
 	    "  jobs [--json] [--state STATE] [--branch BRANCH]\n"
 	    "                     list the jobs in the run directory\n"
-	    "  show JOB           every field of one job\n"
-	    "  logs JOB [-f]      print a job's log (-f: follow it)\n"
+	    "  show JOB           every field of one job (JOB: its id, a unique\n"
+	    "                     prefix of it, or its short sha)\n"
+	    "  logs [-f] JOB      print a job's log (-f: follow it)\n"
 	    "  cancel JOB         stop a queued or running job\n"
 	    "  retry JOB          a new job for the same commit and config\n"
 	    "  prune [--older-than 30d] [--state STATE...] [--dry-run]\n"
@@ -66,7 +68,7 @@ usage(FILE *f)
 	    "                     what every delivery needs\n"
 	    "\n"
 	    "The configuration is -c FILE, else $SWIFT_WEBHOOK_CONFIG, else "
-	    CONF_DEFAULT_PATH ".\n", progname, progname);
+	    CONF_DEFAULT_PATH ".\n", progname, progname, progname);
 }
 
 /*
@@ -128,6 +130,12 @@ job_load(struct rundir *rd, const char *id)
 	}
 	job_close(&j);
 	return o;
+}
+
+static int
+cmp_ids(const void *a, const void *b)
+{
+	return strcmp(a, b);
 }
 
 static int
@@ -325,6 +333,14 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 			return 2;
 		}
 	}
+	if (state != NULL && !job_state_final(state) && strcmp(state,
+	    JOB_QUEUED) != 0 && strcmp(state, JOB_PREPARING) != 0 &&
+	    strcmp(state, JOB_RUNNING) != 0) {
+		fprintf(stderr, "%s jobs: no state \"%s\"; the states are "
+		    "queued, preparing, running, succeeded, failed, killed, "
+		    "cancelled, superseded, timeout, lost\n", progname, state);
+		return 2;
+	}
 	if ((all = jobs_load(rd)) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", progname, rd->path,
 		    strerror(errno));
@@ -367,6 +383,71 @@ cmd_tick(struct rundir *rd, int argc)
 		return 1;
 	}
 	return 0;
+}
+
+/* What resolve looks for, and what it found (the first ten). */
+struct match {
+	const char	*want;
+	char		 found[10][JOB_ID_MAX];
+	int		 n;
+};
+
+/* dir_each: a job id that starts with want, or whose short sha does. */
+static int
+match_one(void *arg, const char *name)
+{
+	struct match *m = arg;
+	size_t n = strlen(m->want);
+
+	if (!job_id_valid(name))
+		return 0;
+	if (strncmp(name, m->want, n) == 0 || (n >= 4 && n <= 7 &&
+	    strspn(m->want, "0123456789abcdef") == n &&
+	    strncmp(name + 21, m->want, n) == 0)) {
+		if (m->n < 10)
+			snprintf(m->found[m->n], JOB_ID_MAX, "%s", name);
+		m->n++;
+	}
+	return 0;
+}
+
+/*
+ * The job a person names: its id, a unique prefix of one, or its short
+ * sha (4 to 7 hex digits, as jobs prints it).  Returns 0 with the id in
+ * out; else says why (none, or which ones match) and returns -1.
+ */
+static int
+resolve(struct rundir *rd, const char *arg, char out[JOB_ID_MAX])
+{
+	struct match m;
+	int i;
+
+	memset(&m, 0, sizeof(m));
+	m.want = arg;
+	if (job_id_valid(arg) && faccessat(rd->fd, arg, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0) {
+		snprintf(out, JOB_ID_MAX, "%s", arg);
+		return 0;
+	}
+	if (*arg != '\0' && strlen(arg) < JOB_ID_MAX)
+		dir_each(rd->fd, match_one, &m);
+	if (m.n == 1) {
+		snprintf(out, JOB_ID_MAX, "%s", m.found[0]);
+		return 0;
+	}
+	if (m.n == 0) {
+		fprintf(stderr, "%s: no job %s in %s\n", progname, arg,
+		    rd->path);
+		return -1;
+	}
+	qsort(m.found, m.n < 10 ? m.n : 10, JOB_ID_MAX, cmp_ids);
+	fprintf(stderr, "%s: %s is ambiguous: %d jobs match:\n", progname, arg,
+	    m.n);
+	for (i = 0; i < m.n && i < 10; i++)
+		fprintf(stderr, "  %s\n", m.found[i]);
+	if (m.n > 10)
+		fprintf(stderr, "  ...\n");
+	return -1;
 }
 
 static cJSON *
@@ -425,27 +506,35 @@ cmd_logs(struct rundir *rd, int argc, char *argv[])
 	struct job j;
 	cJSON *job;
 	ssize_t n;
-	int fd, follow = argc == 3 && strcmp(argv[2], "-f") == 0, on;
+	const char *id = NULL;
+	int fd, follow = 0, on, i;
 
-	if (argc != 2 && !follow) {
-		fprintf(stderr, "usage: %s logs JOB [-f]\n", progname);
+	for (i = 1; i < argc; i++)		/* logs JOB -f, logs -f JOB */
+		if (strcmp(argv[i], "-f") == 0)
+			follow = 1;
+		else if (id == NULL && argv[i][0] != '-')
+			id = argv[i];
+		else
+			id = "";
+	if (id == NULL || *id == '\0') {
+		fprintf(stderr, "usage: %s logs [-f] JOB\n", progname);
 		return 2;
 	}
-	if ((job = find_job(rd, argv[1])) == NULL)
+	if ((job = find_job(rd, id)) == NULL)
 		return 1;
 	cJSON_Delete(job);
-	if (job_read(rd, argv[1], &j) == -1) {
-		fprintf(stderr, "%s: %s: %s\n", progname, argv[1],
+	if (job_read(rd, id, &j) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", progname, id,
 		    strerror(errno));
 		return 1;
 	}
 	if ((fd = job_open_file(&j, "log", O_RDONLY)) == -1) {
 		if (errno == ENOENT && j.error[0] != '\0')
 			printf("%s: job %s never started: %s\n", progname,
-			    argv[1], cell(j.error, clean));
+			    id, cell(j.error, clean));
 		else if (errno == ENOENT && live(j.state))
 			printf("%s: job %s is %s: no log yet\n", progname,
-			    argv[1], j.state);
+			    id, j.state);
 		else {
 			fprintf(stderr, "%s: %s/log: %s\n", progname, j.dir,
 			    strerror(errno));
@@ -479,7 +568,7 @@ cmd_logs(struct rundir *rd, int argc, char *argv[])
 		fflush(stdout);
 		if (!follow)
 			break;
-		job = job_load(rd, argv[1]);
+		job = job_load(rd, id);
 		on = live(json_str(job, "state"));
 		cJSON_Delete(job);
 		if (!on) {
@@ -624,7 +713,7 @@ static int
 cmd_check(const char *config, int argc, char *argv[])
 {
 	const char *user = NULL;
-	char err[1024];
+	char err[1024], advice[512];
 	struct rundir rd;
 	struct trainer t;
 	struct conf c;
@@ -644,7 +733,9 @@ cmd_check(const char *config, int argc, char *argv[])
 	if (user != NULL && become(user) == -1)
 		return 1;
 	if (user == NULL)
-		user = "this user";
+		user = getpwuid(geteuid()) ? getpwuid(geteuid())->pw_name :
+		    "this user";
+	printf("swift-webhook %s\n", VERSION);
 	if (conf_load(&c, config, err, sizeof(err)) == -1) {
 		printf("problem: %s (as %s)\n", err, user);
 		return 1;
@@ -692,15 +783,56 @@ cmd_check(const char *config, int argc, char *argv[])
 	    GPU_UNKNOWN)
 		printf("note: gpu_check: %s; jobs will start without the "
 		    "check\n", err);
-	if (c.repository != NULL && checkout_check(&c, err, sizeof(err)) == -1)
-		problem(&n, "cannot read the repository %s (as %s): %s; give "
-		    "%s a deploy key (git_ssh_key) or a credential file "
-		    "(git_credentials), see the README", c.repository, user,
-		    err, user);
+	if (c.repository != NULL && checkout_check(&c, err, sizeof(err)) == -1) {
+		checkout_advice(&c, err, user, advice, sizeof(advice));
+		problem(&n, "cannot read the repository %s (as %s): %s; %s",
+		    c.repository, user, err, advice);
+	}
 	if (n == 0)
 		printf("%s: ok (as %s)\n", c.path, user);
 	conf_free(&c);
 	return n == 0 ? 0 : 1;
+}
+
+/* Where the JOB argument of show, logs, cancel, retry is, or 0. */
+static int
+job_arg(int argc, char *argv[])
+{
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (argv[i][0] != '-')
+			return i;
+	return 0;
+}
+
+/*
+ * Run as root, becomes the run directory's owner (its uid, its primary
+ * group and its groups), as runuser would.  As the owner, nothing to do.
+ * Returns 0, or -1 (said).
+ */
+static int
+become_owner(const char *run_dir)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(run_dir, &st) == -1 || st.st_uid == geteuid() ||
+	    geteuid() != 0)
+		return 0;	/* rundir_open says what is wrong */
+	if ((pw = getpwuid(st.st_uid)) == NULL) {
+		fprintf(stderr, "%s: run_dir %s belongs to uid %ld, which has "
+		    "no name: run this as that user\n", progname, run_dir,
+		    (long)st.st_uid);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+		fprintf(stderr, "%s: becoming %s, the owner of %s: %s\n",
+		    progname, pw->pw_name, run_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -711,9 +843,9 @@ cli_main(int argc, char *argv[])
 		"tick", NULL
 	};
 	const char *config = NULL, *cmd;
+	char err[1024], id[JOB_ID_MAX];
 	struct rundir rd;
 	struct conf c;
-	char err[1024];
 	int rc, i;
 
 	if (spawn_init(environ) == -1) {
@@ -730,6 +862,11 @@ cli_main(int argc, char *argv[])
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("swift-webhook %s\n", VERSION);
+		return 0;
+	}
 	cmd = argv[1];
 	for (i = 0; cmds[i] != NULL && strcmp(cmd, cmds[i]) != 0; i++)
 		;
@@ -745,6 +882,17 @@ cli_main(int argc, char *argv[])
 		return 1;
 	}
 	conf = &c;
+	/*
+	 * Only cancel, retry, prune and tick write: as the run directory's
+	 * owner, which root becomes (as runuser would), so that nothing of
+	 * root's is left there.
+	 */
+	if ((strcmp(cmd, "cancel") == 0 || strcmp(cmd, "retry") == 0 ||
+	    strcmp(cmd, "prune") == 0 || strcmp(cmd, "tick") == 0) &&
+	    become_owner(c.run_dir) == -1) {
+		conf_free(&c);
+		return 1;
+	}
 	/* Only cancel, retry, prune and tick write: as the server's user. */
 	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
 	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0 ||
@@ -760,6 +908,17 @@ cli_main(int argc, char *argv[])
 	if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "show") == 0 ||
 	    strcmp(cmd, "tick") == 0)
 		lifecycle_tick(&rd, &c, 0);
+	/* show, logs, cancel, retry JOB: an id, its prefix, its short sha. */
+	if ((strcmp(cmd, "show") == 0 || strcmp(cmd, "logs") == 0 ||
+	    strcmp(cmd, "cancel") == 0 || strcmp(cmd, "retry") == 0) &&
+	    (i = job_arg(argc, argv)) > 0) {
+		if (resolve(&rd, argv[i], id) == -1) {
+			rundir_close(&rd);
+			conf_free(&c);
+			return 1;
+		}
+		argv[i] = id;
+	}
 	if (strcmp(cmd, "tick") == 0)
 		rc = cmd_tick(&rd, argc - 1);
 	else if (strcmp(cmd, "jobs") == 0)

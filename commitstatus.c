@@ -25,6 +25,7 @@
 
 #define TOKEN_MAX	1024
 #define ATTEMPTS	3
+#define RATE_WAIT_MAX	120	/* seconds a rate limit is waited out */
 #define CODE_MARK	"\nswift-webhook-http-code "
 
 /* Cuts s to max bytes, at a character's start, with "..." at the end. */
@@ -238,7 +239,8 @@ curl_config(const struct conf *c, const char *url, const char *token,
 	    c->github_timeout, c->github_timeout);
 	cput(&b, num);
 	cput(&b, "silent\nshow-error\nproto = \"=http,https\"\nwrite-out = ");
-	cquoted(&b, CODE_MARK "%{http_code}\n");
+	cquoted(&b, CODE_MARK "%{http_code} %header{retry-after}/"
+	    "%header{x-ratelimit-remaining}/%header{x-ratelimit-reset}\n");
 	cput(&b, "\n");
 	if (b.len >= b.cap) {	/* cannot happen: the size above bounds it */
 		OPENSSL_cleanse(b.p, b.cap);
@@ -248,6 +250,44 @@ curl_config(const struct conf *c, const char *url, const char *token,
 	b.p[b.len] = '\0';
 	*len = b.len;
 	return b.p;
+}
+
+/*
+ * GitHub's rate limits: 429, or 403 with retry-after or no requests
+ * left (x-ratelimit-remaining 0).  hdr is "CODE RETRY/REMAINING/RESET"
+ * from curl's write-out.  Returns the seconds to wait (retry-after, else
+ * until the reset, at least 1), or -1 if the answer is no rate limit.
+ */
+static long
+rate_limited(int code, const char *hdr)
+{
+	long retry = -1, remaining = -1, reset = -1, now;
+	const char *s;
+	char *end;
+
+	if ((s = strchr(hdr, ' ')) == NULL)
+		return -1;
+	s++;
+	if (*s != '/' && (retry = strtol(s, &end, 10), end == s))
+		retry = -1;
+	if ((s = strchr(s, '/')) != NULL && s[1] != '/' && s[1] != '\n') {
+		remaining = strtol(s + 1, &end, 10);
+		if (end == s + 1)
+			remaining = -1;
+	}
+	if (s != NULL && (s = strchr(s + 1, '/')) != NULL) {
+		reset = strtol(s + 1, &end, 10);
+		if (end == s + 1)
+			reset = -1;
+	}
+	if (code != 429 && !(code == 403 && (retry >= 0 || remaining == 0)))
+		return -1;
+	if (retry >= 0)
+		return retry > 0 ? retry : 1;
+	now = (long)time(NULL);
+	if (reset > now)
+		return reset - now;
+	return 1;
 }
 
 /* The first line of what the server said, printable, for the log. */
@@ -274,6 +314,7 @@ post(const struct conf *c, const struct job *j, const char *config,
 	char tail[2048], said[200], *m;
 	enum run_end end;
 	int p[2], status, attempt, code, rc = -1;
+	long wait;
 
 	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
@@ -289,6 +330,7 @@ post(const struct conf *c, const struct job *j, const char *config,
 		close(p[0]);
 		code = (m = strstr(tail, CODE_MARK)) ? atoi(m +
 		    strlen(CODE_MARK)) : 0;
+		wait = m ? rate_limited(code, m + strlen(CODE_MARK)) : -1;
 		if (end == RUN_EXITED && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0 && code >= 200 && code < 300) {
 			log_line("job %s: commit status %s (HTTP %d)", j->id,
@@ -307,11 +349,20 @@ post(const struct conf *c, const struct job *j, const char *config,
 			log_line("job %s: commit status %s: HTTP %d: %s "
 			    "(attempt %d of %d)", j->id, what, code, said,
 			    attempt, ATTEMPTS);
-		/* A 4xx will not get better: a bad token, an unknown sha. */
-		if (end == RUN_ERROR || (code >= 400 && code < 500))
+		/*
+		 * A rate limit passes at the time GitHub names (if soon);
+		 * another 4xx will not get better: a bad token, an unknown
+		 * sha.
+		 */
+		if (wait > RATE_WAIT_MAX) {
+			log_line("job %s: commit status %s: rate limited for "
+			    "%lds: not tried again", j->id, what, wait);
+			break;
+		}
+		if (end == RUN_ERROR || (wait < 0 && code >= 400 && code < 500))
 			break;
 		if (attempt < ATTEMPTS)
-			sleep(1U << (attempt - 1));
+			sleep(wait >= 0 ? (unsigned)wait : 1U << (attempt - 1));
 	}
 	return rc;
 }

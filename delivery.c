@@ -61,7 +61,10 @@ answer(struct reply *rp, int status, const char *word, const char *reason,
 	va_list ap;
 
 	rp->status = status;
-	snprintf(rp->decision, sizeof(rp->decision), "%s", word);
+	/* The log line's words are /metrics' (metrics.h). */
+	snprintf(rp->decision, sizeof(rp->decision), "%s", strcmp(word,
+	    "ok") == 0 ? "ping" : status == 503 ? "busy" : status >= 500 ?
+	    "error" : status >= 400 ? "rejected" : word);
 	cJSON_AddStringToObject(rp->json, "status", word);
 	if (reason != NULL)
 		cJSON_AddStringToObject(rp->json, "reason", reason);

@@ -206,6 +206,23 @@ metrics_job_ended(struct rundir *rd, const struct job *j)
 		last_success(rd, j);
 }
 
+/* Whether the responder answers a delivery with status and decision. */
+static int
+pair_possible(int status, const char *decision)
+{
+	if (status == 200)
+		return strcmp(decision, "ignored") == 0 ||
+		    strcmp(decision, "duplicate") == 0 ||
+		    strcmp(decision, "ping") == 0;
+	if (status == 202)
+		return strcmp(decision, "started") == 0;
+	if (status == 503)
+		return strcmp(decision, "busy") == 0;
+	if (status >= 500)
+		return strcmp(decision, "error") == 0;
+	return strcmp(decision, "rejected") == 0;
+}
+
 /*
  * A label value: \\, " and newline escaped, as the text format wants, and
  * valid UTF-8 (Prometheus refuses the whole exposition otherwise): each
@@ -260,9 +277,14 @@ render_counters(FILE *f)
 
 	help(f, "swift_webhook_deliveries_total", "counter",
 	    "Deliveries answered, by HTTP status and decision.");
+	/*
+	 * Every pair the responder can answer with, from 0: a series that
+	 * appears only at its first delivery loses it to increase().
+	 */
 	for (s = 0; s < NSTATUS; s++)
 		for (d = 0; d < NDECISION; d++)
-			if (M != NULL && (v = get(&M->deliveries[s][d])) > 0)
+			if ((v = M != NULL ? get(&M->deliveries[s][d]) : 0) >
+			    0 || pair_possible(statuses[s], decisions[d]))
 				fprintf(f, "swift_webhook_deliveries_total{"
 				    "status=\"%d\",decision=\"%s\"} %llu\n",
 				    statuses[s], decisions[d],
@@ -384,7 +406,7 @@ static void
 job_gauge(FILE *f, const char *name, const struct job *j)
 {
 	fprintf(f, "%s{", name);
-	label(f, "job", j->id);
+	label(f, "job_id", j->id);	/* "job" is Prometheus' own */
 	label(f, ",branch", j->branch);
 	label(f, ",config", j->config);
 	fputs("} ", f);

@@ -161,6 +161,12 @@ parse_age(const char *s, long *out)
 	return 0;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int
 prune_main(struct rundir *rd, int argc, char *argv[])
 {
@@ -203,6 +209,9 @@ prune_main(struct rundir *rd, int argc, char *argv[])
 		free(p.states);
 		return 1;
 	}
+	/* Oldest first: ids begin with their time. */
+	if (p.names.n > 1)
+		qsort(p.names.v, p.names.n, sizeof(*p.names.v), cmp_str);
 	for (k = 0; k < p.names.n; k++)
 		prune_job(&p, p.names.v[k]);
 	if (rd->deliveries != -1)

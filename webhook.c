@@ -413,7 +413,12 @@ main(int argc, char *argv[])
 {
 	setup_process();
 	conf_take_env_secret();
-	if (argc > 1)
+	/*
+	 * Arguments, or a person at a terminal (no web server runs a
+	 * responder on one): the commands, or their usage.
+	 */
+	if (argc > 1 || (isatty(STDIN_FILENO) &&
+	    getenv("GATEWAY_INTERFACE") == NULL))
 		return cli_main(argc, argv);
 	if (spawn_init(environ) == -1) {
 		logline(NULL, "swift-webhook: out of memory\n");

@@ -5,7 +5,7 @@
 # retry on 4xx, the job's state untouched by a failing API, and the token
 # nowhere but in the request.
 . "$(dirname "$0")/lib.sh"
-plan 43
+plan 46
 mktestdir commitstatus
 
 WORK=$T/work
@@ -142,6 +142,20 @@ check "4xx: one request per state, no retry" "$(posts "$SG")" test "$(posts "$SG
 check "4xx: GitHub's words in the log" "$(cat "$R/$G/log")" grep -q 'HTTP 422: {"message": "stand-in says 422"} (attempt 1 of 3)' "$R/$G/log"
 check "4xx: the job still succeeded" "$(state "$G")" test "$(state "$G")" = succeeded
 check "4xx: nothing recorded as posted" "" test ! -e "$R/$G/status"
+: > "$CONTROL"
+
+# --- a rate limit: waited out for the time GitHub names, then posted ---------------
+printf '429:2\n403rl:1\n' > "$CONTROL"
+deliver rl "$T/conf" configs/ok.yaml
+RL=$(idof rl) SRL=$(shaof "$(idof rl)")
+until_state "$RL" succeeded
+wait_for 20 bash -c "grep -q 'commit status success' '$R/$RL/log'"
+check "rate limits (429 Retry-After, 403 with none left): retried after the time named, posted" \
+    "$(jq -c --arg s "$SRL" 'select(.path | endswith($s)) | {answer, time}' "$API_LOG")" \
+    bash -c "[ \"\$(jq -r --arg s '$SRL' 'select(.path | endswith(\$s)) | .answer' '$API_LOG' | head -3 | tr '\n' ' ')\" = '429:2 403rl:1 201 ' ]"
+check "and the wait was GitHub's" "$(jq -r --arg s "$SRL" 'select(.path | endswith($s)) | .time' "$API_LOG" | head -2)" \
+    python3 -c "import json,sys; t=[json.loads(l)['time'] for l in open('$API_LOG') if json.loads(l)['path'].endswith('$SRL')][:2]; sys.exit(not (1.9 < t[1]-t[0] < 4))"
+check "the last status is success" "$(posts "$SRL")" test "$(posts "$SRL" | tail -1 | cut -d: -f1)" = success
 : > "$CONTROL"
 
 # --- a lost job cancelled, a trainer that cannot start: error ---------------------

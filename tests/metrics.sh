@@ -4,7 +4,7 @@
 # jobs' histogram, the running job's progress and loss, the last success
 # per branch, label escaping, and the cost of a scrape over 10,000 jobs.
 . "$(dirname "$0")/lib.sh"
-plan 33
+plan 35
 mktestdir metrics
 
 WORK=$T/work
@@ -94,9 +94,9 @@ check "both slots in use (the taken-over job's trainer holds one)" "$(grep slots
     test "$(value swift_webhook_slots_in_use) $(value swift_webhook_slots_configured)" = "2 2"
 H2=$(idof hold2)
 check "the running job's progress, labelled job, branch, config" "$(grep progress_ratio "$T/m.txt")" \
-    grep -Eq "^swift_webhook_job_progress_ratio\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} 0\.[0-9]+$" "$T/m.txt"
+    grep -Eq "^swift_webhook_job_progress_ratio\{job_id=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} 0\.[0-9]+$" "$T/m.txt"
 check "and its last loss" "$(grep job_loss "$T/m.txt")" \
-    grep -Eq "^swift_webhook_job_loss\{job=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} [0-9.]+$" "$T/m.txt"
+    grep -Eq "^swift_webhook_job_loss\{job_id=\"$H2\",branch=\"main\",config=\"configs/slow.yaml\"\} [0-9.]+$" "$T/m.txt"
 # The trainer rewrites its branch with bytes that are no UTF-8: the
 # exposition stays valid (U+FFFD for them), every metric still there.
 cp "$R/$H2/job.json" "$T/h2.json"
@@ -223,3 +223,15 @@ check "a scrape over 10,000 finished jobs answers" "$(head -3 "$T/m.raw")" grep 
 
 "$BIN" -c "$T/c" cancel "$(idof hold2)" > /dev/null 2>&1
 "$BIN" -c "$T/c" cancel "$(idof hold1)" > /dev/null 2>&1
+
+# Prometheus as it behaves: every status/decision pair is there at 0
+# before its first delivery (increase() would lose that one), and no
+# label is one Prometheus gives targets itself (job, instance).
+R9=$T/runs9
+mkdir -p "$R9"
+writeconf "$T/c9" "$R9" "$WORK"
+scrape "$T/c9"
+check "a fresh run directory: each status/decision pair at 0" "$(grep deliveries_total "$T/m.txt")" \
+    bash -c "[ '$(value 'swift_webhook_deliveries_total{status="401",decision="rejected"}')' = 0 ] && [ '$(value 'swift_webhook_deliveries_total{status="202",decision="started"}')' = 0 ] && [ '$(value 'swift_webhook_deliveries_total{status="200",decision="ping"}')' = 0 ] && [ '$(value 'swift_webhook_deliveries_total{status="503",decision="busy"}')' = 0 ]"
+check "no label named job or instance, anywhere" "$(grep -E '[{,](job|instance)=' "$T/m.txt" "$T"/m*.txt | head -3)" \
+    bash -c "! grep -qE '[{,](job|instance)=' '$T/m.txt' && ! grep -q '{{job}}' '$TOP/contrib/grafana-dashboard.json'"

@@ -1,0 +1,104 @@
+#!/bin/bash
+# tests/cli.sh: what a person types: --version, a bare swift-webhook on a
+# terminal, logs -f JOB, a job named by a prefix or its short sha, an
+# unknown state, prune's order, and root at the console acting as the run
+# directory's owner.
+. "$(dirname "$0")/lib.sh"
+plan 20
+mktestdir cli
+
+WORK=$T/work
+mkworkdir "$WORK" 0
+printf 'model: m\nfake_sleep: 600\n' > "$WORK/configs/hold.yaml"
+R=$T/runs
+mkdir -p "$R"
+writeconf "$T/c" "$R" "$WORK" "kill_grace = 1"
+
+"$BIN" --version > "$T/v.txt" 2>&1
+check "--version names the version" "$(cat "$T/v.txt")" grep -Eq '^swift-webhook [0-9a-f]+' "$T/v.txt"
+check "-V too" "" bash -c "'$BIN' -V | grep -q '^swift-webhook '"
+script -qc "env -u GATEWAY_INTERFACE '$BIN'" /dev/null > "$T/bare.txt" 2>&1
+check "a bare swift-webhook on a terminal prints usage, not a CGI answer" "$(cat "$T/bare.txt")" \
+    bash -c "grep -q 'usage: ' '$T/bare.txt' && ! grep -q 'Status:' '$T/bare.txt'"
+"$BIN" -c "$T/c" check > "$T/check.txt" 2>&1
+check "check says the version first" "$(head -2 "$T/check.txt")" \
+    bash -c "head -1 '$T/check.txt' | grep -q '^swift-webhook '"
+
+deliver a "$T/c" configs/sft.yaml
+deliver b "$T/c" configs/a.yaml
+A=$(idof a) B=$(idof b)
+wait_for 10 bash -c "jq -e '.finished != null' '$R/$A/job.json' '$R/$B/job.json' > /dev/null"
+SHORT=$(jq -r .sha "$R/$A/job.json" | cut -c1-7)
+check "show takes the short sha" "$("$BIN" -c "$T/c" show "$SHORT" 2>&1 | head -3)" \
+    bash -c "'$BIN' -c '$T/c' show '$SHORT' | jq -e --arg id '$A' '.id == \$id'"
+check "and a unique prefix of the id" "" \
+    bash -c "'$BIN' -c '$T/c' show '${A%?????}' | jq -e --arg id '$A' '.id == \$id'"
+"$BIN" -c "$T/c" show 2026 > "$T/amb.txt" 2>&1
+rc=$?
+check "an ambiguous prefix lists the jobs it matches" "$(cat "$T/amb.txt")" \
+    bash -c "[ $rc = 1 ] && grep -q 'is ambiguous: 2 jobs match' '$T/amb.txt' && grep -q '$A' '$T/amb.txt' && grep -q '$B' '$T/amb.txt'"
+"$BIN" -c "$T/c" show nope > "$T/nope.txt" 2>&1
+check "no job: said so, with no errno after it" "$(cat "$T/nope.txt")" \
+    bash -c "grep -q 'no job nope in $R\$' '$T/nope.txt' && ! grep -q 'Invalid argument' '$T/nope.txt'"
+check "logs -f JOB, as docker and kubectl users type it" "" \
+    bash -c "timeout 10 '$BIN' -c '$T/c' logs -f '$A' | grep -q 'fake-swift: done'"
+"$BIN" -c "$T/c" jobs --state bogus > "$T/bogus.txt" 2>&1
+rc=$?
+check "jobs --state bogus is an error naming the states" "$(cat "$T/bogus.txt")" \
+    bash -c "[ $rc = 2 ] && grep -q 'no state \"bogus\"; the states are queued, preparing, running' '$T/bogus.txt'"
+sleep 1.1
+"$BIN" -c "$T/c" prune --older-than 0s --dry-run > "$T/prune.txt" 2>&1
+check "prune lists oldest first" "$(cat "$T/prune.txt")" \
+    bash -c "[ \"\$(grep -o '20[0-9T.Z]*-[0-9a-f]*-[a-z]*' '$T/prune.txt' | head -2 | tr '\n' ' ')\" = '$A $B ' ]"
+
+# Root at the console: cancel, retry and prune act as the run directory's
+# owner, and leave nothing of root's behind.
+R2=$T/runs2
+mkdir -p "$R2"
+writeconf "$T/c2" "$R2" "$WORK" "kill_grace = 1"
+chown -R nobody:nogroup "$R2" "$WORK"
+chmod 644 "$T/c2" "$T/c2.secret"
+D=d-h CGI_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups" deliver h "$T/c2" configs/hold.yaml
+H=$(idof h)
+check "a job the server (nobody) runs" "$(cat "$T/h.out" "$T/h.err")" \
+    wait_for 10 bash -c "[ \"\$(jq -r .state '$R2/$H/job.json')\" = running ]"
+"$BIN" -c "$T/c2" cancel "$H" > "$T/cancel2.txt" 2>&1
+check "root's cancel works, as the owner" "$(cat "$T/cancel2.txt")" grep -q "$H cancelled" "$T/cancel2.txt"
+"$BIN" -c "$T/c2" retry "$H" > "$T/retry2.txt" 2>&1
+check "root's retry works, as the owner" "$(cat "$T/retry2.txt")" \
+    bash -c "grep -q 'retry of $H' '$T/retry2.txt' || grep -q '^20' '$T/retry2.txt'"
+"$BIN" -c "$T/c2" prune --older-than 0s --dry-run > "$T/prune2.txt" 2>&1
+check "and prune --dry-run" "$(cat "$T/prune2.txt")" grep -q "would remove" "$T/prune2.txt"
+check "nothing of root's is left in the run directory" "$(find "$R2" -uid 0 | head)" \
+    test -z "$(find "$R2" -uid 0)"
+for j in "$R2"/20*; do
+	"$BIN" -c "$T/c2" cancel "$(basename "$j")" > /dev/null 2>&1
+done
+
+# git's own words, and advice that fits: a root-owned local repository
+# checked as www-data, a mistyped path, and a job's error.
+mkdir -p "$T/g"
+chmod 755 "$T" "$T/g"
+git init -q --bare "$T/g/train.git"
+R3=$T/g/runs
+mkdir -p "$R3"
+chown www-data "$R3"
+writeconf "$T/g/c" "$R3" - "repository = $T/g/train.git"
+chgrp www-data "$T/g/c.secret"
+chmod 644 "$T/g/c"
+"$BIN" -c "$T/g/c" check > "$T/g/check.txt" 2>&1
+check "check quotes git's fatal line for a repository another user owns" "$(cat "$T/g/check.txt")" \
+    grep -q "fatal: detected dubious ownership in repository at '$T/g/train.git'" "$T/g/check.txt"
+check "and says what to do: chown it, or safe.directory" "$(cat "$T/g/check.txt")" \
+    bash -c "grep -q 'chown -R www-data $T/g/train.git' '$T/g/check.txt' && grep -q 'git config --system --add safe.directory $T/g/train.git' '$T/g/check.txt' && ! grep -q 'deploy key' '$T/g/check.txt'"
+sed -i "s|$T/g/train.git|$T/g/trian.git|" "$T/g/c"
+"$BIN" -c "$T/g/c" check > "$T/g/check2.txt" 2>&1
+check "a mistyped path: git's words and the path to check" "$(cat "$T/g/check2.txt")" \
+    bash -c "grep -q \"fatal: '$T/g/trian.git' does not appear to be a git repository\" '$T/g/check2.txt' && grep -q 'no git repository at $T/g/trian.git: check the path' '$T/g/check2.txt'"
+sed -i "s|$T/g/trian.git|$T/g/train.git|" "$T/g/c"
+chown -R www-data "$R3"
+CGI_AS="setpriv --reuid=www-data --regid=www-data --clear-groups" deliver gd "$T/g/c" configs/sft.yaml
+GD=$(idof gd)
+wait_for 15 bash -c "jq -e '.finished != null' '$R3/$GD/job.json' > /dev/null 2>&1"
+check "the job's error quotes git's fatal line too" "$(jq -r .error "$R3/$GD/job.json" 2>&1; cat "$T/gd.err")" \
+    bash -c "jq -e '.error | test(\"fatal: detected dubious ownership\")' '$R3/$GD/job.json' > /dev/null"
