@@ -11,7 +11,10 @@
 #   make check SANITIZE=1   the same under ASan and UBSan
 #   make valgrind   the unit tests and the e2e suite under valgrind
 #   make install    /usr/lib/cgi-bin/swift-webhook (linked from
-#                   /usr/sbin), the man page, contrib/ (PREFIX, DESTDIR)
+#                   /usr/sbin), the man page, contrib/ in
+#                   /usr/share/swift-webhook, the README and the server
+#                   snippets in /usr/share/doc/swift-webhook (PREFIX,
+#                   DESTDIR)
 
 PKG_CONFIG ?= pkg-config
 PKGS	= fcgi libcjson libcrypto
@@ -73,7 +76,7 @@ $(OBJS) tests/schedule-clock.o: checkout.h cli.h commitstatus.h conf.h \
 	  status.h supervise.h trainer.h util.h
 
 deps:
-	@sh tests/deps.sh
+	@sh tests/deps.sh --all
 
 build-tests: swift-webhook $(TESTS) $(TOOLS)
 
@@ -91,7 +94,8 @@ valgrind: deps
 	$(MAKE) build-tests
 	VALGRIND=1 tests/run $(UNITS) e2e
 
-demo: deps
+demo:
+	@sh tests/deps.sh
 	$(MAKE) swift-webhook tests/fake-swift
 	tests/demo
 
@@ -137,7 +141,14 @@ install: swift-webhook
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 	install -m 644 contrib/swift-webhook-tick.service \
 	    contrib/swift-webhook-tick.timer contrib/swift-webhook.cron \
+	    contrib/grafana-dashboard.json \
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/apache \
+	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/lighttpd
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/
+	install -m 644 apache/* $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/apache/
+	install -m 644 lighttpd/* \
+	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/lighttpd/
 
 clean:
 	rm -f swift-webhook *.o tests/*.o $(TESTS) $(TOOLS) tests/fcgi-empty \

@@ -72,9 +72,12 @@ mirror_name(const char *url, char buf[80])
 static int
 git_env(const struct conf *c, struct strv *env)
 {
-	char *s;
+	char *s, home[PATH_MAX];
+	const char *why;
 
 	if (spawn_base_env(env) == -1 ||
+	    (rundir_home(c->run_dir, home, &why) == 0 &&
+	    strv_setenv(env, xprintf("HOME=%s", home)) == -1) ||
 	    strv_setenv(env, strdup("LC_ALL=C")) == -1 ||
 	    strv_setenv(env, strdup("GIT_TERMINAL_PROMPT=0")) == -1)
 		return -1;

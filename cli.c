@@ -713,7 +713,8 @@ static int
 cmd_check(const char *config, int argc, char *argv[])
 {
 	const char *user = NULL;
-	char err[1024], advice[512];
+	char err[1024], advice[512], home[PATH_MAX];
+	const char *why;
 	struct rundir rd;
 	struct trainer t;
 	struct conf c;
@@ -774,6 +775,18 @@ cmd_check(const char *config, int argc, char *argv[])
 			    t.notify_argv[0], user);
 		trainer_free(&t);
 	}
+	for (i = 0; i < (int)c.env.n && strncmp(c.env.v[i], "HOME=", 5) != 0;
+	    i++)
+		;
+	if (i < (int)c.env.n)
+		printf("note: HOME for the trainer: %s (env)\n",
+		    c.env.v[i] + 5);
+	if (rundir_home(c.run_dir, home, &why) == 0)
+		printf("note: HOME for %sgit: %s (%s)\n", i < (int)c.env.n ?
+		    "" : "the trainer and ", home, why);
+	else
+		problem(&n, "no HOME that %s can write for the trainer and "
+		    "git: %s: %s", user, why, strerror(errno));
 	if (c.backend == BACKEND_SLURM && slurm_check(&c, err,
 	    sizeof(err)) == -1)
 		problem(&n, "Slurm: %s (as %s)", err, user);

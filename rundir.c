@@ -4,6 +4,7 @@
  * and written atomically.
  */
 #include <ctype.h>
+#include <pwd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -154,6 +155,55 @@ rundir_live(struct rundir *rd, const char *id, int live)
 	    rd->uid)) == -1)
 		return -1;
 	close(fd);
+	return 0;
+}
+
+/* Whether dir is a folder this user may write in. */
+static int
+home_usable(const char *dir)
+{
+	struct stat st;
+
+	return dir != NULL && dir[0] == '/' && stat(dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+}
+
+int
+rundir_home(const char *run_dir, char out[PATH_MAX], const char **why)
+{
+	struct passwd *pw;
+	struct stat st;
+	int dfd;
+
+	if (home_usable(getenv("HOME"))) {
+		snprintf(out, PATH_MAX, "%s", getenv("HOME"));
+		*why = "the server's HOME";
+		return 0;
+	}
+	if ((pw = getpwuid(geteuid())) != NULL && home_usable(pw->pw_dir)) {
+		snprintf(out, PATH_MAX, "%s", pw->pw_dir);
+		*why = "the user's home";
+		return 0;
+	}
+	*why = "run_dir/.home: neither the server's HOME nor the user's home "
+	    "is writable";
+	if ((dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (mkdirat(dfd, ".home", 0750) == -1 && errno != EEXIST) {
+		close(dfd);
+		return -1;
+	}
+	if (fstatat(dfd, ".home", &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	close(dfd);
+	if ((size_t)snprintf(out, PATH_MAX, "%s/.home", run_dir) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	return 0;
 }
 

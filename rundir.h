@@ -62,6 +62,16 @@ int	 rundir_open(struct rundir *rd, const char *path, int write,
 void	 rundir_close(struct rundir *rd);
 
 /*
+ * The HOME a trainer and git get (Hugging Face, ModelScope and pip keep
+ * their caches there): the server's HOME if this user can write it, else
+ * this user's home from the password database if it can, else
+ * run_dir/.home (made 0750 if missing; not a symlink, this user's).  Into
+ * out, with why ("the server's HOME", ...).  Returns 0, or -1 if none.
+ */
+int	 rundir_home(const char *run_dir, char out[PATH_MAX],
+	    const char **why);
+
+/*
  * The descriptors rd holds, for a process that must keep them (a
  * detached one): into fds, -1 for those not open.  Returns RUNDIR_FDS.
  */

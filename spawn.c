@@ -300,8 +300,6 @@ static void __attribute__((noreturn))
 reaper(struct child *ch, int dirfd, const char *name, int rep)
 {
 	int keep[2] = { dirfd, rep }, status;
-	char buf[64];
-	size_t len;
 
 	prctl(PR_SET_NAME, "swh-reaper");
 	if (close_others(keep, 2) == -1 || spawn_child(ch) == -1) {
@@ -313,12 +311,21 @@ reaper(struct child *ch, int dirfd, const char *name, int rep)
 	if (spawn_waitpid(ch->pid, &status, 0) == -1)
 		_exit(1);
 	spawn_report(rep, REAP_ENDED, status, 0, ch->pid);
-	len = (size_t)snprintf(buf, sizeof(buf), "%d %lld\n", status,
-	    (long long)time(NULL));
-	while (file_write_at(dirfd, name, buf, len, 0640, 1) == -1 &&
+	while (spawn_reaped_write(dirfd, name, status) == -1 &&
 	    write_may_pass(errno))
 		sleep(1);
 	_exit(0);
+}
+
+int
+spawn_reaped_write(int dirfd, const char *name, int status)
+{
+	char buf[64];
+	size_t len;
+
+	len = (size_t)snprintf(buf, sizeof(buf), "%d %lld\n", status,
+	    (long long)time(NULL));
+	return file_write_at(dirfd, name, buf, len, 0640, 1);
 }
 
 int

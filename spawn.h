@@ -122,6 +122,13 @@ int	 spawn_reaped(struct child *ch, int dirfd, const char *name,
 int	 spawn_reaped_status(struct reaper *rp, int *status);
 
 /*
+ * Writes what a reaper writes (status, now) to file name under dirfd:
+ * for the one who reaped the child itself, its reaper having been
+ * killed.  Returns 0, or -1 (errno set).
+ */
+int	 spawn_reaped_write(int dirfd, const char *name, int status);
+
+/*
  * Reads a reaper's file name under dirfd (owned by owner, no link
  * followed, bounded).  Returns 0 with *status and *when, or -1 (errno:
  * ENOENT: not written; EINVAL: not what a reaper writes).

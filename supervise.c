@@ -55,6 +55,7 @@ struct sup {
 	pid_t		 grp;		/* the group of what runs: the
 					   trainer, or after_success */
 	struct reaper	 rp;		/* what waits for it (spawn.h) */
+	const char	*exitfile;	/* where its reaper writes its end */
 	int		 recorded;	/* its end is recorded (and counted) */
 };
 
@@ -458,6 +459,15 @@ reap(struct sup *x, int *status, int *done)
 		if (r == x->grp && !*done) {
 			*status = st;
 			*done = 1;
+			/*
+			 * Its reaper was killed, so it came to us: its end
+			 * written as the reaper would have, for whoever
+			 * takes over if we die too.
+			 */
+			if (x->exitfile != NULL && spawn_reaped_write(
+			    x->j->dirfd, x->exitfile, st) == -1)
+				log_line("job %s: write %s: %s", x->j->id,
+				    x->exitfile, strerror(errno));
 		}
 	if (r == -1 && errno == ECHILD)
 		rc = -1;
@@ -644,6 +654,7 @@ watch(struct sup *x)
 	int status;
 
 	x->grp = j->pid;
+	x->exitfile = TRAINER_EXIT;
 	stopped = await_child(x, x->c->max_runtime, 1, &status, why,
 	    sizeof(why));
 	if (status == -1) {
@@ -761,6 +772,7 @@ after_success(struct sup *x)
 		record(j);
 		j->state = JOB_SUCCEEDED;
 		x->grp = ch.pid;
+		x->exitfile = AFTER_EXIT;
 		stopped = await_child(x, c->max_runtime, 0, &status, why,
 		    sizeof(why));
 		after_ended(j, stopped, status, why);

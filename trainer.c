@@ -69,7 +69,14 @@ build_env(struct strv *env, const struct conf *c, const struct strv *extra,
 	};
 	size_t i;
 
+	char home[PATH_MAX];
+	const char *why;
+
 	if (spawn_base_env(env) == -1)
+		return -1;
+	/* A HOME it can write (rundir.h), unless env sets one below. */
+	if (rundir_home(c->run_dir, home, &why) == 0 &&
+	    strv_setenv(env, xprintf("HOME=%s", home)) == -1)
 		return -1;
 	/* The job's processes per node, over the server's (spawn.h). */
 	strv_unsetenv(env, "NPROC_PER_NODE");
@@ -170,8 +177,8 @@ trainer_free(struct trainer *t)
 }
 
 #define HINT_EXEC "; set \"command\" in the configuration to the " \
-	"trainer's absolute path (e.g. /opt/conda/bin/swift), as the " \
-	"README's Deploying section says"
+	"trainer's absolute path (e.g. /opt/conda/bin/swift sft --config " \
+	"{config}: see the README, Deploying)"
 
 void
 trainer_error(char *buf, size_t size, int stage, int err,

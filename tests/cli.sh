@@ -4,7 +4,7 @@
 # unknown state, prune's order, and root at the console acting as the run
 # directory's owner.
 . "$(dirname "$0")/lib.sh"
-plan 20
+plan 24
 mktestdir cli
 
 WORK=$T/work
@@ -102,3 +102,32 @@ GD=$(idof gd)
 wait_for 15 bash -c "jq -e '.finished != null' '$R3/$GD/job.json' > /dev/null 2>&1"
 check "the job's error quotes git's fatal line too" "$(jq -r .error "$R3/$GD/job.json" 2>&1; cat "$T/gd.err")" \
     bash -c "jq -e '.error | test(\"fatal: detected dubious ownership\")' '$R3/$GD/job.json' > /dev/null"
+
+# The trainer's HOME: one the server's user can write.  As www-data with
+# no HOME (Apache) and with root's (lighttpd started from a root shell):
+# run_dir/.home; check says which.
+chown -R www-data "$R3"
+sed -i "s|^repository = .*|workdir = $T/g/work|" "$T/g/c"
+mkdir -p "$T/g/work/configs"
+printf 'model: m\n' > "$T/g/work/configs/sft.yaml"
+chmod -R 755 "$T/g/work"
+for how in nohome roothome; do
+	if [ $how = roothome ]; then export HOME=/root; else unset HOME; fi
+	CGI_HOME=${HOME:-} CGI_AS="setpriv --reuid=www-data --regid=www-data --clear-groups" \
+	    deliver "h$how" "$T/g/c" configs/sft.yaml
+	HJ=$(idof "h$how")
+	wait_for 10 test -s "$R3/$HJ/output/env"
+	check "the trainer's HOME is one www-data can write ($how)" "$(grep '^HOME=' "$R3/$HJ/output/env" 2>&1)" \
+	    grep -qx "HOME=$R3/.home" "$R3/$HJ/output/env"
+done
+export HOME=/root
+"$BIN" -c "$T/g/c" check > "$T/g/check3.txt" 2>&1
+check "check says which HOME the trainer gets, and why" "$(cat "$T/g/check3.txt")" \
+    grep -q "note: HOME for the trainer and git: $R3/.home (run_dir/.home" "$T/g/check3.txt"
+
+# make install puts the README (which the man page names), the server
+# snippets and contrib/ where a person looks.
+make -s -C "$TOP" install DESTDIR="$T/inst" > "$T/install.txt" 2>&1
+check "make install: the README and snippets under /usr/share/doc/swift-webhook, contrib under /usr/share/swift-webhook" \
+    "$(cat "$T/install.txt"; find "$T/inst" -type f | head -20)" \
+    bash -c "for f in usr/share/doc/swift-webhook/README.md usr/share/doc/swift-webhook/apache/swift-webhook.conf usr/share/doc/swift-webhook/lighttpd/50-swift-webhook.conf usr/share/swift-webhook/swift-webhook-tick.timer usr/share/swift-webhook/grafana-dashboard.json usr/share/man/man8/swift-webhook.8 usr/lib/cgi-bin/swift-webhook; do [ -f '$T/inst/'\$f ] || exit 1; done && grep -q /usr/share/doc/swift-webhook/README.md '$T/inst/usr/share/man/man8/swift-webhook.8'"

@@ -1,15 +1,22 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing swift-webhook need
-# (and any named as arguments), if any is missing.  As root it runs apt-get;
-# otherwise it says what to do.
+# tests/deps.sh [--all] [PACKAGE...]: installs the Debian packages that
+# building swift-webhook and its demo need (lighttpd), with --all also
+# what the tests need (make check: Apache, Slurm, MariaDB, Prometheus,
+# Chromium, PyTorch, valgrind...), and any named, if any is missing.  As
+# root it runs apt-get; otherwise it says what to do.
 set -eu
-PKGS="$* gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
-openssl curl jq procps util-linux python3 tzdata git openssh-client openssh-server
+PKGS="gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
+openssl curl jq procps lighttpd"
+if [ "${1:-}" = --all ]; then
+	shift
+	PKGS="$PKGS util-linux python3 tzdata git openssh-client openssh-server
 valgrind python3-torch
 prometheus chromium
-apache2 libapache2-mod-fcgid lighttpd
+apache2 libapache2-mod-fcgid
 slurm-wlm slurmdbd munge mariadb-server
 lighttpd-modules-lua"
+fi
+PKGS="$* $PKGS"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

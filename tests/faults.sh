@@ -87,7 +87,7 @@ ours() {
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" = $$ ] && continue
 		if grep -qsz "^SWIFT_WEBHOOK_CONFIG=$1\$" "$p/environ" ||
-		    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "$T/\(runs\|trainer\|after\|notify\)"; then
+		    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q "$T/\(runs\|trainer\|after\|notify\)"; then
 			[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] || echo "${p#/proc/}"
 		fi
 	done
@@ -105,34 +105,53 @@ parent_of() {
 	return 1
 }
 
-# The killer: supervisors in each phase in turn, and reapers; each kill
-# said in $T/kills.log ("phase pid").
+# target CONF PHASE: a process to kill in that phase, or nothing.
+target() {
+	local conf=$1 pid=
+	case $2 in
+	checkout) pid=$(parent_of "$conf" git) ;;
+	trainer) pid=$(parent_of "$conf" swh-reaper) ;;
+	# A reaper whose supervisor lives (killing both loses the end, by
+	# design: the job ends lost, "its end is not known").
+	reaper) pid=$(pgrep -x swh-reaper | while read -r r; do
+		pp=$(ppid_of "$r")
+		grep -qsz "^SWIFT_WEBHOOK_CONFIG=$conf\$" "/proc/$r/environ" &&
+		    [ -n "$pp" ] && [ "$pp" -gt 1 ] &&
+		    grep -qsz "^SWIFT_WEBHOOK_CONFIG=$conf\$" "/proc/$pp/environ" &&
+		    pgrep -P "$r" > /dev/null && { echo "$r"; break; }
+		done) ;;
+	after) pid=$(pgrep -f "^/bin/sh $T/after.sh" | head -1)
+		[ -n "$pid" ] && pid=$(ppid_of "$pid") && [ -n "$pid" ] &&
+		    pid=$(ppid_of "$pid") ;;
+	post) pid=$(parent_of "$conf" curl) ;;
+	notify) pid=$(parent_of "$conf" notify.sh) ;;
+	esac
+	[ -n "$pid" ] && [ "$pid" -gt 1 ] 2>/dev/null &&
+	    grep -qsz "^SWIFT_WEBHOOK_CONFIG=$conf\$" "/proc/$pid/environ" &&
+	    echo "$pid"
+}
+
+# The killer: looks at every phase all the time and kills, a phase not
+# hit yet first (then any, now and then); each kill said in
+# $T/kills.log ("phase pid").
 killer() {
-	local conf=$1 phases=$2 ph pid n
+	local conf=$1 phases=$2 ph pid hit=" " all
 	while :; do
+		all=1
 		for ph in $phases; do
-			n=0
-			while [ $n -lt 300 ]; do
-				case $ph in
-				checkout) pid=$(parent_of "$conf" git) ;;
-				trainer) pid=$(parent_of "$conf" swh-reaper) ;;
-				reaper) pid=$(pgrep -x swh-reaper | while read -r r; do
-					grep -qsz "^SWIFT_WEBHOOK_CONFIG=$conf\$" "/proc/$r/environ" &&
-					    pgrep -P "$r" > /dev/null && { echo "$r"; break; }
-					done) ;;
-				after) pid=$(pgrep -f "^/bin/sh $T/after.sh" | head -1)
-					[ -n "$pid" ] && pid=$(ppid_of "$(ppid_of "$pid")") ;;
-				post) pid=$(parent_of "$conf" curl) ;;
-				notify) pid=$(parent_of "$conf" notify.sh) ;;
-				esac
-				if [ -n "$pid" ] && grep -qsz "^SWIFT_WEBHOOK_CONFIG=$conf\$" "/proc/$pid/environ"; then
-					kill -9 "$pid" 2>/dev/null && echo "$ph $pid" >> "$T/kills.log"
-					break
-				fi
-				sleep 0.02
-				n=$((n + 1))
-			done
+			case $hit in *" $ph "*) ;; *) all=0 ;; esac
 		done
+		for ph in $phases; do
+			case $hit in *" $ph "*) [ $all = 1 ] || continue ;; esac
+			pid=$(target "$conf" "$ph")
+			if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then
+				echo "$ph $pid" >> "$T/kills.log"
+				hit="$hit$ph "
+				[ $all = 1 ] && sleep 1
+				break
+			fi
+		done
+		sleep 0.02
 	done
 }
 
@@ -187,7 +206,7 @@ check "no job is left live" "$(ls "$R/.live")" test -z "$(ls "$R/.live")"
 R2=$T/runs2
 mkdir -p "$R2"
 conf "$T/c2" "$R2"
-: > "$T/trainer.log"; : > "$T/notify.log"; : > "$T/kills.log"
+cp "$T/kills.log" "$T/kills1.log"; : > "$T/trainer.log"; : > "$T/notify.log"; : > "$T/kills.log"
 killer "$T/c2" "trainer checkout" &
 KILLER=$!
 for i in $(seq 1 8); do gpush "q$i" "$T/c2" configs/f.yaml; sleep 0.3; done
