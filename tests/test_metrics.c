@@ -141,7 +141,7 @@ test_running(struct rundir *rd, const struct conf *c)
 	    has(m, "swift_webhook_slots_in_use 1") && has(m,
 	    "swift_webhook_queue_length 1"), "what runs and waits now",
 	    "%s", m ? m : "");
-	snprintf(slot, sizeof(slot), "swift_webhook_job_progress_ratio{job="
+	snprintf(slot, sizeof(slot), "swift_webhook_job_progress_ratio{job_id="
 	    "\"%s\",branch=\"main\",config=\"configs/a.yaml\"} 0.3", j.id);
 	CHECK(m != NULL && has(m, slot), "a running job's progress, from its "
 	    "logging.jsonl", "%s", m ? m : "");
