@@ -24,6 +24,7 @@
 #include "checkout.h"
 #include "cli.h"
 #include "commitstatus.h"
+#include "delivery.h"
 #include "conf.h"
 #include "filter.h"
 #include "gpu.h"
@@ -60,6 +61,10 @@ usage(FILE *f)
 	    "  prune [--older-than 30d] [--state STATE...] [--dry-run]\n"
 	    "                     remove ended jobs' folders, old delivery\n"
 	    "                     records and stale claims\n"
+	    "  dry-run [--event EVENT] FILE\n"
+	    "                     what a delivery of FILE (a body) would get, and\n"
+	    "                     each run's argv, env and folders; no signature,\n"
+	    "                     nothing written or started\n"
 	    "  tick               take over jobs whose supervisor is gone and\n"
 	    "                     start queued jobs on free slots (run by a\n"
 	    "                     timer, as the server's user)\n"
@@ -807,6 +812,86 @@ cmd_check(const char *config, int argc, char *argv[])
 	return n == 0 ? 0 : 1;
 }
 
+/* What a dry run's body is read from. */
+struct membody {
+	const char	*p;
+	size_t		 left;
+};
+
+static ssize_t
+mem_read(void *ctx, char *buf, size_t len)
+{
+	struct membody *m = ctx;
+
+	if (len > m->left)
+		len = m->left;
+	memcpy(buf, m->p, len);
+	m->p += len;
+	m->left -= len;
+	return (ssize_t)len;
+}
+
+/*
+ * dry-run [--event EVENT] FILE: what a delivery of FILE (a body, as
+ * GitHub's Recent Deliveries shows it) would get, and each run it would
+ * start, without a signature, writing or starting anything.
+ */
+static int
+cmd_dry_run(struct conf *c, int argc, char *argv[])
+{
+	const char *event = "push", *file = NULL;
+	struct request rq;
+	struct membody m;
+	struct reply rp;
+	char clen[32], *body, *s;
+	size_t len;
+	int i, fd;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--event") == 0 && i + 1 < argc)
+			event = argv[++i];
+		else if (file == NULL && argv[i][0] != '-')
+			file = argv[i];
+		else
+			file = "";
+	if (file == NULL || *file == '\0') {
+		fprintf(stderr, "usage: %s dry-run [--event EVENT] FILE\n",
+		    progname);
+		return 2;
+	}
+	if ((fd = strcmp(file, "-") == 0 ? dup(STDIN_FILENO) :
+	    open(file, O_RDONLY | O_CLOEXEC)) == -1 || (body = fd_read_all(fd,
+	    c->max_body, &len)) == NULL) {
+		fprintf(stderr, "%s: dry-run: %s: %s\n", progname, file,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	memset(&rq, 0, sizeof(rq));
+	m.p = body;
+	m.left = len;
+	snprintf(clen, sizeof(clen), "%zu", len);
+	rq.method = "POST";
+	rq.content_type = strncmp(body, "payload=", 8) == 0 ?
+	    "application/x-www-form-urlencoded" : "application/json";
+	rq.content_length = clen;
+	rq.event = event;
+	rq.delivery = "dry-run";
+	rq.read = mem_read;
+	rq.ctx = &m;
+	rq.dry = 1;
+	delivery_handle(c, NULL, &rq, &rp);
+	printf("%d %s: %s\n", rp.status, rp.decision, rp.reason);
+	if ((s = cJSON_Print(rp.json)) != NULL)
+		printf("%s\n", s);
+	free(s);
+	free(body);
+	reply_free(&rp);
+	return 0;
+}
+
 /* Where the JOB argument of show, logs, cancel, retry is, or 0. */
 static int
 job_arg(int argc, char *argv[])
@@ -853,7 +938,7 @@ cli_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
 		"jobs", "show", "logs", "cancel", "retry", "check", "prune",
-		"tick", NULL
+		"tick", "dry-run", NULL
 	};
 	const char *config = NULL, *cmd;
 	char err[1024], id[JOB_ID_MAX];
@@ -890,6 +975,15 @@ cli_main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(config, argc - 1, argv + 1);
+	if (strcmp(cmd, "dry-run") == 0) {
+		if (conf_load(&c, config, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", progname, err);
+			return 1;
+		}
+		rc = cmd_dry_run(&c, argc - 1, argv + 1);
+		conf_free(&c);
+		return rc;
+	}
 	if (conf_load(&c, config, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return 1;

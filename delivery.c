@@ -17,6 +17,8 @@
 #include "rundir.h"
 #include "schedule.h"
 #include "sig.h"
+#include "spawn.h"
+#include "trainer.h"
 #include "util.h"
 
 const char *
@@ -299,6 +301,94 @@ record(struct rundir *rd, const struct request *rq, const struct push *p,
 	cJSON_Delete(rec);
 }
 
+/* Whether kv is one of sv's strings. */
+static int
+strv_has(const struct strv *sv, const char *kv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], kv) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A dry run of a push that the filter lets through: the window and
+ * max_runs_per_push as a delivery would see them, then for each run its
+ * config, argv, the environment it adds to the server's allow-listed one,
+ * its working and output folders, into rp ("would_start").  The run
+ * directory is not looked at: duplicates, budgets and the queue are not
+ * known.
+ */
+static void
+dry_run(struct conf *c, const struct request *rq, const struct push *p,
+    const struct selection *sel, struct reply *rp)
+{
+	struct strv base = { NULL, 0 };
+	struct trainer t;
+	struct job j;
+	cJSON *runs, *o, *a;
+	char more[256] = "";
+	size_t i, k, n = sel->n;
+
+	if (c->window_skip && !sched_open(c, sched_now())) {
+		answer(rp, 200, "ignored", "outside run_window; window_action "
+		    "is skip", NULL);
+		return;
+	}
+	if (n > (size_t)c->max_runs_per_push) {
+		n = (size_t)c->max_runs_per_push;
+		snprintf(more, sizeof(more), "; %zu config(s) changed, "
+		    "max_runs_per_push is %ld: the rest would not start",
+		    sel->n, c->max_runs_per_push);
+	}
+	if (spawn_base_env(&base) == -1) {
+		answer(rp, 500, "error", "out of memory", NULL);
+		return;
+	}
+	runs = cJSON_CreateArray();
+	for (i = 0; i < n; i++) {
+		job_init(&j);
+		snprintf(j.id, sizeof(j.id), "DRY-RUN");
+		snprintf(j.dir, sizeof(j.dir), "%s/DRY-RUN", c->run_dir);
+		j.delivery = rq->delivery;
+		j.event = rq->event;
+		j.repository = p->repository;
+		j.repository_url = p->repository_url;
+		j.ref = p->ref;
+		j.branch = p->branch;
+		j.sha = p->after;
+		j.config = sel->configs[i];
+		if (trainer_prepare(&t, &j, c) == -1)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "config", sel->configs[i]);
+		a = cJSON_AddArrayToObject(o, "argv");
+		for (k = 0; t.argv[k] != NULL; k++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(t.argv[k]));
+		/* What the run adds to (or sets over) the server's. */
+		a = cJSON_AddArrayToObject(o, "env");
+		for (k = 0; t.envp[k] != NULL; k++)
+			if (!strv_has(&base, t.envp[k]))
+				cJSON_AddItemToArray(a,
+				    cJSON_CreateString(t.envp[k]));
+		cJSON_AddStringToObject(o, "cwd", c->repository != NULL ?
+		    "(the job's checkout of the pushed commit)" : t.cwd);
+		cJSON_AddStringToObject(o, "output_dir", t.output_dir);
+		cJSON_AddItemToArray(runs, o);
+		trainer_free(&t);
+	}
+	strv_free(&base);
+	answer(rp, 202, "started", NULL, "dry run: %zu run(s) would start%s",
+	    n, more);
+	cJSON_AddStringToObject(rp->json, "reason", rp->reason);
+	cJSON_AddItemToObject(rp->json, "would_start", runs);
+	cJSON_AddStringToObject(rp->json, "not_checked", "duplicates, "
+	    "max_runs_per_day, the queue (the run directory is not looked "
+	    "at)");
+}
+
 /* Steps 10 to 16: a verified push event. */
 static void
 handle_push(struct conf *c, const struct request *rq, char *json,
@@ -338,6 +428,10 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 			    reason);
 		push_free(&p);
 		return;
+	}
+	if (rq->dry) {
+		dry_run(c, rq, &p, &sel, rp);
+		goto out;
 	}
 	if (rundir_open(&rd, c->run_dir, 1, err, sizeof(err)) == -1) {
 		answer(rp, 500, "error", "run directory unusable (see the "
@@ -490,7 +584,8 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    NULL);
 		return;
 	}
-	sr = sig_verify(c->secret, c->secretlen, body, len, rq->signature);
+	sr = rq->dry ? SIG_OK : sig_verify(c->secret, c->secretlen, body, len,
+	    rq->signature);
 	if (sr != SIG_OK) {
 		answer(rp, sr == SIG_ERROR ? 500 : 401, "error",
 		    sig_reason(sr), NULL);

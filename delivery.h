@@ -26,6 +26,10 @@ struct request {
 	/* Reads up to len body bytes; returns the count, 0 at end, -1. */
 	ssize_t		(*read)(void *ctx, char *buf, size_t len);
 	void		*ctx;
+	int		 dry;		/* a dry run (swift-webhook dry-run):
+					   no signature needed, nothing
+					   written or started; the answer
+					   says what each run would be */
 };
 
 struct reply {

@@ -4,7 +4,7 @@
 # unknown state, prune's order, and root at the console acting as the run
 # directory's owner.
 . "$(dirname "$0")/lib.sh"
-plan 24
+plan 27
 mktestdir cli
 
 WORK=$T/work
@@ -131,3 +131,16 @@ make -s -C "$TOP" install DESTDIR="$T/inst" > "$T/install.txt" 2>&1
 check "make install: the README and snippets under /usr/share/doc/swift-webhook, contrib under /usr/share/swift-webhook" \
     "$(cat "$T/install.txt"; find "$T/inst" -type f | head -20)" \
     bash -c "for f in usr/share/doc/swift-webhook/README.md usr/share/doc/swift-webhook/apache/swift-webhook.conf usr/share/doc/swift-webhook/lighttpd/50-swift-webhook.conf usr/share/swift-webhook/swift-webhook-tick.timer usr/share/swift-webhook/grafana-dashboard.json usr/share/man/man8/swift-webhook.8 usr/lib/cgi-bin/swift-webhook; do [ -f '$T/inst/'\$f ] || exit 1; done && grep -q /usr/share/doc/swift-webhook/README.md '$T/inst/usr/share/man/man8/swift-webhook.8'"
+
+# dry-run FILE: what a delivery would get and each run's argv, env and
+# folders; no signature, nothing started or written.
+push "$T/dry.json" "$(sha 4242)" refs/heads/main configs/a.yaml configs/b.yaml
+before=$(ls "$R" | wc -l)
+"$BIN" -c "$T/c" dry-run "$T/dry.json" > "$T/dry.txt" 2>&1
+check "dry-run: the answer and each run's argv and environment" "$(cat "$T/dry.txt")" \
+    bash -c "head -1 '$T/dry.txt' | grep -q '^202 started: dry run: 2 run(s) would start' && sed 1d '$T/dry.txt' | jq -e '.would_start | length == 2 and (.[0].argv | index(\"configs/a.yaml\")) and (.[0].env | index(\"JOB_SHA=$(sha 4242)\")) and .[0].cwd == \"$WORK\"' > /dev/null"
+check "dry-run starts and writes nothing" "$(ls "$R")" test "$(ls "$R" | wc -l)" = "$before"
+push "$T/dry2.json" "$(sha 4243)" refs/heads/feature configs/a.yaml
+"$BIN" -c "$T/c" dry-run "$T/dry2.json" > "$T/dry2.txt" 2>&1
+check "dry-run: a branch not watched is ignored, with the reason" "$(cat "$T/dry2.txt")" \
+    grep -q '^200 ignored: branch feature is not watched' "$T/dry2.txt"
