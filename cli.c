@@ -6,6 +6,7 @@
  * running whose supervisor is gone is shown as "lost", so that a dead
  * supervisor never leaves a job running forever.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -39,6 +40,8 @@
 #include "util.h"
 
 static const char *progname = "swift-webhook";
+
+static int	stale_responders(const char *path);
 
 extern char **environ;
 
@@ -806,10 +809,97 @@ cmd_check(const char *config, int argc, char *argv[])
 		problem(&n, "cannot read the repository %s (as %s): %s; %s",
 		    c.repository, user, err, advice);
 	}
+	if ((i = stale_responders(c.path)) > 0)
+		problem(&n, "%d responder(s) started before %s last changed "
+		    "still use what they read: reload the web server", i,
+		    c.path);
 	if (n == 0)
 		printf("%s: ok (as %s)\n", c.path, user);
 	conf_free(&c);
 	return n == 0 ? 0 : 1;
+}
+
+/* The machine's boot time (btime of /proc/stat), or 0. */
+static time_t
+boot_time(void)
+{
+	char buf[4096], *s;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/stat", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (s = strstr(buf, "\nbtime ")) != NULL ? (time_t)strtoll(s + 7,
+	    NULL, 10) : 0;
+}
+
+/*
+ * How many responders (this program with no argument, not a detached
+ * supervisor: those lead a session of their own) that run with config
+ * path started before the file last changed: they still use what they
+ * read.
+ */
+static int
+stale_responders(const char *path)
+{
+	char self[PATH_MAX], exe[PATH_MAX], p[64], *env, *cmd;
+	unsigned long long start;
+	struct dirent *de;
+	struct stat st;
+	size_t len, clen;
+	time_t boot = boot_time();
+	long tck = sysconf(_SC_CLK_TCK);
+	int n = 0, fd, match;
+	ssize_t k;
+	DIR *d;
+	pid_t pid;
+
+	if (stat(path, &st) == -1 || boot == 0 || tck <= 0 ||
+	    (k = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0 ||
+	    (d = opendir("/proc")) == NULL)
+		return 0;
+	self[k] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = (pid_t)atol(de->d_name)) <= 0 || pid == getpid() ||
+		    getsid(pid) == pid)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%ld/exe", (long)pid);
+		if ((k = readlink(p, exe, sizeof(exe) - 1)) <= 0)
+			continue;
+		exe[k] = '\0';
+		if (strcmp(exe, self) != 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%ld", (long)pid);
+		if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		cmd = file_read_at(fd, "cmdline", 4096, &clen, ANY_OWNER);
+		env = file_read_at(fd, "environ", 1 << 16, &len, ANY_OWNER);
+		close(fd);
+		/* One word (no command) and our config, named or default. */
+		match = cmd != NULL && strlen(cmd) + 1 >= clen && env != NULL;
+		if (match) {
+			const char *e, *want = NULL;
+
+			for (e = env; e < env + len; e += strlen(e) + 1)
+				if (strncmp(e, "SWIFT_WEBHOOK_CONFIG=", 21) == 0)
+					want = e + 21;
+			match = strcmp(want ? want : CONF_DEFAULT_PATH, path) ==
+			    0;
+		}
+		free(cmd);
+		free(env);
+		if (match && (start = proc_starttime(pid)) != 0 &&
+		    boot + (time_t)(start / (unsigned long long)tck) <
+		    st.st_mtime)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* What a dry run's body is read from. */

@@ -1020,6 +1020,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
+	c->loaded = time(NULL);
 	if (path == NULL && (path = getenv("SWIFT_WEBHOOK_CONFIG")) == NULL)
 		path = CONF_DEFAULT_PATH;
 	p.file = path;

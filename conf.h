@@ -9,6 +9,7 @@
 #define CONF_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "util.h"
 #include "window.h"
@@ -21,6 +22,7 @@
 
 struct conf {
 	char		*path;		/* the file it came from */
+	time_t		 loaded;	/* when it was read */
 	char		*secret;	/* NUL-terminated, never logged */
 	size_t		 secretlen;
 	char		*run_dir;	/* absolute */

@@ -27,7 +27,8 @@
 
 static const char style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
-    "table{border-collapse:collapse}td,th{padding:.25em .6em;"
+    "table{border-collapse:collapse}td.t{white-space:nowrap}"
+    "td,th{padding:.25em .6em;"
     "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
     ".b{padding:.1em .5em;border-radius:.8em;color:#fff;font-size:12px}"
     ".succeeded{background:#2a7}.failed,.killed,.timeout,.lost"
@@ -235,12 +236,37 @@ matches(const cJSON *o, const char *state, const char *branch)
 	    (branch == NULL || (b != NULL && strcmp(b, branch) == 0));
 }
 
+/*
+ * A time as people read a table: "13:43:07" today, "yesterday 18:02",
+ * "Nov 28 18:02" this year, else the date; in the machine's zone, the
+ * full UTC time on hover.
+ */
 static void
 cell_time(FILE *f, const cJSON *o, const char *name)
 {
-	fputs("<td>", f);
-	html(f, json_str(o, name) ? json_str(o, name) : "-");
-	fputs("</td>", f);
+	const char *iso = json_str(o, name);
+	struct tm tm, today;
+	char buf[32];
+	time_t t, now = time(NULL);
+
+	if (iso == NULL || (t = iso8601_parse(iso)) == -1) {
+		fputs("<td>-</td>", f);
+		return;
+	}
+	localtime_r(&t, &tm);
+	localtime_r(&now, &today);
+	if (tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday)
+		strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+	else if (tm.tm_year == today.tm_year && tm.tm_yday + 1 ==
+	    today.tm_yday)
+		strftime(buf, sizeof(buf), "yesterday %H:%M", &tm);
+	else if (tm.tm_year == today.tm_year)
+		strftime(buf, sizeof(buf), "%b %d %H:%M", &tm);
+	else
+		strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+	fputs("<td class=\"t\" title=\"", f);
+	html(f, iso);
+	fprintf(f, "\">%s</td>", buf);
 }
 
 /* A job.json's repository_url fit for a link: http(s), nothing odd. */
@@ -250,6 +276,21 @@ web_url(const char *s)
 	return s != NULL && (strncmp(s, "https://", 8) == 0 ||
 	    strncmp(s, "http://", 7) == 0) && s[strspn(s, "abcdefghijklmnopq"
 	    "rstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/")] == '\0';
+}
+
+/* An ended job's last loss and eval loss, as jobs prints them. */
+static void
+results_cell(FILE *f, const cJSON *o)
+{
+	char num[32];
+	double v;
+
+	if (results_number(o, "loss", &v))
+		fprintf(f, "loss %s", results_format(v, num));
+	if (results_number(o, "eval_loss", &v))
+		fprintf(f, "%seval %s", results_number(o, "loss", &v) ?
+		    " &middot; " : "", results_format((results_number(o,
+		    "eval_loss", &v), v), num));
 }
 
 static void
@@ -305,13 +346,17 @@ row(FILE *f, const struct job *j, const cJSON *o)
 	fprintf(f, "<td>%s</td><td>", d);
 	if (state != NULL && strcmp(state, "running") == 0)
 		progress_cell(f, j);
+	else if (job_state_final(state))
+		results_cell(f, o);
 	fputs("</td><td>", f);
 	if (json_num(o, "exit_code", -1) >= 0)
 		fprintf(f, "%.0f", json_num(o, "exit_code", -1));
 	else if (json_num(o, "signal", -1) > 0)
 		fprintf(f, "signal %.0f", json_num(o, "signal", -1));
-	fprintf(f, "</td><td><a href=\"jobs/%s\">%s</a></td></tr>\n", j->id,
-	    j->id);
+	/* The id short (its commit and config), whole on hover. */
+	fprintf(f, "</td><td><a href=\"jobs/%s\" title=\"%s\">%s</a></td>"
+	    "</tr>\n", j->id, j->id, strchr(j->id, '-') ? strchr(j->id, '-') +
+	    1 : j->id);
 }
 
 static void
@@ -328,9 +373,27 @@ page_link(FILE *f, size_t page, const char *state, const char *branch,
 	fprintf(f, "\">%s</a> ", text);
 }
 
+/*
+ * Says when the configuration file changed after this responder read
+ * it: deliveries still run with what it read until the server reloads.
+ */
+static void
+stale_config(FILE *f, const struct conf *c)
+{
+	struct stat st;
+
+	if (c->loaded == 0 || stat(c->path, &st) == -1 || st.st_mtime <=
+	    c->loaded)
+		return;
+	fputs("<p id=\"stale\">The configuration file ", f);
+	html(f, c->path);
+	fputs(" changed after this responder read it: deliveries still use "
+	    "what it read. Reload the web server.</p>\n", f);
+}
+
 static void
 jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
-    const char *query)
+    const char *query, struct page *pg)
 {
 	static const char *const states[] = { "queued", "preparing",
 	    "running", "succeeded", "failed", "killed", "cancelled",
@@ -361,6 +424,7 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		fprintf(f, "<a href=\"?state=%s\">%s</a>", states[i],
 		    states[i]);
 	fputs("</nav>\n", f);
+	stale_config(f, c);
 	if (!sched_open(c, sched_now())) {
 		sched_format(c, sched_next_open(c, sched_now()), at);
 		fprintf(f, "<p id=\"window\">Outside every training window "
@@ -394,6 +458,8 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 			else {
 				row(f, &j, o);
 				shown++;
+				if (!job_state_final(json_str(o, "state")))
+					pg->refresh = 10;
 			}
 		}
 		cJSON_Delete(o);
@@ -456,7 +522,7 @@ series(FILE *f, const struct point *p, int n, int eval, const char *attrs,
  * logged step.
  */
 static void
-curve(FILE *f, const struct point *p, int n)
+curve(FILE *f, const struct point *p, int n, double max_steps)
 {
 	double smin = p[0].step, smax = p[0].step, lmin = INFINITY,
 	    lmax = -INFINITY, rmin = INFINITY, rmax = -INFINITY;
@@ -481,6 +547,7 @@ curve(FILE *f, const struct point *p, int n)
 			lr = 1;
 		}
 	}
+	smax = dmax(smax, max_steps);
 	fprintf(f, "<svg id=\"loss\" xmlns=\"http://www.w3.org/2000/svg\" "
 	    "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"loss by "
 	    "step\">\n", x0 + w + 70, y0 + h + 45);
@@ -497,13 +564,39 @@ curve(FILE *f, const struct point *p, int n)
 	    "</text>\n", x0 - 4, y0 + 10, lmax, x0 - 4, y0 + h, lmin, x0,
 	    y0 + h + 15, smin, x0 + w, y0 + h + 15, smax, x0 + w / 2,
 	    y0 + h + 35, y0 + h / 2, y0 + h / 2);
+	/* Gridlines and ticks at the quarters, both axes. */
+	for (i = 1; i < 4; i++)
+		fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+		    "y2=\"%d\" stroke=\"#eee\"/><line class=\"grid\" x1=\"%d\" "
+		    "y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/><text x=\"%d\" "
+		    "y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" "
+		    "y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", x0 + 1,
+		    y0 + h * i / 4, x0 + w, y0 + h * i / 4, x0 + w * i / 4, y0,
+		    x0 + w * i / 4, y0 + h - 1, x0 - 4, y0 + h * i / 4 + 4,
+		    lmax - (lmax - lmin) * i / 4, x0 + w * i / 4, y0 + h + 15,
+		    smin + (smax - smin) * i / 4);
+	/* The legend. */
+	fprintf(f, "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+	    "y2=\"%d\" stroke=\"#c33\" stroke-width=\"1.5\"/><text x=\"%d\" "
+	    "y=\"%d\">loss</text>", x0 + w - 150, y0 + h + 32, x0 + w - 130,
+	    y0 + h + 32, x0 + w - 126, y0 + h + 36);
+	if (eval)
+		fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		    "stroke=\"#a80\" stroke-width=\"2\" stroke-dasharray=\"1 3\"/>"
+		    "<text x=\"%d\" y=\"%d\">eval loss</text>", x0 + w - 90,
+		    y0 + h + 32, x0 + w - 70, y0 + h + 32, x0 + w - 66,
+		    y0 + h + 36);
+	if (lr)
+		fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+		    "stroke=\"#27c\" stroke-dasharray=\"4 3\"/><text x=\"%d\" "
+		    "y=\"%d\">learning rate</text>", x0 + w - 240, y0 + h + 32,
+		    x0 + w - 220, y0 + h + 32, x0 + w - 216, y0 + h + 36);
+	fputs("</g>\n", f);
 	series(f, p, n, 0, "stroke=\"#c33\" stroke-width=\"1.5\"", smin, smax,
 	    lmin, lmax);
 	if (eval) {
 		series(f, p, n, 1, "stroke=\"#a80\" stroke-width=\"2\" "
 		    "stroke-dasharray=\"1 3\"", smin, smax, lmin, lmax);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#a80\">eval "
-		    "loss (dotted)</text>\n", x0 + 8, y0 + 12);
 	}
 	if (lr) {
 		fputs("<polyline class=\"lr\" fill=\"none\" stroke=\"#27c\" "
@@ -594,6 +687,8 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 	const cJSON *v;
 	char *txt, path[PATH_MAX];
 	const char *out;
+	struct progress prog;
+	char dur[32];
 	struct job j;
 	cJSON *o;
 	int n;
@@ -612,6 +707,8 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 	badge(f, json_str(o, "state"));
 	fputs("</h1>\n", f);
 	out = job_output_dir(&j, path);
+	if (!job_state_final(json_str(o, "state")))
+		pg->refresh = 10;
 	if (j.state == JOB_RUNNING && !job_lost(rd, &j)) {
 		fputs("<p>Progress: ", f);
 		progress_cell(f, &j);
@@ -619,7 +716,10 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 	}
 	if ((n = results_curve(out, &pts)) > 0) {
 		fprintf(f, "<h2>Loss (%d steps)</h2>\n", n);
-		curve(f, pts, n);
+		/* While it runs, the x axis goes to max_steps. */
+		if (j.state != JOB_RUNNING || progress_read(out, &prog) == -1)
+			prog.max_steps = 0;
+		curve(f, pts, n, (double)prog.max_steps);
 	}
 	free(pts);
 	if (json_str(o, "last_model_checkpoint") || json_str(o,
@@ -644,7 +744,11 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 		fputs("</th><td>", f);
 		if (cJSON_IsString(v))
 			html(f, v->valuestring);
-		else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
+		else if (cJSON_IsNumber(v) && strcmp(v->string,
+		    "duration") == 0) {	/* as people read one: 1h02m */
+			duration_format(dur, sizeof(dur), v->valuedouble);
+			fputs(dur, f);
+		} else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
 			html(f, txt);
 			free(txt);
 		}
@@ -682,7 +786,7 @@ status_render(struct rundir *rd, const struct conf *c, const char *path,
 		return;
 	}
 	if (strcmp(path, "/") == 0)
-		jobs_page(f, rd, c, query);
+		jobs_page(f, rd, c, query, pg);
 	else {
 		snprintf(id, sizeof(id), "%s", path + 6);
 		if ((slash = strchr(id, '/')) != NULL &&

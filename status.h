@@ -21,6 +21,8 @@
 
 struct page {
 	int		 status;	/* 200, 404 */
+	int		 refresh;	/* seconds until a browser asks again
+					   (a job is live), 0: never */
 	const char	*type;		/* Content-Type */
 	char		*body;		/* to free */
 	size_t		 len;

@@ -238,7 +238,7 @@ static void
 serve_status(struct io *io, struct conf *c, const char *method,
     const char *path)
 {
-	struct page pg = { 500, "text/plain", NULL, 0 };
+	struct page pg = { .status = 500, .type = "text/plain" };
 	char head[512], err[512];
 	struct rundir rd;
 	int n, get;
@@ -256,9 +256,10 @@ serve_status(struct io *io, struct conf *c, const char *method,
 	    "Content-Security-Policy: default-src 'none'; "
 	    "style-src 'unsafe-inline'; img-src 'self' data:; "
 	    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'\r\n"
-	    "X-Content-Type-Options: nosniff\r\n%s\r\n", pg.status,
+	    "X-Content-Type-Options: nosniff\r\n%s%s\r\n", pg.status,
 	    http_reason(pg.status), pg.body != NULL ? pg.type : "text/plain",
-	    pg.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	    pg.status == 405 ? "Allow: GET, HEAD\r\n" : "", pg.refresh > 0 ?
+	    "Refresh: 10\r\n" : "");
 	out(io, head, n);
 	if (pg.body != NULL && strcmp(method, "HEAD") != 0)
 		out(io, pg.body, pg.len);

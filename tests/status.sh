@@ -3,7 +3,7 @@
 # FastCGI config), looked at by a real browser: headless Chromium dumps
 # the DOM and takes screenshots (kept in tests/tmp for a person to see).
 . "$(dirname "$0")/lib.sh"
-plan 30
+plan 37
 . "$(dirname "$0")/servers.sh"
 mktestdir status
 setup_dirs
@@ -123,6 +123,35 @@ check "a path that is no job id is 404" "status $got" test "$got" = 404
 got=$(curl -s -o /dev/null -w '%{http_code}' -D "$T/post.head" --data x "$PAGE")
 check "POST to the status page: 405, Allow: GET, HEAD" "status $got $(cat "$T/post.head")" \
     bash -c "[ '$got' = 405 ] && grep -qi '^Allow: GET, HEAD' '$T/post.head'"
+
+# As people keep it open: it refreshes itself while a job is live (a
+# Refresh header, no script), not when none is; short times with the full
+# UTC time on hover; short job ids; an ended job's loss; a chart with
+# gridlines, a legend and, while running, an x axis to max_steps; the
+# record's duration as people read it; a banner when the configuration
+# changed after the responder read it.
+curl -s -D "$T/live.head" -o /dev/null "$PAGE"
+curl -s -D "$T/ended.head" -o /dev/null "$URL/jobs/$CURVE"
+check "Refresh while a job is live, none on an ended job's page" "$(cat "$T/live.head" "$T/ended.head")" \
+    bash -c "grep -qi '^Refresh: 10' '$T/live.head' && ! grep -qi '^Refresh' '$T/ended.head'"
+chrome "$PAGE" "$T/polish.html"
+check "Chromium: times short, the full UTC time on hover; ids short, whole on hover" "$(grep -o '<td class="t"[^<]*</td>' "$T/polish.html" | head -3)" \
+    bash -c "grep -Eq '<td class=\"t\" title=\"20[0-9-]+T[0-9:]+Z\">[0-9]{2}:[0-9]{2}:[0-9]{2}</td>' '$T/polish.html' && grep -q 'title=\"$CURVE\">${CURVE#*-}</a>' '$T/polish.html'"
+check "Chromium: an ended job's row shows its loss" "$(grep "$CURVE" "$T/polish.html" | head -c 400)" \
+    bash -c "grep '$CURVE' '$T/polish.html' | grep -Eq '>loss [0-9.]+'"
+chrome "$URL/jobs/$SLOW" "$T/slowchart.html"
+check "Chromium: the running job's chart goes to max_steps (120), with gridlines and a legend" "$(grep -o '<svg id="loss".*' "$T/slowchart.html" | head -c 600)" \
+    bash -c "grep -q '>120</text>' '$T/slowchart.html' && [ \$(grep -o 'class=\"grid\"' '$T/slowchart.html' | wc -l) -ge 6 ] && grep -q 'class=\"legend\"' '$T/slowchart.html' && grep -q '>learning rate</text>' '$T/slowchart.html'"
+check "the record's duration reads 0m02s, not a number" "$(grep -o '<th>duration</th><td>[^<]*' "$T/job.html")" \
+    grep -Eq '<th>duration</th><td>[0-9]+m[0-9]{2}s' "$T/job.html"
+touch -d '+1 hour' "$CONF"
+curl -s -o "$T/stale.html" "$PAGE"
+check "a configuration changed after the responder read it: the page says reload" "$(grep -o '<p id="stale">.*</p>' "$T/stale.html")" \
+    grep -q 'id="stale">The configuration file .* changed after this responder read it' "$T/stale.html"
+"$BIN" -c "$CONF" check > "$T/stalecheck.txt" 2>&1
+check "and check says the responders still use what they read" "$(cat "$T/stalecheck.txt")" \
+    grep -q 'responder(s) started before .* last changed still use what they read: reload the web server' "$T/stalecheck.txt"
+touch "$CONF"
 
 # A trainer rewrites its job.json with markup in every field: no element
 # of it reaches the page (a sha that is not one is no link).
