@@ -298,6 +298,7 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 		}
 		return 1;
 	}
+	memset(&rq, 0, sizeof(rq));	/* no field left to chance (dry) */
 	rq.method = param(io, "REQUEST_METHOD");
 	rq.content_type = param(io, "CONTENT_TYPE");
 	rq.content_length = param(io, "CONTENT_LENGTH");

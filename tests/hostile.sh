@@ -72,9 +72,11 @@ for i in $(seq 30); do printf 'model: m\nfake_sleep: 30\n' > "$WORK/configs/q$i.
 # shellcheck disable=SC2086
 deliver queue30 "$T/c2" $files
 expect queue30 503 '(.jobs | length == 26) and .jobs[0].state == "running" and ([.jobs[1:][].state] | all(. == "queued")) and (.reason | test("queue full"))'
-# The running job has its supervisor and its trainer's reaper (swh-reaper).
-sups=$(ps -eo comm=,args= | grep -c "^swift-webhook *$BIN$")
-reapers=$(ps -eo comm=,args= | grep -c "^swh-reaper *$BIN$")
+# The running job has its supervisor and its trainer's reaper (swh-reaper);
+# only this config's count (other suites run beside this one).
+mine() { for p in $(pgrep -x "$1"); do grep -qsz "^SWIFT_WEBHOOK_CONFIG=$T/c2\$" "/proc/$p/environ" && echo "$p"; done | wc -l; }
+sups=$(mine swift-webhook)
+reapers=$(mine swh-reaper)
 check "26 jobs, one supervisor: waiting jobs have no process" "$sups supervisors, $reapers reapers" \
     test "$sups $reapers" = "1 1"
 "$BIN" -c "$T/c2" cancel "$(idof queue30 0)" > /dev/null
