@@ -4,7 +4,7 @@
 # real shas and file lists.  Also the deploy key through a real sshd on
 # 127.0.0.1, progress and results from logging.jsonl, and prune.
 . "$(dirname "$0")/lib.sh"
-plan 72
+plan 74
 mktestdir checkout
 # The servers this file starts go with it, however it ends.
 stop_servers() {
@@ -353,13 +353,16 @@ EOF
 	"$BIN" -c "$T/c6b" check --user root > "$T/check6.txt" 2>&1
 	check "check says when the key does not open the repository" "$(cat "$T/check6.txt")" \
 	    grep -q "problem: cannot read the repository ssh://.*(as root): repository: git exited with status 128" "$T/check6.txt"
+	check "quoting git and ssh, and advising a deploy key the repository accepts" "$(cat "$T/check6.txt")" \
+	    bash -c "grep -q 'Permission denied' '$T/check6.txt' && grep -q 'the server refused the key: give root a deploy key (git_ssh_key) that the repository accepts' '$T/check6.txt'"
 	kill "$(cat "$SSHD/pid")"
 	rm -f "$SSHD/pid"
 else
 	for c in "a deploy key: the job fetches over ssh" "ssh ran with the key" \
 	    "the key never shows in ps" "nor in job.json, the log or the output" \
 	    "the trainer's environment has no key" "check reads the repository with the key" \
-	    "check says when the key does not open the repository"; do
+	    "check says when the key does not open the repository" \
+	    "quoting git and ssh, and advising a deploy key the repository accepts"; do
 		skip "$c" "sshd needs root and openssh-server"
 	done
 fi
@@ -417,6 +420,9 @@ check "without the credential file: failed" "$(cat "$R7/$NC/job.json" 2>/dev/nul
     until_state "$T/c7b" "$NC" failed 20
 check "and git says why" "$(jq -r .error "$R7/$NC/job.json")" \
     jq -e '.error | test("^fetch: .*could not read Username .*terminal prompts disabled")' "$R7/$NC/job.json"
+"$BIN" -c "$T/c7b" check --user root > "$T/check7.txt" 2>&1
+check "check over HTTPS without credentials: git's words and the credential file to give" "$(cat "$T/check7.txt")" \
+    bash -c "grep -q 'fatal: could not read Username' '$T/check7.txt' && grep -q 'a credential file (git_credentials)' '$T/check7.txt'"
 kill "$(cat "$HTTP/pid")"
 rm -f "$HTTP/pid"
 
