@@ -353,6 +353,7 @@ spawn_reaped(struct child *ch, int dirfd, const char *name, struct reaper *rp)
 		reaper(ch, dirfd, name, p[1]);
 	}
 	close(p[1]);
+	memset(&r, 0, sizeof(r));	/* end of file: no report, ECHILD */
 	if (report_read(p[0], &r) == -1 || r.kind != REAP_STARTED) {
 		saved = r.kind == REPORT_FAILED ? r.err : ECHILD;
 		ch->stage = r.kind == REPORT_FAILED ? r.stage : STAGE_FORK;
