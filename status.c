@@ -680,15 +680,52 @@ log_all(FILE *f, int dirfd)
 	close(fd);
 }
 
+/*
+ * A job.json value as people read it: a string as is, a duration as
+ * 1h02m, null as "-", an object (after_success, results) as "key: value"
+ * pairs, anything else as JSON.
+ */
+static void
+record_value(FILE *f, const cJSON *v)
+{
+	const cJSON *k;
+	char dur[32], *txt;
+
+	if (cJSON_IsString(v))
+		html(f, v->valuestring);
+	else if (cJSON_IsNull(v))
+		fputs("-", f);
+	else if (cJSON_IsNumber(v) && v->string != NULL &&
+	    strcmp(v->string, "duration") == 0) {
+		duration_format(dur, sizeof(dur), v->valuedouble);
+		fputs(dur, f);
+	} else if (cJSON_IsObject(v)) {
+		cJSON_ArrayForEach(k, v) {
+			if (k != v->child)
+				fputs(", ", f);
+			html(f, k->string);
+			fputs(": ", f);
+			if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
+				if ((txt = cJSON_PrintUnformatted(k)) != NULL)
+					html(f, txt);
+				free(txt);
+			} else
+				record_value(f, k);
+		}
+	} else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
+		html(f, txt);
+		free(txt);
+	}
+}
+
 static void
 job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 {
 	struct point *pts;
 	const cJSON *v;
-	char *txt, path[PATH_MAX];
+	char path[PATH_MAX];
 	const char *out;
 	struct progress prog;
-	char dur[32];
 	struct job j;
 	cJSON *o;
 	int n;
@@ -742,16 +779,7 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 		fputs("<tr><th>", f);
 		html(f, v->string);
 		fputs("</th><td>", f);
-		if (cJSON_IsString(v))
-			html(f, v->valuestring);
-		else if (cJSON_IsNumber(v) && strcmp(v->string,
-		    "duration") == 0) {	/* as people read one: 1h02m */
-			duration_format(dur, sizeof(dur), v->valuedouble);
-			fputs(dur, f);
-		} else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
-			html(f, txt);
-			free(txt);
-		}
+		record_value(f, v);
 		fputs("</td></tr>\n", f);
 	}
 	fprintf(f, "</table>\n<h2>Log (last %d lines, <a href=\"%s/log\">all"
