@@ -6,15 +6,14 @@
 # root it runs apt-get; otherwise it says what to do.
 set -eu
 PKGS="gcc make pkg-config libc6-dev libfcgi-dev libssl-dev libcjson-dev
-openssl curl jq procps lighttpd"
+openssl curl jq procps lighttpd lighttpd-modules-lua"
 if [ "${1:-}" = --all ]; then
 	shift
 	PKGS="$PKGS util-linux python3 tzdata git openssh-client openssh-server
 valgrind python3-torch
 prometheus chromium
 apache2 libapache2-mod-fcgid
-slurm-wlm slurmdbd munge mariadb-server
-lighttpd-modules-lua"
+slurm-wlm slurmdbd munge mariadb-server"
 fi
 PKGS="$* $PKGS"
 missing=
