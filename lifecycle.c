@@ -58,11 +58,12 @@ start_refused(struct rundir *rd, struct job *j, const char *why)
 		return;
 	snprintf(j->error, sizeof(j->error), "not started: %s", why);
 	j->finished = time(NULL);
+	/* Given back first: whoever sees it failed finds its claim free. */
+	if (j->sha != NULL && j->config != NULL)
+		claim_release(rd, j->sha, j->config, j->id);
 	if (supervise_record_end(rd, j) == -1)
 		fprintf(stderr, "swift-webhook: job %s: write job.json: %s\n",
 		    j->id, strerror(errno));
-	if (j->sha != NULL && j->config != NULL)
-		claim_release(rd, j->sha, j->config, j->id);
 }
 
 /* Forks the supervisor of a waiting job that is not the caller's. */
