@@ -238,6 +238,22 @@ struct runs {
 };
 
 /* Starts one job per config, until one fails. */
+/* A new job's fields from the delivery and push, for config. */
+static void
+job_of_push(struct job *j, const struct request *rq, const struct push *p,
+    const char *config)
+{
+	job_init(j);
+	j->delivery = rq->delivery;
+	j->event = rq->event;
+	j->repository = p->repository;
+	j->repository_url = p->repository_url;
+	j->ref = p->ref;
+	j->branch = p->branch;
+	j->sha = p->after;
+	j->config = config;
+}
+
 static void
 run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
     const struct push *p, char **configs, size_t n, struct runs *r,
@@ -249,15 +265,7 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		job_init(&j);
-		j.delivery = rq->delivery;
-		j.event = rq->event;
-		j.repository = p->repository;
-		j.repository_url = p->repository_url;
-		j.ref = p->ref;
-		j.branch = p->branch;
-		j.sha = p->after;
-		j.config = configs[i];
+		job_of_push(&j, rq, p, configs[i]);
 		r->tried = i + 1;
 		res = lifecycle_start(rd, c, &j, 1, other, r->err,
 		    sizeof(r->err));
@@ -349,17 +357,9 @@ dry_run(struct conf *c, const struct request *rq, const struct push *p,
 	}
 	runs = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
-		job_init(&j);
+		job_of_push(&j, rq, p, sel->configs[i]);
 		snprintf(j.id, sizeof(j.id), "DRY-RUN");
 		snprintf(j.dir, sizeof(j.dir), "%s/DRY-RUN", c->run_dir);
-		j.delivery = rq->delivery;
-		j.event = rq->event;
-		j.repository = p->repository;
-		j.repository_url = p->repository_url;
-		j.ref = p->ref;
-		j.branch = p->branch;
-		j.sha = p->after;
-		j.config = sel->configs[i];
 		if (trainer_prepare(&t, &j, c) == -1)
 			continue;
 		o = cJSON_CreateObject();

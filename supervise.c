@@ -574,6 +574,33 @@ end_tree(struct sup *x, const char *what)
 }
 
 /*
+ * Whether what runs is to stop now, and as what: a stop request's state,
+ * or timeout once elapsed seconds (-1: not known) reach limit (0: none)
+ * or, with window, when the run window has closed with window_stop (why
+ * then says which).  NULL: it runs on.
+ */
+static const char *
+stop_reason(struct sup *x, double elapsed, long limit, int window, char *why,
+    size_t whylen)
+{
+	const char *stopped;
+
+	if ((stopped = job_stop_requested(x->j)) != NULL)
+		return stopped;
+	if (limit > 0 && elapsed >= limit) {
+		snprintf(why, whylen, "stopped: max_runtime (%lds) passed",
+		    limit);
+		return JOB_TIMEOUT;
+	}
+	if (window && x->c->window_stop && !sched_open(x->c, sched_now())) {
+		snprintf(why, whylen, "stopped: the run window closed "
+		    "(window_stop)");
+		return JOB_TIMEOUT;
+	}
+	return NULL;
+}
+
+/*
  * Waits for what runs (x->grp, under the reaper x->rp) and every process
  * it started, however deep and whichever session it moved to (the
  * supervisor is their subreaper), and stops them (term_job, then drain)
@@ -589,7 +616,6 @@ static const char *
 await_child(struct sup *x, long limit, int window, int *status, char *why,
     size_t whylen)
 {
-	const struct conf *c = x->c;
 	const char *stopped = NULL;
 	double start = mono_now(), now;
 	int done = 0, i, left, gone = 1;
@@ -605,18 +631,8 @@ await_child(struct sup *x, long limit, int window, int *status, char *why,
 		if (done)
 			break;
 		now = mono_now();
-		if ((stopped = job_stop_requested(x->j)) == NULL && limit > 0 &&
-		    now - start >= limit) {
-			stopped = JOB_TIMEOUT;
-			snprintf(why, whylen, "stopped: max_runtime (%lds) "
-			    "passed", limit);
-		}
-		if (stopped == NULL && window && c->window_stop &&
-		    !sched_open(c, sched_now())) {
-			stopped = JOB_TIMEOUT;
-			snprintf(why, whylen, "stopped: the run window closed "
-			    "(window_stop)");
-		}
+		stopped = stop_reason(x, now - start, limit, window, why,
+		    whylen);
 		if (stopped != NULL) {
 			log_line("job %s: stopping (%s): SIGTERM to every "
 			    "process of the job", x->j->id, stopped);
@@ -1136,19 +1152,9 @@ await_adopted(struct sup *x, const char *file, pid_t pid,
 			*status = -1;
 			return stopped;
 		}
-		if (stopped == NULL && (stopped = job_stop_requested(j)) ==
-		    NULL && limit > 0 && since > 0 && time(NULL) - since >=
-		    limit) {
-			stopped = JOB_TIMEOUT;
-			snprintf(why, whylen, "stopped: max_runtime (%lds) "
-			    "passed", limit);
-		}
-		if (stopped == NULL && window && c->window_stop &&
-		    !sched_open(c, sched_now())) {
-			stopped = JOB_TIMEOUT;
-			snprintf(why, whylen, "stopped: the run window closed "
-			    "(window_stop)");
-		}
+		if (stopped == NULL)
+			stopped = stop_reason(x, since > 0 ? (double)(time(NULL) -
+			    since) : -1, limit, window, why, whylen);
 		if (stopped != NULL && termed == 0) {
 			log_line("job %s: stopping (%s): SIGTERM to its "
 			    "process group", j->id, stopped);
