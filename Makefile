@@ -11,10 +11,10 @@
 #   make check SANITIZE=1   the same under ASan and UBSan
 #   make valgrind   the unit tests and the e2e suite under valgrind
 #   make install    /usr/lib/cgi-bin/swift-webhook (linked from
-#                   /usr/sbin), the man page, contrib/ in
-#                   /usr/share/swift-webhook, the README and the server
-#                   snippets in /usr/share/doc/swift-webhook (PREFIX,
-#                   DESTDIR)
+#                   /usr/sbin), the man pages, contrib/ in
+#                   /usr/share/swift-webhook, the README, docs/ and the
+#                   server snippets in /usr/share/doc/swift-webhook
+#                   (PREFIX, DESTDIR)
 
 PKG_CONFIG ?= pkg-config
 PKGS	= fcgi libcjson libcrypto
@@ -132,10 +132,11 @@ fuzz:
 
 install: swift-webhook
 	install -d $(DESTDIR)$(CGIDIR) $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/sbin
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 swift-webhook $(DESTDIR)$(CGIDIR)/swift-webhook
 	ln -sf $(CGIDIR)/swift-webhook $(DESTDIR)$(PREFIX)/sbin/swift-webhook
 	install -m 644 swift-webhook.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 swift-webhook.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -d $(DESTDIR)$(PREFIX)/share/swift-webhook
 	install -m 755 contrib/notify-dingtalk contrib/notify-wecom \
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
@@ -144,8 +145,10 @@ install: swift-webhook
 	    contrib/grafana-dashboard.json \
 	    $(DESTDIR)$(PREFIX)/share/swift-webhook/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/apache \
-	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/lighttpd
+	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/lighttpd \
+	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/docs
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/docs/
 	install -m 644 apache/* $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/apache/
 	install -m 644 lighttpd/* \
 	    $(DESTDIR)$(PREFIX)/share/doc/swift-webhook/lighttpd/

@@ -193,14 +193,16 @@ checkout_advice(const struct conf *c, const char *err, const char *user,
 		    user);
 	else if (!https)
 		snprintf(out, size, "give %s a deploy key (git_ssh_key) and the "
-		    "server's host key (git_known_hosts), see the README", user);
+		    "server's host key (git_known_hosts), see "
+		    "docs/checkout.md#credentials", user);
 	else if (strstr(err, "404") != NULL || strstr(err, "not found") !=
 	    NULL)
 		snprintf(out, size, "check the URL; for a private repository, "
 		    "the token in git_credentials must be able to read it");
 	else
 		snprintf(out, size, "give %s a credential file (git_credentials) "
-		    "with a token that can read the repository, see the README",
+		    "with a token that can read the repository, see "
+		    "docs/checkout.md#credentials",
 		    user);
 	return 0;
 }

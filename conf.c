@@ -900,7 +900,7 @@ slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
 			p->line = seen[local_only[i]];
 			return perr(p, "%s: not with backend = slurm (Slurm "
 			    "queues the jobs and gives them their GPUs; see "
-			    "the README's Slurm section)",
+			    "docs/slurm.md)",
 			    keys[local_only[i]].name);
 		}
 	p->line = seen[KEY_NODES];

@@ -177,8 +177,8 @@ trainer_free(struct trainer *t)
 }
 
 #define HINT_EXEC "; set \"command\" in the configuration to the " \
-	"trainer's absolute path (e.g. /opt/conda/bin/swift sft --config " \
-	"{config}: see the README, Deploying)"
+	"trainer's absolute path (e.g. /opt/conda/bin/swift sft {config} " \
+	"...: see docs/deploying.md#the-configuration)"
 
 void
 trainer_error(char *buf, size_t size, int stage, int err,

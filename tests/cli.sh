@@ -132,12 +132,13 @@ export HOME=/root
 check "check says which HOME the trainer gets, and why" "$(cat "$T/g/check3.txt")" \
     grep -q "note: HOME for the trainer and git: $R3/.home (run_dir/.home" "$T/g/check3.txt"
 
-# make install puts the README (which the man page names), the server
-# snippets and contrib/ where a person looks.
+# make install puts the README, docs/ and both man pages (each naming
+# the other and the docs), the server snippets and contrib/ where a
+# person looks.
 make -s -C "$TOP" install DESTDIR="$T/inst" > "$T/install.txt" 2>&1
-check "make install: the README and snippets under /usr/share/doc/swift-webhook, contrib under /usr/share/swift-webhook" \
-    "$(cat "$T/install.txt"; find "$T/inst" -type f | head -20)" \
-    bash -c "for f in usr/share/doc/swift-webhook/README.md usr/share/doc/swift-webhook/apache/swift-webhook.conf usr/share/doc/swift-webhook/lighttpd/50-swift-webhook.conf usr/share/swift-webhook/swift-webhook-tick.timer usr/share/swift-webhook/grafana-dashboard.json usr/share/man/man8/swift-webhook.8 usr/lib/cgi-bin/swift-webhook; do [ -f '$T/inst/'\$f ] || exit 1; done && grep -q /usr/share/doc/swift-webhook/README.md '$T/inst/usr/share/man/man8/swift-webhook.8'"
+check "make install: the man pages, the README, docs/ and snippets under /usr/share/doc/swift-webhook, contrib under /usr/share/swift-webhook" \
+    "$(cat "$T/install.txt"; find "$T/inst" -type f | head -40)" \
+    bash -c "for f in usr/share/doc/swift-webhook/README.md usr/share/doc/swift-webhook/docs/configuration.md usr/share/doc/swift-webhook/docs/deploying.md usr/share/doc/swift-webhook/apache/swift-webhook.conf usr/share/doc/swift-webhook/lighttpd/50-swift-webhook.conf usr/share/swift-webhook/swift-webhook-tick.timer usr/share/swift-webhook/grafana-dashboard.json usr/share/man/man8/swift-webhook.8 usr/share/man/man5/swift-webhook.conf.5 usr/lib/cgi-bin/swift-webhook; do [ -f '$T/inst/'\$f ] || exit 1; done && [ \$(ls '$T/inst/usr/share/doc/swift-webhook/docs' | wc -l) = \$(ls '$TOP/docs' | wc -l) ] && grep -q /usr/share/doc/swift-webhook/README.md '$T/inst/usr/share/man/man8/swift-webhook.8' && grep -q 'Xr swift-webhook.conf 5' '$T/inst/usr/share/man/man8/swift-webhook.8' && grep -q 'Xr swift-webhook 8' '$T/inst/usr/share/man/man5/swift-webhook.conf.5'"
 
 # dry-run FILE: what a delivery would get and each run's argv, env and
 # folders; no signature, nothing started or written.

@@ -10,7 +10,7 @@ openssl curl jq procps lighttpd lighttpd-modules-lua"
 if [ "${1:-}" = --all ]; then
 	shift
 	PKGS="$PKGS util-linux python3 tzdata git openssh-client openssh-server
-valgrind python3-torch
+valgrind python3-torch mandoc
 prometheus chromium
 apache2 libapache2-mod-fcgid
 slurm-wlm slurmdbd munge mariadb-server"

@@ -1,6 +1,6 @@
 /*
  * test_delivery.c: one delivery in process, through struct request, row
- * by row as the README's table "What happens to a delivery" has them:
+ * by row as the table of docs/deliveries.md has them:
  * headers and body in, status and decision out.  Pushes that train run
  * tests/fake-swift for real.
  */
