@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +55,8 @@ usage(FILE *f)
 	    "       %s              (no arguments: the FastCGI/CGI responder)\n"
 	    "\n"
 	    "commands:\n"
-	    "  jobs [--json] [--state STATE] [--branch BRANCH]\n"
+	    "  jobs [--json] [--state STATE] [--branch BRANCH] "
+	    "[--repository OWNER/NAME]\n"
 	    "                     list the jobs in the run directory\n"
 	    "  show JOB           every field of one job (JOB: its id, a unique\n"
 	    "                     prefix of it, or its short sha)\n"
@@ -265,6 +267,24 @@ cell(const char *s, char buf[256])
 	return buf;
 }
 
+/* Whether the jobs listed are of more than one repository. */
+static int
+many_repositories(const cJSON *all)
+{
+	const char *first = NULL, *r;
+	const cJSON *job;
+
+	cJSON_ArrayForEach(job, all) {
+		if ((r = json_str(job, "repository")) == NULL)
+			r = "";
+		if (first == NULL)
+			first = r;
+		else if (strcasecmp(first, r) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 print_table(const cJSON *all)
 {
@@ -272,8 +292,12 @@ print_table(const cJSON *all)
 	const char *sha, *started, *state;
 	char pid[16], dur[16], ex[16], how[256], num[32];
 	char c1[256], c2[256], c3[256], c4[256], c5[256], c6[256], c7[256];
+	char c8[256];
 	double d, loss;
+	int repo = many_repositories(all);
 
+	if (repo)
+		printf("%-24s ", "REPOSITORY");
 	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %s\n", "ID",
 	    "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED", "DURATION",
 	    "EXIT", "PROGRESS");
@@ -310,6 +334,8 @@ print_table(const cJSON *all)
 			    results_format(loss, num));
 		else
 			snprintf(how, sizeof(how), "-");
+		if (repo)
+			printf("%-24s ", cell(json_str(job, "repository"), c8));
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
 		    "%s\n", cell(json_str(job, "id"), c1), state ? cell(state,
 		    c2) : "?", json_num(job, "pid", -1) > 0 ||
@@ -323,7 +349,7 @@ print_table(const cJSON *all)
 static int
 cmd_jobs(struct rundir *rd, int argc, char *argv[])
 {
-	const char *state = NULL, *branch = NULL, *v;
+	const char *state = NULL, *branch = NULL, *repository = NULL, *v;
 	cJSON *all, *job, *next;
 	char *s;
 	int i, json = 0;
@@ -335,6 +361,8 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 			state = argv[++i];
 		else if (strcmp(argv[i], "--branch") == 0 && i + 1 < argc)
 			branch = argv[++i];
+		else if (strcmp(argv[i], "--repository") == 0 && i + 1 < argc)
+			repository = argv[++i];
 		else {
 			fprintf(stderr, "%s jobs: bad argument \"%s\"\n",
 			    progname, argv[i]);
@@ -359,7 +387,9 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 		if ((state != NULL && ((v = json_str(job, "state")) == NULL ||
 		    strcmp(v, state) != 0)) || (branch != NULL &&
 		    ((v = json_str(job, "branch")) == NULL ||
-		    strcmp(v, branch) != 0)))
+		    strcmp(v, branch) != 0)) || (repository != NULL &&
+		    ((v = json_str(job, "repository")) == NULL ||
+		    strcasecmp(v, repository) != 0)))
 			cJSON_Delete(cJSON_DetachItemViaPointer(all, job));
 	}
 	if (json) {
@@ -645,6 +675,13 @@ cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
 		    argv[1], old.config ? reason : "no config recorded");
 		goto out;
 	}
+	/* Its repository's configuration, as its delivery had. */
+	if ((c = conf_section(c, old.repository)) == NULL) {
+		fprintf(stderr, "%s: retry %s: refused: repository %s is not "
+		    "configured\n", progname, argv[1], old.repository ?
+		    old.repository : "(none)");
+		goto out;
+	}
 	job_init(&j);
 	j.delivery = "retry";
 	j.event = "retry";
@@ -713,21 +750,81 @@ problem(int *n, const char *fmt, ...)
 }
 
 /*
+ * What one configuration (the file's, or a section's: in names it) needs
+ * for its deliveries: its secret, workdir, the trainer and notify, Slurm,
+ * commit statuses, the repository.  Problems counted in *n.
+ */
+static void
+check_conf(struct conf *c, const char *user, const char *in, int *n)
+{
+	char err[1024], advice[512], mine[REPO_NAME_MAX];
+	struct trainer t;
+	struct job j;
+	int nowork;
+
+	if (c->secret == NULL)
+		problem(n, "%sno webhook secret: set secret_file in %s; every "
+		    "delivery is refused", in, c->path);
+	if ((nowork = c->workdir != NULL && access(c->workdir, X_OK) == -1))
+		problem(n, "%sworkdir %s: %s (as %s)", in, c->workdir,
+		    strerror(errno), user);
+	job_init(&j);
+	snprintf(j.id, sizeof(j.id), "check");
+	snprintf(j.dir, sizeof(j.dir), "%s", c->run_dir);
+	j.delivery = j.event = "check";
+	j.repository = c->name != NULL ? c->name : "";
+	j.ref = "refs/heads/main";
+	j.branch = "main";
+	j.sha = "0000000000000000000000000000000000000000";
+	j.config = c->default_config;
+	if (trainer_prepare(&t, &j, c) == 0) {
+		if (nowork) {	/* said above; the trainer still */
+			free(t.cwd);
+			t.cwd = strdup("/");
+		}
+		if (c->backend == BACKEND_LOCAL && t.cwd != NULL &&
+		    trainer_check(&t, c, err, sizeof(err)) == -1)
+			problem(n, "%s%s (as %s)", in, err, user);
+		if (t.notify_argv != NULL && (t.notify_exe == NULL ||
+		    access(t.notify_exe, X_OK) == -1))
+			problem(n, "%scannot execute notify %s (as %s)", in,
+			    t.notify_argv[0], user);
+		trainer_free(&t);
+	}
+	if (c->backend == BACKEND_SLURM && slurm_check(c, err,
+	    sizeof(err)) == -1)
+		problem(n, "%sSlurm: %s (as %s)", in, err, user);
+	if (commitstatus_check(c, err, sizeof(err)) == -1)
+		problem(n, "%scommit statuses: %s (as %s)", in, err, user);
+	if (c->name != NULL && c->repository != NULL &&
+	    repo_of_url(c->repository, mine) && strcasecmp(mine,
+	    c->name) != 0)
+		problem(n, "%srepository %s is %s on GitHub, not %s: its "
+		    "pushes would be ignored", in, c->repository, mine,
+		    c->name);
+	if (c->repository != NULL && checkout_check(c, err,
+	    sizeof(err)) == -1) {
+		checkout_advice(c, err, user, advice, sizeof(advice));
+		problem(n, "%scannot read the repository %s (as %s): %s; %s",
+		    in, c->repository, user, err, advice);
+	}
+}
+
+/*
  * Loads the configuration as the server's user and tries what every
- * delivery will need: the secret, the run directory, workdir, the trainer
- * and notify.  Exits non-zero with what to do.
+ * delivery will need: the run directory and HOME, then for the file (or
+ * each section) check_conf.  Exits non-zero with what to do.
  */
 static int
 cmd_check(const char *config, int argc, char *argv[])
 {
 	const char *user = NULL;
-	char err[1024], advice[512], home[PATH_MAX];
+	char err[1024], home[PATH_MAX], in[REPO_NAME_MAX + 4];
 	const char *why;
 	struct rundir rd;
-	struct trainer t;
 	struct conf c;
-	struct job j;
-	int n = 0, i, nowork;
+	size_t k;
+	int n = 0, i;
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
@@ -749,39 +846,16 @@ cmd_check(const char *config, int argc, char *argv[])
 		printf("problem: %s (as %s)\n", err, user);
 		return 1;
 	}
-	if (c.secret == NULL)
-		problem(&n, "no webhook secret: set secret_file in %s; every "
-		    "delivery is refused", c.path);
 	if (rundir_open(&rd, c.run_dir, 1, err, sizeof(err)) == -1)
 		problem(&n, "%s (as %s); make it with: install -d -o %s -m "
 		    "750 %s", err, user, user, c.run_dir);
 	else
 		rundir_close(&rd);
-	if ((nowork = c.workdir != NULL && access(c.workdir, X_OK) == -1))
-		problem(&n, "workdir %s: %s (as %s)", c.workdir,
-		    strerror(errno), user);
-	job_init(&j);
-	snprintf(j.id, sizeof(j.id), "check");
-	snprintf(j.dir, sizeof(j.dir), "%s", c.run_dir);
-	j.delivery = j.event = "check";
-	j.repository = "";
-	j.ref = "refs/heads/main";
-	j.branch = "main";
-	j.sha = "0000000000000000000000000000000000000000";
-	j.config = c.default_config;
-	if (trainer_prepare(&t, &j, &c) == 0) {
-		if (nowork) {	/* said above; the trainer still */
-			free(t.cwd);
-			t.cwd = strdup("/");
-		}
-		if (c.backend == BACKEND_LOCAL && t.cwd != NULL &&
-		    trainer_check(&t, &c, err, sizeof(err)) == -1)
-			problem(&n, "%s (as %s)", err, user);
-		if (t.notify_argv != NULL && (t.notify_exe == NULL ||
-		    access(t.notify_exe, X_OK) == -1))
-			problem(&n, "cannot execute notify %s (as %s)",
-			    t.notify_argv[0], user);
-		trainer_free(&t);
+	if (c.nsections == 0)
+		check_conf(&c, user, "", &n);
+	for (k = 0; k < c.nsections; k++) {
+		snprintf(in, sizeof(in), "[%s] ", c.sections[k].name);
+		check_conf(&c.sections[k], user, in, &n);
 	}
 	for (i = 0; i < (int)c.env.n && strncmp(c.env.v[i], "HOME=", 5) != 0;
 	    i++)
@@ -795,26 +869,17 @@ cmd_check(const char *config, int argc, char *argv[])
 	else
 		problem(&n, "no HOME that %s can write for the trainer and "
 		    "git: %s: %s", user, why, strerror(errno));
-	if (c.backend == BACKEND_SLURM && slurm_check(&c, err,
-	    sizeof(err)) == -1)
-		problem(&n, "Slurm: %s (as %s)", err, user);
-	if (commitstatus_check(&c, err, sizeof(err)) == -1)
-		problem(&n, "commit statuses: %s (as %s)", err, user);
 	if (c.gpu_check && gpu_busy(&c, c.gpus.v[0], err, sizeof(err)) ==
 	    GPU_UNKNOWN)
 		printf("note: gpu_check: %s; jobs will start without the "
 		    "check\n", err);
-	if (c.repository != NULL && checkout_check(&c, err, sizeof(err)) == -1) {
-		checkout_advice(&c, err, user, advice, sizeof(advice));
-		problem(&n, "cannot read the repository %s (as %s): %s; %s",
-		    c.repository, user, err, advice);
-	}
 	if ((i = stale_responders(c.path)) > 0)
 		problem(&n, "%d responder(s) started before %s last changed "
 		    "still use what they read: reload the web server", i,
 		    c.path);
 	if (n == 0)
-		printf("%s: ok (as %s)\n", c.path, user);
+		printf("%s: ok (as %s%s)\n", c.path, user, c.nsections > 0 ?
+		    ", every section" : "");
 	conf_free(&c);
 	return n == 0 ? 0 : 1;
 }

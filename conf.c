@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -41,6 +42,7 @@ const char *const conf_placeholder_names[PH__COUNT] = {
 #define DEFAULT_COMMAND \
 	"swift sft {config} --output_dir {output_dir} --add_version false"
 #define DEFAULT_OUTPUT_DIR "{job_dir}/output"
+#define SECTION_NAME_MAX 256	/* "owner/name" and its NUL */
 
 struct parse {
 	const char	*file;
@@ -299,6 +301,14 @@ conf_take_env_secret(void)
 void
 conf_wipe_secret(struct conf *c)
 {
+	size_t i;
+
+	if (c != NULL && c->file != NULL)
+		c = c->file;	/* every copy: the file's and its sections' */
+	for (i = 0; c != NULL && i < c->nsections; i++)
+		if (c->sections[i].secret != NULL)
+			OPENSSL_cleanse(c->sections[i].secret,
+			    c->sections[i].secretlen);
 	if (c != NULL && c->secret != NULL)
 		OPENSSL_cleanse(c->secret, c->secretlen);
 	if (env_secret != NULL)
@@ -962,24 +972,45 @@ static const struct {
 	{ KEY_GPU_CHECK,	gpu_check },
 };
 
-static int
-parse_file(struct parse *p, struct conf *c, char *text, size_t len,
-    char **secret_file, char **secret, int *secret_line)
-{
-	int seen[NKEYS] = { 0 };
-	char *line, *next, *end = text + len, *s, *eq, *hash;
-	int rc = -1;
-	size_t k;
+/*
+ * Keys one per machine: the run directory and what it holds for all
+ * (slots, the queue, the GPUs and their check, the counters' page), and
+ * what a delivery needs before its repository is known (max_body).
+ */
+static const int box_keys[] = {
+	KEY_RUN_DIR, KEY_GPUS, KEY_SLOTS, KEY_MAX_QUEUED, KEY_MAX_BODY,
+	KEY_MASTER_PORT, KEY_GPU_CHECK, KEY_GPU_BUSY_MIB,
+	KEY_GPU_CHECK_INTERVAL,
+};
 
+/*
+ * Reads the "key = value" lines of text (len bytes, changed in place)
+ * into c; p->line is the line before the first.  A "[...]" line ends it:
+ * *stop is then where that line starts (else NULL).  seen[] catches a
+ * key given twice.
+ */
+static int
+parse_lines(struct parse *p, struct conf *c, char *text, size_t len,
+    int seen[NKEYS], char **secret_file, char **secret, char **stop)
+{
+	char *line, *next, *end = text + len, *s, *eq, *hash;
+
+	*stop = NULL;
 	for (line = text; line < end; line = next) {
 		p->line++;
 		if ((next = memchr(line, '\n', end - line)) == NULL)
 			next = end;
-		*next++ = '\0';
-		if (strlen(line) != (size_t)(next - 1 - line)) {
-			perr(p, "NUL byte in line");
-			goto out;
+		if (memchr(line, '\0', next - line) != NULL)
+			return perr(p, "NUL byte in line");
+		s = line;
+		while (s < next && isspace((unsigned char)*s))
+			s++;
+		if (s < next && *s == '[') {
+			p->line--;
+			*stop = line;
+			return 0;
 		}
+		*next++ = '\0';
 		/* '#' starts a comment at the start or after white space. */
 		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
 			if (hash == line || isspace((unsigned char)hash[-1])) {
@@ -989,24 +1020,182 @@ parse_file(struct parse *p, struct conf *c, char *text, size_t len,
 		s = trim(line);
 		if (*s == '\0')
 			continue;
-		if ((eq = strchr(s, '=')) == NULL) {
-			perr(p, "expected \"key = value\"");
-			goto out;
-		}
+		if ((eq = strchr(s, '=')) == NULL)
+			return perr(p, "expected \"key = value\"");
 		*eq = '\0';
 		if (set_key(p, c, trim(s), trim(eq + 1), seen, secret_file,
 		    secret) == -1)
-			goto out;
+			return -1;
 	}
+	return 0;
+}
+
+/* The rules, in order, over c as seen[] says it was given. */
+static int
+check_rules(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	size_t k;
+
 	for (k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
 		p->line = seen[rules[k].key];
-		if (rules[k].check(p, c, seen, *secret_file != NULL &&
-		    *secret != NULL) == -1)
-			goto out;
+		if (rules[k].check(p, c, seen, secrets) == -1)
+			return -1;
 	}
-	*secret_line = seen[KEY_SECRET_FILE];
-	rc = 0;
+	return 0;
+}
+
+/* c's secret: from secret_file, else secret, else the environment's. */
+static int
+take_secret(struct parse *p, struct conf *c, const char *secret_file,
+    char **secret, int secret_line)
+{
+	if (secret_file != NULL) {
+		p->line = secret_line;
+		return read_secret(p, c, secret_file);
+	}
+	if (*secret != NULL) {
+		c->secret = *secret;
+		c->secretlen = strlen(*secret);
+		*secret = NULL;
+		return 0;
+	}
+	conf_take_env_secret();
+	if (env_secret != NULL && *env_secret != '\0') {
+		if ((c->secret = strdup(env_secret)) == NULL)
+			return perr(p, "out of memory");
+		c->secretlen = strlen(env_secret);
+	}
+	return 0;
+}
+
+static void
+free_secret(char **s)
+{
+	if (*s != NULL) {
+		OPENSSL_cleanse(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* The first section header line at or after s (before end), or NULL. */
+static char *
+next_header(char *s, char *end)
+{
+	char *t;
+
+	while (s < end) {
+		for (t = s; t < end && *t != '\n' && isspace((unsigned char)*t);
+		    t++)
+			;
+		if (t < end && *t == '[')
+			return s;
+		if ((s = memchr(s, '\n', end - s)) == NULL)
+			return NULL;
+		s++;
+	}
+	return NULL;
+}
+
+/*
+ * The section whose header is the line at hdr (text up to end): its
+ * name, lower case (GitHub's are case-insensitive), into name.  Returns
+ * 0, or -1 said.
+ */
+static int
+section_name(struct parse *p, const char *hdr, const char *end,
+    char name[SECTION_NAME_MAX])
+{
+	const char *nl = memchr(hdr, '\n', end - hdr), *s, *e;
+	size_t n, i;
+
+	if (nl == NULL)
+		nl = end;
+	for (s = hdr; isspace((unsigned char)*s); s++)
+		;
+	for (e = nl; e > s && isspace((unsigned char)e[-1]); e--)
+		;
+	n = (size_t)(e - s);
+	if (n < 3 || s[n - 1] != ']' || n - 2 >= SECTION_NAME_MAX)
+		return perr(p, "a section is \"[owner/name]\", one per line");
+	memcpy(name, s + 1, n - 2);
+	name[n - 2] = '\0';
+	if (!repo_name_valid(name))
+		return perr(p, "section [%s]: not a repository's owner/name",
+		    name);
+	for (i = 0; name[i] != '\0'; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	return 0;
+}
+
+/*
+ * Section s of the file at path, from its defaults, then the file's
+ * keys (the global part, gtext of glen bytes), then its own lines (stext,
+ * slen, after its header on line hline).  Its secret is its own, else the
+ * file's (c's).
+ */
+static int
+load_section(struct parse *p, struct conf *c, struct conf *s,
+    const char *name, const char *gtext, size_t glen, const char *stext,
+    size_t slen, int hline)
+{
+	int gseen[NKEYS] = { 0 }, sseen[NKEYS] = { 0 }, seen[NKEYS];
+	char *gsecret_file = NULL, *gsecret = NULL, *secret_file = NULL;
+	char *secret = NULL, *buf, *stop;
+	size_t k;
+	int rc = -1;
+
+	if (set_defaults(s) == -1 || (s->path = strdup(c->path)) == NULL ||
+	    (s->name = strdup(name)) == NULL ||
+	    (buf = malloc(glen + slen + 1)) == NULL)
+		return perr(p, "out of memory");
+	s->loaded = c->loaded;
+	s->file = c;
+	memcpy(buf, gtext, glen);
+	memcpy(buf + glen, stext, slen);
+	p->line = 0;
+	if (parse_lines(p, s, buf, glen, gseen, &gsecret_file, &gsecret,
+	    &stop) == -1)
+		goto out;
+	p->line = hline;
+	if (parse_lines(p, s, buf + glen, slen, sseen, &secret_file, &secret,
+	    &stop) == -1)
+		goto out;
+	for (k = 0; k < sizeof(box_keys) / sizeof(box_keys[0]); k++)
+		if (sseen[box_keys[k]]) {
+			p->line = sseen[box_keys[k]];
+			perr(p, "%s: one per machine, set before the first "
+			    "section, not in [%s]", keys[box_keys[k]].name,
+			    name);
+			goto out;
+		}
+	for (k = 0; k < NKEYS; k++)
+		seen[k] = sseen[k] ? sseen[k] : gseen[k];
+	if (check_rules(p, s, seen, (secret_file != NULL && secret != NULL) ||
+	    (secret_file == NULL && secret == NULL && gsecret_file != NULL &&
+	    gsecret != NULL)) == -1)
+		goto out;
+	if (secret_file != NULL || secret != NULL)
+		rc = take_secret(p, s, secret_file, &secret,
+		    sseen[KEY_SECRET_FILE]);
+	else if (c->secret != NULL && (s->secret = malloc(c->secretlen +
+	    1)) == NULL)
+		rc = perr(p, "out of memory");
+	else {
+		if (c->secret != NULL) {
+			memcpy(s->secret, c->secret, c->secretlen + 1);
+			s->secretlen = c->secretlen;
+		}
+		rc = 0;
+	}
 out:
+	OPENSSL_cleanse(buf, glen + slen);
+	free(buf);
+	free(gsecret_file);
+	free(secret_file);
+	free_secret(&gsecret);
+	free_secret(&secret);
 	return rc;
 }
 
@@ -1014,10 +1203,11 @@ int
 conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	struct parse p = { NULL, 0, err, errlen };
-	char *secret_file = NULL, *secret = NULL, *text = NULL;
-	size_t len;
-	int fd, secret_line = 0;
-	int rc = -1;
+	char *secret_file = NULL, *secret = NULL, *text = NULL, *copy = NULL;
+	char *stop, *hdr, *next, *body, *end, name[SECTION_NAME_MAX];
+	int seen[NKEYS] = { 0 }, hline;
+	size_t len, glen, blen, i;
+	int fd, rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	c->loaded = time(NULL);
@@ -1034,40 +1224,62 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 		perr(&p, "cannot read: %s", file_error(errno));
 		return -1;
 	}
-	if (set_defaults(c) == -1 || (c->path = strdup(path)) == NULL) {
+	if (set_defaults(c) == -1 || (c->path = strdup(path)) == NULL ||
+	    (copy = malloc(len + 1)) == NULL) {
 		perr(&p, "out of memory");
 		goto out;
 	}
-	if (parse_file(&p, c, text, len, &secret_file, &secret,
-	    &secret_line) == -1)
+	/* The file's own keys: those before the first section. */
+	memcpy(copy, text, len);
+	if (parse_lines(&p, c, copy, len, seen, &secret_file, &secret,
+	    &stop) == -1)
 		goto out;
-	if (secret_file != NULL) {
-		p.line = secret_line;
-		if (read_secret(&p, c, secret_file) == -1)
+	glen = stop != NULL ? (size_t)(stop - copy) : len;
+	hline = p.line;
+	if (check_rules(&p, c, seen, secret_file != NULL && secret !=
+	    NULL) == -1 || take_secret(&p, c, secret_file, &secret,
+	    seen[KEY_SECRET_FILE]) == -1)
+		goto out;
+	/* Each section: header, then its lines up to the next header. */
+	end = text + len;
+	for (hdr = stop != NULL ? text + glen : NULL; hdr != NULL; hdr = next) {
+		p.line = ++hline;
+		if (section_name(&p, hdr, end, name) == -1)
 			goto out;
-	} else if (secret != NULL) {
-		c->secret = secret;
-		c->secretlen = strlen(secret);
-		secret = NULL;
-	} else {
-		conf_take_env_secret();
-		if (env_secret != NULL && *env_secret != '\0') {
-			if ((c->secret = strdup(env_secret)) == NULL) {
-				perr(&p, "out of memory");
+		for (i = 0; i < c->nsections; i++)
+			if (strcmp(c->sections[i].name, name) == 0) {
+				perr(&p, "section [%s] given twice", name);
 				goto out;
 			}
-			c->secretlen = strlen(env_secret);
+		if (c->nsections == MAX_SECTIONS) {
+			perr(&p, "more than %d sections", MAX_SECTIONS);
+			goto out;
 		}
+		if (c->sections == NULL && (c->sections = calloc(MAX_SECTIONS,
+		    sizeof(*c->sections))) == NULL) {
+			perr(&p, "out of memory");
+			goto out;
+		}
+		/* Its lines: up to the next header. */
+		body = memchr(hdr, '\n', end - hdr);
+		body = body == NULL ? end : body + 1;
+		next = next_header(body, end);
+		blen = (size_t)((next != NULL ? next : end) - body);
+		if (load_section(&p, c, &c->sections[c->nsections++], name,
+		    text, glen, body, blen, hline) == -1)
+			goto out;
+		for (i = 0; i < blen; i++)
+			hline += body[i] == '\n';
 	}
 	rc = 0;
 out:
 	OPENSSL_cleanse(text, len);	/* it may hold "secret = ..." */
 	free(text);
+	if (copy != NULL)
+		OPENSSL_cleanse(copy, len);
+	free(copy);
 	free(secret_file);
-	if (secret != NULL) {
-		OPENSSL_cleanse(secret, strlen(secret));
-		free(secret);
-	}
+	free_secret(&secret);
 	if (rc == -1)
 		conf_free(c);
 	return rc;
@@ -1081,12 +1293,59 @@ conf_nproc(const struct conf *c)
 	return c->gpus_per_job > 1 ? c->gpus_per_job : 0;
 }
 
+struct conf *
+conf_file(struct conf *c)
+{
+	return c->file != NULL ? c->file : c;
+}
+
+struct conf *
+conf_section(struct conf *c, const char *repository)
+{
+	size_t i;
+
+	c = conf_file(c);
+	if (c->nsections == 0)
+		return c;
+	for (i = 0; repository != NULL && i < c->nsections; i++)
+		if (strcasecmp(c->sections[i].name, repository) == 0)
+			return &c->sections[i];
+	return NULL;
+}
+
+struct conf *
+conf_job(struct conf *c, const char *repository)
+{
+	struct conf *s = conf_section(c, repository);
+
+	return s != NULL ? s : conf_file(c);
+}
+
+const char *
+conf_scope(const struct conf *c)
+{
+	return c->name;
+}
+
+void
+conf_rebase(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsections; i++)
+		c->sections[i].file = c;
+}
+
 void
 conf_free(struct conf *c)
 {
 	size_t i;
 	void *f;
 
+	for (i = 0; i < c->nsections; i++)
+		conf_free(&c->sections[i]);
+	free(c->sections);
+	free(c->name);
 	if (c->secret != NULL)
 		OPENSSL_cleanse(c->secret, c->secretlen);
 	free(c->secret);

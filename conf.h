@@ -4,6 +4,14 @@
  * Lines are "key = value"; '#' at the start of a line or after white space
  * starts a comment; list values are separated by white space.  A file that
  * does not parse is refused whole: the caller never sees half a config.
+ *
+ * A line "[owner/name]" starts a section: the configuration of that
+ * GitHub repository, whose pushes alone it trains.  The keys before the
+ * first section are every section's defaults; a section sets what is its
+ * own (CONF_BOX_KEYS are one per machine and refused there).  Each
+ * section is a whole struct conf of its own, box keys equal to the
+ * file's, in the file's sections[]; without sections the file's is the
+ * one configuration, of any repository.
  */
 #ifndef CONF_H
 #define CONF_H
@@ -19,6 +27,7 @@
 #define SECRET_MAX	4096		/* the longest secret */
 #define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
 #define MAX_SLOTS	64		/* slots (GPUs) one config may have */
+#define MAX_SECTIONS	64		/* repositories one file may have */
 
 struct conf {
 	char		*path;		/* the file it came from */
@@ -84,6 +93,12 @@ struct conf {
 	long		 slurm_poll;	/* seconds, the longest between polls */
 	/* torchrun's processes per node: NPROC_GPUS, 0 (none) or N. */
 	long		 nproc_per_node;
+	/* Sections: a repository's own, or the file's with all of them. */
+	char		*name;		/* the section's owner/name, or NULL */
+	struct conf	*sections;	/* the file's: each repository's */
+	size_t		 nsections;
+	struct conf	*file;		/* a section's: the file's (NULL in
+					   the file's own; see conf_rebase) */
 };
 
 #define NPROC_GPUS	(-1)	/* one process per GPU of the job */
@@ -108,6 +123,33 @@ long	 conf_nproc(const struct conf *c);
 
 /* Frees everything c owns and wipes the secret. */
 void	 conf_free(struct conf *c);
+
+/*
+ * The configuration of repository (owner/name, as GitHub spells it, any
+ * case): its section, or c's file when it has no sections; NULL when it
+ * has sections and none is repository's (or repository is NULL).  c may
+ * be the file's or any section of it.
+ */
+struct conf *conf_section(struct conf *c, const char *repository);
+
+/*
+ * The configuration a job of repository follows: its section, or the
+ * file's when it has none (no sections, or one removed since).
+ */
+struct conf *conf_job(struct conf *c, const char *repository);
+
+/* The file's configuration, from c or any section of it. */
+struct conf *conf_file(struct conf *c);
+
+/*
+ * What a repository's own records (claims, the day's runs, last
+ * successes) are kept under: the section's name, lower case, or NULL
+ * without sections (the records of before sections).
+ */
+const char *conf_scope(const struct conf *c);
+
+/* After *c was copied whole from another: its sections point at it. */
+void	 conf_rebase(struct conf *c);
 
 /*
  * Takes GITHUB_WEBHOOK_SECRET out of the environment (wiping its bytes

@@ -187,14 +187,14 @@ note_job(struct reply *rp, const char *id)
  * followed the one first started), added to jobs.
  */
 static void
-add_latest(struct rundir *rd, cJSON *jobs, const char *sha,
-    const char *config, const char *id, struct reply *rp)
+add_latest(struct rundir *rd, const char *scope, cJSON *jobs,
+    const char *sha, const char *config, const char *id, struct reply *rp)
 {
 	char latest[JOB_ID_MAX];
 	const cJSON *st;
 	cJSON *o;
 
-	if (sha == NULL || claim_latest(rd, sha, config, latest) == -1)
+	if (sha == NULL || claim_latest(rd, scope, sha, config, latest) == -1)
 		snprintf(latest, sizeof(latest), "%s", id);
 	o = job_read_json(rd, latest);
 	st = cJSON_GetObjectItemCaseSensitive(o, "state");
@@ -206,7 +206,8 @@ add_latest(struct rundir *rd, cJSON *jobs, const char *sha,
 
 /* A delivery seen before: its jobs, each as the latest of its pair. */
 static void
-answer_redelivery(struct rundir *rd, cJSON *rec, struct reply *rp)
+answer_redelivery(struct rundir *rd, const char *scope, cJSON *rec,
+    struct reply *rp)
 {
 	const cJSON *sha, *jobs, *job, *id, *config;
 	cJSON *out = cJSON_CreateArray();
@@ -219,7 +220,7 @@ answer_redelivery(struct rundir *rd, cJSON *rec, struct reply *rp)
 		config = cJSON_GetObjectItemCaseSensitive(job, "config");
 		if (cJSON_IsString(id) && cJSON_IsString(config) &&
 		    job_id_valid(id->valuestring))
-			add_latest(rd, out, cJSON_IsString(sha) ?
+			add_latest(rd, scope, out, cJSON_IsString(sha) ?
 			    sha->valuestring : NULL, config->valuestring,
 			    id->valuestring, rp);
 	}
@@ -270,8 +271,8 @@ run_configs(struct rundir *rd, struct conf *c, const struct request *rq,
 		res = lifecycle_start(rd, c, &j, 1, other, r->err,
 		    sizeof(r->err));
 		if (res == JOB_DUPLICATE)
-			add_latest(rd, r->dups, p->after, configs[i], other,
-			    rp);
+			add_latest(rd, conf_scope(c), r->dups, p->after,
+			    configs[i], other, rp);
 		else if (res == JOB_STARTED) {
 			cJSON_AddItemToArray(r->started, job_json(j.id,
 			    configs[i], j.state, j.pid));
@@ -389,10 +390,47 @@ dry_run(struct conf *c, const struct request *rq, const struct push *p,
 	    "at)");
 }
 
-/* Steps 10 to 16: a verified push event. */
+/*
+ * Whether the configuration of a push's repository has the secret that
+ * signed it, from signed[] (a section each; NULL: a dry run, none
+ * needed).
+ */
+static int
+signed_for(const struct conf *file, const struct conf *s,
+    const unsigned char *signed_by)
+{
+	return signed_by == NULL || file->nsections == 0 ||
+	    signed_by[s - file->sections];
+}
+
+/*
+ * A push to a tag or a branch that no section it may be for watches
+ * (only those whose secret signed it): ignored without a parse.
+ */
+static enum filter_result
+peek(struct conf *c, const unsigned char *signed_by, const char *json,
+    size_t len, char ref[PEEK_MAX], char after[PEEK_MAX],
+    char reason[FILTER_REASON_MAX])
+{
+	enum filter_result fr = FILTER_IGNORE;
+	size_t i;
+
+	if (c->nsections == 0)
+		return push_peek(c, json, len, ref, after, reason);
+	for (i = 0; i < c->nsections && fr == FILTER_IGNORE; i++)
+		if (signed_for(c, &c->sections[i], signed_by))
+			fr = push_peek(&c->sections[i], json, len, ref, after,
+			    reason);
+	return fr;
+}
+
+/*
+ * Steps 10 to 16: a push event, verified by the secrets signed[] says
+ * (a section each, with sections; NULL: a dry run).
+ */
 static void
-handle_push(struct conf *c, const struct request *rq, char *json,
-    size_t len, struct reply *rp)
+handle_push(struct conf *c, const unsigned char *signed_by,
+    const struct request *rq, char *json, size_t len, struct reply *rp)
 {
 	struct runs r = { NULL, NULL, JOB_STARTED, 0, "", "" };
 	char reason[FILTER_REASON_MAX], err[512], more[256] = "";
@@ -400,12 +438,13 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	struct selection sel;
 	struct rundir rd;
 	struct push p;
+	struct conf *s;
 	enum filter_result fr;
 	cJSON *rec;
 	size_t n, i;
 	int k, started;
 
-	if (push_peek(c, json, len, peek_ref, peek_after, reason) ==
+	if (peek(c, signed_by, json, len, peek_ref, peek_after, reason) ==
 	    FILTER_IGNORE) {
 		clean(rp->ref, sizeof(rp->ref), peek_ref);
 		clean(rp->sha, sizeof(rp->sha), peek_after[0] ? peek_after :
@@ -420,6 +459,23 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 	clean(rp->repository, sizeof(rp->repository), p.repository);
 	clean(rp->ref, sizeof(rp->ref), p.ref);
 	snprintf(rp->sha, sizeof(rp->sha), "%s", p.after);
+	/* With sections, the repository's own, signed by its own secret. */
+	if ((s = conf_section(c, p.repository)) == NULL) {
+		snprintf(reason, sizeof(reason), "repository %.100s is not "
+		    "configured", p.repository != NULL ? p.repository :
+		    "(none)");
+		answer(rp, 200, "ignored", reason, NULL);
+		push_free(&p);
+		return;
+	}
+	if (!signed_for(c, s, signed_by)) {
+		answer(rp, 401, "error", sig_reason(SIG_MISMATCH),
+		    "signed with another repository's secret than %s's",
+		    s->name);
+		push_free(&p);
+		return;
+	}
+	c = s;
 	if ((fr = filter_push(c, &p, &sel, reason)) != FILTER_RUN) {
 		if (fr == FILTER_IGNORE)
 			answer(rp, 200, "ignored", reason, NULL);
@@ -439,7 +495,7 @@ handle_push(struct conf *c, const struct request *rq, char *json,
 		goto out;
 	}
 	if ((rec = delivery_lookup(&rd, rq->delivery)) != NULL) {
-		answer_redelivery(&rd, rec, rp);
+		answer_redelivery(&rd, conf_scope(c), rec, rp);
 		cJSON_Delete(rec);
 		goto close;
 	}
@@ -514,11 +570,65 @@ out:
 	push_free(&p);
 }
 
+/*
+ * The name of a section without a secret ("" for the file, without
+ * sections), or NULL if every configuration has one.
+ */
+static const char *
+unsigned_section(const struct conf *c)
+{
+	size_t i;
+
+	if (c->nsections == 0)
+		return c->secret == NULL ? "" : NULL;
+	for (i = 0; i < c->nsections; i++)
+		if (c->sections[i].secret == NULL)
+			return c->sections[i].name;
+	return NULL;
+}
+
+/*
+ * Checks hdr against the HMAC of body under each configured secret, each
+ * comparison in constant time, each distinct secret once: signed_by[i]
+ * says whether section i's signed it.  SIG_OK if any did, else why not.
+ */
+static enum sig_result
+verify(const struct conf *c, const char *body, size_t len, const char *hdr,
+    unsigned char signed_by[MAX_SECTIONS])
+{
+	const struct conf *s, *t;
+	enum sig_result sr, any = SIG_MISMATCH;
+	size_t i, k;
+
+	if (c->nsections == 0)
+		return sig_verify(c->secret, c->secretlen, body, len, hdr);
+	for (i = 0; i < c->nsections; i++) {
+		s = &c->sections[i];
+		for (k = 0; k < i; k++) {
+			t = &c->sections[k];
+			if (t->secretlen == s->secretlen && memcmp(t->secret,
+			    s->secret, s->secretlen) == 0)
+				break;
+		}
+		if (k < i) {
+			signed_by[i] = signed_by[k];
+			continue;
+		}
+		sr = sig_verify(s->secret, s->secretlen, body, len, hdr);
+		signed_by[i] = sr == SIG_OK;
+		if (sr == SIG_OK || (any != SIG_OK && sr != SIG_MISMATCH))
+			any = sr;
+	}
+	return any;
+}
+
 void
 delivery_handle(struct conf *c, const char *conf_err,
     const struct request *rq, struct reply *rp)
 {
+	unsigned char signed_by[MAX_SECTIONS];
 	char *body = NULL, *json;
+	const char *nosecret;
 	enum sig_result sr;
 	unsigned long long cl = 0;
 	enum body_result br;
@@ -539,9 +649,10 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    "server's error log)", "config: %s", conf_err);
 		return;
 	}
-	if (c->secret == NULL) {
+	if ((nosecret = unsigned_section(c)) != NULL) {
 		answer(rp, 500, "error", "no webhook secret configured",
-		    "no webhook secret configured: set secret_file in %s",
+		    "no webhook secret configured%s%s%s: set secret_file in %s",
+		    *nosecret ? " for [" : "", nosecret, *nosecret ? "]" : "",
 		    c->path);
 		return;
 	}
@@ -584,8 +695,7 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    NULL);
 		return;
 	}
-	sr = rq->dry ? SIG_OK : sig_verify(c->secret, c->secretlen, body, len,
-	    rq->signature);
+	sr = rq->dry ? SIG_OK : verify(c, body, len, rq->signature, signed_by);
 	if (sr != SIG_OK) {
 		answer(rp, sr == SIG_ERROR ? 500 : 401, "error",
 		    sig_reason(sr), NULL);
@@ -621,7 +731,8 @@ delivery_handle(struct conf *c, const char *conf_err,
 		    "field", NULL);
 		goto out;
 	}
-	handle_push(c, rq, json, form ? (size_t)flen : len, rp);
+	handle_push(c, rq->dry ? NULL : signed_by, rq, json, form ?
+	    (size_t)flen : len, rp);
 out:
 	body_free(body, mapped);
 }

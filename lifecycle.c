@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 /* A job started under the queue lock, whose report comes after it. */
 struct started {
 	struct job		 j;
+	struct conf		*c;		/* its repository's */
 	struct supervisor	 sv;
 	struct started		*next;
 };
@@ -50,7 +52,8 @@ struct kick {
  * whoever kicked, with its claim and its run of the day given back.
  */
 static void
-start_refused(struct rundir *rd, struct job *j, const char *why)
+start_refused(struct rundir *rd, struct conf *c, struct job *j,
+    const char *why)
 {
 	fprintf(stderr, "swift-webhook: job %s: not started: %s\n", j->id,
 	    why);
@@ -60,7 +63,7 @@ start_refused(struct rundir *rd, struct job *j, const char *why)
 	j->finished = time(NULL);
 	/* Given back first: whoever sees it failed finds its claim free. */
 	if (j->sha != NULL && j->config != NULL)
-		claim_release(rd, j->sha, j->config, j->id);
+		claim_release(rd, conf_scope(c), j->sha, j->config, j->id);
 	if (supervise_record_end(rd, j) == -1)
 		fprintf(stderr, "swift-webhook: job %s: write job.json: %s\n",
 		    j->id, strerror(errno));
@@ -71,6 +74,7 @@ static int
 start_other(struct kick *k, const char *id, struct slots *s)
 {
 	struct started *o;
+	struct conf *c;
 	char err[512];
 
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -95,20 +99,29 @@ start_other(struct kick *k, const char *id, struct slots *s)
 			    o->j.state : "in no state");
 		goto out;
 	}
+	/* Its repository's configuration, whoever kicked. */
+	c = conf_job(k->c, o->j.repository);
 	if (job_valid(&o->j, err, sizeof(err)) == -1) {
-		start_refused(k->rd, &o->j, err);
+		start_refused(k->rd, c, &o->j, err);
 		goto out;
 	}
-	if (trainer_prepare(&o->sv.t, &o->j, k->c) == -1) {
-		start_refused(k->rd, &o->j, "out of memory");
+	if (conf_section(c, o->j.repository) == NULL) {
+		snprintf(err, sizeof(err), "repository %s is no longer "
+		    "configured", o->j.repository ? o->j.repository : "(none)");
+		start_refused(k->rd, c, &o->j, err);
+		goto out;
+	}
+	if (trainer_prepare(&o->sv.t, &o->j, c) == -1) {
+		start_refused(k->rd, c, &o->j, "out of memory");
 		goto out;
 	}
 	o->j.argv = o->sv.t.argv;
 	o->sv.kick = lifecycle_kick;
-	if (supervise_fork(&o->sv, k->rd, &o->j, k->c, s, err,
+	o->c = c;
+	if (supervise_fork(&o->sv, k->rd, &o->j, c, s, err,
 	    sizeof(err)) == -1) {
 		/* It never ran: a redelivery may start it. */
-		claim_release(k->rd, o->j.sha, o->j.config, id);
+		claim_release(k->rd, conf_scope(c), o->j.sha, o->j.config, id);
 		fprintf(stderr, "swift-webhook: job %s: %s\n", id, err);
 		trainer_free(&o->sv.t);
 		job_close(&o->j);
@@ -136,11 +149,34 @@ start_one(void *arg, const char *id, struct slots *s)
 	if (supervise_fork(k->mine_sv, k->rd, k->mine, k->c, s, k->err,
 	    k->errlen) == -1) {
 		k->mine_rc = -1;
-		claim_release(k->rd, k->mine->sha, k->mine->config, id);
+		claim_release(k->rd, conf_scope(k->c), k->mine->sha,
+		    k->mine->config, id);
 		return -1;
 	}
 	k->mine_rc = 2;
 	return 0;
+}
+
+/*
+ * The configuration waiting job id follows: its repository's section
+ * (read from its job.json), with sections; NULL: the kicker's.
+ */
+static const struct conf *
+job_conf(void *arg, const char *id)
+{
+	struct kick *k = arg;
+	const cJSON *r;
+	struct conf *c = NULL;
+	cJSON *o;
+
+	if (conf_file(k->c)->nsections == 0)
+		return NULL;
+	if ((o = job_read_json(k->rd, id)) != NULL &&
+	    cJSON_IsString(r = cJSON_GetObjectItemCaseSensitive(o,
+	    "repository")))
+		c = conf_job(k->c, r->valuestring);
+	cJSON_Delete(o);
+	return c;
 }
 
 /* After the queue lock: the reports of what start_one forked. */
@@ -154,14 +190,15 @@ kick_wait(struct kick *k)
 		k->mine_rc = supervise_wait(k->mine_sv, k->rd, k->mine, k->err,
 		    k->errlen);
 		if (k->mine_rc == -1)
-			claim_release(k->rd, k->mine->sha, k->mine->config,
-			    k->mine->id);
+			claim_release(k->rd, conf_scope(k->c), k->mine->sha,
+			    k->mine->config, k->mine->id);
 	}
 	while ((o = k->others) != NULL) {
 		k->others = o->next;
 		if (supervise_wait(&o->sv, k->rd, &o->j, err,
 		    sizeof(err)) == -1) {
-			claim_release(k->rd, o->j.sha, o->j.config, o->j.id);
+			claim_release(k->rd, conf_scope(o->c), o->j.sha,
+			    o->j.config, o->j.id);
 			fprintf(stderr, "swift-webhook: job %s: %s\n", o->j.id,
 			    err);
 		}
@@ -177,7 +214,8 @@ lifecycle_kick(struct rundir *rd, struct conf *c)
 	struct kick k = { rd, c, NULL, NULL, 1, NULL, 0, NULL };
 	char err[512];
 
-	if (queue_kick(rd, c, start_one, &k, err, sizeof(err)) != QUEUE_OK)
+	if (queue_kick(rd, c, &(struct queue_start){ start_one, job_conf, &k },
+	    err, sizeof(err)) != QUEUE_OK)
 		fprintf(stderr, "swift-webhook: queue: %s\n", err);
 	kick_wait(&k);
 	lifecycle_wait_window(rd, c);
@@ -212,6 +250,7 @@ tell_read(struct rundir *rd, struct conf *c, struct job *j)
 	char err[512];
 
 	memset(&sv, 0, sizeof(sv));
+	c = conf_job(c, j->repository);
 	if (job_valid(j, err, sizeof(err)) == 0 &&
 	    trainer_prepare(&sv.t, j, c) == 0) {
 		tell(rd, c, j, &sv);
@@ -225,11 +264,12 @@ take_ticket(struct rundir *rd, struct conf *c, struct job *j, char *err,
     size_t errlen)
 {
 	/*
-	 * Counted per configured repository, never per the name a body
-	 * gives (a signed body may give a new one each time).
+	 * Counted per configured repository (its section, with sections),
+	 * never per the name a body gives (a signed body may give a new one
+	 * each time).
 	 */
-	switch (sched_ticket_take(rd, c, c->repository, j->id, j->ticket, err,
-	    errlen)) {
+	switch (sched_ticket_take(rd, c, conf_scope(c) != NULL ?
+	    conf_scope(c) : c->repository, j->id, j->ticket, err, errlen)) {
 	case TICKET_OK:
 		break;
 	case TICKET_NONE:
@@ -254,11 +294,12 @@ start_slurm(struct rundir *rd, struct conf *c, struct job *j, int claim,
 
 	if (supervise_start(sv, rd, j, c, &none, err, errlen) == -1) {
 		if (claim)
-			claim_release(rd, j->sha, j->config, j->id);
+			claim_release(rd, conf_scope(c), j->sha, j->config,
+			    j->id);
 		return JOB_ERROR;	/* recorded failed */
 	}
 	if (!claim)
-		claim_point(rd, j->sha, j->config, j->id);
+		claim_point(rd, conf_scope(c), j->sha, j->config, j->id);
 	return JOB_STARTED;
 }
 
@@ -307,8 +348,8 @@ lifecycle_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		goto discard;
 	}
 	if (claim) {
-		switch (claim_try(rd, j->sha, j->config, j->id, other, err,
-		    errlen)) {
+		switch (claim_try(rd, conf_scope(c), j->sha, j->config, j->id,
+		    other, err, errlen)) {
 		case CLAIM_OK:
 			break;
 		case CLAIM_TAKEN:
@@ -326,14 +367,16 @@ lifecycle_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 		rc = start_slurm(rd, c, j, claim, &sv, err, errlen);
 		goto out;
 	}
-	qr = queue_submit(rd, c, j->id, start_one, &k, err, errlen);
+	qr = queue_submit(rd, c, j->id, &(struct queue_start){ start_one,
+	    job_conf, &k }, err, errlen);
 	kick_wait(&k);
 	switch (qr) {
 	case QUEUE_OK:
 		if (k.mine_rc == -1)
 			goto out;	/* recorded failed by its supervisor */
 		if (!claim)
-			claim_point(rd, j->sha, j->config, j->id);
+			claim_point(rd, conf_scope(c), j->sha, j->config,
+			    j->id);
 		rc = JOB_STARTED;
 		if (k.mine_rc == 1) {
 			j->state = JOB_QUEUED;
@@ -352,7 +395,7 @@ lifecycle_start(struct rundir *rd, struct conf *c, struct job *j, int claim,
 	}
 release:
 	if (claim)
-		claim_release(rd, j->sha, j->config, j->id);
+		claim_release(rd, conf_scope(c), j->sha, j->config, j->id);
 discard:
 	sched_ticket_return(rd, j->ticket, j->id);
 	job_discard(rd, j);
@@ -399,6 +442,14 @@ out:
 	job_close(&j);
 }
 
+/* Whether j is a job of c's repository (any, without sections). */
+static int
+ours(const struct conf *c, const struct job *j)
+{
+	return c->name == NULL || (j->repository != NULL &&
+	    strcasecmp(j->repository, c->name) == 0);
+}
+
 struct pick {
 	struct rundir	*rd;
 	struct conf	*c;
@@ -431,8 +482,8 @@ choose(void *arg, char (*ids)[JOB_ID_MAX], int *pick, size_t n)
 	for (i = 0; i < n; i++) {
 		if (job_read(p->rd, ids[i], &j) == -1)
 			continue;
-		if (j.branch != NULL && strcmp(j.branch, p->branch) == 0 &&
-		    j.delivery != NULL) {
+		if (ours(p->c, &j) && j.branch != NULL &&
+		    strcmp(j.branch, p->branch) == 0 && j.delivery != NULL) {
 			snprintf(dlv[i], sizeof(dlv[i]), "%s", j.delivery);
 			if (newest == n || strcmp(ids[i], ids[newest]) > 0)
 				newest = i;
@@ -490,8 +541,9 @@ sweep_one(void *arg, const char *name)
 	if (!job_id_valid(name) || strcmp(name, w->newest) >= 0 ||
 	    job_read(w->rd, name, &j) == -1)
 		return 0;
-	if (j.branch != NULL && strcmp(j.branch, w->branch) == 0 &&
-	    (j.delivery == NULL || strcmp(j.delivery, w->delivery) != 0))
+	if (ours(w->c, &j) && j.branch != NULL && strcmp(j.branch,
+	    w->branch) == 0 && (j.delivery == NULL || strcmp(j.delivery,
+	    w->delivery) != 0))
 		to = j.state == JOB_QUEUED ? JOB_SUPERSEDED : w->running_too &&
 		    (j.state == JOB_RUNNING || j.state == JOB_PREPARING) ?
 		    JOB_CANCELLED : NULL;
@@ -527,8 +579,9 @@ lifecycle_supersede(struct rundir *rd, struct conf *c, const char *branch,
 		if (strcmp(ids[i], newest) >= 0 || job_read(rd, ids[i], &j) ==
 		    -1)
 			continue;
-		if (j.branch != NULL && strcmp(j.branch, branch) == 0 &&
-		    (j.delivery == NULL || strcmp(j.delivery, delivery) != 0) &&
+		if (ours(c, &j) && j.branch != NULL && strcmp(j.branch,
+		    branch) == 0 && (j.delivery == NULL || strcmp(j.delivery,
+		    delivery) != 0) &&
 		    (j.state == JOB_RUNNING || j.state == JOB_PREPARING))
 			job_request_stop(&j, JOB_CANCELLED);
 		job_close(&j);
@@ -568,6 +621,7 @@ cancel_lost(struct rundir *rd, struct conf *c, const char *id)
 		job_close(&j);
 		return 2;
 	}
+	c = conf_job(c, j.repository);
 	if (j.pid > 0 && proc_starttime(j.pid) == j.pid_start) {
 		kill(-j.pid, SIGTERM);
 		for (i = 0; i < c->kill_grace * 10 && kill(-j.pid, 0) == 0;
@@ -604,6 +658,7 @@ lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id)
 	if (geteuid() != rd->uid || job_read(rd, id, &j) == -1)
 		return 0;
 	memset(&sv, 0, sizeof(sv));
+	c = conf_job(c, j.repository);	/* its repository's */
 	if (c->backend == BACKEND_SLURM && j.slurm_job_id > 0 &&
 	    !job_state_final(j.state))
 		need = j.state != NULL && !(j.supervisor > 0 &&
@@ -727,6 +782,7 @@ lifecycle_cancel(struct rundir *rd, struct conf *c, const char *id,
 		return CANCEL_ERROR;
 	}
 	snprintf(state, 16, "%s", j.state ? j.state : "");
+	c = conf_job(c, j.repository);	/* its kill_grace, its notify */
 	if (j.state == NULL || job_state_final(j.state)) {
 		snprintf(err, errlen, "job %s already ended (%s)", id,
 		    j.state ? j.state : "no state recorded");
@@ -765,26 +821,60 @@ struct waiter {
 };
 
 /*
+ * Which configurations of c's file (0: the file's, i + 1: section i) are
+ * outside their windows at now, into closed[]; their count, and in
+ * *next the earliest time one of them opens (-1: none known).
+ */
+static int
+closed_now(struct conf *c, time_t now, unsigned char closed[MAX_SECTIONS +
+    1], time_t *next)
+{
+	struct conf *s;
+	time_t t;
+	size_t i;
+	int n = 0;
+
+	c = conf_file(c);
+	*next = -1;
+	for (i = 0; i <= c->nsections; i++) {
+		s = i == 0 ? c : &c->sections[i - 1];
+		closed[i] = s->nwindows > 0 && !sched_open(s, now);
+		if (!closed[i])
+			continue;
+		n++;
+		if ((t = sched_next_open(s, now)) != -1 && (*next == -1 ||
+		    t < *next))
+			*next = t;
+	}
+	return n;
+}
+
+/*
  * The waiter, detached, holding the lock: sleeps until a window opens (a
  * minute at most, reading the config again each time, so that a changed
- * run_window counts), then kicks the queue.  It ends when nothing waits;
- * before that it lets the lock go and looks once more, so that a job
- * queued meanwhile finds either it or the lock free for a new waiter.
+ * run_window counts), then kicks the queue; it goes on while another
+ * repository's window is closed.  It ends when nothing waits; before
+ * that it lets the lock go and looks once more, so that a job queued
+ * meanwhile finds either it or the lock free for a new waiter.
  */
 static void __attribute__((noreturn))
 waiter(void *arg, int report)
 {
 	struct waiter *w = arg;
 	struct rundir *rd = w->rd;
-	struct conf *c = w->c, nc;
+	struct conf *c = conf_file(w->c), nc;
+	unsigned char was[MAX_SECTIONS + 1], is[MAX_SECTIONS + 1];
 	char oldest[JOB_ID_MAX], err[512];
 	time_t now, next;
+	size_t i;
+	int opened, n;
 
 	(void)report;
 	conf_wipe_secret(c);
 	/* rd's path is c's run_dir, which a reload frees. */
 	if ((rd->path = strdup(rd->path)) == NULL)
 		_exit(1);
+	closed_now(c, sched_now(), was, &next);
 	for (;;) {
 		if (queue_peek(rd, oldest) <= 0) {
 			flock(w->lock, LOCK_UN);
@@ -794,17 +884,27 @@ waiter(void *arg, int report)
 			continue;
 		}
 		now = sched_now();
-		if (sched_open(c, now)) {
+		n = closed_now(c, now, is, &next);
+		for (i = opened = 0; i <= c->nsections; i++)
+			opened |= was[i] && !is[i];
+		if (opened || n == 0)
 			lifecycle_kick(rd, c);
+		if (n == 0)
 			_exit(0);
-		}
-		next = sched_next_open(c, now);
+		memcpy(was, is, sizeof(was));
 		sleep(next == -1 || next - now > 60 ? 60 :
 		    (unsigned)(next - now));
 		if (conf_load(&nc, c->path, err, sizeof(err)) == 0) {
 			conf_wipe_secret(&nc);
 			conf_free(c);
 			*c = nc;
+			conf_rebase(c);
+			/*
+			 * Sections may come and go: looked at afresh, as
+			 * of before the sleep, so that a window that opened
+			 * meanwhile is seen opening.
+			 */
+			closed_now(c, now, was, &next);
 		}
 	}
 }
@@ -813,11 +913,13 @@ void
 lifecycle_wait_window(struct rundir *rd, struct conf *c)
 {
 	struct waiter w = { rd, c, -1 };
+	unsigned char closed[MAX_SECTIONS + 1];
 	char oldest[JOB_ID_MAX], err[256];
 	int keep[RUNDIR_FDS + 1], n;
 	struct detach d;
+	time_t next;
 
-	if (c->nwindows == 0 || sched_open(c, sched_now()) ||
+	if (closed_now(c, sched_now(), closed, &next) == 0 ||
 	    queue_peek(rd, oldest) <= 0)
 		return;
 	if ((w.lock = file_open_at(rd->fd, ".window.lock", O_RDWR | O_CREAT,

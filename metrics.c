@@ -2,9 +2,11 @@
  * metrics.c: counters in a shared mapping, gauges at scrape time, the
  * Prometheus text format.  See metrics.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,11 @@
 
 #define METRICS_FILE	".metrics"
 #define LAST_SUCCESS	".last-success"
-#define METRICS_SIZE	4096
+#define COUNTERS_SIZE	4096	/* struct counters, in the first page */
+#define REPOS_MAX	MAX_SECTIONS	/* repositories counted apart */
+#define REPO_LEN	104	/* "owner/name", lower case, and its NUL */
+#define METRICS_SIZE	(COUNTERS_SIZE + REPOS_MAX * \
+	sizeof(struct repo_counters))
 #define METRICS_MAGIC	0x3130534349525445ULL	/* "ETRICS01" */
 #define BRANCHES_MAX	1000	/* last-success files read per scrape */
 
@@ -58,6 +64,19 @@ struct counters {
 						   added still fits */
 };
 
+/*
+ * A configuration section's repository's share of the counters, after
+ * the first page: claimed by the first delivery of that repository to be
+ * counted (hash, from 0, with an atomic compare-and-swap; then its name,
+ * the same bytes whoever writes them), found again by its hash.
+ */
+struct repo_counters {
+	uint64_t	hash;		/* 0: free; else of name, never 0 */
+	char		name[REPO_LEN];
+	uint64_t	deliveries[NSTATUS][NDECISION];
+	uint64_t	ended[NFINAL + 1];	/* the last: lost */
+};
+
 static struct counters *M;	/* this process's mapping, or NULL */
 static int M_writable;
 
@@ -83,7 +102,7 @@ map_counters(struct rundir *rd, int writable)
 	    O_CREAT : O_RDONLY, 0640, rd->uid)) == -1)
 		return -1;
 	/* A longer file is fine; a shorter one would SIGBUS us. */
-	if (fstat(fd, &st) == -1 || (st.st_size < METRICS_SIZE &&
+	if (fstat(fd, &st) == -1 || ((size_t)st.st_size < METRICS_SIZE &&
 	    (!writable || ftruncate(fd, METRICS_SIZE) == -1))) {
 		close(fd);
 		errno = EINVAL;
@@ -128,9 +147,64 @@ get(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-void
-metrics_delivery(const char *run_dir, int status, const char *decision)
+static struct repo_counters *
+repos(void)
 {
+	return (struct repo_counters *)((char *)M + COUNTERS_SIZE);
+}
+
+/* name's hash: the first 16 hex digits of its SHA-256, never 0. */
+static uint64_t
+repo_hash(const char *name)
+{
+	char hex[17];
+
+	sha256_hex(name, 8, hex);
+	return strtoull(hex, NULL, 16) | 1;
+}
+
+/*
+ * The counters of repository name (any case; NULL: none), claimed if
+ * claim is set and it has none yet; NULL if it has none, or all are
+ * taken.
+ */
+static struct repo_counters *
+repo_counters(const char *name, int claim)
+{
+	struct repo_counters *r;
+	char low[REPO_LEN];
+	uint64_t h, v;
+	size_t i, k;
+
+	if (M == NULL || name == NULL || strlen(name) >= REPO_LEN ||
+	    !repo_name_valid(name))
+		return NULL;
+	for (i = 0; name[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[i] = '\0';
+	h = repo_hash(low);
+	for (k = 0; k < REPOS_MAX; k++) {
+		r = &repos()[(h + k) % REPOS_MAX];
+		if ((v = __atomic_load_n(&r->hash, __ATOMIC_ACQUIRE)) == h)
+			return r;
+		if (v != 0)
+			continue;
+		if (!claim || !M_writable)
+			return NULL;
+		if (__atomic_compare_exchange_n(&r->hash, &v, h, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) || v == h) {
+			memcpy(r->name, low, strlen(low) + 1);
+			return r;
+		}
+	}
+	return NULL;
+}
+
+void
+metrics_delivery(const char *run_dir, int status, const char *decision,
+    const char *repository)
+{
+	struct repo_counters *r;
 	struct rundir rd;
 	char err[256];
 	size_t s, d;
@@ -156,23 +230,36 @@ metrics_delivery(const char *run_dir, int status, const char *decision)
 			return;
 	} else
 		d = status == 503 ? 5 : status >= 500 ? 6 : 4;
+	/* The total first: a scrape reads the shares first (see below). */
 	add(&M->deliveries[s][d], 1);
+	if ((r = repo_counters(repository, 1)) != NULL)
+		add(&r->deliveries[s][d], 1);
 }
 
-/* run_dir/.last-success/<hash>: "TIME BRANCH\n", for the gauge. */
+/*
+ * run_dir/.last-success/<hash>: "TIME BRANCH REPOSITORY\n" for the gauge
+ * (hash of "repository\nbranch"; "TIME BRANCH" and the branch's hash
+ * alone before repositories were, or for a repository name no section
+ * could have).
+ */
 static void
 last_success(struct rundir *rd, const struct job *j)
 {
-	char name[40], buf[512];
+	char name[40], buf[512], key[REPO_LEN + 512];
+	const char *repo = j->repository;
 	int dfd, n;
 
 	if (mkdirat(rd->fd, LAST_SUCCESS, 0750) == -1 && errno != EEXIST)
 		return;
 	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) == -1)
 		return;
-	sha256_hex(j->branch, 8, name);
-	n = snprintf(buf, sizeof(buf), "%lld %s\n", (long long)j->finished,
-	    j->branch);
+	if (repo != NULL && (strlen(repo) >= REPO_LEN ||
+	    !repo_name_valid(repo)))
+		repo = NULL;
+	snprintf(key, sizeof(key), "%s\n%s", repo ? repo : "", j->branch);
+	sha256_hex(repo ? key : j->branch, 8, name);
+	n = snprintf(buf, sizeof(buf), "%lld %s%s%s\n", (long long)j->finished,
+	    j->branch, repo ? " " : "", repo ? repo : "");
 	if (n > 0 && (size_t)n < sizeof(buf))
 		file_write_at(dfd, name, buf, n, 0640, 0);
 	close(dfd);
@@ -181,6 +268,7 @@ last_success(struct rundir *rd, const struct job *j)
 void
 metrics_job_ended(struct rundir *rd, const struct job *j)
 {
+	struct repo_counters *r;
 	size_t i;
 	long d;
 
@@ -194,6 +282,9 @@ metrics_job_ended(struct rundir *rd, const struct job *j)
 		add(&M->lost, 1);
 	else
 		return;
+	/* Its repository's share, if a delivery of it was counted apart. */
+	if ((r = repo_counters(j->repository, 0)) != NULL)
+		add(&r->ended[i], 1);
 	if (j->started != 0 && j->finished >= j->started) {
 		d = (long)(j->finished - j->started);
 		for (i = 0; i < NBUCKET && d > buckets[i]; i++)
@@ -269,34 +360,74 @@ help(FILE *f, const char *name, const char *type, const char *text)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
+/*
+ * One counter's series: without sections, the total (labels lab, a
+ * string of "name=\"value\"" pairs); with them, a series per configured
+ * repository (its share; 0 before its first) and one with repository=""
+ * for the rest (what came before the repository was known, or of none
+ * configured).  The shares are read before the total, which is added to
+ * first: the rest is never below 0.
+ */
 static void
-render_counters(FILE *f)
+series(FILE *f, const struct conf *c, const char *metric, const char *lab,
+    const uint64_t *total, size_t off)
 {
-	uint64_t v, cum = 0;
+	struct repo_counters *r;
+	uint64_t v, sum = 0;
+	size_t i;
+
+	for (i = 0; i < c->nsections; i++)
+		if ((r = repo_counters(c->sections[i].name, 0)) != NULL &&
+		    r->name[0] != '\0' && repo_hash(r->name) == r->hash) {
+			v = get((uint64_t *)((char *)r + off));
+			sum += v;
+			fprintf(f, "%s{repository=\"%s\",%s} %llu\n", metric,
+			    c->sections[i].name, lab, (unsigned long long)v);
+		} else if (c->nsections > 0)
+			fprintf(f, "%s{repository=\"%s\",%s} 0\n", metric,
+			    c->sections[i].name, lab);
+	v = total != NULL ? get(total) : 0;
+	fprintf(f, "%s{%s%s} %llu\n", metric, c->nsections > 0 ?
+	    "repository=\"\"," : "", lab, (unsigned long long)(v >= sum ? v -
+	    sum : 0));
+}
+
+static void
+render_counters(FILE *f, const struct conf *c)
+{
+	uint64_t cum = 0;
 	size_t s, d;
+	char lab[64];
 
 	help(f, "swift_webhook_deliveries_total", "counter",
-	    "Deliveries answered, by HTTP status and decision.");
+	    "Deliveries answered, by HTTP status and decision (and "
+	    "repository, with sections).");
 	/*
 	 * Every pair the responder can answer with, from 0: a series that
 	 * appears only at its first delivery loses it to increase().
 	 */
 	for (s = 0; s < NSTATUS; s++)
 		for (d = 0; d < NDECISION; d++)
-			if ((v = M != NULL ? get(&M->deliveries[s][d]) : 0) >
-			    0 || pair_possible(statuses[s], decisions[d]))
-				fprintf(f, "swift_webhook_deliveries_total{"
-				    "status=\"%d\",decision=\"%s\"} %llu\n",
-				    statuses[s], decisions[d],
-				    (unsigned long long)v);
+			if ((M != NULL && get(&M->deliveries[s][d]) > 0) ||
+			    pair_possible(statuses[s], decisions[d])) {
+				snprintf(lab, sizeof(lab), "status=\"%d\","
+				    "decision=\"%s\"", statuses[s],
+				    decisions[d]);
+				series(f, c, "swift_webhook_deliveries_total",
+				    lab, M ? &M->deliveries[s][d] : NULL,
+				    offsetof(struct repo_counters,
+				    deliveries[s][d]));
+			}
 	help(f, "swift_webhook_jobs_finished_total", "counter",
-	    "Jobs that reached a final state, by that state.");
-	for (s = 0; s < NFINAL; s++)
-		fprintf(f, "swift_webhook_jobs_finished_total{state=\"%s\"} "
-		    "%llu\n", finals[s], M ? (unsigned long long)
-		    get(&M->ended[s]) : 0ULL);
-	fprintf(f, "swift_webhook_jobs_finished_total{state=\"lost\"} %llu\n",
-	    M ? (unsigned long long)get(&M->lost) : 0ULL);
+	    "Jobs that reached a final state, by that state (and "
+	    "repository, with sections).");
+	for (s = 0; s <= NFINAL; s++) {
+		snprintf(lab, sizeof(lab), "state=\"%s\"", s < NFINAL ?
+		    finals[s] : "lost");
+		series(f, c, "swift_webhook_jobs_finished_total", lab, M ?
+		    (s < NFINAL ? &M->ended[s] : &M->lost) : NULL,
+		    offsetof(struct repo_counters, ended[s]));
+	}
 	help(f, "swift_webhook_job_duration_seconds", "histogram",
 	    "How long the trainer of each ended job ran.");
 	for (s = 0; s <= NBUCKET; s++) {
@@ -479,31 +610,101 @@ render_running(FILE *f, const struct seen *sn, const struct conf *c,
 	    held);
 }
 
-/* dir_each on .last-success: one gauge per branch. */
-static int
-branch_line(void *arg, const char *name)
-{
-	void **a = arg;
-	FILE *f = a[0];
-	int *seen = a[1], dfd = *(int *)a[2];
-	char *s, *sp;
-	long long t;
+/* A last-success file as read: when, which branch, of which repository. */
+struct success {
+	long long	 t;
+	char		*branch;
+	char		*repo;		/* "": before repositories were */
+};
 
-	if (++*seen > BRANCHES_MAX)
+struct successes {
+	int		 dfd, n;
+	struct success	 s[BRANCHES_MAX];
+	char		*text[BRANCHES_MAX];
+};
+
+/* dir_each on .last-success: each file, "TIME BRANCH [REPOSITORY]". */
+static int
+success_read(void *arg, const char *name)
+{
+	struct successes *a = arg;
+	struct success *s = &a->s[a->n];
+	char *t, *sp, *r;
+
+	if (a->n == BRANCHES_MAX)
 		return 1;
-	if ((s = file_read_at(dfd, name, 512, NULL, ANY_OWNER)) == NULL)
+	if ((t = file_read_at(a->dfd, name, 512, NULL, ANY_OWNER)) == NULL)
 		return 0;
-	if (sscanf(s, "%lld", &t) == 1 && (sp = strchr(s, ' ')) != NULL) {
-		sp[strcspn(sp, "\n")] = '\0';
-		if (utf8_valid(sp + 1)) {
-			fputs("swift_webhook_last_success_timestamp_seconds"
-			    "{", f);
-			label(f, "branch", sp + 1);
-			fprintf(f, "} %lld\n", t);
+	t[strcspn(t, "\n")] = '\0';
+	if (sscanf(t, "%lld", &s->t) != 1 || (sp = strchr(t, ' ')) == NULL ||
+	    !utf8_valid(sp + 1)) {
+		free(t);
+		return 0;
+	}
+	s->branch = sp + 1;
+	if ((r = strchr(s->branch, ' ')) != NULL) {
+		*r++ = '\0';
+		if (!repo_name_valid(r)) {
+			free(t);
+			return 0;
 		}
 	}
-	free(s);
+	s->repo = r != NULL ? r : "";
+	a->text[a->n++] = t;
 	return 0;
+}
+
+/*
+ * The last-success gauges: without sections, one per branch (the latest
+ * of any repository's); with them, one per configured repository and
+ * branch, and repository="" for what came before them.
+ */
+static void
+render_successes(FILE *f, struct rundir *rd, const struct conf *c)
+{
+	struct successes *a;
+	struct success *s, *o;
+	int i, k, dup;
+
+	help(f, "swift_webhook_last_success_timestamp_seconds", "gauge",
+	    "When a job of the branch (and repository, with sections) last "
+	    "succeeded.");
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return;
+	if ((a->dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) != -1) {
+		dir_each(a->dfd, success_read, a);
+		close(a->dfd);
+	}
+	for (i = 0; i < a->n; i++) {
+		s = &a->s[i];
+		if (c->nsections == 0)
+			s->repo = "";
+		else if (*s->repo != '\0' && conf_section((struct conf *)c,
+		    s->repo) == NULL)
+			continue;	/* of no section now */
+		/* One series each: the latest of those with its labels. */
+		for (k = dup = 0; k < a->n && !dup; k++) {
+			o = &a->s[k];
+			dup = k != i && strcmp(o->branch, s->branch) == 0 &&
+			    strcasecmp(c->nsections == 0 ? "" : o->repo,
+			    s->repo) == 0 && (o->t > s->t || (o->t == s->t &&
+			    k < i));
+		}
+		if (dup)
+			continue;
+		fputs("swift_webhook_last_success_timestamp_seconds{", f);
+		if (c->nsections > 0) {
+			label(f, "repository", conf_section((struct conf *)c,
+			    s->repo) != NULL ? conf_section((struct conf *)c,
+			    s->repo)->name : "");
+			fputc(',', f);
+		}
+		label(f, "branch", s->branch);
+		fprintf(f, "} %lld\n", s->t);
+	}
+	for (i = 0; i < a->n; i++)
+		free(a->text[i]);
+	free(a);
 }
 
 char *
@@ -514,14 +715,13 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	size_t size = 0;
 	time_t t;
 	FILE *f;
-	int queued, dfd, seen = 0, i;
-	void *arg[3];
+	int queued, i;
 
 	if (M == NULL)
 		map_counters(rd, 0);	/* none yet: all zero */
 	if ((f = open_memstream(&out, &size)) == NULL)
 		return NULL;
-	render_counters(f);
+	render_counters(f, conf_file((struct conf *)c));
 	if (seen_load(&sn, rd, c) == -1) {
 		seen_free(&sn);
 		fclose(f);
@@ -548,15 +748,7 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	t = oldest[0] ? job_id_time(oldest) : 0;
 	fprintf(f, "swift_webhook_oldest_queued_age_seconds %lld\n",
 	    t != 0 && t <= time(NULL) ? (long long)(time(NULL) - t) : 0LL);
-	help(f, "swift_webhook_last_success_timestamp_seconds", "gauge",
-	    "When a job of the branch last succeeded.");
-	if ((dfd = dir_open_at(rd->fd, LAST_SUCCESS, rd->uid)) != -1) {
-		arg[0] = f;
-		arg[1] = &seen;
-		arg[2] = &dfd;
-		dir_each(dfd, branch_line, arg);
-		close(dfd);
-	}
+	render_successes(f, rd, conf_file((struct conf *)c));
 	help(f, "swift_webhook_build_info", "gauge",
 	    "The version of swift-webhook and of its libraries.");
 	fprintf(f, "swift_webhook_build_info{version=\"%s\",openssl=\"%s\","

@@ -27,13 +27,17 @@
  */
 int	 metrics_open(struct rundir *rd);
 
-/* Counts one answered delivery (status, the reply's decision word). */
+/*
+ * Counts one answered delivery (status, the reply's decision word), and
+ * apart for repository (a configuration section's; NULL: none) too.
+ */
 void	 metrics_delivery(const char *run_dir, int status,
-	    const char *decision);
+	    const char *decision, const char *repository);
 
 /*
  * Counts a job that reached its final state (and its run's duration, if
- * it ran); a success also sets its branch's last-success time.
+ * it ran), apart for its repository too once a delivery of it was; a
+ * success also sets its branch's last-success time.
  */
 void	 metrics_job_ended(struct rundir *rd, const struct job *j);
 

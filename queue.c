@@ -220,39 +220,53 @@ free_slots(struct rundir *rd, const struct conf *c)
 	return n;
 }
 
-/* Under the lock: starts the oldest jobs while their slots are free. */
+/*
+ * Under the lock: starts the oldest jobs while their slots are free.  A
+ * job outside its training windows (its configuration's, jconf says
+ * which) keeps its place and lets those behind it whose window is open
+ * go; the first that is in its window and finds too few slots free
+ * stops the kick, so none overtakes it.
+ */
 static void
 kick(struct rundir *rd, const struct conf *c, int lock, struct qstate *q,
-    queue_start_fn start, void *arg)
+    const struct queue_start *qs)
 {
 	char id[JOB_ID_MAX], name[24];
+	const struct conf *jc;
+	unsigned long long seq;
 	struct slots s;
+	time_t now = sched_now();
 
-	/* Outside every training window, none starts. */
-	while (q->count > 0 && q->head < q->tail && sched_open(c,
-	    sched_now())) {
-		if (entry_read(rd, q->head, id) == -1) {
-			if (errno != ENOENT)
-				q->count--;
-			q->head++;	/* a hole: removed by cancel */
+	for (seq = q->head; q->count > 0 && seq < q->tail; seq++) {
+		if (entry_read(rd, seq, id) == -1) {
+			if (seq == q->head) {	/* a hole: removed by cancel */
+				if (errno != ENOENT)
+					q->count--;
+				q->head++;
+			}
 			continue;
 		}
-		if (!slots_take(rd, c, &s))
+		if (qs->conf == NULL || (jc = qs->conf(qs->arg, id)) == NULL)
+			jc = c;
+		if (!sched_open(jc, now))
+			continue;
+		if (!slots_take(rd, jc, &s))
 			break;
-		snprintf(name, sizeof(name), "%020llu", q->head);
+		snprintf(name, sizeof(name), "%020llu", seq);
 		unlinkat(rd->queue, name, 0);
-		q->head++;
+		if (seq == q->head)
+			q->head++;
 		q->count--;
 		/* Recorded first: a crash below loses a start, never doubles one. */
 		state_write(lock, q);
-		start(arg, id, &s);
+		qs->start(qs->arg, id, &s);
 	}
 	state_write(lock, q);
 }
 
 enum queue_result
 queue_submit(struct rundir *rd, const struct conf *c, const char *id,
-    queue_start_fn start, void *arg, char *err, size_t errlen)
+    const struct queue_start *qs, char *err, size_t errlen)
 {
 	struct qstate q;
 	char name[24], line[JOB_ID_MAX + 1];
@@ -302,7 +316,7 @@ queue_submit(struct rundir *rd, const struct conf *c, const char *id,
 	close(fd);
 	q.tail++;
 	q.count++;
-	kick(rd, c, lock, &q, start, arg);
+	kick(rd, c, lock, &q, qs);
 	close(lock);
 	return QUEUE_OK;
 }
@@ -345,8 +359,8 @@ queue_requeue(struct rundir *rd, const char *id, char *err, size_t errlen)
 }
 
 enum queue_result
-queue_kick(struct rundir *rd, const struct conf *c, queue_start_fn start,
-    void *arg, char *err, size_t errlen)
+queue_kick(struct rundir *rd, const struct conf *c,
+    const struct queue_start *qs, char *err, size_t errlen)
 {
 	struct qstate q;
 	int lock;
@@ -354,7 +368,7 @@ queue_kick(struct rundir *rd, const struct conf *c, queue_start_fn start,
 	if ((lock = queue_lock(rd)) == -1)
 		return lock_error(rd, err, errlen);
 	state_read(rd, lock, &q);
-	kick(rd, c, lock, &q, start, arg);
+	kick(rd, c, lock, &q, qs);
 	close(lock);
 	return QUEUE_OK;
 }

@@ -16,7 +16,8 @@
  * start strictly in order, and the delivery path reads a few bytes, not
  * the queue.
  *
- * Outside every training window (schedule.h) a kick starts nothing.
+ * Outside its training windows (schedule.h) a job waits, keeping its
+ * place; those behind it whose windows are open may go first.
  *
  * Slot locks are flock(2)s, which the kernel drops when their holder
  * dies; a slot whose supervisor died is still not free while the trainer
@@ -47,6 +48,17 @@ struct slots {
  */
 typedef int (*queue_start_fn)(void *arg, const char *id, struct slots *s);
 
+/*
+ * How a kick starts jobs: start, and the configuration each waiting job
+ * follows (its gpus_per_job, its windows), from conf (NULL, or conf
+ * answering NULL: the caller's); both are handed arg.
+ */
+struct queue_start {
+	queue_start_fn	  start;
+	const struct conf *(*conf)(void *arg, const char *id);
+	void		 *arg;
+};
+
 enum queue_result {
 	QUEUE_OK,		/* done */
 	QUEUE_FULL,		/* max_queued jobs wait already */
@@ -59,7 +71,7 @@ enum queue_result {
  * max_queued others) and kicks it.  Reasons in err.
  */
 enum queue_result queue_submit(struct rundir *rd, const struct conf *c,
-	    const char *id, queue_start_fn start, void *arg, char *err,
+	    const char *id, const struct queue_start *qs, char *err,
 	    size_t errlen);
 
 /*
@@ -72,7 +84,7 @@ enum queue_result queue_requeue(struct rundir *rd, const char *id,
 
 /* Starts waiting jobs while their slots are free.  Reasons in err. */
 enum queue_result queue_kick(struct rundir *rd, const struct conf *c,
-	    queue_start_fn start, void *arg, char *err, size_t errlen);
+	    const struct queue_start *qs, char *err, size_t errlen);
 
 /*
  * Under the lock, hands the ids of every waiting job, oldest entry first,

@@ -255,14 +255,23 @@ json_read_at(int dfd, const char *name, size_t max)
 	return o;
 }
 
-/* <sha>-<first 16 hex digits of SHA-256(config)>, in .keys */
+/*
+ * <sha>-<first 16 hex digits of SHA-256(config)>, in .keys; with a scope
+ * (a section's repository) SHA-256("scope\nconfig").
+ */
 static void
-key_name(char buf[128], const char *sha, const char *config)
+key_name(char buf[128], const char *scope, const char *sha,
+    const char *config)
 {
+	char both[8192];	/* a config is a path in a repository */
 	int n;
 
 	n = snprintf(buf, 128, "%.64s-", sha);
-	sha256_hex(config, 8, buf + n);
+	if (scope != NULL) {
+		snprintf(both, sizeof(both), "%s\n%s", scope, config);
+		sha256_hex(both, 8, buf + n);
+	} else
+		sha256_hex(config, 8, buf + n);
 }
 
 /* Reads the claim key; 0, or -1 (errno: ENOENT none, EINVAL not one). */
@@ -282,13 +291,14 @@ key_read(struct rundir *rd, const char *key, char id[JOB_ID_MAX])
 }
 
 enum claim
-claim_try(struct rundir *rd, const char *sha, const char *config,
-    const char *id, char other[JOB_ID_MAX], char *err, size_t errlen)
+claim_try(struct rundir *rd, const char *scope, const char *sha,
+    const char *config, const char *id, char other[JOB_ID_MAX], char *err,
+    size_t errlen)
 {
 	char key[128];
 	int tries;
 
-	key_name(key, sha, config);
+	key_name(key, scope, sha, config);
 	for (tries = 0; tries < 100; tries++) {
 		if (symlinkat(id, rd->keys, key) == 0)
 			return CLAIM_OK;
@@ -320,13 +330,13 @@ claims_lock(struct rundir *rd)
 }
 
 int
-claim_point(struct rundir *rd, const char *sha, const char *config,
-    const char *id)
+claim_point(struct rundir *rd, const char *scope, const char *sha,
+    const char *config, const char *id)
 {
 	char key[128], tmp[160];
 	int lock, rc = -1;
 
-	key_name(key, sha, config);
+	key_name(key, scope, sha, config);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", key, (long)getpid());
 	if ((lock = claims_lock(rd)) == -1)
 		return -1;
@@ -340,23 +350,23 @@ claim_point(struct rundir *rd, const char *sha, const char *config,
 }
 
 int
-claim_latest(struct rundir *rd, const char *sha, const char *config,
-    char id[JOB_ID_MAX])
+claim_latest(struct rundir *rd, const char *scope, const char *sha,
+    const char *config, char id[JOB_ID_MAX])
 {
 	char key[128];
 
-	key_name(key, sha, config);
+	key_name(key, scope, sha, config);
 	return key_read(rd, key, id);
 }
 
 void
-claim_release(struct rundir *rd, const char *sha, const char *config,
-    const char *id)
+claim_release(struct rundir *rd, const char *scope, const char *sha,
+    const char *config, const char *id)
 {
 	char key[128], got[JOB_ID_MAX];
 	int lock;
 
-	key_name(key, sha, config);
+	key_name(key, scope, sha, config);
 	/* Read and removed under the lock: never a claim just re-pointed. */
 	if ((lock = claims_lock(rd)) == -1)
 		return;

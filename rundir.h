@@ -108,32 +108,37 @@ enum claim { CLAIM_OK, CLAIM_TAKEN, CLAIM_ERROR };
 
 /*
  * Claims (sha, config) for job id: a symlink in .keys, which one process
- * only can make.  CLAIM_OK if id is the first job of that pair,
+ * only can make.  Each claim is a repository's: scope names it (with
+ * configuration sections; NULL: the one repository, as before them).  CLAIM_OK if id is the first job of that pair,
  * CLAIM_TAKEN if another job has it (its id copied to other), CLAIM_ERROR
  * with the reason in err.
  */
-enum claim claim_try(struct rundir *rd, const char *sha, const char *config,
+enum claim claim_try(struct rundir *rd, const char *scope,
+	    const char *sha, const char *config,
 	    const char *id, char other[JOB_ID_MAX], char *err, size_t errlen);
 
 /*
  * Points the pair's claim at id, whoever had it (a retry), under
  * .keys.lock.  Returns 0 or -1.
  */
-int	 claim_point(struct rundir *rd, const char *sha, const char *config,
+int	 claim_point(struct rundir *rd, const char *scope,
+	    const char *sha, const char *config,
 	    const char *id);
 
 /*
  * The latest job of (sha, config), copied to id.  Returns 0, or -1 if
  * the pair has none.
  */
-int	 claim_latest(struct rundir *rd, const char *sha, const char *config,
+int	 claim_latest(struct rundir *rd, const char *scope,
+	    const char *sha, const char *config,
 	    char id[JOB_ID_MAX]);
 
 /*
  * Gives the pair back if id holds it (a job that never started): read and
  * removed under .keys.lock, so a claim just re-pointed stays.
  */
-void	 claim_release(struct rundir *rd, const char *sha, const char *config,
+void	 claim_release(struct rundir *rd, const char *scope,
+	    const char *sha, const char *config,
 	    const char *id);
 
 /*

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,13 +228,21 @@ summary(FILE *f, struct rundir *rd, const struct strv *ids)
 	free(dur[1]);
 }
 
+/* What the jobs table shows only (NULL: any), from the query. */
+struct only {
+	const char	*state, *branch, *repository;
+};
+
 static int
-matches(const cJSON *o, const char *state, const char *branch)
+matches(const cJSON *o, const struct only *w)
 {
 	const char *s = json_str(o, "state"), *b = json_str(o, "branch");
+	const char *r = json_str(o, "repository");
 
-	return (state == NULL || (s != NULL && strcmp(s, state) == 0)) &&
-	    (branch == NULL || (b != NULL && strcmp(b, branch) == 0));
+	return (w->state == NULL || (s != NULL && strcmp(s, w->state) == 0)) &&
+	    (w->branch == NULL || (b != NULL && strcmp(b, w->branch) == 0)) &&
+	    (w->repository == NULL || (r != NULL && strcasecmp(r,
+	    w->repository) == 0));
 }
 
 /*
@@ -293,8 +302,24 @@ results_cell(FILE *f, const cJSON *o)
 		    "eval_loss", &v), v), num));
 }
 
+/* A filter link: ?name=value, the value's text. */
 static void
-row(FILE *f, const struct job *j, const cJSON *o)
+filter_cell(FILE *f, const char *name, const char *value)
+{
+	fputs("<td>", f);
+	if (value != NULL) {
+		fprintf(f, "<a href=\"?%s=", name);
+		urlenc(f, value);
+		fputs("\">", f);
+		html(f, value);
+		fputs("</a>", f);
+	}
+	fputs("</td>", f);
+}
+
+/* A row of the jobs table; with repos, its repository first. */
+static void
+row(FILE *f, const struct job *j, const cJSON *o, int repos)
 {
 	const char *sha = json_str(o, "sha"), *repo = json_str(o, "repository");
 	const char *state = json_str(o, "state");
@@ -309,15 +334,11 @@ row(FILE *f, const struct job *j, const cJSON *o)
 		html(f, json_str(o, "waiting"));
 		fputs("</small>", f);
 	}
-	fputs("</td><td>", f);
-	if (json_str(o, "branch") != NULL) {
-		fputs("<a href=\"?branch=", f);
-		urlenc(f, json_str(o, "branch"));
-		fputs("\">", f);
-		html(f, json_str(o, "branch"));
-		fputs("</a>", f);
-	}
-	fputs("</td><td>", f);
+	fputs("</td>", f);
+	if (repos)
+		filter_cell(f, "repository", repo);
+	filter_cell(f, "branch", json_str(o, "branch"));
+	fputs("<td>", f);
 	if (commit_id_valid(sha)) {
 		if (web_url(json_str(o, "repository_url"))) {
 			fputs("<a href=\"", f);
@@ -360,15 +381,18 @@ row(FILE *f, const struct job *j, const cJSON *o)
 }
 
 static void
-page_link(FILE *f, size_t page, const char *state, const char *branch,
-    const char *text)
+page_link(FILE *f, size_t page, const struct only *w, const char *text)
 {
 	fprintf(f, "<a href=\"?page=%zu", page);
-	if (state != NULL)
-		fprintf(f, "&amp;state=%s", state);	/* a known name */
-	if (branch != NULL) {
+	if (w->state != NULL)
+		fprintf(f, "&amp;state=%s", w->state);	/* a known name */
+	if (w->branch != NULL) {
 		fputs("&amp;branch=", f);
-		urlenc(f, branch);
+		urlenc(f, w->branch);
+	}
+	if (w->repository != NULL) {
+		fputs("&amp;repository=", f);
+		urlenc(f, w->repository);
 	}
 	fprintf(f, "\">%s</a> ", text);
 }
@@ -398,9 +422,11 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	static const char *const states[] = { "queued", "preparing",
 	    "running", "succeeded", "failed", "killed", "cancelled",
 	    "superseded", "timeout", "lost" };
-	char sbuf[32], bbuf[256], pbuf[16], at[32];
-	const char *state, *branch;
+	char sbuf[32], bbuf[256], rbuf[256], pbuf[16], at[32];
+	const char *state, *branch, *repository;
 	struct strv ids = { NULL, 0 };
+	struct only w;
+	int repos = c->nsections > 0;
 	size_t i, shown = 0, skip, page = 0;
 	struct job j;
 	cJSON *o;
@@ -412,6 +438,8 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	if (i == sizeof(states) / sizeof(states[0]))
 		state = NULL;		/* only the names above */
 	branch = query_get(query, "branch", bbuf, sizeof(bbuf));
+	repository = query_get(query, "repository", rbuf, sizeof(rbuf));
+	w = (struct only){ state, branch, repository };
 	if (query_get(query, "page", pbuf, sizeof(pbuf)) != NULL)
 		page = strtoul(pbuf, NULL, 10) % 100000;
 	skip = page * PAGE_ROWS;
@@ -431,8 +459,13 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		    "(run_window): queued jobs start when the next opens, %s."
 		    "</p>\n", at);
 	}
-	if (state != NULL || branch != NULL) {
+	if (state != NULL || branch != NULL || repository != NULL) {
 		fputs("<p>Showing only", f);
+		if (repository != NULL) {
+			fputs(" repository <b>", f);
+			html(f, repository);
+			fputs("</b>", f);
+		}
 		if (state != NULL) {
 			fputs(" state <b>", f);
 			html(f, state);
@@ -445,18 +478,20 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		}
 		fputs("</p>\n", f);
 	}
-	fputs("<table id=\"jobs\"><tr><th>state</th><th>branch</th><th>commit"
-	    "</th><th>config</th><th>queued</th><th>started</th><th>finished"
+	fprintf(f, "<table id=\"jobs\"><tr><th>state</th>%s<th>branch</th>"
+	    "<th>commit</th><th>config</th>", repos ? "<th>repository</th>" :
+	    "");
+	fputs("<th>queued</th><th>started</th><th>finished"
 	    "</th><th>duration</th><th>progress</th><th>exit</th><th>job</th>"
 	    "</tr>\n", f);
 	for (i = 0; i < ids.n && shown < PAGE_ROWS; i++) {
 		if ((o = job_load_shown(rd, ids.v[i], &j)) == NULL)
 			continue;
-		if (matches(o, state, branch)) {
+		if (matches(o, &w)) {
 			if (skip > 0)
 				skip--;
 			else {
-				row(f, &j, o);
+				row(f, &j, o, repos);
 				shown++;
 				if (!job_state_final(json_str(o, "state")))
 					pg->refresh = 10;
@@ -467,9 +502,9 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	}
 	fputs("</table>\n<p>", f);
 	if (page > 0)
-		page_link(f, page - 1, state, branch, "newer");
+		page_link(f, page - 1, &w, "newer");
 	if (shown == PAGE_ROWS)
-		page_link(f, page + 1, state, branch, "older");
+		page_link(f, page + 1, &w, "older");
 	fputs("</p>\n", f);
 	summary(f, rd, &ids);
 	fputs("</body></html>\n", f);

@@ -286,7 +286,8 @@ start_failed(struct sup *x, int stage, int err)
 	j->finished = time(NULL);
 	log_line("job %s: %s", j->id, j->error);
 	if (x->rep == -1)	/* answered already: the claim is ours */
-		claim_release(x->rd, j->sha, j->config, j->id);
+		claim_release(x->rd, conf_scope(x->c), j->sha, j->config,
+		    j->id);
 	slots_vacate(x->s);	/* free before the record says failed */
 	record_final(x);
 	answer(x, REPORT_RECORDED, stage, err, 0);
@@ -365,7 +366,8 @@ prepare(struct sup *x)
 		log_line("job %s: %s", j->id, j->error);
 		job_set_state(j, JOB_FAILED);
 		/* It never ran: a redelivery may start it. */
-		claim_release(x->rd, j->sha, j->config, j->id);
+		claim_release(x->rd, conf_scope(x->c), j->sha, j->config,
+		    j->id);
 		break;
 	}
 	j->finished = time(NULL);
@@ -905,7 +907,8 @@ slurm_submit_job(struct sup *x)
 		log_line("job %s: %s", j->id, j->error);
 		job_set_state(j, JOB_FAILED);
 		j->finished = time(NULL);
-		claim_release(x->rd, j->sha, j->config, j->id);
+		claim_release(x->rd, conf_scope(x->c), j->sha, j->config,
+		    j->id);
 		finish(x, 1);
 	}
 	j->slurm_job_id = id;

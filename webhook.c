@@ -280,6 +280,7 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	const char *path = param(io, "PATH_INFO");
 	struct request rq;
 	struct reply rp;
+	struct conf *s;
 
 	static const char notfound[] = "Status: 404 Not Found\r\n"
 	    "Content-Type: text/plain\r\n\r\nNot Found\n";
@@ -313,8 +314,11 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	    MAX_BODY_DEFAULT);
 	respond(io, &rp);
 	log_reply(io, &rp);
+	/* Counted apart for a configured repository: never a name's own. */
+	s = c != NULL && c->nsections > 0 ? conf_section(c, rp.repository) :
+	    NULL;
 	metrics_delivery(c != NULL ? c->run_dir : NULL, rp.status,
-	    rp.decision);
+	    rp.decision, s != NULL ? s->name : NULL);
 	reply_free(&rp);
 	return 0;
 }

@@ -308,7 +308,7 @@ writeconf "$T/c7" "$R6" "$WORK" "notify = $TOP/contrib/notify-wecom" \
 deliver wecom "$T/c7" configs/ok.yaml
 wait_for 10 bash -c "[ \"\$(grep -c . '$T/robot.log' 2>/dev/null)\" = 2 ]"
 check "notify-dingtalk posts a signed text message" "$(cat "$T/robot.log")" \
-    jq -se --arg id "$(idof ding)" '.[] | select(.path | startswith("/robot/send?access_token=t0k&timestamp=")) | (.path | test("&sign=[A-Za-z0-9%]+$")) and (.body | fromjson | .msgtype == "text" and (.text.content | contains($id) and contains("failed") and contains("exit 3")))' "$T/robot.log"
+    jq -se --arg id "$(idof ding)" '.[] | select(.path | startswith("/robot/send?access_token=t0k&timestamp=")) | (.path | test("&sign=[A-Za-z0-9%]+$")) and (.body | fromjson | .msgtype == "text" and (.text.content | contains($id) and contains("failed") and contains("exit 3") and contains("acme/train branch main")))' "$T/robot.log"
 check "notify-wecom posts a markdown message" "$(cat "$T/robot.log")" \
-    jq -se --arg id "$(idof wecom)" '.[] | select(.path == "/cgi-bin/webhook/send?key=k3y") | .body | fromjson | .msgtype == "markdown" and (.markdown.content | contains($id) and contains("succeeded"))' "$T/robot.log"
+    jq -se --arg id "$(idof wecom)" '.[] | select(.path == "/cgi-bin/webhook/send?key=k3y") | .body | fromjson | .msgtype == "markdown" and (.markdown.content | contains($id) and contains("succeeded") and contains("repository: acme/train"))' "$T/robot.log"
 kill "$RECV" 2>/dev/null

@@ -3,7 +3,7 @@
 # with lighttpd/50-swift-webhook.conf (mod_fastcgi) and then
 # lighttpd/50-swift-webhook-cgi.conf (mod_cgi), as shipped.
 . "$(dirname "$0")/lib.sh"
-plan 82
+plan 87
 . "$(dirname "$0")/servers.sh"
 mktestdir lighttpd
 setup_dirs
@@ -20,6 +20,7 @@ metrics_route fastcgi
 counters_survive fastcgi 350
 prometheus_scrape fastcgi 360
 killed fastcgi 400
+sections fastcgi 450
 
 serve 50-swift-webhook-cgi.conf
 basics cgi 500

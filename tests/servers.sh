@@ -137,6 +137,37 @@ basics() {
 	rm -f "$T/$m-big.json"
 }
 
+# sections MODE N: one config with two sections through the server (the
+# FastCGI responders read it at start, so the server restarts around it):
+# each repository's push signed with its own secret starts a job, one
+# signed with the other's is refused 401, one of no section is ignored.
+sections() {
+	local m=$1 n=$2 got
+	cp "$CONF" "$CONF.one"
+	printf 'vlm-secret-%s\n' "$m" > "$T/vlm.secret"
+	chgrp "$WWW" "$T/vlm.secret"
+	chmod 640 "$T/vlm.secret"
+	{ cat "$CONF.one"; printf '[acme/train]\n[acme/vlm]\nsecret_file = %s\n' \
+	    "$T/vlm.secret"; } > "$CONF"
+	server_restart
+	push "$T/$m-sa.json" "$(sha "$n")" refs/heads/main train.py
+	sed 's|"acme/train"|"acme/vlm"|' "$T/$m-sa.json" > "$T/$m-sv.json"
+	sed 's|"acme/train"|"acme/other"|' "$T/$m-sa.json" > "$T/$m-so.json"
+	got=$(post "$m-sections-train" push "$m-sa" "$T/$m-sa.json")
+	expect_http "$m-sections-train" 202 "$got"
+	got=$(SECRET=vlm-secret-$m post "$m-sections-vlm" push "$m-sv" "$T/$m-sv.json" \
+	    application/json "$(SECRET=vlm-secret-$m sign "$T/$m-sv.json")")
+	expect_http "$m-sections-vlm" 202 "$got"
+	got=$(post "$m-sections-cross" push "$m-sx" "$T/$m-sv.json")
+	expect_http "$m-sections-cross" 401 "$got"
+	got=$(post "$m-sections-other" push "$m-so" "$T/$m-so.json")
+	expect_http "$m-sections-other" 200 "$got"
+	check "$m: a repository of no section is ignored, said why" "$(cat "$T/$m-sections-other.body")" \
+	    jq -e '.reason == "repository acme/other is not configured"' "$T/$m-sections-other.body"
+	mv "$CONF.one" "$CONF"
+	server_restart
+}
+
 # early MODE: answers given before the body is read (415 here) reach the
 # client every time, with a 200 KB body, 30 times in a row.
 early() {

@@ -174,6 +174,32 @@ static const struct {
 	  ":2: notify: unknown placeholder" },
 	{ "a checkpoint in env", "run_dir = /r\nenv = X={best_checkpoint}\n",
 	  ":2: env: unknown placeholder" },
+	/* Sections: [owner/name], each the file's keys and its own. */
+	{ "sections", "run_dir = /r\n[acme/a]\ncommand = a {config}\n"
+	  "\n[acme/b]\nbranches = main dev\n", NULL },
+	{ "a section sets run_dir", "run_dir = /r\n[acme/a]\n\n"
+	  "run_dir = /s\n", ":4: run_dir: one per machine" },
+	{ "a section sets gpus", "run_dir = /r\n[acme/a]\ngpus = 0 1\n",
+	  ":3: gpus: one per machine, set before the first section, not in "
+	  "[acme/a]" },
+	{ "a section sets slots", "run_dir = /r\n[acme/a]\nslots = 2\n",
+	  ":3: slots: one per machine" },
+	{ "a section sets max_queued",
+	  "run_dir = /r\n[acme/a]\nmax_queued = 2\n", ":3: max_queued" },
+	{ "a section given twice, in another case",
+	  "run_dir = /r\n[acme/a]\n[Acme/A]\n", ":3: section [acme/a] given "
+	  "twice" },
+	{ "a section that is no owner/name", "run_dir = /r\n[acme]\n",
+	  ":2: section [acme]: not a repository's owner/name" },
+	{ "an unclosed section", "run_dir = /r\n[acme/a\n",
+	  ":2: a section is" },
+	{ "a key twice in a section", "run_dir = /r\n[acme/a]\nbranches = a\n"
+	  "branches = b\n", ":4: branches given twice" },
+	{ "a section's bad value, its line",
+	  "run_dir = /r\n[acme/a]\n[acme/b]\n# x\nkill_grace = soon\n",
+	  ":5: kill_grace: \"soon\" is not a duration" },
+	{ "a section's rule, its line", "run_dir = /r\ngpus = 0 1\n[acme/a]\n"
+	  "gpus_per_job = 3\n", ":4: gpus_per_job" },
 };
 
 int
@@ -184,7 +210,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(83);
+	PLAN(103);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
@@ -243,6 +269,58 @@ main(void)
 	CHECK(r == 0 && c.max_body == 2048 && c.branches.n == 2 &&
 	    strcmp(c.branches.v[1], "b/*") == 0 && c.branches.v[2] == NULL,
 	    "lists and sizes", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	/* Sections: the file's keys are each one's defaults. */
+	put("secret", "file-secret\n");
+	put("secret-b", "b-secret\n");
+	snprintf(text, sizeof(text), "run_dir = /r\nsecret_file = %s/secret\n"
+	    "gpus = 0 1 2 3\nkill_grace = 7\nbranches = main\n"
+	    "[acme/llm-sft]\ncommand = llm {config}\n"
+	    "[Acme/VLM]\nsecret_file = %s/secret-b\nbranches = main "
+	    "release/*\ngpus_per_job = 2\nmax_runs_per_day = 4\n", dir, dir);
+	r = load(&c, text, err, sizeof(err));
+	CHECK(r == 0 && c.nsections == 2 && c.name == NULL &&
+	    strcmp(c.sections[0].name, "acme/llm-sft") == 0 &&
+	    strcmp(c.sections[1].name, "acme/vlm") == 0, "sections: named, "
+	    "lower case", "r=%d %s", r, err);
+	if (r == 0) {
+		struct conf *a = &c.sections[0], *b = &c.sections[1];
+
+		CHECK(strcmp(a->command.v[0], "llm") == 0 &&
+		    strcmp(c.command.v[0], "swift") == 0 &&
+		    strcmp(b->command.v[0], "swift") == 0, "a section's "
+		    "command is its own", "%s", a->command.v[0]);
+		CHECK(a->kill_grace == 7 && b->kill_grace == 7 &&
+		    a->slots == 4 && b->slots == 4 && strcmp(a->run_dir,
+		    "/r") == 0, "the file's keys are every section's",
+		    "%ld %ld", a->kill_grace, b->slots);
+		CHECK(b->branches.n == 2 && a->branches.n == 1 &&
+		    b->gpus_per_job == 2 && a->gpus_per_job == 1 &&
+		    b->max_runs_per_day == 4 && a->max_runs_per_day == 0,
+		    "a section overrides", "%zu", b->branches.n);
+		CHECK(a->secret != NULL && strcmp(a->secret, "file-secret") ==
+		    0 && b->secret != NULL && strcmp(b->secret, "b-secret") == 0,
+		    "secrets: the file's, or the section's own", "%s", b->secret
+		    ? b->secret : "(none)");
+		CHECK(conf_section(&c, "ACME/vlm") == b && conf_section(b,
+		    "acme/llm-sft") == a && conf_section(&c, "acme/other") ==
+		    NULL && conf_section(&c, NULL) == NULL && conf_job(a,
+		    "acme/other") == &c && conf_file(b) == &c,
+		    "conf_section: case-insensitive, from any section", "%s", "");
+		CHECK(conf_scope(a) != NULL && strcmp(conf_scope(a),
+		    "acme/llm-sft") == 0 && conf_scope(&c) == NULL,
+		    "scopes: a section's name", "%s", "");
+		conf_wipe_secret(a);
+		CHECK(c.secret[0] == '\0' && b->secret[0] == '\0',
+		    "wiping a section's secret wipes them all", "%s", "");
+		conf_free(&c);
+	}
+	r = load(&c, "run_dir = /r\ncommand = x {config}\n", err, sizeof(err));
+	CHECK(r == 0 && c.nsections == 0 && conf_section(&c, "any/thing") ==
+	    &c && conf_section(&c, NULL) == &c, "without sections: one "
+	    "configuration, of any repository", "r=%d", r);
 	if (r == 0)
 		conf_free(&c);
 

@@ -88,7 +88,7 @@ test_refused(struct rundir *rd, struct conf *c)
 	CHECK(fx_await(path, want, 5), "refused: said in the log of the "
 	    "job whose end kicked the queue", "%s", (s = fx_read(path)));
 	free(s);
-	CHECK(claim_latest(rd, b.sha, b.config, other) == -1,
+	CHECK(claim_latest(rd, NULL, b.sha, b.config, other) == -1,
 	    "refused: its claim is given back", "held by %s", other);
 	snprintf(path, sizeof(path), "%s/.runs/%s", rd->path, b.ticket);
 	CHECK(access(path, F_OK) == -1, "refused: its run of the day is "
@@ -99,7 +99,7 @@ test_refused(struct rundir *rd, struct conf *c)
 	CHECK(fx_await(path, want, 5), "refused: C's unreadable record is "
 	    "said in the log", "%s", (s = fx_read(path)));
 	free(s);
-	CHECK(claim_latest(rd, c2.sha, c2.config, other) == -1,
+	CHECK(claim_latest(rd, NULL, c2.sha, c2.config, other) == -1,
 	    "refused: C's claim is given back, its record gone", "held by %s",
 	    other);
 	snprintf(path, sizeof(path), "%s/.runs/%s", rd->path, c2.ticket);
@@ -234,7 +234,7 @@ test_claim_release(struct rundir *rd)
 	int lock, rc;
 	pid_t pid;
 
-	if (claim_try(rd, sha, "configs/a.yaml", a, other, err,
+	if (claim_try(rd, NULL, sha, "configs/a.yaml", a, other, err,
 	    sizeof(err)) != CLAIM_OK ||
 	    (lock = open(fx_path(path, "runs/.keys.lock"), O_RDWR | O_CREAT,
 	    0600)) == -1 || flock(lock, LOCK_EX) == -1) {
@@ -242,19 +242,19 @@ test_claim_release(struct rundir *rd)
 		return;
 	}
 	if ((pid = fork()) == 0) {
-		claim_release(rd, sha, "configs/a.yaml", a);
+		claim_release(rd, NULL, sha, "configs/a.yaml", a);
 		_exit(0);
 	}
 	usleep(300000);
-	rc = claim_latest(rd, sha, "configs/a.yaml", other);
+	rc = claim_latest(rd, NULL, sha, "configs/a.yaml", other);
 	CHECK(rc == 0 && strcmp(other, a) == 0, "claim: the give-back waits "
 	    "while a re-point holds the lock", "rc=%d %s", rc, other);
 	/* The retry re-points it, as claim_point does under the lock. */
 	flock(lock, LOCK_UN);
-	rc = claim_point(rd, sha, "configs/a.yaml", b);
+	rc = claim_point(rd, NULL, sha, "configs/a.yaml", b);
 	close(lock);
 	waitpid(pid, NULL, 0);
-	rc = claim_latest(rd, sha, "configs/a.yaml", other);
+	rc = claim_latest(rd, NULL, sha, "configs/a.yaml", other);
 	CHECK(rc == 0 && (strcmp(other, b) == 0), "claim: the retry's claim "
 	    "stays", "rc=%d %s", rc, other);
 }

@@ -12,7 +12,7 @@
 #include "rundir.h"
 #include "util.h"
 
-#define PLANNED	8
+#define PLANNED	13
 
 /* Whether the exposition has exactly the line want. */
 static int
@@ -70,10 +70,10 @@ test_counters(struct rundir *rd, const struct conf *c)
 	struct job j;
 	char *m;
 
-	metrics_delivery(rd->path, 202, "started");
-	metrics_delivery(rd->path, 202, "started");
-	metrics_delivery(rd->path, 401, "rejected");
-	metrics_delivery(rd->path, 200, "ok");
+	metrics_delivery(rd->path, 202, "started", NULL);
+	metrics_delivery(rd->path, 202, "started", NULL);
+	metrics_delivery(rd->path, 401, "rejected", NULL);
+	metrics_delivery(rd->path, 200, "ok", NULL);
 	job_init(&j);
 	j.state = JOB_SUCCEEDED;
 	j.branch = "rel\"ease\\x";
@@ -103,6 +103,71 @@ test_counters(struct rundir *rd, const struct conf *c)
 	    "seconds{branch=\"rel\\\"ease\\\\x\"} 1090"), "its branch's last "
 	    "success, the label escaped", "%s", m ? m : "");
 	free(m);
+}
+
+/*
+ * With sections: each configured repository's share, in any case, and
+ * the rest as repository=""; without them, the totals as before.
+ */
+static void
+test_sections(struct rundir *rd, const struct conf *plain)
+{
+	char text[512], *m;
+	struct conf c;
+	struct job j;
+
+	snprintf(text, sizeof(text), "secret = s\nrun_dir = %s/runs\n"
+	    "slots = 2\n[acme/a]\n[acme/b]\n", fx_top);
+	if (fx_conf(&c, "sections", text) == -1) {
+		CHECK(0, "sections: setup", "a config with sections");
+		return;
+	}
+	metrics_delivery(rd->path, 202, "started", "acme/a");
+	metrics_delivery(rd->path, 202, "started", "ACME/A");
+	metrics_delivery(rd->path, 401, "rejected", NULL);
+	job_init(&j);
+	j.state = JOB_SUCCEEDED;
+	j.repository = "Acme/A";
+	j.branch = "main";
+	j.started = 2000;
+	j.finished = 2010;
+	metrics_job_ended(rd, &j);
+	j.repository = "acme/other";	/* no delivery counted it apart */
+	j.finished = 2020;
+	metrics_job_ended(rd, &j);
+	m = render(rd, &c);
+	CHECK(m != NULL && has(m, "swift_webhook_deliveries_total{repository="
+	    "\"acme/a\",status=\"202\",decision=\"started\"} 2") && has(m,
+	    "swift_webhook_deliveries_total{repository=\"acme/b\",status="
+	    "\"202\",decision=\"started\"} 0") && has(m,
+	    "swift_webhook_deliveries_total{repository=\"\",status=\"202\","
+	    "decision=\"started\"} 2") && has(m, "swift_webhook_deliveries_"
+	    "total{repository=\"\",status=\"401\",decision=\"rejected\"} 2"),
+	    "sections: deliveries per repository, the rest apart", "%s",
+	    m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_jobs_finished_total{"
+	    "repository=\"acme/a\",state=\"succeeded\"} 1") && has(m,
+	    "swift_webhook_jobs_finished_total{repository=\"\",state="
+	    "\"succeeded\"} 2") && has(m, "swift_webhook_jobs_finished_total{"
+	    "repository=\"acme/b\",state=\"lost\"} 0"),
+	    "sections: ends per repository", "%s", m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_last_success_timestamp_"
+	    "seconds{repository=\"acme/a\",branch=\"main\"} 2010") &&
+	    has(m, "swift_webhook_last_success_timestamp_seconds{repository="
+	    "\"\",branch=\"rel\\\"ease\\\\x\"} 1090") && strstr(m,
+	    "acme/other") == NULL, "sections: last success per repository, "
+	    "none for a repository of no section", "%s", m ? m : "");
+	free(m);
+	m = render(rd, plain);
+	CHECK(m != NULL && strstr(m, "repository=") == NULL && has(m,
+	    "swift_webhook_deliveries_total{status=\"202\",decision="
+	    "\"started\"} 4"), "without sections: no repository label, the "
+	    "totals", "%s", m ? m : "");
+	CHECK(m != NULL && has(m, "swift_webhook_last_success_timestamp_"
+	    "seconds{branch=\"main\"} 2020"), "without sections: a branch's "
+	    "latest, whatever its repository", "%s", m ? m : "");
+	free(m);
+	conf_free(&c);
 }
 
 /* A job on slot 0, its trainer ourselves, 30 of 100 steps done. */
@@ -169,6 +234,7 @@ main(int argc, char *argv[])
 	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
 	test_counters(&rd, &c);
+	test_sections(&rd, &c);
 	test_running(&rd, &c);
 	rundir_close(&rd);
 	conf_free(&c);

@@ -31,7 +31,7 @@ mkjob(struct rundir *rd, struct job *j, const char *sha, const char *state,
 	if (job_state_final(state))
 		j->finished = j->created + 60;
 	job_write(j);
-	claim_point(rd, sha, j->config, j->id);
+	claim_point(rd, NULL, sha, j->config, j->id);
 }
 
 /*
@@ -121,7 +121,7 @@ main(int argc, char *argv[])
 	rc = prune(&rd, "--state", "failed");
 	CHECK(rc == 0 && !there(&old_failed) && there(&old_ok),
 	    "--state failed: only the failed job goes", "rc=%d", rc);
-	CHECK(claim_latest(&rd, old_failed.sha, old_failed.config, id) == -1,
+	CHECK(claim_latest(&rd, NULL, old_failed.sha, old_failed.config, id) == -1,
 	    "and its claim, which names a job that is gone", "still %s", id);
 	rc = prune(&rd, "--older-than", "30d");
 	CHECK(rc == 0 && !there(&old_ok) && access(fx_path(path,
@@ -133,7 +133,7 @@ main(int argc, char *argv[])
 	CHECK(access(fx_path(path, "outside/keep"), F_OK) == 0,
 	    "a planted link among the jobs is not followed", "what it named "
 	    "is gone");
-	CHECK(claim_latest(&rd, young.sha, young.config, id) == 0 &&
+	CHECK(claim_latest(&rd, NULL, young.sha, young.config, id) == 0 &&
 	    strcmp(id, young.id) == 0, "a claim of a job that is there stays",
 	    "gone");
 	rc = prune(&rd, "--state", "running");

@@ -34,6 +34,19 @@ record(void *arg, const char *id, struct slots *s)
 	return 0;
 }
 
+static const struct queue_start rec = { record, NULL, NULL };
+
+/* A job's own configuration: "closed" (outside its window) for one id. */
+static const char *closed_id;
+static const struct conf *closed_conf;
+
+static const struct conf *
+own_conf(void *arg, const char *id)
+{
+	(void)arg;
+	return strcmp(id, closed_id) == 0 ? closed_conf : NULL;
+}
+
 static int
 load(struct conf *c, const char *extra)
 {
@@ -103,7 +116,7 @@ main(void)
 	enum queue_result r;
 	int i, fd;
 
-	PLAN(17);
+	PLAN(19);
 	if (mkdtemp(top) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/runs", top);
@@ -117,14 +130,14 @@ main(void)
 	/* The slot is taken by a trainer whose supervisor died: all wait. */
 	slot0(1);
 	for (i = 0; i < 3; i++) {
-		r = queue_submit(&rd, &c, ids[i], record, NULL, err,
+		r = queue_submit(&rd, &c, ids[i], &rec, err,
 		    sizeof(err));
 		CHECK(r == QUEUE_OK, "submit while the slot is taken", "%d %s",
 		    r, err);
 	}
 	CHECK(nstarted == 0, "a slot whose trainer lives is not given away",
 	    "%d started", nstarted);
-	r = queue_submit(&rd, &c, ids[3], record, NULL, err, sizeof(err));
+	r = queue_submit(&rd, &c, ids[3], &rec, err, sizeof(err));
 	CHECK(r == QUEUE_FULL && strstr(err, "max_queued is 3"),
 	    "max_queued refuses the fourth", "%d %s", r, err);
 	CHECK(queue_has(&rd, ids[1]) && !queue_has(&rd, ids[3]),
@@ -135,7 +148,7 @@ main(void)
 	CHECK(r == QUEUE_OK && nremoved == 1 && !queue_has(&rd, ids[1]),
 	    "queue_remove takes one out of the middle", "%d %d", r, nremoved);
 	slot0(0);
-	r = queue_kick(&rd, &c, record, NULL, err, sizeof(err));
+	r = queue_kick(&rd, &c, &rec, err, sizeof(err));
 	CHECK(r == QUEUE_OK && nstarted == 2 && strcmp(started[0], ids[0]) ==
 	    0 && strcmp(started[1], ids[2]) == 0, "first in, first out, "
 	    "past the hole", "%d started: %s %s", nstarted, started[0],
@@ -146,7 +159,7 @@ main(void)
 	/* Planted entries: garbage, a FIFO, a symlink.  Skipped, removed. */
 	nstarted = 0;
 	slot0(1);
-	r = queue_submit(&rd, &c, ids[3], record, NULL, err, sizeof(err));
+	r = queue_submit(&rd, &c, ids[3], &rec, err, sizeof(err));
 	CHECK(r == QUEUE_OK && nstarted == 0, "a job waits while the slot's "
 	    "trainer lives", "%d %d %s", r, nstarted, err);
 	snprintf(path, sizeof(path), "%s/runs/.queue/%020llu", top, 100ULL);
@@ -164,7 +177,7 @@ main(void)
 		close(fd);
 	}
 	slot0(0);
-	r = queue_kick(&rd, &c, record, NULL, err, sizeof(err));
+	r = queue_kick(&rd, &c, &rec, err, sizeof(err));
 	CHECK(r == QUEUE_OK && nstarted == 1 && strcmp(started[0], ids[3]) ==
 	    0, "planted entries are skipped, the state rebuilt", "%d %d %s",
 	    r, nstarted, err);
@@ -175,7 +188,7 @@ main(void)
 	CHECK(access("/etc/passwd", F_OK) == 0 &&
 	    faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == -1,
 	    "a planted symlink is removed, its target kept", "%s", path);
-	r = queue_submit(&rd, &c, ids[0], record, NULL, err, sizeof(err));
+	r = queue_submit(&rd, &c, ids[0], &rec, err, sizeof(err));
 	CHECK(r == QUEUE_OK && nstarted == 2, "after all that, a new job starts "
 	    "at once", "%d %d", r, nstarted);
 
@@ -185,21 +198,64 @@ main(void)
 	 */
 	nstarted = 0;
 	slot0(1);
-	queue_submit(&rd, &c, ids[1], record, NULL, err, sizeof(err));
-	queue_submit(&rd, &c, ids[2], record, NULL, err, sizeof(err));
+	queue_submit(&rd, &c, ids[1], &rec, err, sizeof(err));
+	queue_submit(&rd, &c, ids[2], &rec, err, sizeof(err));
 	r = queue_requeue(&rd, ids[3], err, sizeof(err));
 	CHECK(r == QUEUE_OK && queue_has(&rd, ids[3]) && queue_position(&rd,
 	    ids[3]) == 0 && queue_position(&rd, ids[1]) == 1,
 	    "queue_requeue puts a job first in line", "%d %d %d %s", r,
 	    queue_position(&rd, ids[3]), queue_position(&rd, ids[1]), err);
 	slot0(0);
-	queue_kick(&rd, &c, record, NULL, err, sizeof(err));
+	queue_kick(&rd, &c, &rec, err, sizeof(err));
 	CHECK(nstarted >= 1 && strcmp(started[0], ids[3]) == 0,
 	    "and it starts first", "%d started: %s", nstarted, started[0]);
 	nstarted = 0;
 	r = queue_requeue(&rd, ids[0], err, sizeof(err));
 	CHECK(r == QUEUE_OK && queue_has(&rd, ids[0]),
 	    "queue_requeue into a queue it can only end", "%d %s", r, err);
+
+	/*
+	 * A job outside its own window (its repository's section) keeps
+	 * its place; the one behind it, in its window, starts.
+	 */
+	slot0(0);
+	queue_kick(&rd, &c, &rec, err, sizeof(err));	/* all gone */
+	{
+		struct queue_start own = { record, own_conf, NULL };
+		struct conf closed;
+		char text[128], oldest[JOB_ID_MAX];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		snprintf(text, sizeof(text), "timezone = UTC\nrun_window = "
+		    "%02d:00-%02d:00\n", (tm.tm_hour + 2) % 24,
+		    (tm.tm_hour + 3) % 24);
+		if (load(&closed, text) == -1) {
+			CHECK(0, "closed window: setup", "%s", text);
+			CHECK(0, "closed window: setup", "%s", text);
+		} else {
+			closed_id = ids[1];
+			closed_conf = &closed;
+			nstarted = 0;
+			slot0(1);
+			queue_submit(&rd, &c, ids[1], &own, err, sizeof(err));
+			queue_submit(&rd, &c, ids[2], &own, err, sizeof(err));
+			slot0(0);
+			queue_kick(&rd, &c, &own, err, sizeof(err));
+			CHECK(nstarted == 1 && strcmp(started[0], ids[2]) == 0 &&
+			    queue_has(&rd, ids[1]) && queue_position(&rd,
+			    ids[1]) == 0, "a job outside its window keeps its "
+			    "place; the one behind it starts", "%d %s", nstarted,
+			    nstarted ? started[0] : "");
+			queue_kick(&rd, &c, &rec, err, sizeof(err));
+			CHECK(nstarted == 2 && strcmp(started[1], ids[1]) == 0 &&
+			    !queue_has(&rd, ids[1]) && queue_peek(&rd, oldest) ==
+			    0, "once in its window it starts, and the queue is "
+			    "empty", "%d %d", nstarted, queue_peek(&rd, oldest));
+			conf_free(&closed);
+		}
+	}
 
 	rundir_close(&rd);
 	conf_free(&c);

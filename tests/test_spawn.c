@@ -310,20 +310,20 @@ test_claims(void)
 	    "job id has short sha and config", "%s", a.id);
 	CHECK(strcmp(a.id, b.id) < 0, "job ids sort by creation", "%s %s",
 	    a.id, b.id);
-	r = claim_try(&rd, a.sha, a.config, a.id, other, err, sizeof(err));
+	r = claim_try(&rd, NULL, a.sha, a.config, a.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_OK, "first claim wins", "r=%d %s", r, err);
-	r = claim_try(&rd, b.sha, b.config, b.id, other, err, sizeof(err));
+	r = claim_try(&rd, NULL, b.sha, b.config, b.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_TAKEN && strcmp(other, a.id) == 0,
 	    "second claim names first", "r=%d other=%s", r, other);
-	CHECK(claim_point(&rd, b.sha, b.config, b.id) == 0 &&
-	    claim_latest(&rd, a.sha, a.config, other) == 0 &&
+	CHECK(claim_point(&rd, NULL, b.sha, b.config, b.id) == 0 &&
+	    claim_latest(&rd, NULL, a.sha, a.config, other) == 0 &&
 	    strcmp(other, b.id) == 0,
 	    "a retry's claim names the latest job", "%s", other);
-	claim_release(&rd, a.sha, a.config, a.id);
-	CHECK(claim_latest(&rd, a.sha, a.config, other) == 0,
+	claim_release(&rd, NULL, a.sha, a.config, a.id);
+	CHECK(claim_latest(&rd, NULL, a.sha, a.config, other) == 0,
 	    "unclaim of a job that no longer holds the pair keeps it", "gone");
-	claim_release(&rd, b.sha, b.config, b.id);
-	r = claim_try(&rd, a.sha, a.config, a.id, other, err, sizeof(err));
+	claim_release(&rd, NULL, b.sha, b.config, b.id);
+	r = claim_try(&rd, NULL, a.sha, a.config, a.id, other, err, sizeof(err));
 	CHECK(r == CLAIM_OK, "unclaim frees the pair", "r=%d", r);
 
 	/* Eight processes race for one pair: exactly one wins. */
@@ -334,7 +334,7 @@ test_claims(void)
 
 			snprintf(dir, sizeof(dir), "race-%d", i);
 			snprintf(mine.id, sizeof(mine.id), "%s", dir);
-			_exit(claim_try(&rd, mine.sha, mine.config, mine.id,
+			_exit(claim_try(&rd, NULL, mine.sha, mine.config, mine.id,
 			    other, err, sizeof(err)) == CLAIM_OK ? 0 : 1);
 		}
 	}
@@ -358,10 +358,10 @@ test_claims(void)
 			snprintf(mine.id, sizeof(mine.id),
 			    "20261129T000000.000Z-4444444-c%d", i);
 			for (k = 0; k < 3000; k++)
-				switch (claim_try(&rd, mine.sha, mine.config,
+				switch (claim_try(&rd, NULL, mine.sha, mine.config,
 				    mine.id, other, err, sizeof(err))) {
 				case CLAIM_OK:
-					claim_release(&rd, mine.sha,
+					claim_release(&rd, NULL, mine.sha,
 					    mine.config, mine.id);
 					break;
 				case CLAIM_TAKEN:
