@@ -453,12 +453,22 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		    states[i]);
 	fputs("</nav>\n", f);
 	stale_config(f, c);
-	if (!sched_open(c, sched_now())) {
+	if (c->nsections == 0 && !sched_open(c, sched_now())) {
 		sched_format(c, sched_next_open(c, sched_now()), at);
 		fprintf(f, "<p id=\"window\">Outside every training window "
 		    "(run_window): queued jobs start when the next opens, %s."
 		    "</p>\n", at);
 	}
+	for (i = 0; i < c->nsections; i++)
+		if (!sched_open(&c->sections[i], sched_now())) {
+			sched_format(&c->sections[i], sched_next_open(
+			    &c->sections[i], sched_now()), at);
+			fputs("<p class=\"window\">Outside the training "
+			    "window of ", f);
+			html(f, c->sections[i].name);
+			fprintf(f, " (run_window): its queued jobs start when "
+			    "the next opens, %s.</p>\n", at);
+		}
 	if (state != NULL || branch != NULL || repository != NULL) {
 		fputs("<p>Showing only", f);
 		if (repository != NULL) {

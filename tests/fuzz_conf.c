@@ -21,12 +21,19 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	struct window ws[MAX_WINDOWS];
 	char path[PATH_MAX], err[512], *s;
 	struct conf c;
+	size_t i;
 	int n;
 
 	fz_put(fz_dir, "conf", data, size);
 	snprintf(path, sizeof(path), "%s/conf", fz_dir);
 	if (conf_load(&c, path, err, sizeof(err)) == 0) {
 		conf_nproc(&c);
+		/* Each section found by its name, and its file by it. */
+		for (i = 0; i < c.nsections; i++)
+			if (conf_section(&c, c.sections[i].name) !=
+			    &c.sections[i] || conf_file(&c.sections[i]) != &c ||
+			    c.sections[i].run_dir == NULL)
+				abort();
 		conf_wipe_secret(&c);
 		conf_free(&c);
 	} else if (strlen(err) >= sizeof(err))

@@ -8,7 +8,7 @@
 # queue, in arrival order, on the box's two GPU slots; budgets count per
 # repository; a section may not set what is one per machine.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 36
 mktestdir sections
 R=$T/runs
 mkdir -p "$R"
@@ -62,6 +62,11 @@ configs     = recipes/*.yaml
 default_config = recipes/vl.yaml
 command     = $T/train-vlm.sh sft {config} --output_dir {output_dir}
 max_runs_per_day = 4
+
+[acme/night]
+command     = $FAKE sft {config}
+timezone    = UTC
+run_window  = $(printf '%02d:00-%02d:00' $((($(date -u +%-H) + 2) % 24)) $((($(date -u +%-H) + 3) % 24)))
 EOF
 
 # rpush NAME REPO FULL_NAME FILE SECRET: a commit changing FILE in REPO,
@@ -160,6 +165,30 @@ rpush b3 llm acme/llm configs/short.yaml "$SECRET_FILE"
 expect b3 202 '.jobs | length == 1'
 rpush b4 llm acme/llm configs/short.yaml "$SECRET_FILE"
 expect b4 200 '.reason | test("max_runs_per_day \\(6\\) reached for acme/llm")'
+
+# --- what shows the jobs ------------------------------------------------------
+# get PATH [QUERY]: the status page or /metrics, as CGI.
+get() {
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET \
+	    PATH_INFO="$1" QUERY_STRING="${2:-}" SWIFT_WEBHOOK_CONFIG="$CONF" "$BIN"
+}
+get / > "$T/page.html"
+check "the status page has a repository column, each a filter link" "$(grep -o '<th>repository</th>\|?repository=acme/vlm' "$T/page.html" | sort -u)" \
+    bash -c "grep -q '<th>repository</th>' '$T/page.html' && grep -q 'href=\"?repository=acme/vlm\"' '$T/page.html'"
+get / repository=ACME/VLM > "$T/vlm.html"
+check "?repository= shows that repository's jobs only" "$(grep -c 'class="job"' "$T/vlm.html")" \
+    bash -c "[ \$(grep -c 'class=\"job\"' '$T/vlm.html') = 4 ] && ! grep -q 'repository=acme/llm\"' '$T/vlm.html'"
+check "a section outside its window says so" "$(grep -o '<p class="window">[^<]*' "$T/page.html")" \
+    grep -q '<p class="window">Outside the training window of acme/night' "$T/page.html"
+get /metrics > "$T/metrics.txt"
+check "/metrics counts deliveries per repository" "$(grep 'deliveries_total{repository="acme/vlm",status="202"' "$T/metrics.txt")" \
+    grep -qx 'swift_webhook_deliveries_total{repository="acme/vlm",status="202",decision="started"} 4' "$T/metrics.txt"
+# A delivery no secret signed has no repository yet; one signed with
+# another's secret names the repository it was for.
+check "and the 401s: of no repository, or the one they named" "$(grep 'status="401"' "$T/metrics.txt")" \
+    bash -c "grep -qx 'swift_webhook_deliveries_total{repository=\"\",status=\"401\",decision=\"rejected\"} 1' '$T/metrics.txt' &&
+	grep -qx 'swift_webhook_deliveries_total{repository=\"acme/vlm\",status=\"401\",decision=\"rejected\"} 1' '$T/metrics.txt' &&
+	grep -qx 'swift_webhook_deliveries_total{repository=\"acme/llm\",status=\"401\",decision=\"rejected\"} 1' '$T/metrics.txt'"
 
 # A retry runs with its repository's section, past its day's budget.
 out=$("$BIN" -c "$CONF" retry "$V1" 2>&1)
