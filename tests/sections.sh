@@ -8,7 +8,7 @@
 # queue, in arrival order, on the box's two GPU slots; budgets count per
 # repository; a section may not set what is one per machine.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 34
 mktestdir sections
 R=$T/runs
 mkdir -p "$R"
