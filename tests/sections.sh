@@ -8,7 +8,7 @@
 # queue, in arrival order, on the box's two GPU slots; budgets count per
 # repository; a section may not set what is one per machine.
 . "$(dirname "$0")/lib.sh"
-plan 34
+plan 36
 mktestdir sections
 R=$T/runs
 mkdir -p "$R"
@@ -196,6 +196,40 @@ R1=${out%% *}
 wait_for 30 bash -c "$(declare -f ended); R='$R'; ended '$R1'"
 check "retry of a vlm job runs vlm's command" "$out $(cat "$T/trainers.log")" \
     grep -qx "vlm $R1 vlm acme/vlm" "$T/trainers.log"
+
+# --- superseding stays within a repository's branch -------------------------
+# One slot, held; then vlm's push and two of llm's wait: llm's newer push
+# supersedes llm's older one, never vlm's on the same branch name.
+R2=$T/runs2
+mkdir -p "$R2"
+C2=$T/c2
+cat > "$C2" <<EOF
+secret_file = $CONF.secret
+run_dir     = $R2
+gpus        = 0
+concurrency = supersede
+
+[acme/llm]
+repository  = $T/llm.git
+command     = $T/train-llm.sh sft {config} --output_dir {output_dir}
+
+[acme/vlm]
+secret_file = $T/vlm.secret
+repository  = $T/vlm.git
+configs     = recipes/*.yaml
+command     = $T/train-vlm.sh sft {config} --output_dir {output_dir}
+EOF
+CGI_CONF=$C2 rpush s1 llm acme/llm configs/long.yaml "$SECRET_FILE"
+CGI_CONF=$C2 rpush s2 vlm acme/vlm recipes/q.yaml "$VLM_SECRET"
+CGI_CONF=$C2 rpush s3 llm acme/llm configs/short.yaml "$SECRET_FILE"
+CGI_CONF=$C2 rpush s4 llm acme/llm configs/mid.yaml "$SECRET_FILE"
+S2=$(idof s2) S3=$(idof s3)
+check "llm's newer push supersedes llm's waiting one" "$(jq -c '{state}' "$R2/$S3/job.json")" \
+    jq -e '.state == "superseded"' "$R2/$S3/job.json"
+check "and leaves vlm's, on a branch of the same name, waiting" "$(jq -c '{state}' "$R2/$S2/job.json")" \
+    jq -e '.state == "queued"' "$R2/$S2/job.json"
+"$BIN" -c "$C2" cancel "$(idof s1)" > /dev/null 2>&1
+wait_for 60 bash -c "'$BIN' -c '$C2' jobs --json | jq -e 'all(.[]; .state | test(\"^(succeeded|failed|killed|cancelled|superseded|timeout|lost)\$\"))' > /dev/null"
 
 # --- what a section may not set ---------------------------------------------
 BAD=$T/bad
