@@ -1117,6 +1117,8 @@ section_name(struct parse *p, const char *hdr, const char *end,
 	for (e = nl; e > s && isspace((unsigned char)e[-1]); e--)
 		;
 	n = (size_t)(e - s);
+	if (memchr(s, '\0', n) != NULL)
+		return perr(p, "NUL byte in line");
 	if (n < 3 || s[n - 1] != ']' || n - 2 >= SECTION_NAME_MAX)
 		return perr(p, "a section is \"[owner/name]\", one per line");
 	memcpy(name, s + 1, n - 2);

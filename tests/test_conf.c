@@ -193,6 +193,8 @@ static const struct {
 	  ":2: section [acme]: not a repository's owner/name" },
 	{ "an unclosed section", "run_dir = /r\n[acme/a\n",
 	  ":2: a section is" },
+	{ "a section header that is no name", "run_dir = /r\n[acme/a b]\n",
+	  ":2: section [acme/a b]: not a repository's owner/name" },
 	{ "a key twice in a section", "run_dir = /r\n[acme/a]\nbranches = a\n"
 	  "branches = b\n", ":4: branches given twice" },
 	{ "a section's bad value, its line",
@@ -210,7 +212,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(103);
+	PLAN(104);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
