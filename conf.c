@@ -983,6 +983,12 @@ static const int box_keys[] = {
 	KEY_GPU_CHECK_INTERVAL,
 };
 
+/* Of those, the ones of local jobs only (refused with backend = slurm). */
+static const int box_local[] = {
+	KEY_GPUS, KEY_SLOTS, KEY_MAX_QUEUED, KEY_GPU_CHECK, KEY_GPU_BUSY_MIB,
+	KEY_GPU_CHECK_INTERVAL,
+};
+
 /*
  * Reads the "key = value" lines of text (len bytes, changed in place)
  * into c; p->line is the line before the first.  A "[...]" line ends it:
@@ -1174,6 +1180,13 @@ load_section(struct parse *p, struct conf *c, struct conf *s,
 		}
 	for (k = 0; k < NKEYS; k++)
 		seen[k] = sseen[k] ? sseen[k] : gseen[k];
+	/*
+	 * A section whose jobs go to Slurm leaves the machine's slots, queue
+	 * and GPU check to the others: the file's are not its to refuse.
+	 */
+	for (k = 0; s->backend == BACKEND_SLURM && k < sizeof(box_local) /
+	    sizeof(box_local[0]); k++)
+		seen[box_local[k]] = 0;
 	if (check_rules(p, s, seen, (secret_file != NULL && secret != NULL) ||
 	    (secret_file == NULL && secret == NULL && gsecret_file != NULL &&
 	    gsecret != NULL)) == -1)

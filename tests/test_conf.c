@@ -200,6 +200,12 @@ static const struct {
 	{ "a section's bad value, its line",
 	  "run_dir = /r\n[acme/a]\n[acme/b]\n# x\nkill_grace = soon\n",
 	  ":5: kill_grace: \"soon\" is not a duration" },
+	{ "a Slurm section on a machine with GPUs of its own",
+	  "run_dir = /r\ngpus = 0 1\ngpu_check = yes\n[acme/a]\n"
+	  "backend = slurm\nnodes = 2\n[acme/b]\n", NULL },
+	{ "a Slurm section still refuses its own after_success",
+	  "run_dir = /r\n[acme/a]\nbackend = slurm\nafter_success = x\n",
+	  ":4: after_success: not with backend = slurm" },
 	{ "a section's rule, its line", "run_dir = /r\ngpus = 0 1\n[acme/a]\n"
 	  "gpus_per_job = 3\n", ":4: gpus_per_job" },
 };
@@ -212,7 +218,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(104);
+	PLAN(106);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
