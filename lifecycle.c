@@ -76,6 +76,7 @@ start_other(struct kick *k, const char *id, struct slots *s)
 	struct started *o;
 	struct conf *c;
 	char err[512];
+	int e;
 
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
 		fprintf(stderr, "swift-webhook: job %s: not started: out of "
@@ -84,12 +85,15 @@ start_other(struct kick *k, const char *id, struct slots *s)
 		return -1;
 	}
 	if (job_read(k->rd, id, &o->j) == -1) {
-		/* No record to end: what it held is given back all the same. */
-		fprintf(stderr, "swift-webhook: job %s: not started: "
-		    "%s/%s/job.json: %s\n", id, k->rd->path, id,
-		    strerror(errno));
+		/*
+		 * No record to end: what it held is given back all the same,
+		 * before it is said (whoever reads that finds them free).
+		 */
+		e = errno;
 		claim_release_job(k->rd, id);
 		sched_ticket_forget(k->rd, id);
+		fprintf(stderr, "swift-webhook: job %s: not started: "
+		    "%s/%s/job.json: %s\n", id, k->rd->path, id, strerror(e));
 		goto out;
 	}
 	if (o->j.state != JOB_QUEUED) {

@@ -62,12 +62,14 @@ struct sup {
 int
 supervise_record_end(struct rundir *rd, const struct job *j)
 {
-	int rc = job_write(j);
+	int rc;
 
-	metrics_job_ended(rd, j);
-	rundir_live(rd, j->id, 0);
+	/* Its run of the day back first: whoever sees it ended finds it. */
 	if (j->started == 0 && j->ticket[0] != '\0')
 		sched_ticket_return(rd, j->ticket, j->id);
+	rc = job_write(j);
+	metrics_job_ended(rd, j);
+	rundir_live(rd, j->id, 0);
 	return rc;
 }
 
@@ -219,12 +221,12 @@ record_final(struct sup *x)
 
 	if (x->recorded)
 		return;
+	if (j->started == 0 && j->ticket[0] != '\0')
+		sched_ticket_return(x->rd, j->ticket, j->id);
 	j->ending = 1;
 	record_hard(j);
 	x->recorded = 1;
 	metrics_job_ended(x->rd, j);
-	if (j->started == 0 && j->ticket[0] != '\0')
-		sched_ticket_return(x->rd, j->ticket, j->id);
 }
 
 /* notify, never twice: marked in the record before it runs. */
