@@ -757,7 +757,7 @@ problem(int *n, const char *fmt, ...)
 static void
 check_conf(struct conf *c, const char *user, const char *in, int *n)
 {
-	char err[1024], advice[512], mine[REPO_NAME_MAX];
+	char err[1024], advice[512], mine[REPO_NAME_MAX], note[512] = "";
 	struct trainer t;
 	struct job j;
 	int nowork;
@@ -791,9 +791,11 @@ check_conf(struct conf *c, const char *user, const char *in, int *n)
 			    t.notify_argv[0], user);
 		trainer_free(&t);
 	}
-	if (c->backend == BACKEND_SLURM && slurm_check(c, err,
-	    sizeof(err)) == -1)
+	if (c->backend == BACKEND_SLURM && slurm_check(c, err, sizeof(err),
+	    note, sizeof(note)) == -1)
 		problem(n, "%sSlurm: %s (as %s)", in, err, user);
+	if (c->backend == BACKEND_SLURM && note[0] != '\0')
+		printf("note: %s%s\n", in, note);
 	if (commitstatus_check(c, err, sizeof(err)) == -1)
 		problem(n, "%scommit statuses: %s (as %s)", in, err, user);
 	if (c->name != NULL && c->repository != NULL &&

@@ -337,7 +337,7 @@ enum {
 	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
 	KEY_AFTER_SUCCESS, KEY_BACKEND, KEY_NODES, KEY_SLURM_ARGS,
 	KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_NPROC_PER_NODE, KEY_MASTER_PORT,
-	NKEYS
+	KEY_SLURM_GPUS, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -394,6 +394,7 @@ static const struct key keys[NKEYS] = {
 	[KEY_SLURM_POLL] =	{ "slurm_poll",		K_SECONDS, O(slurm_poll) },
 	[KEY_NPROC_PER_NODE] =	{ "nproc_per_node",	K_STR,	0 },
 	[KEY_MASTER_PORT] =	{ "master_port",	K_COUNT, O(master_port) },
+	[KEY_SLURM_GPUS] =	{ "slurm_gpus",		K_STR,	0 },
 };
 #undef O
 
@@ -502,6 +503,9 @@ set_key(struct parse *p, struct conf *c, char *key, char *val,
 	if (i == KEY_WINDOW_ACTION)
 		return one_of(p, key, val, &c->window_skip, "queue", "skip",
 		    NULL);
+	if (i == KEY_SLURM_GPUS)
+		return one_of(p, key, val, (int *)&c->slurm_gpus, "gres",
+		    "gpus-per-node", "gpus", "none", NULL);
 	if (i == KEY_NPROC_PER_NODE) {
 		/* "gpus": one process per GPU of the job; "none": no torchrun. */
 		if (one_of(NULL, key, val, &n, "gpus", "none", NULL) == 0) {
@@ -887,7 +891,7 @@ slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
 	    KEY_RUN_WINDOW, KEY_WINDOW_ACTION, KEY_WINDOW_STOP,
 	    KEY_AFTER_SUCCESS };
 	static const int slurm_only[] = { KEY_NODES, KEY_SLURM_ARGS,
-	    KEY_SLURM_CONF, KEY_SLURM_POLL };
+	    KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_SLURM_GPUS };
 	static const char *const ours[] = { "--output", "--error",
 	    "--open-mode", "--chdir", "--job-name", "--parsable", "--wrap",
 	    "--export", "--nodes", "--ntasks-per-node", "--gres", "--array",

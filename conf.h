@@ -91,6 +91,12 @@ struct conf {
 	struct strv	 slurm_args;	/* more sbatch options, --opt=value */
 	char		*slurm_conf;	/* SLURM_CONF for the tools, or NULL */
 	long		 slurm_poll;	/* seconds, the longest between polls */
+	enum slurm_gpus {		/* how a job asks Slurm for GPUs */
+		SLURM_GPUS_GRES,	/* --gres=gpu:N */
+		SLURM_GPUS_PER_NODE,	/* --gpus-per-node=N */
+		SLURM_GPUS_TOTAL,	/* --gpus=N x nodes */
+		SLURM_GPUS_NONE		/* not at all (the partition's) */
+	}		 slurm_gpus;
 	/* torchrun's processes per node: NPROC_GPUS, 0 (none) or N. */
 	long		 nproc_per_node;
 	/* Sections: a repository's own, or the file's with all of them. */

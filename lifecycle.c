@@ -568,7 +568,9 @@ lifecycle_supersede(struct rundir *rd, struct conf *c, const char *branch,
 	int i, n;
 
 	if (c->backend == BACKEND_SLURM) {
-		if (dir_each(rd->fd, sweep_one, &w) == -1)
+		/* The jobs not ended: .live's, O(live), not every folder. */
+		if (dir_each(rd->live != -1 ? rd->live : rd->fd, sweep_one,
+		    &w) == -1)
 			fprintf(stderr, "swift-webhook: supersede: %s: %s\n",
 			    rd->path, strerror(errno));
 		return;

@@ -241,8 +241,12 @@ slurm_submit(const struct conf *c, const struct job *j, char *const envp[],
 	    strv_push(&argv, xprintf("--output=%s/log", j->dir)) == -1 ||
 	    strv_push(&argv, strdup("--open-mode=append")) == -1 ||
 	    strv_push(&argv, xprintf("--chdir=%s", cwd)) == -1 ||
-	    strv_push(&argv, xprintf("--gres=gpu:%ld", c->gpus_per_job)) ==
-	    -1 ||
+	    (c->slurm_gpus == SLURM_GPUS_GRES && strv_push(&argv,
+	    xprintf("--gres=gpu:%ld", c->gpus_per_job)) == -1) ||
+	    (c->slurm_gpus == SLURM_GPUS_PER_NODE && strv_push(&argv,
+	    xprintf("--gpus-per-node=%ld", c->gpus_per_job)) == -1) ||
+	    (c->slurm_gpus == SLURM_GPUS_TOTAL && strv_push(&argv,
+	    xprintf("--gpus=%ld", c->gpus_per_job * c->nodes)) == -1) ||
 	    strv_push(&argv, xprintf("--nodes=%ld", c->nodes)) == -1 ||
 	    (c->nodes > 1 && strv_push(&argv,
 	    strdup("--ntasks-per-node=1")) == -1) ||
@@ -364,6 +368,83 @@ slurm_parse_sacct(char *out, struct slurm_state *st, char *err,
 	return 1;
 }
 
+/*
+ * The value of key in scontrol's one-line record (words "Key=value"
+ * separated by spaces), cut at the next space, into v; 1, or 0 if no
+ * word starts with "key=".
+ */
+static int
+word_value(const char *out, const char *key, char *v, size_t size)
+{
+	const char *s;
+	size_t n = strlen(key), len;
+
+	for (s = out; (s = strstr(s, key)) != NULL; s++)
+		if ((s == out || s[-1] == ' ' || s[-1] == '\n') && s[n] == '=') {
+			s += n + 1;
+			len = strcspn(s, " \n");
+			snprintf(v, size, "%.*s", (int)(len < size ? len :
+			    size - 1), s);
+			return 1;
+		}
+	return 0;
+}
+
+int
+slurm_parse_scontrol(const char *out, struct slurm_state *st, char *err,
+    size_t errlen)
+{
+	char state[32], code[32], nodes[128], t[32], *colon;
+
+	if (!word_value(out, "JobId", t, sizeof(t)) ||
+	    !word_value(out, "JobState", state, sizeof(state)))
+		return 0;
+	if ((st->state = slurm_state_map(state)) == NULL) {
+		snprintf(err, errlen, "unknown state \"%.31s\"", state);
+		return -1;
+	}
+	copy(st->name, sizeof(st->name), state);
+	if (word_value(out, "ExitCode", code, sizeof(code))) {
+		st->exit_code = atoi(code);
+		if ((colon = strchr(code, ':')) != NULL)
+			st->signal = atoi(colon + 1);
+	}
+	if (word_value(out, "NodeList", nodes, sizeof(nodes)) &&
+	    strcmp(nodes, "(null)") != 0 && st->nodes[0] == '\0')
+		copy(st->nodes, sizeof(st->nodes), nodes);
+	if (word_value(out, "StartTime", t, sizeof(t)))
+		st->start = slurm_time(t);
+	if (word_value(out, "EndTime", t, sizeof(t)))
+		st->end = slurm_time(t);
+	return 1;
+}
+
+/*
+ * The controller's record of job id (scontrol show job), for a cluster
+ * without accounting: it keeps an ended job MinJobAge seconds.  1: found,
+ * 0: it does not know the job, -1: error.
+ */
+static int
+ask_scontrol(const struct conf *c, long id, struct slurm_state *st,
+    char *err, size_t errlen)
+{
+	char ids[32], out[8192], why[128];
+	char *argv[] = { "scontrol", "-o", "show", "job", ids, NULL };
+	int rc;
+
+	snprintf(ids, sizeof(ids), "%ld", id);
+	if ((rc = slurm_run(c, argv, NULL, out, sizeof(out))) != 0) {
+		if (rc > 0 && strstr(out, "Invalid job id") != NULL)
+			return 0;
+		snprintf(err, errlen, "scontrol failed: %.300s",
+		    last_words(out));
+		return -1;
+	}
+	if ((rc = slurm_parse_scontrol(out, st, why, sizeof(why))) == -1)
+		snprintf(err, errlen, "scontrol: job %ld: %s", id, why);
+	return rc;
+}
+
 /* sacct's record of job id into st.  1: found, 0: none, -1: error. */
 static int
 ask_sacct(const struct conf *c, long id, struct slurm_state *st, char *err,
@@ -388,7 +469,7 @@ enum slurm_known
 slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
     size_t errlen)
 {
-	char ids[32], out[4096];
+	char ids[32], out[4096], sacct_err[512];
 	char *argv[] = { "squeue", "-h", "-t", "all", "-j", ids,
 	    "--format=%T|%r|%N|%S", NULL };
 	int rc, listed = 0;
@@ -408,6 +489,27 @@ slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
 	}
 	/* Ended, or forgotten by the controller: the accounting's record. */
 	switch (ask_sacct(c, id, st, err, errlen)) {
+	case -1:
+		/*
+		 * No accounting to ask (none configured, or slurmdbd down):
+		 * the controller's record, which it keeps MinJobAge seconds.
+		 */
+		switch (ask_scontrol(c, id, st, sacct_err, sizeof(sacct_err))) {
+		case 1:
+			if (job_state_final(st->state) || !listed)
+				return SLURM_KNOWN;
+			snprintf(err, errlen, "scontrol does not have job "
+			    "%ld's end yet", id);
+			return SLURM_ERROR;
+		case 0:
+			snprintf(sacct_err, sizeof(sacct_err), "%.200s", err);
+			snprintf(err, errlen, "there is no accounting to ask: "
+			    "%s", sacct_err);
+			return SLURM_UNKNOWN;
+		default:
+			snprintf(err, errlen, "%s", sacct_err);
+			return SLURM_ERROR;
+		}
 	case 1:
 		if (!job_state_final(st->state) && listed) {
 			/* squeue has it ended, sacct not yet: ask again. */
@@ -426,7 +528,7 @@ slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
 		 */
 		return listed ? SLURM_ERROR : SLURM_UNKNOWN;
 	default:
-		return SLURM_ERROR;	/* sacct could not be asked */
+		return SLURM_ERROR;
 	}
 }
 
@@ -446,15 +548,18 @@ slurm_cancel(const struct conf *c, long id, char *err, size_t errlen)
 }
 
 int
-slurm_check(const struct conf *c, char *err, size_t errlen)
+slurm_check(const struct conf *c, char *err, size_t errlen, char *note,
+    size_t notelen)
 {
 	char out[4096];
 	char *version[] = { "sbatch", "--version", NULL };
 	char *ping[] = { "squeue", "-h", "--format=%i", "-j", "1", NULL };
 	char *acct[] = { "sacct", "-n", "-X", "-S", "now", "--format=JobID",
 	    NULL };
+	char *ctl[] = { "scontrol", "-o", "show", "config", NULL };
 	int rc;
 
+	note[0] = '\0';
 	if (slurm_run(c, version, NULL, out, sizeof(out)) != 0) {
 		snprintf(err, errlen, "sbatch --version: %.300s (install the "
 		    "Slurm client, Debian's slurm-client)", last_words(out));
@@ -467,10 +572,15 @@ slurm_check(const struct conf *c, char *err, size_t errlen)
 		    last_words(out));
 		return -1;
 	}
-	if (slurm_run(c, acct, NULL, out, sizeof(out)) != 0) {
-		snprintf(err, errlen, "sacct: %.300s (the final state of a job "
-		    "the controller has forgotten comes from Slurm's "
-		    "accounting, slurmdbd)", last_words(out));
+	if (slurm_run(c, acct, NULL, out, sizeof(out)) == 0)
+		return 0;
+	snprintf(note, notelen, "Slurm: no accounting to ask (sacct: %.200s):"
+	    " a job's end comes from the controller, which keeps an ended "
+	    "job MinJobAge seconds; one that ended longer ago while no "
+	    "supervisor watched it ends failed", last_words(out));
+	if (slurm_run(c, ctl, NULL, out, sizeof(out)) != 0) {
+		snprintf(err, errlen, "neither sacct nor scontrol answers: "
+		    "%.300s", last_words(out));
 		return -1;
 	}
 	return 0;

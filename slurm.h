@@ -50,6 +50,15 @@ int	 slurm_parse_sacct(char *out, struct slurm_state *st, char *err,
 	    size_t errlen);
 
 /*
+ * scontrol's one-line record of a job (scontrol -o show job ID: words
+ * "Key=value"; untrusted bytes) into st: JobState, ExitCode, NodeList
+ * (st's nodes stay if set), StartTime, EndTime.  Returns 1, 0 if it names
+ * no job, or -1 (an unknown state: err says).
+ */
+int	 slurm_parse_scontrol(const char *out, struct slurm_state *st,
+	    char *err, size_t errlen);
+
+/*
  * Writes j's batch script (SLURM_SCRIPT, mode 0640) to run argv: the
  * command itself on one node; with nodes > 1, one srun task per node,
  * each with NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT and
@@ -93,9 +102,12 @@ int	 slurm_cancel(const struct conf *c, long id, char *err,
 	    size_t errlen);
 
 /*
- * For check: whether sbatch is there and the controller and the
- * accounting (sacct) answer.  Returns 0, or -1 with the reason in err.
+ * For check: whether sbatch is there and the controller answers, and
+ * the accounting (sacct) or else scontrol.  Returns 0 (without
+ * accounting, note says what follows; else it is ""), or -1 with the
+ * reason in err.
  */
-int	 slurm_check(const struct conf *c, char *err, size_t errlen);
+int	 slurm_check(const struct conf *c, char *err, size_t errlen,
+	    char *note, size_t notelen);
 
 #endif

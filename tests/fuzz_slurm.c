@@ -1,6 +1,6 @@
 /*
  * fuzz_slurm: libFuzzer harness for what Slurm's tools answer (make
- * fuzz): the input is squeue's answer, and sacct's.
+ * fuzz): the input is squeue's answer, sacct's, and scontrol's.
  */
 #include "fuzz.h"
 #include "job.h"
@@ -51,6 +51,14 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		abort();
 	sane(&st);
 	slurm_state_map(s);
+	free(s);
+	if ((s = fz_string(data, size)) == NULL)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	if (slurm_parse_scontrol(s, &st, err, sizeof(err)) == 1 &&
+	    st.state == NULL)
+		abort();
+	sane(&st);
 	free(s);
 	return 0;
 }

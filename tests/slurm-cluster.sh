@@ -14,6 +14,11 @@
 #
 # slurm_up starts it all and waits until both nodes are idle; slurm_down
 # stops it (call it from the test's EXIT trap).
+#
+# With SLURM_PLAIN=1, the cluster as many small labs run it: no
+# accounting (AccountingStorageType=accounting_storage/none, no MariaDB,
+# no slurmdbd: sacct cannot answer), no GPU gres, and the controller's
+# default MinJobAge (300 s).
 
 slurm_up() {
 	local host p_ctld p_dbd p_db p_n1 p_n2 p_n3 i
@@ -31,6 +36,43 @@ slurm_up() {
 	    --key-file="$S/munge/key" \
 	    --log-file="$S/log/munged.log" --pid-file="$S/munge/pid" \
 	    --seed-file="$S/munge/seed" || return 1
+	[ -n "${SLURM_PLAIN:-}" ] || slurm_db "$p_db" "$p_dbd" || return 1
+	slurm_conf "$host" "$p_ctld" "$p_dbd" "$p_n1" "$p_n2" "$p_n3"
+	export SLURM_CONF=$S/slurm.conf
+	# slurmd wants a cgroup file system, even with no cgroup plugin in
+	# use; a chroot (a bare container) has none.  Then it gets the v1
+	# layout it looks for, for the test's life only.
+	S_CGROUP=
+	if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = sysfs ]; then
+		mount -t tmpfs -o mode=755 swh-cgroup /sys/fs/cgroup &&
+		    S_CGROUP=1 && mkdir /sys/fs/cgroup/systemd &&
+		    mount -t cgroup -o none,name=systemd swh-cgroup \
+		    /sys/fs/cgroup/systemd || return 1
+	fi
+	if [ -z "${SLURM_PLAIN:-}" ]; then
+		slurmdbd || return 1
+		for i in $(seq 100); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$p_dbd") 2>/dev/null &&
+			    break
+			sleep 0.1
+		done
+	fi
+	slurmctld || return 1
+	slurmd -N n1 && slurmd -N n2 && slurmd -N n3 || return 1
+	for i in $(seq 300); do
+		[ "$(sinfo -h -o '%T' 2>/dev/null | sort -u)" = idle ] &&
+		    { [ -n "${SLURM_PLAIN:-}" ] ||
+		    sacct -n -X -S now > /dev/null 2>&1; } && return 0
+		sleep 0.1
+	done
+	echo "slurm_up: the cluster did not come up; its logs:" >&2
+	tail -n 5 "$S"/log/* >&2
+	return 1
+}
+
+# slurm_db DB_PORT DBD_PORT: MariaDB and slurmdbd's configuration.
+slurm_db() {
+	local p_db=$1 p_dbd=$2 i
 
 	# --force: a machine whose own name does not resolve (no /etc/hosts
 	# in a bare container) is no matter to a database on a socket.
@@ -64,6 +106,23 @@ StoragePass=slurm
 StorageLoc=slurm_acct_db
 EOF
 	chmod 600 "$S/slurmdbd.conf"
+}
+
+# slurm_conf HOST CTLD_PORT DBD_PORT N1 N2 N3: slurm.conf (and gres.conf).
+slurm_conf() {
+	local host=$1 p_ctld=$2 p_dbd=$3 p_n1=$4 p_n2=$5 p_n3=$6 acct gres
+	if [ -n "${SLURM_PLAIN:-}" ]; then
+		acct="AccountingStorageType=accounting_storage/none"
+		gres=
+	else
+		acct="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$p_dbd
+AccountingStoragePass=$S/munge/sock
+MinJobAge=2
+GresTypes=gpu"
+		gres=" Gres=gpu:1"
+	fi
 	cat > "$S/slurm.conf" <<EOF
 ClusterName=swh
 SlurmctldHost=$host(127.0.0.1)
@@ -82,51 +141,21 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-GresTypes=gpu
 MpiDefault=none
 ReturnToService=2
 SchedulerParameters=sched_min_interval=500000
-MinJobAge=2
 KillWait=2
 InactiveLimit=0
-AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=127.0.0.1
-AccountingStoragePort=$p_dbd
-AccountingStoragePass=$S/munge/sock
+$acct
 JobCompType=jobcomp/none
-NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n1 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
-NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n2 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
-NodeName=n3 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n3 CPUs=2 RealMemory=1000 Gres=gpu:1 State=UNKNOWN
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n1 CPUs=2 RealMemory=1000$gres State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n2 CPUs=2 RealMemory=1000$gres State=UNKNOWN
+NodeName=n3 NodeHostname=$host NodeAddr=127.0.0.1 Port=$p_n3 CPUs=2 RealMemory=1000$gres State=UNKNOWN
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 PartitionName=slow Nodes=n3 MaxTime=INFINITE State=UP
 EOF
-	echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
-	export SLURM_CONF=$S/slurm.conf
-	# slurmd wants a cgroup file system, even with no cgroup plugin in
-	# use; a chroot (a bare container) has none.  Then it gets the v1
-	# layout it looks for, for the test's life only.
-	S_CGROUP=
-	if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = sysfs ]; then
-		mount -t tmpfs -o mode=755 swh-cgroup /sys/fs/cgroup &&
-		    S_CGROUP=1 && mkdir /sys/fs/cgroup/systemd &&
-		    mount -t cgroup -o none,name=systemd swh-cgroup \
-		    /sys/fs/cgroup/systemd || return 1
-	fi
-	slurmdbd || return 1
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p_dbd") 2>/dev/null && break
-		sleep 0.1
-	done
-	slurmctld || return 1
-	slurmd -N n1 && slurmd -N n2 && slurmd -N n3 || return 1
-	for i in $(seq 300); do
-		[ "$(sinfo -h -o '%T' 2>/dev/null | sort -u)" = idle ] &&
-		    sacct -n -X -S now > /dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "slurm_up: the cluster did not come up; its logs:" >&2
-	tail -n 5 "$S"/log/* >&2
-	return 1
+	[ -z "$gres" ] ||
+	    echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
 }
 
 slurm_down() {

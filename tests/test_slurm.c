@@ -144,11 +144,43 @@ test_script(void)
 	}
 }
 
+/* scontrol's one-line record, as Slurm prints it, and what is refused. */
+static void
+test_scontrol(void)
+{
+	struct slurm_state st;
+	char err[128];
+
+	memset(&st, 0, sizeof(st));
+	CHECK(slurm_parse_scontrol("JobId=12 JobName=swift-a UserId=x(1) "
+	    "JobState=CANCELLED Reason=None ExitCode=0:15 RunTime=00:00:05 "
+	    "StartTime=2026-11-30T10:00:00 EndTime=2026-11-30T10:00:05 "
+	    "Partition=debug NodeList=n1 BatchHost=n1\n", &st, err,
+	    sizeof(err)) == 1 && st.state == JOB_CANCELLED &&
+	    st.exit_code == 0 && st.signal == 15 && strcmp(st.nodes, "n1") ==
+	    0 && st.end - st.start == 5, "scontrol: state, exit code and "
+	    "signal, nodes, times", "%s %d %d %s", st.state ? st.state : "-",
+	    st.exit_code, st.signal, st.nodes);
+	memset(&st, 0, sizeof(st));
+	CHECK(slurm_parse_scontrol("JobId=13 Comment=JobState=COMPLETED "
+	    "JobState=PENDING Reason=Resources NodeList=(null)", &st, err,
+	    sizeof(err)) == 1 && st.state == JOB_QUEUED && st.nodes[0] ==
+	    '\0', "scontrol: a key inside another's value is not it; "
+	    "(null) nodes are none", "%s", st.state ? st.state : "-");
+	CHECK(slurm_parse_scontrol("JobId=14 JobState=BOGUS", &st, err,
+	    sizeof(err)) == -1 && strstr(err, "BOGUS") != NULL,
+	    "scontrol: an unknown state is an error, said", "%s", err);
+	CHECK(slurm_parse_scontrol("slurm_load_jobs error: Invalid job id "
+	    "specified", &st, err, sizeof(err)) == 0, "scontrol: no record",
+	    "parsed");
+}
+
 int
 main(void)
 {
-	PLAN(25);
+	PLAN(29);
 	test_map();
 	test_script();
+	test_scontrol();
 	return t_exit();
 }

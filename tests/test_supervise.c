@@ -21,7 +21,7 @@
 #include "rundir.h"
 #include "supervise.h"
 
-#define PLANNED	33
+#define PLANNED	35
 
 extern char **environ;
 
@@ -439,6 +439,47 @@ test_slurm_follow(struct rundir *rd, struct conf *c)
 }
 
 /*
+ * A cluster without accounting: sacct refuses; squeue has the job ended,
+ * and the controller's record (scontrol) gives its exit code and times.
+ */
+static void
+test_slurm_noacct(struct rundir *rd, struct conf *c)
+{
+	char err[512], other[JOB_ID_MAX], *s = NULL;
+	struct job j;
+	int r;
+
+	fx_tool("sbatch", "4343\n", 0);
+	fx_tool("squeue", "RUNNING|None|n2|2026-11-30T11:00:00\n", 0);
+	fx_tool("sacct", "sacct: error: Slurm accounting storage is "
+	    "disabled\n", 1);
+	fx_tool("scontrol", "", 0);
+	fx_job(&j, "7777777777777777777777777777777777777777",
+	    "configs/quick.yaml");
+	j.delivery = "d-noacct";
+	r = lifecycle_start(rd, c, &j, 1, other, err, sizeof(err));
+	CHECK(r == JOB_STARTED && recorded(&j, "\"running\"", 10),
+	    "no accounting: running", "r=%d %s %s", r, err,
+	    (s = record_of(&j)));
+	free(s);
+	fx_tool("scontrol", "JobId=4343 JobName=swift-x UserId=www-data(33) "
+	    "JobState=FAILED Reason=NonZeroExitCode Dependency=(null) "
+	    "ExitCode=3:0 RunTime=00:02:00 StartTime=2026-11-30T11:00:00 "
+	    "EndTime=2026-11-30T11:02:00 Partition=debug NodeList=n2 "
+	    "Command=/srv/runs/x/job.sbatch\n", 0);
+	fx_tool("squeue", "FAILED|NonZeroExitCode|n2|2026-11-30T11:00:00\n",
+	    0);
+	CHECK(recorded(&j, "\"failed\"", 10) && recorded(&j,
+	    "\"exit_code\":\t3", 1) && recorded(&j, "\"duration\":\t120",
+	    1), "no accounting: the controller's record is the job's end, "
+	    "with its exit code and times", "%s", (s = record_of(&j)));
+	free(s);
+	fx_tool("sacct", "", 0);
+	fx_tool("scontrol", "", 0);
+	job_close(&j);
+}
+
+/*
  * The Slurm supervisor cannot write the job's record: the starter
  * records it failed, and its run of the day is given back.
  */
@@ -472,7 +513,7 @@ int
 main(int argc, char *argv[])
 {
 	static const char *const tools[] = { "curl", "sbatch", "squeue",
-	    "sacct", "scancel", NULL };
+	    "sacct", "scancel", "scontrol", NULL };
 	char path[PATH_MAX], text[4096], notify[PATH_MAX];
 	struct rundir rd, srd;
 	struct conf c, sc, stub;
@@ -541,6 +582,7 @@ main(int argc, char *argv[])
 	if (fx_setup(&sc, &srd, "conf-slurm", text) == -1)
 		return t_exit();
 	test_slurm_follow(&srd, &sc);
+	test_slurm_noacct(&srd, &sc);
 	test_slurm_unwritable(&srd, &sc);
 	rundir_close(&srd);
 	conf_free(&sc);
