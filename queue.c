@@ -248,8 +248,13 @@ kick(struct rundir *rd, const struct conf *c, int lock, struct qstate *q,
 		}
 		if (qs->conf == NULL || (jc = qs->conf(qs->arg, id)) == NULL)
 			jc = c;
-		if (!sched_open(jc, now))
+		if (!sched_open(jc, now)) {
+			/* One configuration for all: all of them wait. */
+			if (jc == c && conf_file((struct conf *)c)->nsections ==
+			    0)
+				break;
 			continue;
+		}
 		if (!slots_take(rd, jc, &s))
 			break;
 		snprintf(name, sizeof(name), "%020llu", seq);
