@@ -158,6 +158,17 @@ EOF
 	    echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
 }
 
+# stop_supervisors: the supervisors of the test's run directories poll
+# Slurm until their job ends: none may outlive the test (its EXIT trap).
+stop_supervisors() {
+	local f p
+	for f in "$T"/runs*/*/job.json; do
+		p=$(jq -r '.supervisor // empty' "$f" 2>/dev/null)
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	done
+	return 0
+}
+
 slurm_down() {
 	local f
 	[ -n "${S:-}" ] || return 0

@@ -13,15 +13,6 @@ plan 13
 mktestdir slurmplain
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
-stop_supervisors() {
-	local f p
-	for f in "$T"/runs*/*/job.json; do
-		p=$(jq -r '.supervisor // empty' "$f" 2>/dev/null)
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
-	return 0
-}
-
 if [ "$(id -u)" != 0 ]; then
 	fail "slurm-plain: the test cluster" "needs root (munged, slurmctld and slurmd run as root)"
 	exit 1

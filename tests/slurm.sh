@@ -14,15 +14,6 @@ plan 54
 mktestdir slurm
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
-# Supervisors poll Slurm until their job ends: none may outlive the test.
-stop_supervisors() {
-	local f p
-	for f in "$T"/runs*/*/job.json; do
-		p=$(jq -r '.supervisor // empty' "$f" 2>/dev/null)
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
-	return 0
-}
 
 if [ "$(id -u)" != 0 ]; then
 	fail "slurm: the test cluster" "needs root (munged, slurmctld and slurmd run as root)"
