@@ -137,7 +137,9 @@ alive() {
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
+		# below the kernel's ephemeral range (32768-60999), which
+		# any outgoing connection may take a port from
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

@@ -21,8 +21,25 @@
 # default MinJobAge (300 s).
 
 slurm_up() {
-	local host p_ctld p_dbd p_db p_n1 p_n2 p_n3 i
+	local try
 	S=$T/slurm
+	# A port free_port found free may be taken by another test before
+	# a daemon binds it (the suites run side by side): start again on
+	# new ports.
+	for try in 1 2 3; do
+		slurm_try && return 0
+		[ $try = 3 ] && break
+		echo "slurm_up: try $try failed, again on other ports" >&2
+		slurm_down
+		rm -rf "$S"
+	done
+	echo "slurm_up: the cluster did not come up; its logs:" >&2
+	tail -n 5 "$S"/log/* >&2
+	return 1
+}
+
+slurm_try() {
+	local host p_ctld p_dbd p_db p_n1 p_n2 p_n3 i
 	host=$(hostname -s)
 	mkdir -p "$S"/munge "$S"/state "$S"/spool/n1 "$S"/spool/n2 \
 	    "$S"/spool/n3 "$S"/log
@@ -63,10 +80,9 @@ slurm_up() {
 		[ "$(sinfo -h -o '%T' 2>/dev/null | sort -u)" = idle ] &&
 		    { [ -n "${SLURM_PLAIN:-}" ] ||
 		    sacct -n -X -S now > /dev/null 2>&1; } && return 0
+		grep -qs "Address already in use" "$S"/log/* && return 1
 		sleep 0.1
 	done
-	echo "slurm_up: the cluster did not come up; its logs:" >&2
-	tail -n 5 "$S"/log/* >&2
 	return 1
 }
 
@@ -187,6 +203,7 @@ slurm_down() {
 	if [ -n "${S_CGROUP:-}" ]; then
 		umount /sys/fs/cgroup/systemd 2>/dev/null
 		umount /sys/fs/cgroup
+		S_CGROUP=
 	fi
 	return 0
 }
