@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,11 @@ git(struct git *g, const char *dir, const char *step, ...)
 	r.stop = stop_asked;
 	r.arg = g;
 	r.quiet = g->quiet;
+	/*
+	 * It dies with its supervisor (SIGTERM: git removes its lock files):
+	 * the next supervisor checks out again and must not race it.
+	 */
+	r.pdeathsig = SIGTERM;
 	end = spawn_run(&r, &status, tail, sizeof(tail));
 	git_words(tail, words, sizeof(words));
 	last_words(tail);

@@ -577,9 +577,13 @@ job_lost(struct rundir *rd, const struct job *j)
 		return 0;
 	if (j->slurm_job_id > 0)
 		return 0;	/* Slurm has it: lifecycle_adopt */
-	if (j->state != JOB_QUEUED)
+	/*
+	 * Queued with a supervisor that is gone: on Slurm, one that died
+	 * before it recorded sbatch's answer.
+	 */
+	if (j->state != JOB_QUEUED || j->supervisor > 0)
 		return 1;
-	return j->supervisor <= 0 && !queue_has(rd, j->id) &&
+	return !queue_has(rd, j->id) &&
 	    time(NULL) - j->created >= UNSUPERVISED_GRACE;
 }
 

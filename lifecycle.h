@@ -100,6 +100,7 @@ int	 lifecycle_adopt(struct rundir *rd, struct conf *c, const char *id);
 void	 lifecycle_tick(struct rundir *rd, struct conf *c, int every);
 
 #define LOOK_TICK	5	/* seconds: how often a page or a scrape ticks */
+#define DELIVERY_TICK	60	/* and a signed delivery, after its answer */
 
 /*
  * With jobs waiting and no window open, makes sure one detached waiter

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "slurm.h"
 #include "spawn.h"
@@ -27,6 +29,7 @@ slurm_state_map(const char *name)
 		{ "REQUEUE_HOLD", &JOB_QUEUED },
 		{ "REQUEUE_FED", &JOB_QUEUED },
 		{ "RESV_DEL_HOLD", &JOB_QUEUED },
+		{ "EXPEDITING", &JOB_QUEUED },	/* a requeue, put first */
 		{ "CONFIGURING", &JOB_QUEUED },	/* its nodes still boot */
 		{ "RUNNING", &JOB_RUNNING },
 		{ "COMPLETING", &JOB_RUNNING },
@@ -530,6 +533,61 @@ slurm_query(const struct conf *c, long id, struct slurm_state *st, char *err,
 	default:
 		return SLURM_ERROR;
 	}
+}
+
+long
+slurm_parse_found(char *out, const char *want)
+{
+	char *line, *next, *bar, *end;
+	long id, best = 0;
+
+	for (line = out; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if ((bar = strchr(line, '|')) == NULL ||
+		    strcmp(bar + 1, want) != 0)
+			continue;
+		errno = 0;
+		id = strtol(line, &end, 10);
+		if (errno == 0 && end == bar && end != line && id > 0 &&
+		    (best == 0 || id < best))
+			best = id;
+	}
+	return best;
+}
+
+long
+slurm_find(const struct conf *c, const struct job *j, const char *cwd,
+    const char **by, char *err, size_t errlen)
+{
+	char name[JOB_ID_MAX + 16], uid[32], since[32], script[PATH_MAX],
+	    out[8192];
+	char *queue[] = { "squeue", "-h", "-t", "all", "-u", uid, name,
+	    "--format=%i|%o", NULL };
+	char *acct[] = { "sacct", "-X", "-n", "-P", "-u", uid, name, "-S",
+	    since, "--format=JobID,WorkDir", NULL };
+	time_t t = j->created > 0 ? j->created - 60 : 0;
+	struct tm tm;
+	long id;
+
+	snprintf(name, sizeof(name), "--name=swift-%s", j->id);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+	snprintf(script, sizeof(script), "%s/%s", j->dir, SLURM_SCRIPT);
+	if (slurm_run(c, queue, NULL, out, sizeof(out)) != 0) {
+		snprintf(err, errlen, "squeue failed: %.300s", last_words(out));
+		return -1;
+	}
+	*by = "squeue";
+	if ((id = slurm_parse_found(out, script)) > 0)
+		return id;
+	/* Ended, and forgotten by the controller: the accounting's. */
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (slurm_run(c, acct, NULL, out, sizeof(out)) != 0)
+		return 0;	/* none to ask: squeue's word stands */
+	*by = "sacct";
+	return slurm_parse_found(out, cwd);
 }
 
 int

@@ -97,6 +97,24 @@ enum slurm_known { SLURM_KNOWN, SLURM_UNKNOWN, SLURM_ERROR };
 enum slurm_known slurm_query(const struct conf *c, long id,
 	    struct slurm_state *st, char *err, size_t errlen);
 
+/*
+ * The Slurm job of ours (this user's, named swift-<j's id>) that a
+ * supervisor submitted and died before recording (sbatch answered, the
+ * id was lost): squeue's (-t all), whose command is j's batch script; or,
+ * forgotten by the controller, the accounting's since j was created,
+ * whose working directory is cwd (what sbatch had as --chdir).  Returns
+ * its id (the lowest, if several; *by names who knew it), 0 if there is
+ * none, or -1 if squeue could not be asked (err says).
+ */
+long	 slurm_find(const struct conf *c, const struct job *j,
+	    const char *cwd, const char **by, char *err, size_t errlen);
+
+/*
+ * Lines "ID|TEXT" (squeue's %i|%o, sacct's JobID,WorkDir: untrusted
+ * bytes, changed here): the lowest positive ID whose TEXT is want, or 0.
+ */
+long	 slurm_parse_found(char *out, const char *want);
+
 /* scancel: the whole job, every node.  Returns 0, or -1 with err. */
 int	 slurm_cancel(const struct conf *c, long id, char *err,
 	    size_t errlen);

@@ -228,7 +228,7 @@ spawn_child(struct child *ch)
 	int p[2], status, saved;
 	char *found = NULL;
 	const char *exe = ch->exe;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	ch->pid = -1;
 	ch->stage = STAGE_FDS;
@@ -255,6 +255,10 @@ spawn_child(struct child *ch)
 
 		if (setpgid(0, 0) == -1)
 			goto fail;
+		/* Its starter may have died already: then it must not run. */
+		if (ch->pdeathsig != 0 && (prctl(PR_SET_PDEATHSIG,
+		    ch->pdeathsig) == -1 || getppid() != parent))
+			_exit(127);
 		st = STAGE_FDS;
 		if ((ch->in > 0 && dup2(ch->in, 0) == -1) || (ch->out != -1 &&
 		    (dup2(ch->out, 1) == -1 || dup2(ch->out, 2) == -1)))

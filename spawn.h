@@ -82,6 +82,8 @@ struct child {
 						   says so */
 	void		*arg;
 	int		 quiet;		/* spawn_run: output only to tail */
+	int		 pdeathsig;	/* sent to it if its starter dies
+					   first (PR_SET_PDEATHSIG); 0: none */
 	/* Set by spawn_child. */
 	pid_t		 pid;		/* it leads a process group of its own */
 	int		 stage;		/* what failed, when it did */

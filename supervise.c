@@ -1270,6 +1270,45 @@ requeue(struct sup *x)
 }
 
 /*
+ * A Slurm job taken over with no Slurm id recorded: its supervisor may
+ * have died between sbatch's answer and the record.  Slurm's job of
+ * that name (slurm_find) is recorded and followed, never submitted
+ * twice.  While Slurm cannot be asked, asks again, up to every
+ * slurm_poll, until a stop is asked.  Returns 1 if found, else 0.
+ */
+static int
+found_by_name(struct sup *x)
+{
+	struct job *j = x->j;
+	char err[512], said[512] = "";
+	const char *by = "";
+	long id;
+	unsigned interval = 1;
+
+	while ((id = slurm_find(x->c, j, x->sv->t.cwd, &by, err,
+	    sizeof(err))) == -1) {
+		if (strcmp(err, said) != 0)	/* once */
+			log_line("job %s: looking for its Slurm job: %s",
+			    j->id, err);
+		snprintf(said, sizeof(said), "%s", err);
+		answer(x, REPORT_WAITING, 0, 0, 0);
+		if (job_stop_requested(j) != NULL)
+			return 0;
+		sleep(interval);
+		if ((interval *= 2) > (unsigned)x->c->slurm_poll)
+			interval = x->c->slurm_poll;
+	}
+	if (id == 0)
+		return 0;
+	j->slurm_job_id = id;
+	log_line("job %s: its supervisor died before recording its Slurm "
+	    "job: found by its name swift-%s (%s), Slurm job %ld", j->id,
+	    j->id, by, id);
+	record(j);
+	return 1;
+}
+
+/*
  * A job whose supervisor is gone, taken over (lifecycle_adopt): on
  * Slurm, one that has ended (its end's work left) or that was never
  * submitted; locally, any.  A trainer that ran under another boot of the
@@ -1324,8 +1363,9 @@ resume(struct sup *x)
 	}
 	if (x->c->backend == BACKEND_SLURM) {
 		/* Not submitted yet: its checkout and submission again. */
-		log_line("job %s: a new supervisor submits it", j->id);
 		j->state = JOB_QUEUED;
+		if (!found_by_name(x))
+			log_line("job %s: a new supervisor submits it", j->id);
 		follow_slurm(x);
 	}
 	if (j->state != JOB_RUNNING)

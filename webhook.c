@@ -271,8 +271,10 @@ serve_status(struct io *io, struct conf *c, const char *method,
 }
 
 /*
- * Serves one request.  Returns 1 if it was a look (the status page,
- * /metrics), which the caller follows with look() once it has answered.
+ * Serves one request.  Returns how often what follows it may tick
+ * (lifecycle_tick: the caller calls look() once it has answered): every
+ * LOOK_TICK seconds after a look (the status page, /metrics), every
+ * DELIVERY_TICK after a delivery whose signature held, else 0 (never).
  */
 static int
 serve(struct io *io, struct conf *c, const char *conf_err)
@@ -297,7 +299,7 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 			out(io, notfound, sizeof(notfound) - 1);
 			return 0;
 		}
-		return 1;
+		return LOOK_TICK;
 	}
 	memset(&rq, 0, sizeof(rq));	/* no field left to chance (dry) */
 	rq.method = param(io, "REQUEST_METHOD");
@@ -320,16 +322,18 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	metrics_delivery(c != NULL ? c->run_dir : NULL, rp.status,
 	    rp.decision, s != NULL ? s->name : NULL);
 	reply_free(&rp);
-	return 0;
+	/* Not for what anyone may send: only a signed delivery ticks. */
+	return rp.status >= 200 && rp.status < 300 ? DELIVERY_TICK : 0;
 }
 
 /*
- * After a look has been answered: what the look saw is acted on
- * (lifecycle_tick, at most every LOOK_TICK seconds), so that the queue
- * never waits for a delivery.  Never on a delivery's path.
+ * After a look or a delivery has been answered: what the look saw is
+ * acted on (lifecycle_tick, at most every that many seconds), so that
+ * the queue never waits for a delivery and a job whose supervisor died
+ * is taken over.  Never on a delivery's answer path.
  */
 static void
-look(struct conf *c)
+look(struct conf *c, int every)
 {
 	struct rundir rd;
 	char err[512];
@@ -337,7 +341,7 @@ look(struct conf *c)
 	if (c == NULL || rundir_open(&rd, c->run_dir, 0, err,
 	    sizeof(err)) == -1)
 		return;
-	lifecycle_tick(&rd, c, LOOK_TICK);
+	lifecycle_tick(&rd, c, every);
 	rundir_close(&rd);
 }
 
@@ -374,7 +378,7 @@ responder(void)
 	struct conf c;
 	struct io io = { NULL, 0 };
 	char err[1024], line[1200];
-	int ok, looked;
+	int ok, every;
 
 	ok = conf_load(&c, NULL, err, sizeof(err)) == 0;
 	if (!FCGX_IsCGI()) {
@@ -389,10 +393,10 @@ responder(void)
 		}
 		io.fcgi = &req;
 		while (FCGX_Accept_r(&req) >= 0) {
-			looked = serve(&io, ok ? &c : NULL, err);
+			every = serve(&io, ok ? &c : NULL, err);
 			FCGX_Finish_r(&req);
-			if (looked)
-				look(ok ? &c : NULL);
+			if (every > 0)
+				look(ok ? &c : NULL, every);
 		}
 	} else {
 		/*
@@ -402,11 +406,11 @@ responder(void)
 		 */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGUSR1, SIG_DFL);
-		if (serve(&io, ok ? &c : NULL, err)) {
+		if ((every = serve(&io, ok ? &c : NULL, err)) > 0) {
 			/* The answer is complete once stdout is closed. */
 			fflush(stdout);
 			dup2(2, 1);
-			look(ok ? &c : NULL);
+			look(ok ? &c : NULL, every);
 		}
 	}
 	if (ok)

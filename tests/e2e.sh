@@ -2,7 +2,7 @@
 # tests/e2e.sh: the swift-webhook binary as a CGI program (environment and
 # stdin, RFC 3875), over every status code it answers.
 . "$(dirname "$0")/lib.sh"
-plan 69
+plan 71
 mktestdir e2e
 
 RUNS=$T/runs
@@ -34,9 +34,13 @@ expect texttype 415 '.reason | test("application/json")'
 
 cgi notype POST - push d-notype "$SIG" "$J"
 expect notype 415
+check "a refused delivery ticks nothing (no run_dir/.tick)" "$(ls -a "$RUNS" | tr '\n' ' ')" \
+    test ! -e "$RUNS/.tick"
 
 cgi charset POST "application/json; charset=utf-8" ping d-charset "$(sign "$J")" "$J"
 expect charset 200 '.status == "ok"'
+check "a signed one ticks after its answer (run_dir/.tick stamped)" "$(ls -a "$RUNS" | tr '\n' ' ')" \
+    test -s "$RUNS/.tick"
 
 # --- the signature, before anything else of the body ------------------------
 cgi nosig POST application/json push d-nosig - "$J"

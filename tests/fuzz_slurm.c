@@ -1,6 +1,7 @@
 /*
  * fuzz_slurm: libFuzzer harness for what Slurm's tools answer (make
- * fuzz): the input is squeue's answer, sacct's, and scontrol's.
+ * fuzz): the input is squeue's answer, sacct's, and scontrol's, and
+ * squeue's or sacct's list of jobs found by name.
  */
 #include "fuzz.h"
 #include "job.h"
@@ -59,6 +60,11 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	    st.state == NULL)
 		abort();
 	sane(&st);
+	free(s);
+	if ((s = fz_string(data, size)) == NULL)
+		return 0;
+	if (slurm_parse_found(s, "/r/j/job.sbatch") < 0)
+		abort();
 	free(s);
 	return 0;
 }

@@ -174,6 +174,19 @@ EOF
 	    echo "NodeName=n[1-3] Name=gpu File=/dev/null" > "$S/gres.conf"
 }
 
+# slurm_ctld_stop, slurm_ctld_start: the controller stopped (SIGTERM: it
+# saves its state, as on a restart) and started again, as an admin does.
+slurm_ctld_stop() {
+	local p
+	p=$(cat "$S/slurmctld.pid" 2>/dev/null) || return 1
+	kill "$p" 2>/dev/null
+	wait_for 30 bash -c "! kill -0 $p 2>/dev/null"
+}
+slurm_ctld_start() {
+	SLURM_CONF=$S/slurm.conf slurmctld || return 1
+	wait_for 30 bash -c "SLURM_CONF=$S/slurm.conf squeue -h > /dev/null 2>&1"
+}
+
 # stop_supervisors: the supervisors of the test's run directories poll
 # Slurm until their job ends: none may outlive the test (its EXIT trap).
 stop_supervisors() {

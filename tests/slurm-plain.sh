@@ -6,10 +6,12 @@
 # accounting; slurm_gpus = gres is refused by this cluster's sbatch; a job
 # succeeds, one fails with its exit code, one is cancelled, one passes
 # its time limit; a job whose supervisor is killed while it runs ends
-# right when the next look takes it over, with notify once.
+# right when the next look takes it over, with notify once; and the
+# scenarios of tests/slurm-scenarios.sh, as slurm.sh runs them.
 . "$(dirname "$0")/lib.sh"
-plan 13
 . "$(dirname "$0")/slurm-cluster.sh"
+. "$(dirname "$0")/slurm-scenarios.sh"
+plan $((13 + $(slurm_scenarios_plan)))
 mktestdir slurmplain
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
@@ -105,6 +107,8 @@ check "the next look takes it over and records its end from the controller" "$(c
 wait_for 10 grep -q "^$J " "$T/notified"
 sleep 1
 check "notify ran once for it" "$(cat "$T/notified")" test "$(grep -c "^$J succeeded 0$" "$T/notified")" = 1
+
+slurm_scenarios "slurm_gpus = none"
 
 # --- the time limit ----------------------------------------------------------------
 check "max_runtime: ends timeout" "$(cat "$T/runs-timeout/$TMO/job.json" 2>&1)" \

@@ -7,10 +7,12 @@
 # two node slots: Slurm queues three and jobs shows them queued; a killed
 # supervisor loses nothing (the next jobs asks sacct); nodes = 2 starts one
 # task per node with ms-swift's multi-node variables; supersede scancels a
-# waiting job; check, the refused keys, notify and logs -f.
+# waiting job; check, the refused keys, notify and logs -f; and the
+# scenarios of tests/slurm-scenarios.sh, which slurm-plain.sh runs too.
 . "$(dirname "$0")/lib.sh"
-plan 54
 . "$(dirname "$0")/slurm-cluster.sh"
+. "$(dirname "$0")/slurm-scenarios.sh"
+plan $((54 + $(slurm_scenarios_plan)))
 mktestdir slurm
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
@@ -266,6 +268,8 @@ check "supersede: the running ones run on" "$(state "$(idof sup1)" "$T/sup.conf"
 for i in 1 2 4; do
 	"$BIN" -c "$T/sup.conf" cancel "$(idof "sup$i")" > /dev/null 2>&1
 done
+
+slurm_scenarios
 
 # --- the time limit ------------------------------------------------------------------
 until_state "$TMO" timeout 150 "$T/timeout.conf"

@@ -16,7 +16,7 @@
 #include "rundir.h"
 #include "spawn.h"
 
-#define PLANNED	16
+#define PLANNED	19
 
 extern char **environ;
 
@@ -108,6 +108,41 @@ test_refused(struct rundir *rd, struct conf *c)
 	job_close(&a);
 	job_close(&b);
 	job_close(&c2);
+}
+
+/*
+ * Queued, just now, with a supervisor recorded: lost once that supervisor
+ * is gone (on Slurm, one killed before it recorded sbatch's answer), not
+ * while it lives; without one, only after the grace.
+ */
+static void
+test_lost_queued(struct rundir *rd)
+{
+	char err[512];
+	struct job j;
+	pid_t pid;
+
+	mkjob(&j, "d-lostq", "4444444444444444444444444444444444444444",
+	    "configs/sleep2.yaml");
+	if (job_create(rd, &j, err, sizeof(err)) == -1) {
+		CHECK(0, "lost queued: setup", "%s", err);
+		return;
+	}
+	j.created = time(NULL);
+	CHECK(!job_lost(rd, &j), "lost queued: no supervisor yet, within "
+	    "the grace: not lost", "lost");
+	j.supervisor = getpid();
+	j.supervisor_start = proc_starttime(j.supervisor);
+	CHECK(!job_lost(rd, &j), "lost queued: its supervisor lives: not "
+	    "lost", "lost");
+	if ((pid = fork()) == 0)
+		_exit(0);
+	j.supervisor = pid;
+	j.supervisor_start = proc_starttime(pid);
+	waitpid(pid, NULL, 0);
+	CHECK(job_lost(rd, &j), "lost queued: its supervisor is gone: lost "
+	    "at once", "not lost");
+	job_close(&j);
 }
 
 /*
@@ -286,6 +321,7 @@ main(int argc, char *argv[])
 	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
 	test_refused(&rd, &c);
+	test_lost_queued(&rd);
 	test_cancel_held(&rd, &c);
 	test_claim_release(&rd);
 	rundir_close(&rd);

@@ -29,6 +29,7 @@ test_map(void)
 		{ "PREEMPTED", &JOB_FAILED }, { "TIMEOUT", &JOB_TIMEOUT },
 		{ "CANCELLED", &JOB_CANCELLED },
 		{ "CANCELLED by 0", &JOB_CANCELLED },
+		{ "EXPEDITING", &JOB_QUEUED },
 	};
 	char name[64];
 	size_t i;
@@ -175,12 +176,48 @@ test_scontrol(void)
 	    "parsed");
 }
 
+/* Finding a job by name: squeue's "%i|%o" and sacct's "JobID|WorkDir". */
+static void
+test_found(void)
+{
+	static const struct {
+		const char	*out;
+		long		 id;
+		const char	*name;
+	} f[] = {
+		{ "123|/r/j/job.sbatch\n", 123, "found: its script" },
+		{ "130|/r/j/job.sbatch\n120|/r/j/job.sbatch\n", 120,
+		    "found: the lowest of two" },
+		{ "7|/r/j/job.sbatch\r\n", 7, "found: a CRLF line" },
+		{ "5|/r/k/job.sbatch\n", 0, "found: another job's script" },
+		{ "8|/r/j/job.sbatch/x\n9|/r/j/job.sbatc\n", 0,
+		    "found: longer or shorter is not it" },
+		{ "abc|/r/j/job.sbatch\n-3|/r/j/job.sbatch\n"
+		    "12x|/r/j/job.sbatch\n|/r/j/job.sbatch\n", 0,
+		    "found: no id, a negative one, or a word after it" },
+		{ "99999999999999999999999|/r/j/job.sbatch\n", 0,
+		    "found: an id that overflows" },
+		{ "squeue: error: Invalid user\n", 0, "found: no line" },
+		{ "", 0, "found: nothing" },
+	};
+	char buf[256];
+	size_t i;
+	long id;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", f[i].out);
+		id = slurm_parse_found(buf, "/r/j/job.sbatch");
+		CHECK(id == f[i].id, f[i].name, "got %ld", id);
+	}
+}
+
 int
 main(void)
 {
-	PLAN(29);
+	PLAN(39);
 	test_map();
 	test_script();
 	test_scontrol();
+	test_found();
 	return t_exit();
 }

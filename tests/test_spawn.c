@@ -576,13 +576,89 @@ test_relative(void)
 	(void)!chdir(here);
 }
 
+/*
+ * A child started with pdeathsig by a process that then dies: it gets
+ * the signal; without, it runs on.  Returns the child's pid, or -1.
+ */
+static pid_t
+orphaned(int sig)
+{
+	char *argv[] = { "sleep", "30", NULL };
+	struct child ch;
+	int p[2];
+	pid_t mid, pid = -1;
+
+	if (pipe(p) == -1)
+		return -1;
+	if ((mid = fork()) == 0) {
+		memset(&ch, 0, sizeof(ch));
+		ch.argv = argv;
+		ch.envp = environ;
+		ch.dir = "/";
+		ch.out = -1;
+		ch.pdeathsig = sig;
+		if (spawn_child(&ch) == -1)
+			ch.pid = -1;
+		(void)!write(p[1], &ch.pid, sizeof(ch.pid));
+		_exit(0);
+	}
+	close(p[1]);
+	if (mid == -1 || read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+		pid = -1;
+	close(p[0]);
+	waitpid(mid, NULL, 0);
+	return pid;
+}
+
+/* pid runs: it exists and is no zombie (reaped here if it is ours). */
+static int
+runs(pid_t pid)
+{
+	char path[64], buf[512], *s;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((s = strrchr(buf, ')')) == NULL || s[1] != ' ' || s[2] == 'Z') {
+		waitpid(pid, NULL, WNOHANG);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+test_pdeathsig(void)
+{
+	pid_t pid;
+	int i;
+
+	pid = orphaned(SIGTERM);
+	for (i = 0; i < 50 && pid > 0 && runs(pid); i++)
+		usleep(20000);
+	CHECK(pid > 0 && !runs(pid), "pdeathsig: the child dies with its "
+	    "starter", "pid %ld still there", (long)pid);
+	pid = orphaned(0);
+	usleep(200000);
+	CHECK(pid > 0 && runs(pid), "pdeathsig 0: the child runs on",
+	    "pid %ld gone", (long)pid);
+	if (pid > 0)
+		kill(pid, SIGKILL);
+}
+
 int
 main(int argc, char *argv[])
 {
 	char path[PATH_MAX];
 
 	(void)argc;
-	PLAN(57);
+	PLAN(59);
 	if (realpath(argv[0], path) == NULL || mkdtemp(top) == NULL)
 		return 1;
 	*strrchr(path, '/') = '\0';
@@ -622,6 +698,7 @@ main(int argc, char *argv[])
 	test_queue();
 	test_relative();
 	test_reaper();
+	test_pdeathsig();
 
 	/* A trainer still ending may make a file as rm goes: once more. */
 	snprintf(path, sizeof(path), "rm -rf %s 2>/dev/null || "
