@@ -15,8 +15,9 @@
  * Slurm has it pending: after its checkout (preparing --> queued) and
  * when Slurm requeues it (running --> queued).
  *
- * A job whose supervisor is gone (no process holds its writer lock; or a
- * queued one that is neither in the queue nor started) shows as "lost"
+ * A job whose supervisor is gone (the process job.json names is no
+ * more; or a queued one that no supervisor took, neither in the queue
+ * nor started) shows as "lost"
  * until a new supervisor takes it over (lifecycle_adopt): a preparing
  * one goes back to the queue, a running one is followed to its end.
  * "lost" is written as its end when the job cannot go on: the machine

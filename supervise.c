@@ -243,6 +243,33 @@ notify_once(struct sup *x)
 }
 
 /*
+ * Kicks the queue (locally) with the configuration as the file says now:
+ * the one this supervisor started with may be hours old (a command
+ * edited, a section removed since); its own if the file cannot be read
+ * or names another run directory.  The secret read with it is wiped at
+ * once: a supervisor keeps none.
+ */
+static void
+kick(struct sup *x)
+{
+	struct conf nc;
+	char err[256];
+
+	if (x->c->backend != BACKEND_LOCAL || x->sv->kick == NULL)
+		return;
+	if (conf_load(&nc, conf_file(x->c)->path, err, sizeof(err)) == -1) {
+		x->sv->kick(x->rd, x->c);
+		return;
+	}
+	conf_wipe_secret(&nc);
+	if (strcmp(nc.run_dir, x->c->run_dir) == 0)
+		x->sv->kick(x->rd, &nc);
+	else
+		x->sv->kick(x->rd, x->c);
+	conf_free(&nc);
+}
+
+/*
  * The end of a job: its slots freed and its checkout removed (unless
  * keep_src) first (whoever sees the job ended finds them so), its end
  * recorded, the next queued jobs started, its commit status, notify;
@@ -262,8 +289,7 @@ finish(struct sup *x, int code)
 		checkout_remove(j);	/* gone once the end is recorded */
 	record_final(x);
 	record_hard(j);		/* after_success's end, the checkout gone */
-	if (c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
-		x->sv->kick(rd, c);
+	kick(x);
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
 	commitstatus_post(rd, c, j->id);
@@ -336,8 +362,7 @@ take_job(struct sup *x, int once)
 		return 0;
 	answer(x, REPORT_ENDED, 0, 0, 0);
 	slots_vacate(x->s);
-	if (x->c->backend == BACKEND_LOCAL && x->sv->kick != NULL)
-		x->sv->kick(x->rd, x->c);
+	kick(x);
 	_exit(0);
 }
 
@@ -1264,8 +1289,7 @@ requeue(struct sup *x)
 	    "started: queued again, first in line", j->id);
 	answer(x, REPORT_WAITING, 0, 0, 0);
 	close(x->lock);		/* its next supervisor takes it */
-	if (x->sv->kick != NULL)
-		x->sv->kick(x->rd, x->c);
+	kick(x);
 	_exit(0);
 }
 

@@ -6,9 +6,11 @@
 # checkout; a repository with no section is ignored; a delivery signed
 # with another section's secret is refused; pushes of both wait in one
 # queue, in arrival order, on the box's two GPU slots; budgets count per
-# repository; a section may not set what is one per machine.
+# repository; a job whose section was removed is refused when its turn
+# comes, and so is its retry; a section may not set what is one per
+# machine.
 . "$(dirname "$0")/lib.sh"
-plan 36
+plan 39
 mktestdir sections
 R=$T/runs
 mkdir -p "$R"
@@ -228,8 +230,21 @@ check "llm's newer push supersedes llm's waiting one" "$(jq -c '{state}' "$R2/$S
     jq -e '.state == "superseded"' "$R2/$S3/job.json"
 check "and leaves vlm's, on a branch of the same name, waiting" "$(jq -c '{state}' "$R2/$S2/job.json")" \
     jq -e '.state == "queued"' "$R2/$S2/job.json"
+# --- a section removed while its job waits -----------------------------------
+# vlm's section goes while its job waits: the job is refused when its
+# turn comes, said, and the llm job behind it starts; a retry is refused.
+sed -i '/^\[acme\/vlm\]/,$d' "$C2"
+S4=$(idof s4)
 "$BIN" -c "$C2" cancel "$(idof s1)" > /dev/null 2>&1
 wait_for 60 bash -c "'$BIN' -c '$C2' jobs --json | jq -e 'all(.[]; .state | test(\"^(succeeded|failed|killed|cancelled|superseded|timeout|lost)\$\"))' > /dev/null"
+check "a waiting job whose section was removed fails when its turn comes, said" \
+    "$(jq -c '{state, error}' "$R2/$S2/job.json")" \
+    jq -e '.state == "failed" and (.error | test("repository acme/vlm is no longer configured"))' "$R2/$S2/job.json"
+check "and the job behind it runs" "$(jq -c '{state}' "$R2/$S4/job.json")" \
+    jq -e '.state == "succeeded"' "$R2/$S4/job.json"
+out=$("$BIN" -c "$C2" retry "$S2" 2>&1)
+check "a retry of it is refused, saying why" "$out" \
+    bash -c "! '$BIN' -c '$C2' retry '$S2' > /dev/null 2>&1 && echo '$out' | grep -q 'refused: repository acme/vlm is not configured'"
 
 # --- what a section may not set ---------------------------------------------
 BAD=$T/bad

@@ -21,7 +21,7 @@
 #include "rundir.h"
 #include "supervise.h"
 
-#define PLANNED	35
+#define PLANNED	36
 
 extern char **environ;
 
@@ -420,6 +420,21 @@ test_slurm_follow(struct rundir *rd, struct conf *c)
 	    1 && metric(m, "swift_webhook_jobs{state=\"queued\"} ") == 0,
 	    "slurm: /metrics counts it running", "%s", m ? m : "");
 	free(m);
+	/* A state this version does not know: said once, still running. */
+	fx_tool("squeue", "FROBNICATING|None|n1|2026-11-30T10:00:00\n", 0);
+	fx_tool("sacct", "FROBNICATING|0:0|n1|2026-11-30T10:00:00|"
+	    "Unknown\n", 0);
+	fx_tool("scontrol", "JobId=4242 JobState=FROBNICATING\n", 0);
+	sleep(4);	/* asked at least twice: slurm_poll = 1 */
+	snprintf(path, sizeof(path), "%s/log", j.dir);
+	s = fx_read(path);
+	CHECK(recorded(&j, "\"running\"", 1) && s != NULL &&
+	    (m = strstr(s, "unknown state \"FROBNICATING\"")) != NULL &&
+	    strstr(m + 1, "unknown state \"FROBNICATING\"") == NULL,
+	    "slurm: an unknown state is said once, the job still running",
+	    "%s", s ? s : "");
+	free(s);
+	fx_tool("scontrol", "", 0);
 	fx_tool("sacct", "COMPLETED|0:0|n1|2026-11-30T10:00:00|"
 	    "2026-11-30T10:05:00\n", 0);
 	fx_tool("squeue", "COMPLETED|None|n1|2026-11-30T10:00:00\n", 0);
