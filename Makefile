@@ -10,6 +10,7 @@
 #   make fuzz       libFuzzer on the parsers (clang; FUZZ_SECONDS each)
 #   make check SANITIZE=1   the same under ASan and UBSan
 #   make valgrind   the unit tests and the e2e suite under valgrind
+#   make deb-check  build the Debian package, lintian, install, purge (root)
 #   make install    /usr/lib/cgi-bin/swift-webhook (linked from
 #                   /usr/sbin), the man pages, contrib/ in
 #                   /usr/share/swift-webhook, the README, docs/ and the
@@ -26,7 +27,7 @@ WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 SAN_1	= -fsanitize=address,undefined,float-cast-overflow \
 	  -fno-sanitize-recover=all -fno-omit-frame-pointer
 VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-XFLAGS	= -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(WARN) \
+XFLAGS	= $(CPPFLAGS) -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(WARN) \
 	  $(SAN_$(SANITIZE))
 # Lazy: expanded when a recipe runs, after "deps" may have installed them.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || \
@@ -94,6 +95,12 @@ valgrind: deps
 	$(MAKE) build-tests
 	VALGRIND=1 tests/run $(UNITS) e2e
 
+# The Debian package, as an admin gets it: built from a clean clone of
+# the committed tree, lintian, installed with apt, a push served through
+# Apache, purged (root; it installs the package for real).
+deb-check: tests/fake-swift
+	tests/run deb
+
 demo:
 	@sh tests/deps.sh
 	$(MAKE) swift-webhook tests/fake-swift
@@ -158,5 +165,5 @@ clean:
 	    $(FUZZERS:%=tests/fuzz_%)
 	rm -rf tests/tmp
 
-.PHONY: all deps build-tests check unit valgrind demo bench bench-http fuzz \
+.PHONY: all deps build-tests check unit valgrind deb-check demo bench bench-http fuzz \
 	install clean
