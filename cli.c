@@ -886,25 +886,6 @@ cmd_check(const char *config, int argc, char *argv[])
 	return n == 0 ? 0 : 1;
 }
 
-/* The machine's boot time (btime of /proc/stat), or 0. */
-static time_t
-boot_time(void)
-{
-	char buf[4096], *s;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open("/proc/stat", O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (s = strstr(buf, "\nbtime ")) != NULL ? (time_t)strtoll(s + 7,
-	    NULL, 10) : 0;
-}
-
 /*
  * How many responders (this program with no argument, not a detached
  * supervisor: those lead a session of their own) that run with config
@@ -919,7 +900,7 @@ stale_responders(const char *path)
 	struct dirent *de;
 	struct stat st;
 	size_t len, clen;
-	time_t boot = boot_time();
+	time_t boot = proc_boot_time(NULL);
 	long tck = sysconf(_SC_CLK_TCK);
 	int n = 0, fd, match;
 	ssize_t k;

@@ -414,6 +414,21 @@ proc_starttime(pid_t pid)
 	return t;
 }
 
+time_t
+proc_boot_time(const char *path)
+{
+	char *buf, *s;
+	time_t t = 0;
+
+	if ((buf = file_read_at(AT_FDCWD, path ? path : "/proc/stat", 1 << 20,
+	    NULL, ANY_OWNER)) == NULL)
+		return 0;
+	if ((s = strstr(buf, "\nbtime ")) != NULL)
+		t = (time_t)strtoll(s + 7, NULL, 10);
+	free(buf);
+	return t;
+}
+
 int
 hex_value(int c)
 {

@@ -153,6 +153,13 @@ time_t	 iso8601_parse(const char *s);
  */
 unsigned long long proc_starttime(pid_t pid);
 
+/*
+ * The machine's boot time: btime of path (NULL: /proc/stat), read whole
+ * (a machine with hundreds of CPUs has tens of KiB of "cpuN" lines
+ * before it), or 0.
+ */
+time_t	 proc_boot_time(const char *path);
+
 /* Seconds on the monotonic clock: for deadlines no clock step moves. */
 double	 mono_now(void);
 

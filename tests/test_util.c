@@ -1,7 +1,8 @@
 /*
  * test_util.c: removing a folder tree from a descriptor (what prune and
  * a job's end do): symlinks inside are removed, never followed; folders a
- * trainer made read-only go too; sizes are counted.
+ * trainer made read-only go too; sizes are counted.  And the machine's
+ * boot time from a /proc/stat of a machine with many CPUs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,18 +104,45 @@ test_duration(void)
 	CHECK(strcmp(buf, "-") == 0, "duration: none", "%s", buf);
 }
 
+/* btime after the "cpuN" lines of a machine with 256 CPUs (20 KiB). */
+static void
+test_boot_time(void)
+{
+	char path[64];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/stat", top);
+	if ((f = fopen(path, "w")) == NULL) {
+		CHECK(0, "boot time: setup", "%s", strerror(errno));
+		return;
+	}
+	fprintf(f, "cpu  1 2 3 4 5 6 7 8 9 10\n");
+	for (i = 0; i < 256; i++)
+		fprintf(f, "cpu%d 2245161 1331 469520 187437744 48279 0 9512 "
+		    "0 0 0\n", i);
+	fprintf(f, "intr 1\nctxt 2\nbtime 1764547200\nprocesses 3\n");
+	fclose(f);
+	CHECK(proc_boot_time(path) == 1764547200, "boot time: btime after "
+	    "256 CPUs' lines", "%lld", (long long)proc_boot_time(path));
+	CHECK(proc_boot_time(NULL) > 0, "boot time: this machine's", "0");
+	snprintf(path, sizeof(path), "%s/none", top);
+	CHECK(proc_boot_time(path) == 0, "boot time: no file, 0", "not 0");
+}
+
 int
 main(void)
 {
 	char cmd[128];
 
-	PLAN(9);
+	PLAN(12);
 	if (mkdtemp(top) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
 	}
 	test_rm_tree();
 	test_duration();
+	test_boot_time();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", top);
