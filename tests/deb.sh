@@ -23,7 +23,9 @@ if [ -e /var/lib/swift-webhook ] || [ -e /etc/swift-webhook.conf ] ||
 	fail "deb: the test" "this machine already has /var/lib/swift-webhook or /etc/swift-webhook.*: the test installs and purges the package for real"
 	exit 1
 fi
-sh "$TOP/tests/deps.sh" debhelper lintian > "$T/deps.log" 2>&1 ||
+# build-essential too: dpkg-buildpackage asks for it by name, whatever
+# compiler is there.
+sh "$TOP/tests/deps.sh" build-essential debhelper lintian > "$T/deps.log" 2>&1 ||
     { fail "deb: build tools" "$(tail -5 "$T/deps.log")"; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 A=$T/apache
@@ -44,6 +46,7 @@ git clone -q "$TOP" "$T/src"
 DEB=$(ls "$T"/swift-webhook_*_*.deb 2>/dev/null | head -1)
 check "dpkg-buildpackage builds the package from a clean clone" "$(tail -20 "$T/build.log")" \
     test -s "$DEB"
+[ -s "$DEB" ] || exit 1		# nothing below means anything then
 check "the build ran the unit tests, every one passed" "$(grep -E 'passed|FAIL' "$T/build.log" | tail -5)" \
     grep -Eq '^[1-9][0-9]* passed, 0 failed$' "$T/build.log"
 lintian --fail-on error,warning "$T"/swift-webhook_*_*.changes > "$T/lintian.out" 2>&1
@@ -54,6 +57,7 @@ check "lintian: no error, no warning" "$(cat "$T/lintian.out")" \
 apt-get install -y -qq "$DEB" > "$T/install.log" 2>&1
 check "apt installs it, its dependencies from the archive" "$(tail -20 "$T/install.log")" \
     dpkg -s swift-webhook
+dpkg -s swift-webhook > /dev/null 2>&1 || exit 1
 dpkg -L swift-webhook > "$T/files"
 check "the responder where the snippets expect it, the command in /usr/sbin" "$(cat "$T/files")" \
     bash -c "test -x /usr/lib/cgi-bin/swift-webhook && /usr/sbin/swift-webhook --version 2>&1 | grep -q ."
