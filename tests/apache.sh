@@ -11,7 +11,6 @@ setup_dirs
 
 A=$T/apache
 E=$A/etc
-mkdir -p "$A/run" "$A/lock" "$A/log"
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/hooks/swift-webhook
 SERVER_RESTARTS="graceful stop-start"
@@ -19,16 +18,7 @@ SERVER_RESTARTS="graceful stop-start"
 # A copy of Debian's own /etc/apache2, as the package left it.  The test
 # changes only where it listens and keeps its files; everything else is
 # the README's steps, run with Debian's own a2enmod and a2enconf.
-cp -a /etc/apache2 "$E"
-sed -i -e "s/^Listen 80\$/Listen 127.0.0.1:$PORT/" -e '/Listen 443/d' "$E/ports.conf"
-{
-	echo "# tests/apache.sh: this copy's own places"
-	echo "export APACHE_PID_FILE=$A/run/apache2.pid"
-	echo "export APACHE_RUN_DIR=$A/run"
-	echo "export APACHE_LOCK_DIR=$A/lock"
-	echo "export APACHE_LOG_DIR=$A/log"
-} >> "$E/envvars"
-chown "$WWW:$WWW" "$A/run"
+apache_copy "$A" "$PORT"
 export APACHE_CONFDIR=$E
 
 server_pid() { cat "$A/run/apache2.pid" 2>/dev/null; }

@@ -92,17 +92,8 @@ command     = $T/fake-swift sft {config} --output_dir {output_dir} --add_version
 EOF
 check "swift-webhook check: ok" "$(swift-webhook check 2>&1)" swift-webhook check
 
-mkdir -p "$A/run" "$A/lock" "$A/log"
 PORT=$(free_port)
-cp -a /etc/apache2 "$E"
-sed -i -e "s/^Listen 80\$/Listen 127.0.0.1:$PORT/" -e '/Listen 443/d' "$E/ports.conf"
-{
-	echo "export APACHE_PID_FILE=$A/run/apache2.pid"
-	echo "export APACHE_RUN_DIR=$A/run"
-	echo "export APACHE_LOCK_DIR=$A/lock"
-	echo "export APACHE_LOG_DIR=$A/log"
-} >> "$E/envvars"
-chown www-data:www-data "$A/run"
+apache_copy "$A" "$PORT"
 export APACHE_CONFDIR=$E
 a2enmod -q fcgid allowmethods headers rewrite > /dev/null
 a2enconf -q swift-webhook > /dev/null

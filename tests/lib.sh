@@ -133,6 +133,24 @@ alive() {
 	[ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat")" != Z ]
 }
 
+# apache_copy DIR PORT: a copy of Debian's own /etc/apache2 in DIR/etc,
+# as the package left it, changed only in where it listens (127.0.0.1:PORT)
+# and keeps its pid, run, lock and log files (under DIR).
+apache_copy() {
+	local a=$1 port=$2
+	mkdir -p "$a/run" "$a/lock" "$a/log"
+	cp -a /etc/apache2 "$a/etc"
+	sed -i -e "s/^Listen 80\$/Listen 127.0.0.1:$port/" -e '/Listen 443/d' "$a/etc/ports.conf"
+	{
+		echo "# the tests' copy: its own places"
+		echo "export APACHE_PID_FILE=$a/run/apache2.pid"
+		echo "export APACHE_RUN_DIR=$a/run"
+		echo "export APACHE_LOCK_DIR=$a/lock"
+		echo "export APACHE_LOG_DIR=$a/log"
+	} >> "$a/etc/envvars"
+	chown www-data:www-data "$a/run"
+}
+
 # free_port: a TCP port nothing listens on.
 free_port() {
 	local p

@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "rundir.h"
 #include "spawn.h"
+#include "util.h"
 #include "t.h"
 #include "fixture.h"
 
@@ -614,23 +615,10 @@ orphaned(int sig)
 static int
 runs(pid_t pid)
 {
-	char path[64], buf[512], *s;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((s = strrchr(buf, ')')) == NULL || s[1] != ' ' || s[2] == 'Z') {
-		waitpid(pid, NULL, WNOHANG);
-		return 0;
-	}
-	return 1;
+	if (proc_starttime(pid) != 0)
+		return 1;
+	waitpid(pid, NULL, WNOHANG);
+	return 0;
 }
 
 static void
