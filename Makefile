@@ -36,10 +36,10 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 	  echo -lfcgi -lcjson -lcrypto)
 
 # Bottom to top: each uses only those before it (README, Layout).
-LIB_OBJS = util.o window.o conf.o sig.o rundir.o results.o filter.o spawn.o \
-	  schedule.o queue.o job.o checkout.o gpu.o slurm.o commitstatus.o \
-	  metrics.o trainer.o supervise.o lifecycle.o delivery.o status.o \
-	  prune.o cli.o
+LIB_OBJS = util.o window.o conf.o sig.o rundir.o results.o diff.o filter.o \
+	  spawn.o schedule.o queue.o job.o checkout.o gpu.o slurm.o \
+	  commitstatus.o metrics.o trainer.o supervise.o lifecycle.o \
+	  delivery.o html.o compare.o status.o prune.o cli.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= $(patsubst %.c,%,$(wildcard tests/test_*.c))
 TOOLS	= tests/fake-swift tests/bench tests/swift-webhook-clock
@@ -55,7 +55,8 @@ swift-webhook: $(OBJS)
 %.o: %.c
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -c -o $@ $<
 
-tests/%: tests/%.c tests/t.h tests/req.h tests/fixture.h $(LIB_OBJS)
+tests/%: tests/%.c tests/t.h tests/req.h tests/fixture.h tests/difftest.h \
+    $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(LIB_OBJS) \
 	    $(LDFLAGS) $(PKG_LIBS)
 
@@ -121,7 +122,7 @@ bench-http:
 FUZZ_SECONDS ?= 60
 # Every reader of untrusted bytes; seeds in tests/fuzz/NAME, and a crash
 # found is kept there as a seed of its own.
-FUZZERS	= sig form push results job conf slurm gpu status
+FUZZERS	= sig form push results job conf slurm gpu status diff
 FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -DVERSION='"fuzz"' \
 	  -D_GNU_SOURCE
 fuzz:

@@ -26,6 +26,7 @@
 #include "checkout.h"
 #include "cli.h"
 #include "commitstatus.h"
+#include "compare.h"
 #include "delivery.h"
 #include "conf.h"
 #include "filter.h"
@@ -63,6 +64,9 @@ usage(FILE *f)
 	    "  logs [-f] JOB      print a job's log (-f: follow it)\n"
 	    "  cancel JOB         stop a queued or running job\n"
 	    "  retry JOB          a new job for the same commit and config\n"
+	    "  compare [--json] JOB JOB...\n"
+	    "                     up to 8 runs side by side: their commits, the\n"
+	    "                     diff of the configs they trained, their results\n"
 	    "  prune [--older-than 30d] [--state STATE...] [--dry-run]\n"
 	    "                     remove ended jobs' folders, old delivery\n"
 	    "                     records and stale claims\n"
@@ -292,15 +296,15 @@ print_table(const cJSON *all)
 	const char *sha, *started, *state;
 	char pid[16], dur[16], ex[16], how[256], num[32];
 	char c1[256], c2[256], c3[256], c4[256], c5[256], c6[256], c7[256];
-	char c8[256];
+	char c8[256], c9[256], title[TITLE_MAX];
 	double d, loss;
 	int repo = many_repositories(all);
 
 	if (repo)
 		printf("%-24s ", "REPOSITORY");
-	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %s\n", "ID",
-	    "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED", "DURATION",
-	    "EXIT", "PROGRESS");
+	printf("%-40s %-10s %-8s %-16s %-8s %-28s %-20s %-9s %-5s %-24s %s\n",
+	    "ID", "STATE", "PID", "BRANCH", "SHA", "CONFIG", "STARTED",
+	    "DURATION", "EXIT", "PROGRESS", "TITLE");
 	cJSON_ArrayForEach(job, all) {
 		state = json_str(job, "state");
 		sha = json_str(job, "sha");
@@ -337,12 +341,13 @@ print_table(const cJSON *all)
 		if (repo)
 			printf("%-24s ", cell(json_str(job, "repository"), c8));
 		printf("%-40s %-10s %-8s %-16s %-8.7s %-28s %-20s %-9s %-5s "
-		    "%s\n", cell(json_str(job, "id"), c1), state ? cell(state,
-		    c2) : "?", json_num(job, "pid", -1) > 0 ||
+		    "%-24s %s\n", cell(json_str(job, "id"), c1), state ?
+		    cell(state, c2) : "?", json_num(job, "pid", -1) > 0 ||
 		    json_num(job, "slurm_job_id", -1) > 0 ? pid : "-",
 		    cell(json_str(job, "branch"), c3), cell(sha, c4),
 		    cell(json_str(job, "config"), c5), cell(started, c6), dur,
-		    ex, cell(how, c7));
+		    ex, cell(how, c7), cell(title_clean(json_str(job,
+		    "commit_title"), title), c9));
 	}
 }
 
@@ -523,6 +528,132 @@ cmd_show(struct rundir *rd, int argc, char *argv[])
 	return 0;
 }
 
+/* diff_out to the terminal: each line cleaned (cell's rules, whole). */
+static void
+diff_line(void *arg, char tag, const char *s, size_t n)
+{
+	char *out;
+	size_t k;
+
+	(void)arg;
+	if ((out = malloc(n + 1)) == NULL)
+		return;
+	tty_clean(s, n, 0, 1, out, &k);
+	if (tag != '@')
+		putchar(tag);
+	fwrite(out, 1, k, stdout);
+	putchar('\n');
+	free(out);
+}
+
+/* compare's table: a row of o's field name, one column per run. */
+static void
+compare_row(const struct run *r, size_t n, const char *label,
+    const char *name)
+{
+	char buf[32], c[256];
+	double v;
+	size_t i;
+
+	printf("%-13s", label);
+	for (i = 0; i < n; i++) {
+		if (strcmp(name, "state") == 0)
+			snprintf(buf, sizeof(buf), "%s", cell(json_str(r[i].o,
+			    "state"), c));
+		else if (!results_number(r[i].o, name, &v))
+			snprintf(buf, sizeof(buf), "-");
+		else if (strcmp(name, "duration") == 0)
+			duration_format(buf, sizeof(buf), v);
+		else if (strcmp(name, "global_step") == 0)
+			snprintf(buf, sizeof(buf), "%.0f", v);
+		else
+			results_format(v, buf);
+		printf(" %-14s", buf);
+	}
+	printf("\n");
+}
+
+/*
+ * compare [--json] JOB JOB...: the runs' commits and titles, the diff of
+ * each trained config against the first's, the results side by side.
+ */
+static int
+cmd_compare(struct rundir *rd, int argc, char *argv[])
+{
+	char ids[COMPARE_MAX][JOB_ID_MAX], c1[256], c2[256];
+	struct run r[COMPARE_MAX];
+	size_t n = 0, i, loaded = 0;
+	int json = 0, rc = 1, k;
+	cJSON *o;
+	char *s;
+
+	for (k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0)
+			json = 1;
+		else if (n == COMPARE_MAX) {
+			fprintf(stderr, "%s: compare: at most %d jobs\n",
+			    progname, COMPARE_MAX);
+			return 2;
+		} else if (resolve(rd, argv[k], ids[n++]) == -1)
+			return 1;
+	}
+	if (n < 2) {
+		fprintf(stderr, "usage: %s compare [--json] JOB JOB...\n",
+		    progname);
+		return 2;
+	}
+	for (i = 0; i < n; i++, loaded++)
+		if (compare_load(rd, ids[i], &r[i]) == -1) {
+			fprintf(stderr, "%s: %s: %s\n", progname, ids[i],
+			    strerror(errno));
+			goto out;
+		}
+	if (json) {
+		if ((o = compare_json(r, n)) == NULL ||
+		    (s = cJSON_Print(o)) == NULL) {
+			cJSON_Delete(o);
+			fprintf(stderr, "%s: out of memory\n", progname);
+			goto out;
+		}
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(o);
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		printf("%c  %s  %.7s  %s  %s\n", (int)('A' + i), r[i].j.id,
+		    commit_id_valid(r[i].j.sha) ? r[i].j.sha : "-",
+		    cell(r[i].j.config, c1), cell(r[i].j.commit_title, c2));
+	for (i = 1; i < n; i++) {
+		printf("\n");
+		if (r[0].config == NULL || r[i].config == NULL) {
+			printf("config: %s\n", cell(r[0].config == NULL ?
+			    r[0].why : r[i].why, c1));
+			continue;
+		}
+		printf("--- A/%s\n", cell(r[0].j.config, c1));
+		printf("+++ %c/%s\n", (int)('A' + i), cell(r[i].j.config, c1));
+		if (compare_diff(&r[0], &r[i], diff_line, NULL) == 0)
+			printf("(the same config)\n");
+	}
+	printf("\n%-13s", "");
+	for (i = 0; i < n; i++)
+		printf(" %-14c", (int)('A' + i));
+	printf("\n");
+	compare_row(r, n, "state", "state");
+	compare_row(r, n, "final loss", "loss");
+	compare_row(r, n, "eval loss", "eval_loss");
+	compare_row(r, n, "best metric", "best_metric");
+	compare_row(r, n, "global step", "global_step");
+	compare_row(r, n, "duration", "duration");
+	rc = 0;
+out:
+	for (i = 0; i < loaded; i++)
+		compare_free(&r[i]);
+	return rc;
+}
+
 static int
 live(const char *state)
 {
@@ -687,6 +818,7 @@ cmd_retry(struct rundir *rd, struct conf *c, int argc, char *argv[])
 	j.event = "retry";
 	j.repository = old.repository ? old.repository : "";
 	j.repository_url = old.repository_url;
+	memcpy(j.commit_title, old.commit_title, sizeof(j.commit_title));
 	j.ref = old.ref;
 	j.branch = strncmp(old.ref, "refs/heads/", 11) == 0 ? old.ref + 11 :
 	    NULL;
@@ -1076,7 +1208,7 @@ cli_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
 		"jobs", "show", "logs", "cancel", "retry", "check", "prune",
-		"tick", "dry-run", NULL
+		"tick", "dry-run", "compare", NULL
 	};
 	const char *config = NULL, *cmd;
 	char err[1024], id[JOB_ID_MAX];
@@ -1176,6 +1308,8 @@ cli_main(int argc, char *argv[])
 		rc = cmd_retry(&rd, &c, argc - 1, argv + 1);
 	else if (strcmp(cmd, "prune") == 0)
 		rc = prune_main(&rd, argc - 1, argv + 1);
+	else if (strcmp(cmd, "compare") == 0)
+		rc = cmd_compare(&rd, argc - 1, argv + 1);
 	else
 		rc = cmd_logs(&rd, argc - 1, argv + 1);
 	rundir_close(&rd);

@@ -47,10 +47,10 @@ cut(char *s, size_t max)
 
 const char *
 commitstatus_describe(const struct conf *c, const struct job *j,
-    int behind, char desc[STATUS_DESC_MAX + 1])
+    int behind, const struct job *prev, char desc[STATUS_DESC_MAX + 1])
 {
-	char buf[768], took[32] = "", loss[48] = "", after[96] = "", at[32];
-	char num[32];
+	char buf[768], took[32] = "", loss[80] = "", after[96] = "", at[32];
+	char num[32], was[32];
 	const char *gh = "error", *st = j->state ? j->state : "";
 	int after_failed = 0;
 	time_t next;
@@ -60,7 +60,12 @@ commitstatus_describe(const struct conf *c, const struct job *j,
 		duration_format(took + 4, sizeof(took) - 4,
 		    (double)(j->finished - j->started));
 	}
-	if (j->results.have & R_LOSS)
+	if ((j->results.have & R_LOSS) && prev != NULL &&
+	    (prev->results.have & R_LOSS))
+		snprintf(loss, sizeof(loss), ", loss %s (was %s)",
+		    results_format(j->results.loss, num),
+		    results_format(prev->results.loss, was));
+	else if (j->results.have & R_LOSS)
 		snprintf(loss, sizeof(loss), ", loss %s",
 		    results_format(j->results.loss, num));
 	if (j->after_state[0] != '\0') {
@@ -372,12 +377,12 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 {
 	char desc[STATUS_DESC_MAX + 1], line[STATUS_DESC_MAX + 32], err[256];
 	char url[1024], target[1024], *token = NULL, *config = NULL;
-	char *body = NULL, *prev = NULL;
+	char *body = NULL, *posted = NULL, pid[JOB_ID_MAX];
 	const char *state;
 	size_t len = 0;
 	cJSON *o;
-	struct job j;
-	int lock = -1, n;
+	struct job j, prev;
+	int lock = -1, n, have_prev = 0;
 
 	if (c->github_token_file == NULL || job_read(rd, id, &j) == -1)
 		return;
@@ -399,11 +404,19 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 		    "post it on", id);
 		goto out;
 	}
+	/* An ended run's loss against the previous run of its config. */
+	if (job_state_final(j.state) && (j.results.have & R_LOSS) &&
+	    job_previous(rd, &j, PREVIOUS_SCAN, pid) == 0 &&
+	    job_read(rd, pid, &prev) == 0)
+		have_prev = 1;
 	state = commitstatus_describe(c, &j, j.state == JOB_QUEUED &&
-	    c->backend == BACKEND_LOCAL ? queue_position(rd, id) : -1, desc);
+	    c->backend == BACKEND_LOCAL ? queue_position(rd, id) : -1,
+	    have_prev ? &prev : NULL, desc);
+	if (have_prev)
+		job_close(&prev);
 	n = snprintf(line, sizeof(line), "%s %s\n", state, desc);
-	if ((prev = file_read_at(j.dirfd, "status", sizeof(line), NULL,
-	    ANY_OWNER)) != NULL && strcmp(prev, line) == 0)
+	if ((posted = file_read_at(j.dirfd, "status", sizeof(line), NULL,
+	    ANY_OWNER)) != NULL && strcmp(posted, line) == 0)
 		goto out;	/* posted already */
 	snprintf(url, sizeof(url), "%.*s/repos/%s/statuses/%s",
 	    (int)(strlen(c->api_url) - (c->api_url[strlen(c->api_url) - 1] ==
@@ -442,7 +455,7 @@ out:
 	free(config);
 	free(token);
 	free(body);
-	free(prev);
+	free(posted);
 	job_close(&j);
 	close(lock);
 }

@@ -44,9 +44,12 @@ struct job;
  * The status GitHub is to show for j: state (pending, success, failure,
  * error) and a description of at most STATUS_DESC_MAX bytes; for the
  * unit tests and commitstatus_post.  queued_behind: jobs ahead of a
- * queued one (-1: unknown).
+ * queued one (-1: unknown).  prev: the previous run of j's config
+ * (job_previous), or NULL: an ended run's loss says what that one's was
+ * ("loss 0.2467 (was 0.3289)").
  */
 const char *commitstatus_describe(const struct conf *c, const struct job *j,
-	    int queued_behind, char desc[STATUS_DESC_MAX + 1]);
+	    int queued_behind, const struct job *prev,
+	    char desc[STATUS_DESC_MAX + 1]);
 
 #endif

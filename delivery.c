@@ -249,6 +249,7 @@ job_of_push(struct job *j, const struct request *rq, const struct push *p,
 	j->event = rq->event;
 	j->repository = p->repository;
 	j->repository_url = p->repository_url;
+	memcpy(j->commit_title, p->commit_title, sizeof(j->commit_title));
 	j->ref = p->ref;
 	j->branch = p->branch;
 	j->sha = p->after;

@@ -705,6 +705,35 @@ arena_free(struct arena *a)
 	free(a);
 }
 
+/*
+ * The message of the commit a push leaves its branch at: head_commit's
+ * (GitHub sends it for every push but a delete), else the one of commits
+ * whose id is after; NULL if none says.
+ */
+static const char *
+head_message(const cJSON *root, const char *after)
+{
+	const cJSON *hc, *list, *c, *id, *m;
+
+	hc = cJSON_GetObjectItemCaseSensitive(root, "head_commit");
+	id = cJSON_GetObjectItemCaseSensitive(hc, "id");
+	m = cJSON_GetObjectItemCaseSensitive(hc, "message");
+	if (cJSON_IsString(m) && (!cJSON_IsString(id) ||
+	    strcmp(id->valuestring, after) == 0))
+		return m->valuestring;
+	list = cJSON_GetObjectItemCaseSensitive(root, "commits");
+	if (!cJSON_IsArray(list))
+		return NULL;
+	cJSON_ArrayForEach(c, list) {
+		id = cJSON_GetObjectItemCaseSensitive(c, "id");
+		m = cJSON_GetObjectItemCaseSensitive(c, "message");
+		if (cJSON_IsString(id) && cJSON_IsString(m) &&
+		    strcmp(id->valuestring, after) == 0)
+			return m->valuestring;
+	}
+	return NULL;
+}
+
 /* Parses body into an arena of p's own. */
 static cJSON *
 parse(struct push *p, const char *body, size_t len, const char **end)
@@ -774,6 +803,7 @@ push_parse(struct push *p, const char *body, size_t len,
 	deleted = cJSON_GetObjectItemCaseSensitive(p->root, "deleted");
 	p->deleted = cJSON_IsTrue(deleted) ||
 	    strspn(p->after, "0") == strlen(p->after);
+	title_clean(head_message(p->root, p->after), p->commit_title);
 	return 0;
 err:
 	push_free(p);

@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "conf.h"
+#include "util.h"
 
 #define FILTER_REASON_MAX 256
 
@@ -48,6 +49,9 @@ struct push {
 	const char	*repository;	/* "owner/name", or "" */
 	const char	*repository_url; /* its html_url if sane, or NULL */
 	int		 deleted;	/* the push deletes the ref */
+	char		 commit_title[TITLE_MAX];	/* title_clean of
+					   head_commit's message, or of the
+					   commit whose id is after; "" */
 };
 
 /*

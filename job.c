@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,6 +254,20 @@ job_load_shown(struct rundir *rd, const char *id, struct job *j)
 	return o;
 }
 
+/* A kept config's name: "config", then '.' and 1 to 8 of [a-z0-9]. */
+static int
+copy_name_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || strncmp(s, "config", 6) != 0)
+		return 0;
+	if (s[6] == '\0')
+		return 1;
+	n = strspn(s + 7, "abcdefghijklmnopqrstuvwxyz0123456789");
+	return s[6] == '.' && n >= 1 && n <= 8 && s[7 + n] == '\0';
+}
+
 int
 job_read(struct rundir *rd, const char *id, struct job *j)
 {
@@ -283,6 +298,13 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	    strlen(json_str(o, "commit")) < sizeof(j->commit) ? json_str(o,
 	    "commit") : "");
 	j->has_src = json_str(o, "src") != NULL;
+	title_clean(json_str(o, "commit_title"), j->commit_title);
+	if (copy_name_valid(json_str(o, "config_copy")))
+		snprintf(j->config_copy, sizeof(j->config_copy), "%s",
+		    json_str(o, "config_copy"));
+	snprintf(j->config_copy_error, sizeof(j->config_copy_error), "%s",
+	    json_str(o, "config_copy_error") ? json_str(o,
+	    "config_copy_error") : "");
 	results_from_json(&j->results, o);
 	j->created = jtime(o, "created");
 	j->started = jtime(o, "started");
@@ -412,6 +434,8 @@ job_save(const struct job *j, int sync)
 		add_str(o, "retry_of", j->retry_of);
 	if (j->repository_url != NULL)
 		add_str(o, "repository_url", j->repository_url);
+	if (j->commit_title[0] != '\0')
+		add_str(o, "commit_title", j->commit_title);
 	argv = cJSON_AddArrayToObject(o, "argv");
 	for (i = 0; j->argv != NULL && j->argv[i] != NULL; i++)
 		cJSON_AddItemToArray(argv, cJSON_CreateString(j->argv[i]));
@@ -455,6 +479,10 @@ job_save(const struct job *j, int sync)
 		snprintf(path, sizeof(path), "%s/src", j->dir);
 		add_str(o, "src", path);
 	}
+	if (j->config_copy[0] != '\0')
+		add_str(o, "config_copy", j->config_copy);
+	if (j->config_copy_error[0] != '\0')
+		add_str(o, "config_copy_error", j->config_copy_error);
 	if (j->waiting[0] != '\0')
 		add_str(o, "waiting", j->waiting);
 	if (j->ticket[0] != '\0')
@@ -512,6 +540,122 @@ job_writer_lock(const struct job *j, double wait)
 {
 	return lock_at(j->dirfd, "supervisor.lock", 0640, ANY_OWNER, wait,
 	    NULL, NULL);
+}
+
+int
+job_keep_config(struct job *j, int cwd)
+{
+	const char *base, *dot;
+	char name[sizeof(j->config_copy)], *text = NULL;
+	size_t len, i;
+	int fd, e;
+
+	j->config_copy[0] = '\0';
+	j->config_copy_error[0] = '\0';
+	if (j->config == NULL)
+		return -1;
+	base = strrchr(j->config, '/') ? strrchr(j->config, '/') + 1 :
+	    j->config;
+	snprintf(name, sizeof(name), "config");
+	if ((dot = strrchr(base, '.')) != NULL && dot != base) {
+		snprintf(name, sizeof(name), "config.%.8s", dot + 1);
+		for (i = 7; name[i] != '\0'; i++)
+			name[i] = (char)tolower((unsigned char)name[i]);
+		if (!copy_name_valid(name))
+			snprintf(name, sizeof(name), "config");
+	}
+	if ((fd = path_open_at(cwd, j->config, O_RDONLY, 0, ANY_OWNER)) ==
+	    -1 || (text = fd_read_all(fd, CONFIG_COPY_MAX, &len)) == NULL) {
+		e = errno;
+		snprintf(j->config_copy_error, sizeof(j->config_copy_error),
+		    "%s not kept: %s", j->config, e == ELOOP ? "a symlink" :
+		    e == EINVAL ? "not a regular file" : e == EFBIG ?
+		    "larger than " CONFIG_COPY_MAX_TEXT : e == ENOENT ?
+		    "no such file" : strerror(e));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (file_write_at(j->dirfd, name, text, len, 0640, 0) == -1) {
+		snprintf(j->config_copy_error, sizeof(j->config_copy_error),
+		    "%s not kept: write %s: %s", j->config, name,
+		    strerror(errno));
+		free(text);
+		return -1;
+	}
+	free(text);
+	memcpy(j->config_copy, name, sizeof(name));
+	return 0;
+}
+
+char *
+job_read_config(const struct job *j, size_t *len)
+{
+	if (!copy_name_valid(j->config_copy)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return file_read_at(j->dirfd, j->config_copy, CONFIG_COPY_MAX, len,
+	    ANY_OWNER);
+}
+
+/* dir_each: keeps the job ids below ((struct strv *)arg)->v[0]. */
+static int
+keep_older(void *arg, const char *name)
+{
+	struct strv *v = arg;
+
+	if (job_id_valid(name) && strcmp(name, v->v[0]) < 0 &&
+	    strv_push(v, strdup(name)) == -1)
+		return 1;
+	return 0;
+}
+
+static int
+id_desc(const void *a, const void *b)
+{
+	return -strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether two optional strings are the same (case too, unless nocase). */
+static int
+same(const char *a, const char *b, int nocase)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return nocase ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+int
+job_previous(struct rundir *rd, const struct job *j, size_t scan,
+    char out[JOB_ID_MAX])
+{
+	struct strv v = { NULL, 0 };
+	struct job p;
+	size_t i;
+	int rc = -1;
+
+	if (strv_push(&v, strdup(j->id)) == -1 ||
+	    dir_each(rd->fd, keep_older, &v) == -1) {
+		strv_free(&v);
+		return -1;
+	}
+	if (v.n > 2)
+		qsort(v.v + 1, v.n - 1, sizeof(char *), id_desc);
+	for (i = 1; i < v.n && i <= scan && rc == -1; i++) {
+		if (job_read(rd, v.v[i], &p) == -1)
+			continue;
+		if (same(p.repository, j->repository, 1) &&
+		    same(p.branch, j->branch, 0) &&
+		    same(p.config, j->config, 0)) {
+			snprintf(out, JOB_ID_MAX, "%s", p.id);
+			rc = 0;
+		}
+		job_close(&p);
+	}
+	strv_free(&v);
+	return rc;
 }
 
 void

@@ -39,6 +39,7 @@
 #include "conf.h"
 #include "results.h"
 #include "rundir.h"
+#include "util.h"
 
 #define JOB_JSON_MAX	(1 << 20)	/* the largest job.json read */
 
@@ -99,6 +100,11 @@ struct job {
 	long		 slurm_job_id;	/* 0: none */
 	char		 slurm_nodes[128];
 	struct results	 results;	/* from logging.jsonl, at its end */
+	char		 commit_title[TITLE_MAX];	/* its commit's title
+					   (util.h: title_clean), "" */
+	/* The config it trained, kept in its folder (job_keep_config). */
+	char		 config_copy[16];	/* the copy's name, "": none */
+	char		 config_copy_error[256];	/* why none, "" */
 	cJSON		*src;		/* what job_read parsed */
 };
 
@@ -182,6 +188,35 @@ int	 job_open_file(const struct job *j, const char *name, int flags);
  * descriptor (close it to let go), or -1 with errno (ETIMEDOUT: held).
  */
 int	 job_writer_lock(const struct job *j, double wait);
+
+/*
+ * Keeps the config j trains (j->config, read under the descriptor cwd,
+ * its checkout or workdir) in j's folder, as "config" plus the config's
+ * own extension ("config.yaml"), for compare: read with path_open_at
+ * (never through a symlink, a regular file), at most CONFIG_COPY_MAX
+ * bytes, written atomically.  Sets j->config_copy, or says in
+ * j->config_copy_error why it is not kept.  Returns 0 or -1.
+ */
+#define CONFIG_COPY_MAX	(256 << 10)
+#define CONFIG_COPY_MAX_TEXT	"256 KiB"
+int	 job_keep_config(struct job *j, int cwd);
+
+/*
+ * The config j kept (job_keep_config), read under the same bounds (the
+ * trainer may have changed the folder since).  Returns it NUL-terminated
+ * (its length in *len), to free, or NULL with errno set (ENOENT: none
+ * kept).
+ */
+char	*job_read_config(const struct job *j, size_t *len);
+
+/*
+ * The job before j of the same repository, branch and config: the one
+ * of the greatest id below j's (ids begin with their creation time), at
+ * most scan records read.  Returns 0 with its id in out, or -1.
+ */
+#define PREVIOUS_SCAN	2000	/* what the status page and statuses read */
+int	 job_previous(struct rundir *rd, const struct job *j, size_t scan,
+	    char out[JOB_ID_MAX]);
 
 /* Removes the folder of a job that never started (job.json, log). */
 void	 job_discard(struct rundir *rd, struct job *j);

@@ -15,6 +15,8 @@
 
 #include <cJSON.h>
 
+#include "compare.h"
+#include "html.h"
 #include "job.h"
 #include "results.h"
 #include "schedule.h"
@@ -25,94 +27,6 @@
 #define LOG_LINES	200
 #define LOG_TAIL	(1 << 20)	/* the most of a log read */
 #define DAY		86400
-
-static const char style[] =
-    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
-    "table{border-collapse:collapse}td.t{white-space:nowrap}"
-    "td,th{padding:.25em .6em;"
-    "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
-    ".b{padding:.1em .5em;border-radius:.8em;color:#fff;font-size:12px}"
-    ".succeeded{background:#2a7}.failed,.killed,.timeout,.lost"
-    "{background:#c33}.running,.preparing{background:#27c}"
-    ".queued{background:#888}.cancelled,.superseded{background:#a80}"
-    ".bar{width:120px;height:10px;background:#ddd;display:inline-block}"
-    ".bar span{display:block;height:10px;background:#27c}"
-    "pre{background:#f6f6f6;padding:.6em;overflow:auto;max-height:40em}"
-    "svg text{font:11px sans-serif}nav a{margin-right:.6em}";
-
-/* Writes s with & < > " ' escaped. */
-static void
-html(FILE *f, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
-}
-
-/* Writes s percent-encoded, for a query string. */
-static void
-urlenc(FILE *f, const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (isalnum((unsigned char)*s) || strchr("-._~/", *s))
-			fputc(*s, f);
-		else
-			fprintf(f, "%%%02X", (unsigned char)*s);
-}
-
-/* The value of key in a query string, decoded, into buf; or NULL. */
-static const char *
-query_get(const char *q, const char *key, char *buf, size_t size)
-{
-	size_t n = strlen(key), k = 0;
-	const char *s;
-	int hi, lo;
-
-	for (s = q; s != NULL && *s != '\0'; s = strchr(s, '&') ?
-	    strchr(s, '&') + 1 : NULL) {
-		if (strncmp(s, key, n) != 0 || s[n] != '=')
-			continue;
-		for (s += n + 1; *s != '\0' && *s != '&' && k + 1 < size; s++) {
-			if (*s == '%' && (hi = hex_value(s[1])) >= 0 &&
-			    (lo = hex_value(s[2])) >= 0) {
-				buf[k++] = (char)(hi << 4 | lo);
-				s += 2;
-			} else
-				buf[k++] = *s == '+' ? ' ' : *s;
-		}
-		buf[k] = '\0';
-		return utf8_valid(buf) && strlen(buf) == k ? buf : NULL;
-	}
-	return NULL;
-}
-
-static void
-head(FILE *f, const char *title)
-{
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8"
-	    "\"><title>", f);
-	html(f, title);
-	fprintf(f, "</title><style>%s</style></head><body>\n", style);
-}
-
-static void
-badge(FILE *f, const char *state)
-{
-	const char *s = state ? state : "?";
-
-	fputs("<span class=\"b ", f);
-	html(f, strspn(s, "abcdefghijklmnopqrstuvwxyz") == strlen(s) ? s :
-	    "x");
-	fputs("\">", f);
-	html(f, s);
-	fputs("</span>", f);
-}
 
 /* A running job's progress bar, from its logging.jsonl. */
 static void
@@ -126,7 +40,7 @@ progress_cell(FILE *f, const struct job *j)
 	progress_format(&p, text, sizeof(text));
 	fprintf(f, "<span class=\"bar\" title=\"%s\"><span style=\"width:%d%%"
 	    "\"></span></span> ", text, progress_percent(&p));
-	html(f, text);
+	html_text(f, text);
 }
 
 static int
@@ -274,17 +188,8 @@ cell_time(FILE *f, const cJSON *o, const char *name)
 	else
 		strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
 	fputs("<td class=\"t\" title=\"", f);
-	html(f, iso);
+	html_text(f, iso);
 	fprintf(f, "\">%s</td>", buf);
-}
-
-/* A job.json's repository_url fit for a link: http(s), nothing odd. */
-static int
-web_url(const char *s)
-{
-	return s != NULL && (strncmp(s, "https://", 8) == 0 ||
-	    strncmp(s, "http://", 7) == 0) && s[strspn(s, "abcdefghijklmnopq"
-	    "rstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/")] == '\0';
 }
 
 /* An ended job's last loss and eval loss, as jobs prints them. */
@@ -309,29 +214,58 @@ filter_cell(FILE *f, const char *name, const char *value)
 	fputs("<td>", f);
 	if (value != NULL) {
 		fprintf(f, "<a href=\"?%s=", name);
-		urlenc(f, value);
+		html_urlenc(f, value);
 		fputs("\">", f);
-		html(f, value);
+		html_text(f, value);
 		fputs("</a>", f);
 	}
 	fputs("</td>", f);
+}
+
+/*
+ * A link to the trend of o's config on o's branch, with text, from a
+ * page base ("" or "../") below the jobs table.
+ */
+static void
+trend_link(FILE *f, const char *base, const cJSON *o, const char *text)
+{
+	const char *config = json_str(o, "config");
+
+	if (config == NULL)
+		return;
+	fprintf(f, "<a href=\"%strend?config=", base);
+	html_urlenc(f, config);
+	if (json_str(o, "branch") != NULL) {
+		fputs("&amp;branch=", f);
+		html_urlenc(f, json_str(o, "branch"));
+	}
+	if (json_str(o, "repository") != NULL &&
+	    *json_str(o, "repository") != '\0') {
+		fputs("&amp;repository=", f);
+		html_urlenc(f, json_str(o, "repository"));
+	}
+	fputs("\" title=\"this config's runs\">", f);
+	html_text(f, text);
+	fputs("</a>", f);
 }
 
 /* A row of the jobs table; with repos, its repository first. */
 static void
 row(FILE *f, const struct job *j, const cJSON *o, int repos)
 {
-	const char *sha = json_str(o, "sha"), *repo = json_str(o, "repository");
+	const char *repo = json_str(o, "repository");
 	const char *state = json_str(o, "state");
 	char d[32];
 	double dur = json_num(o, "duration", -1);
 	time_t t;
 
-	fputs("<tr class=\"job\"><td>", f);
-	badge(f, state);
+	fprintf(f, "<tr class=\"job\"><td><input type=\"checkbox\" "
+	    "name=\"jobs\" value=\"%s\" aria-label=\"compare %s\"></td><td>",
+	    j->id, j->id);
+	html_badge(f, state);
 	if (json_str(o, "waiting") != NULL && !job_state_final(state)) {
 		fputs(" <small class=\"waiting\">waiting: ", f);
-		html(f, json_str(o, "waiting"));
+		html_text(f, json_str(o, "waiting"));
 		fputs("</small>", f);
 	}
 	fputs("</td>", f);
@@ -339,23 +273,14 @@ row(FILE *f, const struct job *j, const cJSON *o, int repos)
 		filter_cell(f, "repository", repo);
 	filter_cell(f, "branch", json_str(o, "branch"));
 	fputs("<td>", f);
-	if (commit_id_valid(sha)) {
-		if (web_url(json_str(o, "repository_url"))) {
-			fputs("<a href=\"", f);
-			html(f, json_str(o, "repository_url"));
-			fprintf(f, "/commit/%s\">", sha);
-		} else if (repo_name_valid(repo)) {
-			fputs("<a href=\"https://github.com/", f);
-			html(f, repo);
-			fprintf(f, "/commit/%s\">", sha);
-		}
-		fprintf(f, "<code>%.7s</code>", sha);
-		if (web_url(json_str(o, "repository_url")) ||
-		    repo_name_valid(repo))
-			fputs("</a>", f);
+	html_commit(f, o);
+	if (j->commit_title[0] != '\0') {
+		fputs(" <small class=\"title\">", f);
+		html_text(f, j->commit_title);
+		fputs("</small>", f);
 	}
 	fputs("</td><td>", f);
-	html(f, json_str(o, "config"));
+	trend_link(f, "", o, json_str(o, "config"));
 	fputs("</td>", f);
 	cell_time(f, o, "created");
 	cell_time(f, o, "started");
@@ -388,11 +313,11 @@ page_link(FILE *f, size_t page, const struct only *w, const char *text)
 		fprintf(f, "&amp;state=%s", w->state);	/* a known name */
 	if (w->branch != NULL) {
 		fputs("&amp;branch=", f);
-		urlenc(f, w->branch);
+		html_urlenc(f, w->branch);
 	}
 	if (w->repository != NULL) {
 		fputs("&amp;repository=", f);
-		urlenc(f, w->repository);
+		html_urlenc(f, w->repository);
 	}
 	fprintf(f, "\">%s</a> ", text);
 }
@@ -410,7 +335,7 @@ stale_config(FILE *f, const struct conf *c)
 	    c->loaded)
 		return;
 	fputs("<p id=\"stale\">The configuration file ", f);
-	html(f, c->path);
+	html_text(f, c->path);
 	fputs(" changed after this responder read it: deliveries still use "
 	    "what it read. Reload the web server.</p>\n", f);
 }
@@ -431,22 +356,22 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	struct job j;
 	cJSON *o;
 
-	state = query_get(query, "state", sbuf, sizeof(sbuf));
+	state = html_query(query, "state", sbuf, sizeof(sbuf));
 	for (i = 0; state != NULL && i < sizeof(states) / sizeof(states[0]) &&
 	    strcmp(state, states[i]) != 0; i++)
 		;
 	if (i == sizeof(states) / sizeof(states[0]))
 		state = NULL;		/* only the names above */
-	branch = query_get(query, "branch", bbuf, sizeof(bbuf));
-	repository = query_get(query, "repository", rbuf, sizeof(rbuf));
+	branch = html_query(query, "branch", bbuf, sizeof(bbuf));
+	repository = html_query(query, "repository", rbuf, sizeof(rbuf));
 	w = (struct only){ state, branch, repository };
-	if (query_get(query, "page", pbuf, sizeof(pbuf)) != NULL)
+	if (html_query(query, "page", pbuf, sizeof(pbuf)) != NULL)
 		page = strtoul(pbuf, NULL, 10) % 100000;
 	skip = page * PAGE_ROWS;
 	dir_each(rd->fd, keep_id, &ids);
 	if (ids.n > 0)
 		qsort(ids.v, ids.n, sizeof(char *), name_cmp);
-	head(f, "swift-webhook: jobs");
+	html_head(f, "swift-webhook: jobs");
 	fputs("<h1>swift-webhook</h1>\n<nav>State: <a href=\"./\">all</a>", f);
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 		fprintf(f, "<a href=\"?state=%s\">%s</a>", states[i],
@@ -465,7 +390,7 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 			    &c->sections[i], sched_now()), at);
 			fputs("<p class=\"window\">Outside the training "
 			    "window of ", f);
-			html(f, c->sections[i].name);
+			html_text(f, c->sections[i].name);
 			fprintf(f, " (run_window): its queued jobs start when "
 			    "the next opens, %s.</p>\n", at);
 		}
@@ -473,22 +398,25 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		fputs("<p>Showing only", f);
 		if (repository != NULL) {
 			fputs(" repository <b>", f);
-			html(f, repository);
+			html_text(f, repository);
 			fputs("</b>", f);
 		}
 		if (state != NULL) {
 			fputs(" state <b>", f);
-			html(f, state);
+			html_text(f, state);
 			fputs("</b>", f);
 		}
 		if (branch != NULL) {
 			fputs(" branch <b>", f);
-			html(f, branch);
+			html_text(f, branch);
 			fputs("</b>", f);
 		}
 		fputs("</p>\n", f);
 	}
-	fprintf(f, "<table id=\"jobs\"><tr><th>state</th>%s<th>branch</th>"
+	fputs("<form action=\"compare\" method=\"get\">\n", f);
+	fprintf(f, "<table id=\"jobs\"><tr><th><button type=\"submit\" "
+	    "title=\"the runs ticked, side by side\">compare</button></th>"
+	    "<th>state</th>%s<th>branch</th>"
 	    "<th>commit</th><th>config</th>", repos ? "<th>repository</th>" :
 	    "");
 	fputs("<th>queued</th><th>started</th><th>finished"
@@ -510,7 +438,7 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		cJSON_Delete(o);
 		job_close(&j);
 	}
-	fputs("</table>\n<p>", f);
+	fputs("</table>\n</form>\n<p>", f);
 	if (page > 0)
 		page_link(f, page - 1, &w, "newer");
 	if (shown == PAGE_ROWS)
@@ -519,25 +447,6 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	summary(f, rd, &ids);
 	fputs("</body></html>\n", f);
 	strv_free(&ids);
-}
-
-static double
-dmin(double a, double b)
-{
-	return a < b ? a : b;
-}
-
-static double
-dmax(double a, double b)
-{
-	return a > b ? a : b;
-}
-
-/* Where v of [lo, hi] falls on [x0, x0 + w] (hi < lo: upside down). */
-static double
-scale(double v, double lo, double hi, double x0, double w)
-{
-	return hi != lo ? x0 + (v - lo) / (hi - lo) * w : x0 + w / 2;
 }
 
 /* One series of the curve: the training losses, or the eval losses. */
@@ -555,8 +464,8 @@ series(FILE *f, const struct point *p, int n, int eval, const char *attrs,
 		v = eval ? p[i].eval_loss : p[i].loss;
 		if (!isnan(v))
 			fprintf(f, "%s%.1f,%.1f", k++ ? " " : "",
-			    scale(p[i].step, smin, smax, x0, w),
-			    scale(v, lmax, lmin, y0, h));
+			    html_scale(p[i].step, smin, smax, x0, w),
+			    html_scale(v, lmax, lmin, y0, h));
 	}
 	fputs("\"/>\n", f);
 }
@@ -572,54 +481,34 @@ curve(FILE *f, const struct point *p, int n, double max_steps)
 	double smin = p[0].step, smax = p[0].step, lmin = INFINITY,
 	    lmax = -INFINITY, rmin = INFINITY, rmax = -INFINITY;
 	const int x0 = 60, y0 = 20, w = 560, h = 200;
+	struct chart ax;
 	int i, lr = 0, eval = 0;
 
 	for (i = 0; i < n; i++) {
-		smin = dmin(smin, p[i].step);
-		smax = dmax(smax, p[i].step);
+		smin = html_min(smin, p[i].step);
+		smax = html_max(smax, p[i].step);
 		if (!isnan(p[i].loss)) {
-			lmin = dmin(lmin, p[i].loss);
-			lmax = dmax(lmax, p[i].loss);
+			lmin = html_min(lmin, p[i].loss);
+			lmax = html_max(lmax, p[i].loss);
 		}
 		if (!isnan(p[i].eval_loss)) {
-			lmin = dmin(lmin, p[i].eval_loss);
-			lmax = dmax(lmax, p[i].eval_loss);
+			lmin = html_min(lmin, p[i].eval_loss);
+			lmax = html_max(lmax, p[i].eval_loss);
 			eval = 1;
 		}
 		if (!isnan(p[i].lr)) {
-			rmin = dmin(rmin, p[i].lr);
-			rmax = dmax(rmax, p[i].lr);
+			rmin = html_min(rmin, p[i].lr);
+			rmax = html_max(rmax, p[i].lr);
 			lr = 1;
 		}
 	}
-	smax = dmax(smax, max_steps);
+	smax = html_max(smax, max_steps);
 	fprintf(f, "<svg id=\"loss\" xmlns=\"http://www.w3.org/2000/svg\" "
 	    "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"loss by "
 	    "step\">\n", x0 + w + 70, y0 + h + 45);
-	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-	    "stroke=\"#444\"/><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-	    "stroke=\"#444\"/>\n", x0, y0, x0, y0 + h, x0, y0 + h, x0 + w,
-	    y0 + h);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
-	    "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
-	    "<text x=\"%d\" y=\"%d\">%.0f</text><text x=\"%d\" y=\"%d\" "
-	    "text-anchor=\"end\">%.0f</text><text x=\"%d\" y=\"%d\" "
-	    "text-anchor=\"middle\">step</text><text x=\"12\" y=\"%d\" "
-	    "transform=\"rotate(-90 12 %d)\" text-anchor=\"middle\">loss"
-	    "</text>\n", x0 - 4, y0 + 10, lmax, x0 - 4, y0 + h, lmin, x0,
-	    y0 + h + 15, smin, x0 + w, y0 + h + 15, smax, x0 + w / 2,
-	    y0 + h + 35, y0 + h / 2, y0 + h / 2);
-	/* Gridlines and ticks at the quarters, both axes. */
-	for (i = 1; i < 4; i++)
-		fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%d\" x2=\"%d\" "
-		    "y2=\"%d\" stroke=\"#eee\"/><line class=\"grid\" x1=\"%d\" "
-		    "y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/><text x=\"%d\" "
-		    "y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" "
-		    "y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", x0 + 1,
-		    y0 + h * i / 4, x0 + w, y0 + h * i / 4, x0 + w * i / 4, y0,
-		    x0 + w * i / 4, y0 + h - 1, x0 - 4, y0 + h * i / 4 + 4,
-		    lmax - (lmax - lmin) * i / 4, x0 + w * i / 4, y0 + h + 15,
-		    smin + (smax - smin) * i / 4);
+	ax = (struct chart){ x0, y0, w, h, smin, smax, lmin, lmax, "step",
+	    "loss", 1 };
+	html_axes(f, &ax);
 	/* The legend. */
 	fprintf(f, "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
 	    "y2=\"%d\" stroke=\"#c33\" stroke-width=\"1.5\"/><text x=\"%d\" "
@@ -649,8 +538,8 @@ curve(FILE *f, const struct point *p, int n, double max_steps)
 		for (i = 0; i < n; i++)
 			if (!isnan(p[i].lr))
 				fprintf(f, "%s%.1f,%.1f", i ? " " : "",
-				    scale(p[i].step, smin, smax, x0, w),
-				    scale(p[i].lr, rmax, rmin, y0, h));
+				    html_scale(p[i].step, smin, smax, x0, w),
+				    html_scale(p[i].lr, rmax, rmin, y0, h));
 		fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\">lr %.3g</text>"
 		    "<text x=\"%d\" y=\"%d\">lr %.3g</text>\n", x0 + w + 4,
 		    y0 + 10, rmax, x0 + w + 4, y0 + h, rmin);
@@ -690,7 +579,7 @@ log_tail(FILE *f, int dirfd, int lines)
 		else {
 			char c[2] = { *s, '\0' };
 
-			html(f, c);
+			html_text(f, c);
 		}
 	fputs("</pre>\n", f);
 	free(buf);
@@ -737,7 +626,7 @@ record_value(FILE *f, const cJSON *v)
 	char dur[32], *txt;
 
 	if (cJSON_IsString(v))
-		html(f, v->valuestring);
+		html_text(f, v->valuestring);
 	else if (cJSON_IsNull(v))
 		fputs("-", f);
 	else if (cJSON_IsNumber(v) && v->string != NULL &&
@@ -748,19 +637,42 @@ record_value(FILE *f, const cJSON *v)
 		cJSON_ArrayForEach(k, v) {
 			if (k != v->child)
 				fputs(", ", f);
-			html(f, k->string);
+			html_text(f, k->string);
 			fputs(": ", f);
 			if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
 				if ((txt = cJSON_PrintUnformatted(k)) != NULL)
-					html(f, txt);
+					html_text(f, txt);
 				free(txt);
 			} else
 				record_value(f, k);
 		}
 	} else if ((txt = cJSON_PrintUnformatted(v)) != NULL) {
-		html(f, txt);
+		html_text(f, txt);
 		free(txt);
 	}
+}
+
+/* The config the job trained, as kept (job_keep_config), or why not. */
+static void
+kept_config(FILE *f, const struct job *j)
+{
+	size_t len;
+	char *text;
+
+	fputs("<h2>Config</h2>\n", f);
+	if ((text = job_read_config(j, &len)) == NULL) {
+		fputs("<p id=\"config-missing\">", f);
+		html_text(f, j->config_copy_error[0] ? j->config_copy_error :
+		    "not kept: the trainer has not started");
+		fputs("</p>\n", f);
+		return;
+	}
+	fputs("<details id=\"config\"><summary>", f);
+	html_text(f, j->config);
+	fprintf(f, " as trained (%zu bytes)</summary><pre>", len);
+	html_text(f, text);	/* a NUL in it ends it: shown up to there */
+	fputs("</pre></details>\n", f);
+	free(text);
 }
 
 static void
@@ -768,7 +680,7 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 {
 	struct point *pts;
 	const cJSON *v;
-	char path[PATH_MAX];
+	char path[PATH_MAX], prev[JOB_ID_MAX];
 	const char *out;
 	struct progress prog;
 	struct job j;
@@ -777,17 +689,27 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 
 	if (!job_id_valid(id) || (o = job_load_shown(rd, id, &j)) == NULL) {
 		pg->status = 404;
-		head(f, "no such job");
+		html_head(f, "no such job");
 		fputs("<p>No such job.</p><p><a href=\"../\">jobs</a></p>"
 		    "</body></html>\n", f);
 		return;
 	}
-	head(f, id);
+	html_head(f, id);
 	fputs("<p><a href=\"../\">jobs</a></p><h1>", f);
-	html(f, id);
+	html_text(f, id);
 	fputs(" ", f);
-	badge(f, json_str(o, "state"));
-	fputs("</h1>\n", f);
+	html_badge(f, json_str(o, "state"));
+	fputs("</h1>\n<p id=\"commit\">", f);
+	html_commit(f, o);
+	fputs(" ", f);
+	html_text(f, j.commit_title);
+	fputs(" &middot; ", f);
+	trend_link(f, "../", o, "this config's runs");
+	if (job_previous(rd, &j, PREVIOUS_SCAN, prev) == 0)
+		fprintf(f, " &middot; <a id=\"previous\" href=\"../compare?"
+		    "jobs=%s,%s\">compare with the previous run of this config"
+		    "</a>", prev, j.id);
+	fputs("</p>\n", f);
 	out = job_output_dir(&j, path);
 	if (!job_state_final(json_str(o, "state")))
 		pg->refresh = 10;
@@ -809,20 +731,21 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 		fputs("<h2>Checkpoints</h2><ul>", f);
 		if (json_str(o, "last_model_checkpoint")) {
 			fputs("<li>last: <code>", f);
-			html(f, json_str(o, "last_model_checkpoint"));
+			html_text(f, json_str(o, "last_model_checkpoint"));
 			fputs("</code></li>", f);
 		}
 		if (json_str(o, "best_model_checkpoint")) {
 			fputs("<li>best: <code>", f);
-			html(f, json_str(o, "best_model_checkpoint"));
+			html_text(f, json_str(o, "best_model_checkpoint"));
 			fputs("</code></li>", f);
 		}
 		fputs("</ul>\n", f);
 	}
+	kept_config(f, &j);
 	fputs("<h2>Record</h2><table id=\"record\">", f);
 	cJSON_ArrayForEach(v, o) {
 		fputs("<tr><th>", f);
-		html(f, v->string);
+		html_text(f, v->string);
 		fputs("</th><td>", f);
 		record_value(f, v);
 		fputs("</td></tr>\n", f);
@@ -839,6 +762,7 @@ int
 status_route(const char *path)
 {
 	return path != NULL && (strcmp(path, "/") == 0 ||
+	    strcmp(path, "/compare") == 0 || strcmp(path, "/trend") == 0 ||
 	    strncmp(path, "/jobs/", 6) == 0);
 }
 
@@ -860,6 +784,10 @@ status_render(struct rundir *rd, const struct conf *c, const char *path,
 	}
 	if (strcmp(path, "/") == 0)
 		jobs_page(f, rd, c, query, pg);
+	else if (strcmp(path, "/compare") == 0)
+		pg->status = compare_page(f, rd, query);
+	else if (strcmp(path, "/trend") == 0)
+		pg->status = trend_page(f, rd, query);
 	else {
 		snprintf(id, sizeof(id), "%s", path + 6);
 		if ((slash = strchr(id, '/')) != NULL &&

@@ -760,6 +760,32 @@ after_said(const struct job *j)
 }
 
 /*
+ * Keeps the config the trainer is about to train in the job's folder
+ * (job_keep_config), from its checkout or the workdir; says in the log
+ * why not.  The job runs either way.
+ */
+static void
+keep_config(struct sup *x)
+{
+	struct job *j = x->j;
+	int cwd;
+
+	cwd = x->c->repository != NULL ? dir_open_at(j->dirfd, "src",
+	    ANY_OWNER) : open(x->sv->t.cwd, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (cwd == -1)
+		snprintf(j->config_copy_error, sizeof(j->config_copy_error),
+		    "%s not kept: %s: %s", j->config, x->sv->t.cwd,
+		    strerror(errno));
+	else {
+		job_keep_config(j, cwd);
+		close(cwd);
+	}
+	if (j->config_copy_error[0] != '\0')
+		log_line("job %s: %s", j->id, j->config_copy_error);
+}
+
+/*
  * after_success, after a successful run, on the job's GPUs and in its
  * folder or checkout, under a reaper (AFTER_EXIT: a new supervisor finds
  * its end if this one dies), bounded by max_runtime: its output goes to
@@ -928,6 +954,7 @@ slurm_submit_job(struct sup *x)
 		j->finished = time(NULL);
 		finish(x, 0);
 	}
+	keep_config(x);
 	if (slurm_script(c, j, t->argv, j->error, sizeof(j->error)) == -1 ||
 	    (id = slurm_submit(c, j, t->envp, t->cwd, j->error,
 	    sizeof(j->error))) == -1) {
@@ -1064,6 +1091,7 @@ run_local(struct sup *x)
 		    gpu_wait(x) == -1)
 			finish(x, 1);
 	}
+	keep_config(x);
 	memset(&ch, 0, sizeof(ch));
 	ch.exe = t->exe;
 	ch.argv = t->argv;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,48 @@ dir_open_at(int dfd, const char *name, uid_t owner)
 		return -1;
 	}
 	return fd;
+}
+
+int
+path_open_at(int dfd, const char *path, int flags, mode_t mode, uid_t owner)
+{
+	char name[NAME_MAX + 1];
+	const char *s = path, *slash;
+	int fd = dfd, next;
+
+	if (*path == '\0' || *path == '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	while ((slash = strchr(s, '/')) != NULL) {
+		if ((size_t)(slash - s) > NAME_MAX || slash == s ||
+		    (slash - s == 2 && strncmp(s, "..", 2) == 0)) {
+			errno = slash == s || slash - s == 2 ? EINVAL :
+			    ENAMETOOLONG;
+			next = -1;
+		} else {
+			memcpy(name, s, slash - s);
+			name[slash - s] = '\0';
+			next = dir_open_at(fd, name, ANY_OWNER);
+		}
+		if (fd != dfd)
+			close(fd);
+		if (next == -1)
+			return -1;
+		fd = next;
+		s = slash + 1;
+	}
+	if (strcmp(s, "..") == 0 || *s == '\0')
+		errno = EINVAL, next = -1;
+	else
+		next = file_open_at(fd, s, flags, mode, owner);
+	if (fd != dfd) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return next;
 }
 
 char *
@@ -475,6 +518,65 @@ utf8_valid(const char *str)
 		s += n + 1;
 	}
 	return 1;
+}
+
+/* The length of the UTF-8 character at s (1 to 4), or 0 if invalid. */
+static int
+utf8_len(const unsigned char *s)
+{
+	unsigned long cp;
+	int n, i;
+
+	if (*s < 0x80)
+		return 1;
+	if (*s >= 0xc2 && *s <= 0xdf)
+		n = 1, cp = *s & 0x1f;
+	else if (*s >= 0xe0 && *s <= 0xef)
+		n = 2, cp = *s & 0x0f;
+	else if (*s >= 0xf0 && *s <= 0xf4)
+		n = 3, cp = *s & 0x07;
+	else
+		return 0;
+	for (i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return n + 1;
+}
+
+char *
+title_clean(const char *str, char out[TITLE_MAX])
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t k = 0;
+	int n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (; *s != '\0' && *s != '\n' && *s != '\r'; s += n ? n : 1) {
+		n = utf8_len(s);
+		if (n == 1 && (*s < 0x20 || *s == 0x7f) && *s != '\t')
+			continue;	/* a control character: removed */
+		if (n == 0)
+			continue;	/* not UTF-8 (or C1): removed */
+		if (k + n >= TITLE_MAX)
+			break;
+		if (*s == '\t')
+			out[k++] = ' ';
+		else {
+			memcpy(out + k, s, n);
+			k += n;
+		}
+	}
+	while (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+	return out;
 }
 
 int

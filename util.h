@@ -51,6 +51,16 @@ int	 dir_open_at(int dfd, const char *name, uid_t owner);
  */
 char	*fd_read_all(int fd, size_t max, size_t *len);
 
+/*
+ * file_open_at of a relative path of one or more '/'-separated names:
+ * each folder on the way opened with dir_open_at (no symlink, any
+ * owner), the last name with file_open_at.  Returns the descriptor, or
+ * -1 with errno set as those say (ELOOP: a symlink on the way; EINVAL:
+ * an empty, absolute or ".." path).
+ */
+int	 path_open_at(int dfd, const char *path, int flags, mode_t mode,
+	    uid_t owner);
+
 /* file_open_at for reading, then fd_read_all. */
 char	*file_read_at(int dfd, const char *name, size_t max, size_t *len,
 	    uid_t owner);
@@ -195,5 +205,15 @@ int	 hex_value(int c);
 
 /* Whether s is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 int	 utf8_valid(const char *s);
+
+/*
+ * A commit message's title for people: its first line, leading and
+ * trailing blanks dropped, a tab as a space, every other control
+ * character (C0, DEL, C1) and every byte that is not UTF-8 removed,
+ * cut at a character's end to fit TITLE_MAX bytes (NUL included).
+ * s may be NULL (out: "").  Returns out.
+ */
+#define TITLE_MAX	256
+char	*title_clean(const char *s, char out[TITLE_MAX]);
 
 #endif

@@ -12,6 +12,8 @@ if path == "/hooks/swift-webhook" then
 	ok, allow = method == "POST", "POST"
 elseif path == "/hooks/swift-webhook/metrics" or
     path == "/hooks/swift-webhook/" or
+    path == "/hooks/swift-webhook/compare" or
+    path == "/hooks/swift-webhook/trend" or
     string.sub(path, 1, 25) == "/hooks/swift-webhook/jobs" then
 	ok, allow = method == "GET" or method == "HEAD", "GET, HEAD"
 else

@@ -5,7 +5,7 @@
 # retry on 4xx, the job's state untouched by a failing API, and the token
 # nowhere but in the request.
 . "$(dirname "$0")/lib.sh"
-plan 46
+plan 47
 mktestdir commitstatus
 
 WORK=$T/work
@@ -66,6 +66,15 @@ check "C: queued behind one" "$(posts "$SC")" test "$(posts "$SC" | head -1)" = 
 check "C: running" "$(posts "$SC")" test "$(posts "$SC" | sed -n 2p)" = 'pending: running'
 check "C: failure with its exit code" "$(posts "$SC")" \
     grep -Eq '^failure: failed \(exit 3\) in [0-9]+m[0-9]+s' <(posts "$SC" | tail -1)
+
+# A second run of B's config: its loss against the one before (compare).
+deliver b2 "$T/conf" configs/ok.yaml
+B2=$(idof b2)
+SB2=$(shaof "$B2")
+until_state "$B2" succeeded 30
+for _ in $(seq 150); do posts "$SB2" | grep -q '^success' && break; sleep 0.1; done
+check "a second run of a config: its loss, and the previous run's" "$(posts "$SB2")" \
+    grep -Eq '^success: succeeded in [0-9]+m[0-9]+s, loss 1\.151 \(was 1\.151\)$' <(posts "$SB2" | tail -1)
 
 REQ=$(jq -c --arg s "$SB" 'select(.path | endswith($s))' "$API_LOG" | tail -1)
 check "the path: api_url, repository, sha" "$REQ" \

@@ -38,6 +38,10 @@
  *	fake_orphan: N	leave a child in a session of its own that sleeps
  *			N seconds after the trainer's end (what a crashed
  *			launcher leaves of its workers)
+ *	learning_rate: X	as ms-swift reads it (default 1e-4): the
+ *			logged learning rate decays from X, and (a toy of
+ *			training, so that runs differ) the loss is scaled by
+ *			(1 + 1e-4 / X) / 2: 2e-4 ends lower than 1e-4
  *	fake_term_delay: N	a worker of the torchrun shape takes N seconds
  *			to exit after SIGTERM (saving its state, as
  *			ms-swift's graceful_exit does)
@@ -87,9 +91,9 @@ ends_with(const char *s, const char *suffix)
 	return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Finds `key: N` or `"key": N` in the config text. */
-static long
-config_num(const char *text, const char *key, long dflt)
+/* What follows `key:` or `"key":` in the config text, or NULL. */
+static const char *
+config_value(const char *text, const char *key)
 {
 	const char *s = text;
 	size_t n = strlen(key);
@@ -100,12 +104,28 @@ config_num(const char *text, const char *key, long dflt)
 			s++;
 		while (*s == ' ' || *s == '\t')
 			s++;
-		if (*s != ':')
-			continue;
-		s++;
-		return strtol(s, NULL, 10);
+		if (*s == ':')
+			return s + 1;
 	}
-	return dflt;
+	return NULL;
+}
+
+/* Finds `key: N` or `"key": N` in the config text. */
+static long
+config_num(const char *text, const char *key, long dflt)
+{
+	const char *v = config_value(text, key);
+
+	return v != NULL ? strtol(v, NULL, 10) : dflt;
+}
+
+/* The same for a real number (learning_rate: 2e-4). */
+static double
+config_real(const char *text, const char *key, double dflt)
+{
+	const char *v = config_value(text, key);
+
+	return v != NULL ? strtod(v, NULL) : dflt;
 }
 
 static char *
@@ -176,6 +196,7 @@ format_time(char *buf, size_t size, long t)
 /* How a run is steered: the config's fake_* keys (see the top). */
 struct plan {
 	long	 sleep_s, steps, eval, diverge, junk_mb, term_delay;
+	double	 lr;		/* learning_rate (ms-swift's default 1e-4) */
 };
 
 /* A SIGTERM came (a worker of the torchrun shape, or its launcher). */
@@ -194,7 +215,9 @@ loss_text(const struct plan *pl, long i, char buf[32])
 {
 	if (pl->diverge > 0 && i >= pl->diverge)
 		return i == pl->diverge ? "Infinity" : "NaN";
-	snprintf(buf, 32, "%.4f", 2.3026 / (double)i);
+	/* A toy of what a learning rate does: 2e-4 ends lower than 1e-4. */
+	snprintf(buf, 32, "%.4f", 2.3026 / (double)i * (1 + 1e-4 / pl->lr) /
+	    2);
 	return buf;
 }
 
@@ -235,14 +258,14 @@ train(const char *dir, const struct plan *pl)
 		    "\"global_step/max_steps\": \"%ld/%ld\", "
 		    "\"elapsed_time\": \"%s\", \"remaining_time\": \"%s\"%s, "
 		    "\"train_speed(s/it)\": %.6f}\n", loss, pl->diverge > 0 &&
-		    i >= pl->diverge ? "NaN" : "1.0", 1e-4 * (double)(steps -
+		    i >= pl->diverge ? "NaN" : "1.0", pl->lr * (double)(steps -
 		    i + 1) / (double)steps, (double)i / (double)steps, i, steps,
 		    elapsed, remaining, mem, (double)pl->sleep_s /
 		    (double)steps);
 		hn += snprintf(hist + hn, sizeof(hist) - hn, "%s{\"loss\": %s, "
 		    "\"step\": %ld}", hn ? ", " : "", loss, i);
 		if (pl->eval > 0 && i % pl->eval == 0) {
-			eval = 2.5 / (double)i;
+			eval = 2.5 / (double)i * (1 + 1e-4 / pl->lr) / 2;
 			fprintf(f, "{\"eval_loss\": %.4f, \"eval_runtime\": 0.1, "
 			    "\"eval_samples_per_second\": 80.0, \"epoch\": %.2f, "
 			    "\"global_step/max_steps\": \"%ld/%ld\", "
@@ -537,6 +560,9 @@ main(int argc, char *argv[])
 	pl.diverge = config_num(text, "fake_diverge", 0);
 	pl.junk_mb = config_num(text, "fake_junk_mb", 0);
 	pl.term_delay = config_num(text, "fake_term_delay", 0);
+	pl.lr = config_real(text, "learning_rate", 1e-4);
+	if (!(pl.lr > 0))
+		die("learning_rate must be a positive number", NULL);
 	if (pl.steps < 1)
 		pl.steps = 1;
 	mkdirs(outdir);

@@ -1,6 +1,7 @@
 /*
  * fuzz_status: libFuzzer harness for the status page's path and query
- * (make fuzz), over a run directory with a few jobs: the input is
+ * (make fuzz; /compare and /trend too), over a run directory with a few
+ * jobs (their configs kept): the input is
  * PATH_INFO, then (after a NUL, or else a '?') QUERY_STRING.  A body
  * never holds a '<' that came from the input: the input's bytes are
  * kept out of the page's markup.
@@ -41,12 +42,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	job(run, "20261130T091502.123Z-abc1234-sft", "{\"state\":\"running\","
 	    "\"branch\":\"main\",\"sha\":\"abc1234abc1234abc1234abc1234abc1234"
 	    "abcd\",\"config\":\"configs/sft.yaml\",\"created\":"
-	    "\"2026-11-30T09:15:02Z\",\"pid\":1}");
+	    "\"2026-11-30T09:15:02Z\",\"pid\":1,\"config_copy\":"
+	    "\"config.yaml\",\"commit_title\":\"Raise lr\"}");
+	snprintf(text, sizeof(text), "%s/20261130T091502.123Z-abc1234-sft", run);
+	fz_put(text, "config.yaml", "model: m\nlr: 2\n", 15);
 	job(run, "20261129T091502.123Z-def5678-x", "{\"state\":\"succeeded\","
 	    "\"branch\":\"dev\",\"sha\":\"def5678\",\"config\":\"x.yaml\","
 	    "\"created\":\"2026-11-29T09:15:02Z\",\"started\":"
 	    "\"2026-11-29T09:15:03Z\",\"finished\":\"2026-11-29T10:15:03Z\","
-	    "\"results\":{\"loss\":0.5}}");
+	    "\"results\":{\"loss\":0.5},\"config_copy\":\"config.yaml\"}");
+	snprintf(text, sizeof(text), "%s/20261129T091502.123Z-def5678-x", run);
+	fz_put(text, "config.yaml", "model: m\nlr: 1\n", 15);
 	snprintf(text, sizeof(text), "secret = x\nrun_dir = %s\n", run);
 	fz_conf(&conf, text);
 	if (rundir_open(&rd, run, 0, err, sizeof(err)) == -1)

@@ -338,8 +338,11 @@ metrics_route() {
 	# ours (not loopback) stands for one from elsewhere.
 	ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9.]+$' | grep -v '^127\.')
 	if [ -n "$ip" ]; then
-		got=$(curl -s -o /dev/null -w '%{http_code}' --interface "$ip" "$URL/metrics")
-		check "$m: /metrics refused to a non-local address ($ip)" "status $got" test "$got" = 403
+		got=$(for p in metrics "" compare trend "jobs/$(job_of "$m-push")"; do
+			curl -s -o /dev/null -w '%{http_code} ' --interface "$ip" "$URL/$p"
+		done)
+		check "$m: /metrics, the status page, /compare, /trend and a job's page refused to a non-local address ($ip)" "status $got" \
+		    test "$got" = "403 403 403 403 403 "
 	else
 		echo "# $m: no non-loopback address here: the local-only rule is not tried"
 	fi

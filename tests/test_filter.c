@@ -157,6 +157,7 @@ test_form(void)
 }
 
 #define SHA "0123456789abcdef0123456789abcdef01234567"
+#define SHA0 "1111111111111111111111111111111111111111"
 
 static void
 test_parse(void)
@@ -239,10 +240,43 @@ test_parse(void)
 	    "\",\"repository\":{\"full_name\":\"o/r\"}}";
 	r = push_parse(&p, body, strlen(body), reason);
 	CHECK(r == 0 && strcmp(p.branch, "main") == 0 &&
-	    strcmp(p.repository, "o/r") == 0 && !p.deleted, "fields",
-	    "r=%d", r);
+	    strcmp(p.repository, "o/r") == 0 && !p.deleted &&
+	    p.commit_title[0] == '\0', "fields (no title: \"\")", "r=%d", r);
 	if (r == 0)
 		push_free(&p);
+	{
+		static const struct {
+			const char *body, *title, *name;
+		} t[] = {
+			{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+			    "\"repository\":{\"full_name\":\"o/r\"},"
+			    "\"head_commit\":{\"id\":\"" SHA "\",\"message\":"
+			    "\"Raise lr\\u001b[31m\\n\\nWhy.\"}}", "Raise lr[31m",
+			    "commit_title: head_commit's first line, cleaned" },
+			{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+			    "\"repository\":{\"full_name\":\"o/r\"},"
+			    "\"commits\":[{\"id\":\"" SHA0 "\",\"message\":"
+			    "\"older\"},{\"id\":\"" SHA "\",\"message\":"
+			    "\"the pushed one\"}]}", "the pushed one",
+			    "commit_title: else the commit whose id is after" },
+			{ "{\"ref\":\"refs/heads/main\",\"after\":\"" SHA "\","
+			    "\"repository\":{\"full_name\":\"o/r\"},"
+			    "\"head_commit\":{\"id\":\"" SHA0 "\",\"message\":"
+			    "\"another\"},\"commits\":[{\"id\":\"" SHA "\","
+			    "\"message\":7}]}", "",
+			    "commit_title: none of another commit, none not a "
+			    "string" },
+		};
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			r = push_parse(&p, t[i].body, strlen(t[i].body),
+			    reason);
+			CHECK(r == 0 && strcmp(p.commit_title, t[i].title) ==
+			    0, t[i].name, "r=%d %s \"%s\"", r, reason, r == 0 ?
+			    p.commit_title : "");
+			if (r == 0)
+				push_free(&p);
+		}
+	}
 }
 
 static int
@@ -609,7 +643,7 @@ test_repo_of_url(void)
 int
 main(void)
 {
-	PLAN(165);
+	PLAN(168);
 	test_repo_of_url();
 	test_deep_path();
 	test_globs();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -196,6 +197,154 @@ test_record(struct rundir *rd)
 	job_close(&j);
 }
 
+/* A job of config for keep tests, its folder made; src is the checkout. */
+static int
+keep_job(struct rundir *rd, struct job *j, const char *sha,
+    const char *config)
+{
+	char err[256];
+
+	job_init(j);
+	j->delivery = "d-keep";
+	j->event = "push";
+	j->repository = "acme/train";
+	j->ref = "refs/heads/main";
+	j->branch = "main";
+	j->sha = sha;
+	j->config = config;
+	return job_create(rd, j, err, sizeof(err));
+}
+
+/*
+ * job_keep_config: the trained config copied into the job's folder,
+ * never through a symlink, bounded; the reason when it is not; read
+ * back under the same rules; job.json keeps the copy's name and the
+ * commit title; job_previous finds the run before of the same config.
+ */
+static void
+test_keep(struct rundir *rd)
+{
+	const char *sha1 = "1111111111111111111111111111111111111111";
+	const char *sha2 = "2222222222222222222222222222222222222222";
+	char src[PATH_MAX], p[PATH_MAX], prev[JOB_ID_MAX], *text, *big;
+	struct job j, r, k;
+	size_t len;
+	int cwd, rc;
+
+	snprintf(src, sizeof(src), "%s/src", top);
+	snprintf(p, sizeof(p), "%s/configs", src);
+	mkdir(src, 0755);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/configs/sft.yaml", src);
+	put(p, "model: x\nlearning_rate: 1e-4\n");
+	cwd = open(src, O_RDONLY | O_DIRECTORY);
+	if (keep_job(rd, &j, sha1, "configs/sft.yaml") == -1) {
+		CHECK(0, "keep: job_create", "%s", strerror(errno));
+		return;
+	}
+	title_clean("Raise lr\x1b[31m to 2e-4\nbody", j.commit_title);
+	rc = job_keep_config(&j, cwd);
+	snprintf(p, sizeof(p), "%s/config.yaml", j.dir);
+	CHECK(rc == 0 && strcmp(j.config_copy, "config.yaml") == 0 &&
+	    j.config_copy_error[0] == '\0' && access(p, R_OK) == 0,
+	    "the config trained is kept as config.yaml in the job's folder",
+	    "rc=%d %s %s", rc, j.config_copy, j.config_copy_error);
+	job_write(&j);
+	rc = job_read(rd, j.id, &r);
+	text = rc == 0 ? job_read_config(&r, &len) : NULL;
+	CHECK(text != NULL && strcmp(text, "model: x\nlearning_rate: 1e-4\n")
+	    == 0 && len == 29 && strcmp(r.commit_title, "Raise lr[31m to 2e-4")
+	    == 0, "job.json keeps its name and the commit title (control "
+	    "characters gone); read back", "%s / %s", text ? text : "NULL",
+	    rc == 0 ? r.commit_title : "");
+	free(text);
+	/* The trainer swaps the copy for a symlink to a secret. */
+	unlink(p);
+	if (symlink("/etc/passwd", p) == -1)
+		CHECK(0, "symlink", "%s", strerror(errno));
+	errno = 0;
+	text = rc == 0 ? job_read_config(&r, &len) : NULL;
+	CHECK(text == NULL && errno == ELOOP, "a copy swapped for a symlink "
+	    "is not read", "%s", text ? text : strerror(errno));
+	free(text);
+	if (rc == 0)
+		job_close(&r);
+
+	/* A second run of the config: its previous run is the first. */
+	if (keep_job(rd, &k, sha2, "configs/sft.yaml") == 0) {
+		job_write(&k);
+		CHECK(job_previous(rd, &k, 100, prev) == 0 &&
+		    strcmp(prev, j.id) == 0, "job_previous: the run before of "
+		    "the same config", "%s", prev);
+		CHECK(job_previous(rd, &j, 100, prev) == -1,
+		    "the first run has none", "%s", prev);
+		k.config = "configs/other.yaml";
+		job_write(&k);
+		CHECK(job_previous(rd, &k, 100, prev) == -1,
+		    "another config's run is not the previous one", "%s",
+		    prev);
+		job_close(&k);
+	}
+	job_close(&j);
+
+	/* A config that is a symlink; a folder on the way that is one. */
+	snprintf(p, sizeof(p), "%s/configs/link.yaml", src);
+	if (symlink("sft.yaml", p) == -1)
+		CHECK(0, "symlink", "%s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/linked", src);
+	if (symlink("configs", p) == -1)
+		CHECK(0, "symlink", "%s", strerror(errno));
+	if (keep_job(rd, &j, sha1, "configs/link.yaml") == 0) {
+		CHECK(job_keep_config(&j, cwd) == -1 && j.config_copy[0] ==
+		    '\0' && strcmp(j.config_copy_error,
+		    "configs/link.yaml not kept: a symlink") == 0,
+		    "a config that is a symlink is not kept, and says why",
+		    "%s", j.config_copy_error);
+		j.config = "linked/sft.yaml";
+		CHECK(job_keep_config(&j, cwd) == -1 && strcmp(
+		    j.config_copy_error, "linked/sft.yaml not kept: a symlink")
+		    == 0, "nor one under a folder that is a symlink", "%s",
+		    j.config_copy_error);
+		j.config = "configs/none.yaml";
+		CHECK(job_keep_config(&j, cwd) == -1 && strcmp(
+		    j.config_copy_error, "configs/none.yaml not kept: no such "
+		    "file") == 0, "a config that is not there", "%s",
+		    j.config_copy_error);
+		snprintf(p, sizeof(p), "%s/configs/fifo.yaml", src);
+		mkfifo(p, 0644);
+		j.config = "configs/fifo.yaml";
+		CHECK(job_keep_config(&j, cwd) == -1 && strcmp(
+		    j.config_copy_error, "configs/fifo.yaml not kept: not a "
+		    "regular file") == 0, "a FIFO: not waited on, not kept",
+		    "%s", j.config_copy_error);
+		/* One byte over the bound. */
+		big = malloc(CONFIG_COPY_MAX + 2);
+		memset(big, '#', CONFIG_COPY_MAX + 1);
+		big[CONFIG_COPY_MAX + 1] = '\0';
+		snprintf(p, sizeof(p), "%s/configs/big.json", src);
+		put(p, big);
+		j.config = "configs/big.json";
+		CHECK(job_keep_config(&j, cwd) == -1 && strcmp(
+		    j.config_copy_error, "configs/big.json not kept: larger "
+		    "than 256 KiB") == 0, "a config over 256 KiB is not kept",
+		    "%s", j.config_copy_error);
+		big[CONFIG_COPY_MAX] = '\0';
+		put(p, big);
+		CHECK(job_keep_config(&j, cwd) == 0 && strcmp(j.config_copy,
+		    "config.json") == 0, "one of 256 KiB is, as config.json",
+		    "%s", j.config_copy_error);
+		free(big);
+		snprintf(p, sizeof(p), "%s/configs/Odd.Y-ML", src);
+		put(p, "x: 1\n");
+		j.config = "configs/Odd.Y-ML";
+		CHECK(job_keep_config(&j, cwd) == 0 && strcmp(j.config_copy,
+		    "config") == 0, "an extension that is no plain word: kept "
+		    "as config", "%s", j.config_copy);
+		job_close(&j);
+	}
+	close(cwd);
+}
+
 static void
 test_ids(void)
 {
@@ -226,7 +375,7 @@ main(void)
 	char err[256], path[PATH_MAX];
 	struct rundir rd;
 
-	PLAN(128);
+	PLAN(141);
 	if (mkdtemp(top) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
@@ -237,6 +386,7 @@ main(void)
 	mkdir(path, 0750);
 	if (rundir_open(&rd, path, 1, err, sizeof(err)) == 0) {
 		test_record(&rd);
+		test_keep(&rd);
 		rundir_close(&rd);
 	} else
 		CHECK(0, "rundir_open", "%s", err);

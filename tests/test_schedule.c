@@ -236,7 +236,7 @@ describe(const char *name, struct job *j, const struct conf *c,
     int behind, const char *gh, const char *desc)
 {
 	char d[STATUS_DESC_MAX + 1];
-	const char *g = commitstatus_describe(c, j, behind, d);
+	const char *g = commitstatus_describe(c, j, behind, NULL, d);
 
 	CHECK(strcmp(g, gh) == 0 && strcmp(d, desc) == 0, name,
 	    "%s \"%s\", want %s \"%s\"", g, d, gh, desc);
@@ -258,7 +258,7 @@ test_describe(void)
 	windows(&c, "UTC", "Mon 09:00-10:00");
 	if (sched_open(&c, sched_now()))
 		windows(&c, "UTC", "Tue 09:00-10:00");
-	commitstatus_describe(&c, &j, 2, d);
+	commitstatus_describe(&c, &j, 2, NULL, d);
 	CHECK(strncmp(d, "queued: waiting for the run window (opens ", 42) ==
 	    0, "queued outside the window: until when", "%s", d);
 	memset(&c, 0, sizeof(c));
@@ -279,6 +279,21 @@ test_describe(void)
 	j.results.loss = 0.41234;
 	describe("succeeded", &j, &c, -1, "success",
 	    "succeeded in 1h02m, loss 0.4123");
+	{
+		struct job prev;
+
+		job_init(&prev);
+		prev.results.have = R_LOSS;
+		prev.results.loss = 0.5;
+		commitstatus_describe(&c, &j, -1, &prev, d);
+		CHECK(strcmp(d, "succeeded in 1h02m, loss 0.4123 (was 0.5)") ==
+		    0, "succeeded: its loss against the previous run's", "%s",
+		    d);
+		prev.results.have = 0;
+		commitstatus_describe(&c, &j, -1, &prev, d);
+		CHECK(strcmp(d, "succeeded in 1h02m, loss 0.4123") == 0,
+		    "a previous run without a loss: not said", "%s", d);
+	}
 	snprintf(j.after_state, sizeof(j.after_state), "succeeded");
 	describe("succeeded, exported", &j, &c, -1, "success",
 	    "succeeded in 1h02m, loss 0.4123; after_success done");
@@ -305,7 +320,7 @@ test_describe(void)
 		long_err[i] = "ab\xc3\xa9"[i % 4];	/* "abé" */
 	long_err[i] = '\0';
 	snprintf(j.error, sizeof(j.error), "%s", long_err);
-	commitstatus_describe(&c, &j, -1, d);
+	commitstatus_describe(&c, &j, -1, NULL, d);
 	CHECK(strlen(d) <= STATUS_DESC_MAX && strlen(d) >= 136 &&
 	    strcmp(d + strlen(d) - 3, "...") == 0 && utf8_valid(d),
 	    "a long reason: cut to 140 bytes of valid UTF-8", "%zu: %s",
@@ -331,7 +346,7 @@ test_describe(void)
 int
 main(void)
 {
-	PLAN(45);
+	PLAN(47);
 	test_zone_dropped();
 	test_open();
 	test_tickets();

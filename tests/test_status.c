@@ -10,7 +10,7 @@
 #include "rundir.h"
 #include "status.h"
 
-#define PLANNED	10
+#define PLANNED	19
 
 /* A job recorded as state, with config and a log of its own. */
 static void
@@ -65,9 +65,10 @@ main(int argc, char *argv[])
 	if (fx_setup(&c, &rd, "conf", text) == -1)
 		return t_exit();
 	CHECK(status_route("/") && status_route("/jobs/x") &&
-	    !status_route("/metrics") && !status_route("") &&
-	    !status_route(NULL), "routes: / and /jobs/..., nothing else",
-	    "mismatch");
+	    status_route("/compare") && status_route("/trend") &&
+	    !status_route("/metrics") && !status_route("/compare/x") &&
+	    !status_route("") && !status_route(NULL), "routes: /, /jobs/..., "
+	    "/compare, /trend, nothing else", "mismatch");
 	mkjob(&rd, &a, "configs/<script>alert(1)</script>.yaml",
 	    JOB_SUCCEEDED);
 	mkjob(&rd, &b, "configs/b.yaml", JOB_FAILED);
@@ -121,6 +122,56 @@ main(int argc, char *argv[])
 		free(s);
 	} else
 		CHECK(0, "symlink: setup", "%s", strerror(errno));
+	/* Compare: a and b side by side, their configs as kept. */
+	snprintf(a.commit_title, sizeof(a.commit_title), "<img src=x>");
+	snprintf(a.config_copy, sizeof(a.config_copy), "config.yaml");
+	snprintf(b.config_copy, sizeof(b.config_copy), "config.yaml");
+	snprintf(path, sizeof(path), "%s/config.yaml", a.dir);
+	fx_put(path, "model: m\nlr: 1\n", 0640);
+	snprintf(path, sizeof(path), "%s/config.yaml", b.dir);
+	fx_put(path, "model: m\nlr: <2>\n", 0640);
+	job_write(&a);
+	job_write(&b);
+	snprintf(text, sizeof(text), "jobs=%s,%s", a.id, b.id);
+	s = page(&rd, &c, "/compare", text, &st, &type);
+	CHECK(st == 200 && s != NULL && strstr(s, "class=\"loss run0\"") &&
+	    strstr(s, "class=\"loss run1\"") && strstr(s, "id=\"results\""),
+	    "/compare: a curve per run, the results table", "%d %s", st,
+	    s ? s : "");
+	CHECK(s != NULL && strstr(s, "<span class=\"del\">-lr: 1</span>") &&
+	    strstr(s, "<span class=\"add\">+lr: &lt;2&gt;</span>"),
+	    "the configs' diff, escaped", "%s", s ? s : "");
+	CHECK(s != NULL && !strstr(s, "<img") && strstr(s, "&lt;img src=x&gt;"),
+	    "a commit title with markup is escaped", "%s", s ? s : "");
+	free(s);
+	snprintf(text, sizeof(text), "jobs=%s&jobs=%s", b.id, a.id);
+	s = page(&rd, &c, "/compare", text, &st, &type);
+	CHECK(st == 200 && s != NULL && strstr(s, "<span class=\"del\">-lr: "
+	    "&lt;2&gt;</span>"), "jobs=A&jobs=B (the jobs table's form)",
+	    "%d", st);
+	free(s);
+	snprintf(text, sizeof(text), "jobs=%s", a.id);
+	s = page(&rd, &c, "/compare", text, &st, &type);
+	CHECK(st == 404, "one job: 404", "%d", st);
+	free(s);
+	snprintf(text, sizeof(text), "jobs=%s,..%%2F..%%2Fetc", a.id);
+	s = page(&rd, &c, "/compare", text, &st, &type);
+	CHECK(st == 404 && s != NULL && !strstr(s, "etc"), "a name that is no "
+	    "job id: 404, not echoed", "%d", st);
+	free(s);
+	snprintf(text, sizeof(text), "jobs=%s,%s,%s,%s,%s,%s,%s,%s,%s", a.id,
+	    b.id, a.id, b.id, a.id, b.id, a.id, b.id, a.id);
+	s = page(&rd, &c, "/compare", text, &st, &type);
+	CHECK(st == 404, "nine jobs: 404", "%d", st);
+	free(s);
+	s = page(&rd, &c, "/trend", "config=configs/b.yaml&branch=main", &st,
+	    &type);
+	CHECK(st == 200 && s != NULL && strstr(s, b.id) && !strstr(s, a.id),
+	    "/trend: the runs of one config", "%d %s", st, s ? s : "");
+	free(s);
+	s = page(&rd, &c, "/trend", NULL, &st, &type);
+	CHECK(st == 404, "/trend without a config: 404", "%d", st);
+	free(s);
 	free((char *)a.output_dir);
 	free((char *)b.output_dir);
 	job_close(&a);

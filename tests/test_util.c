@@ -130,12 +130,85 @@ test_boot_time(void)
 	CHECK(proc_boot_time(path) == 0, "boot time: no file, 0", "not 0");
 }
 
+/* A commit message's title: table rows. */
+static void
+test_title(void)
+{
+	static const struct {
+		const char *in, *want, *name;
+	} rows[] = {
+		{ "Raise lr\n\nThe body.", "Raise lr", "the first line" },
+		{ "  \tIndented  \r\nx", "Indented", "blanks around it dropped" },
+		{ "a\tb", "a b", "a tab is a space" },
+		{ "red \x1b[31mX\x1b[0m", "red [31mX[0m",
+		    "escape characters removed" },
+		{ "del\x7f C1 \xc2\x9b!", "del C1 !", "DEL and C1 removed" },
+		{ "bad \xff\xfe bytes \xc3(", "bad  bytes (",
+		    "bytes that are no UTF-8 removed" },
+		{ "caf\xc3\xa9 \xe6\xbc\xa2\xe5\xad\x97", "caf\xc3\xa9 "
+		    "\xe6\xbc\xa2\xe5\xad\x97", "UTF-8 kept" },
+		{ "", "", "empty" },
+		{ NULL, "", "none" },
+	};
+	char out[TITLE_MAX], in[600];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		title_clean(rows[i].in, out);
+		CHECK(strcmp(out, rows[i].want) == 0, rows[i].name,
+		    "\"%s\"", out);
+	}
+	/* 300 two-byte characters: cut at a character's end. */
+	for (i = 0; i < 300; i++)
+		memcpy(in + 2 * i, "\xc3\xa9", 2);
+	in[600 - 1] = '\0';
+	title_clean(in, out);
+	CHECK(strlen(out) == 254 && utf8_valid(out), "a long title: cut to "
+	    "fit, at a character's end", "%zu", strlen(out));
+}
+
+/* path_open_at: each folder on the way, never through a symlink. */
+static void
+test_path_open(void)
+{
+	char p[4096];
+	int dfd, fd;
+
+	snprintf(p, sizeof(p), "%s/p", top);
+	mkdir(top, 0700);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/p/q", top);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/p/q/f", top);
+	put(p, 3);
+	snprintf(p, sizeof(p), "%s/p/l", top);
+	(void)!symlink("q", p);
+	snprintf(p, sizeof(p), "%s/p", top);
+	dfd = open(p, O_RDONLY | O_DIRECTORY);
+	fd = path_open_at(dfd, "q/f", O_RDONLY, 0, ANY_OWNER);
+	CHECK(fd >= 0, "path_open_at: a file under a folder", "%s",
+	    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	CHECK(path_open_at(dfd, "l/f", O_RDONLY, 0, ANY_OWNER) == -1 &&
+	    errno == ELOOP, "a folder on the way that is a symlink: ELOOP",
+	    "%s", strerror(errno));
+	errno = 0;
+	CHECK(path_open_at(dfd, "q/../q/f", O_RDONLY, 0, ANY_OWNER) == -1 &&
+	    errno == EINVAL && path_open_at(dfd, "/etc/passwd", O_RDONLY, 0,
+	    ANY_OWNER) == -1 && path_open_at(dfd, "q//f", O_RDONLY, 0,
+	    ANY_OWNER) == -1, "\"..\", absolute and empty names refused",
+	    "%s", strerror(errno));
+	close(dfd);
+}
+
 int
 main(void)
 {
 	char cmd[128];
 
-	PLAN(12);
+	PLAN(25);
 	if (mkdtemp(top) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
@@ -143,6 +216,8 @@ main(void)
 	test_rm_tree();
 	test_duration();
 	test_boot_time();
+	test_title();
+	test_path_open();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", top);
