@@ -536,6 +536,8 @@ diff_line(void *arg, char tag, const char *s, size_t n)
 	size_t k;
 
 	(void)arg;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;		/* a CRLF config: its lines, not a '?' each */
 	if ((out = malloc(n + 1)) == NULL)
 		return;
 	tty_clean(s, n, 0, 1, out, &k);

@@ -283,6 +283,7 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	struct request rq;
 	struct reply rp;
 	struct conf *s;
+	int tick;
 
 	static const char notfound[] = "Status: 404 Not Found\r\n"
 	    "Content-Type: text/plain\r\n\r\nNot Found\n";
@@ -321,9 +322,10 @@ serve(struct io *io, struct conf *c, const char *conf_err)
 	    NULL;
 	metrics_delivery(c != NULL ? c->run_dir : NULL, rp.status,
 	    rp.decision, s != NULL ? s->name : NULL);
-	reply_free(&rp);
 	/* Not for what anyone may send: only a signed delivery ticks. */
-	return rp.status >= 200 && rp.status < 300 ? DELIVERY_TICK : 0;
+	tick = rp.status >= 200 && rp.status < 300 ? DELIVERY_TICK : 0;
+	reply_free(&rp);
+	return tick;
 }
 
 /*

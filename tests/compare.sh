@@ -9,7 +9,7 @@
 # pushed.  Configs that are symlinks or too large are not kept, and say
 # why; a copy a trainer swapped for a symlink is not read.
 . "$(dirname "$0")/lib.sh"
-plan 31
+plan 32
 . "$(dirname "$0")/servers.sh"
 mktestdir compare
 setup_dirs
@@ -112,6 +112,14 @@ check "a kept copy swapped for a symlink is not read (compare, /compare)" "$(gre
     bash -c "! grep -q 'root:' '$T/cmph.txt' '$T/cmph.html' && grep -q '^config: Too many levels of symbolic links' '$T/cmph.txt'"
 rm "$RUNS/$A/config.yaml"
 mv "$T/kept.yaml" "$RUNS/$A/config.yaml"
+
+# A config written on Windows (CRLF): its lines in the terminal, no '?'.
+cp "$RUNS/$C/config.yaml" "$T/c.yaml"
+sed 's/$/\r/' "$RUNS/$B/config.yaml" > "$RUNS/$C/config.yaml"
+"$BIN" -c "$CONF" compare "$B" "$C" > "$T/crlf.txt" 2>&1
+check "a CRLF config's diff: its lines as written, not a '?' each" "$(sed -n '/^---/,/^$/p' "$T/crlf.txt")" \
+    bash -c "grep -qx -- '-learning_rate: 2e-4' '$T/crlf.txt' && grep -qx -- '+learning_rate: 2e-4' '$T/crlf.txt' && ! grep -q '?' '$T/crlf.txt'"
+cat "$T/c.yaml" > "$RUNS/$C/config.yaml"
 
 # The page: curves over each other, a legend, the diff, the results.
 chrome "$URL/compare?jobs=$A,$B" "$T/cmp.html"
