@@ -392,6 +392,18 @@ compare_page(FILE *f, struct rundir *rd, const char *query)
 		fprintf(f, "<h3>%.7s &rarr; %.7s</h3>\n", commit_id_valid(
 		    r[0].j.sha) ? r[0].j.sha : "-", commit_id_valid(r[i].j.sha) ?
 		    r[i].j.sha : "-");
+		/* The code changed too: GitHub's compare of the commits. */
+		if (commit_id_valid(r[0].j.sha) && commit_id_valid(r[i].j.sha) &&
+		    strcmp(r[0].j.sha, r[i].j.sha) != 0 &&
+		    html_repo_base(NULL, r[0].o) && r[0].j.repository != NULL &&
+		    r[i].j.repository != NULL && strcasecmp(r[0].j.repository,
+		    r[i].j.repository) == 0) {
+			fputs("<p class=\"code\"><a href=\"", f);
+			html_repo_base(f, r[0].o);
+			fprintf(f, "/compare/%s...%s\">every change between the "
+			    "two commits</a> (the code too)</p>\n", r[0].j.sha,
+			    r[i].j.sha);
+		}
 		if (r[0].config == NULL || r[i].config == NULL) {
 			fputs("<p class=\"missing\">", f);
 			html_text(f, r[0].config == NULL ? r[0].why : r[i].why);

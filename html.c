@@ -126,25 +126,39 @@ html_scale(double v, double lo, double hi, double x0, double w)
 }
 
 
+int
+html_repo_base(FILE *f, const cJSON *o)
+{
+	const char *repo = json_str(o, "repository");
+	const char *url = json_str(o, "repository_url");
+
+	if (!html_web_url(url) && !repo_name_valid(repo))
+		return 0;
+	if (f == NULL)
+		return 1;
+	if (html_web_url(url))
+		html_text(f, url);
+	else {
+		fputs("https://github.com/", f);
+		html_text(f, repo);
+	}
+	return 1;
+}
+
 void
 html_commit(FILE *f, const cJSON *o)
 {
-	const char *sha = json_str(o, "sha"), *repo = json_str(o, "repository");
-	const char *url = json_str(o, "repository_url");
-	int link = html_web_url(url) || repo_name_valid(repo);
+	const char *sha = json_str(o, "sha");
 
 	if (!commit_id_valid(sha))
 		return;
-	if (html_web_url(url)) {
-		fputs("<a href=\"", f);
-		html_text(f, url);
-		fprintf(f, "/commit/%s\">", sha);
-	} else if (link) {
-		fputs("<a href=\"https://github.com/", f);
-		html_text(f, repo);
-		fprintf(f, "/commit/%s\">", sha);
+	if (!html_repo_base(NULL, o)) {
+		fprintf(f, "<code>%.7s</code>", sha);
+		return;
 	}
-	fprintf(f, "<code>%.7s</code>%s", sha, link ? "</a>" : "");
+	fputs("<a href=\"", f);
+	html_repo_base(f, o);
+	fprintf(f, "/commit/%s\"><code>%.7s</code></a>", sha, sha);
 }
 
 void

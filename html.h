@@ -38,6 +38,13 @@ void	 html_badge(FILE *f, const char *state);
 int	 html_web_url(const char *s);
 
 /*
+ * A job.json's repository on the web: its repository_url (if
+ * html_web_url), else github.com/owner/name, escaped into f (f NULL:
+ * only whether there is one).  Returns 1, or 0 if it has neither.
+ */
+int	 html_repo_base(FILE *f, const cJSON *o);
+
+/*
  * A job.json's sha as <code>abc1234</code>, linked to the commit on its
  * repository_url (if html_web_url) or on github.com; nothing if the sha
  * is not a commit id.

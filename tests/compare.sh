@@ -9,7 +9,7 @@
 # pushed.  Configs that are symlinks or too large are not kept, and say
 # why; a copy a trainer swapped for a symlink is not read.
 . "$(dirname "$0")/lib.sh"
-plan 32
+plan 33
 . "$(dirname "$0")/servers.sh"
 mktestdir compare
 setup_dirs
@@ -134,6 +134,8 @@ check "a legend: each run's colour, short sha and commit title" "$(grep -o '<g c
     bash -c "grep -Eq 'stroke=\"#c33\" stroke-width=\"3\"(/>|></line>)<text[^>]*>0000001 Start from lr 1e-4</text>' '$T/cmp.html' && grep -Eq 'stroke=\"#27c\" stroke-width=\"3\"(/>|></line>)<text[^>]*>0000002 Raise the learning rate to 2e-4\\[2J</text>' '$T/cmp.html'"
 check "the config diff against the first run, lines marked" "$(grep -o '<span class="[a-z]*">[-+][^<]*</span>' "$T/cmp.html")" \
     bash -c "grep -q '<span class=\"del\">-learning_rate: 1e-4</span>' '$T/cmp.html' && grep -q '<span class=\"add\">+learning_rate: 2e-4</span>' '$T/cmp.html'"
+check "a link to GitHub's compare of the two commits (the code changed too)" "$(grep -o '<p class="code">.*' "$T/cmp.html")" \
+    grep -q "<a href=\"https://github.com/acme/train/compare/$(sha 1)...$(sha 2)\">every change between the two commits</a>" "$T/cmp.html"
 check "the results side by side: both final losses" "$(grep -o '<tr class="loss">.*</tr>' "$T/cmp.html")" \
     grep -q '<tr class="loss"><th>final loss</th><td>0.3289</td><td>0.2467</td></tr>' "$T/cmp.html"
 COUNTS=$(python3 "$TOP/tests/pngcolours.py" "$SHOTS/compare.png" 0 450 '#cc3333' '#2277cc' 2>&1 | tr '\n' ' ')

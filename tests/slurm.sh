@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/slurm-cluster.sh"
 . "$(dirname "$0")/slurm-scenarios.sh"
-plan $((54 + $(slurm_scenarios_plan)))
+plan $((55 + $(slurm_scenarios_plan)))
 mktestdir slurm
 trap 'stop_supervisors; slurm_down; [ -n "${KEEP:-}" ] || cleanup_testdir' EXIT
 
@@ -124,6 +124,8 @@ check "ok: the batch script quotes every word of the command" "$(cat "$R/$J/job.
     grep -qF "exec '$FAKE' 'sft' 'configs/sft.yaml' '--output_dir'" "$R/$J/job.sbatch"
 check "ok: it trained in workdir (--chdir)" "$(cat "$R/$J/output/info" 2>&1)" \
     grep -qx "cwd=$WORK" "$R/$J/output/info"
+check "ok: the config it trained is kept in its folder (for compare), as it was submitted" "$(jq -c '{config_copy, config_copy_error}' "$R/$J/job.json")" \
+    bash -c "jq -e '.config_copy == \"config.yaml\"' '$R/$J/job.json' > /dev/null && cmp -s '$R/$J/config.yaml' '$R/$J/output/config'"
 check "ok: the trainer's environment is allow-listed: no secret, no CGI" "$(cat "$R/$J/output/env" 2>&1)" \
     bash -c "! grep -q -e GITHUB_WEBHOOK -e HTTP_X_HUB -e \"$SECRET\" -e SWIFT_WEBHOOK_CONFIG '$R/$J/output/env' && grep -q '^JOB_ID=$J$' '$R/$J/output/env' && grep -q '^SLURM_JOB_ID=$ID$' '$R/$J/output/env'"
 check "ok: notify ran with its end" "$(cat "$T/notified" 2>&1)" grep -q "^$J succeeded 0$" "$T/notified"
