@@ -152,58 +152,21 @@ cmp_ids(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-struct names {
-	char	**v;
-	size_t	  n;
-	int	  oom;
-};
-
-/* dir_each: keeps the names that are job ids. */
-static int
-keep_job_name(void *arg, const char *name)
-{
-	struct names *nm = arg;
-	char **nv;
-
-	if (!job_id_valid(name))
-		return 0;
-	if ((nv = realloc(nm->v, (nm->n + 1) * sizeof(*nv))) == NULL ||
-	    (nv[nm->n] = strdup(name)) == NULL) {
-		if (nv != NULL)
-			nm->v = nv;
-		nm->oom = 1;
-		return 1;
-	}
-	nm->v = nv;
-	nm->n++;
-	return 0;
-}
-
 /* All jobs, oldest first, as a JSON array; NULL if run_dir cannot be read. */
 static cJSON *
 jobs_load(struct rundir *rd)
 {
-	struct names nm = { NULL, 0, 0 };
+	struct strv ids = { NULL, 0 };
 	cJSON *all = NULL, *job;
 	size_t i;
 
-	if (dir_each(rd->fd, keep_job_name, &nm) == 0 && !nm.oom) {
-		if (nm.n > 0)
-			qsort(nm.v, nm.n, sizeof(*nm.v), cmp_names);
+	if (rundir_job_ids(rd, &ids, 0) == 0) {
 		all = cJSON_CreateArray();
-		for (i = 0; i < nm.n; i++)
-			if ((job = job_load(rd, nm.v[i])) != NULL)
+		for (i = 0; i < ids.n; i++)
+			if ((job = job_load(rd, ids.v[i])) != NULL)
 				cJSON_AddItemToArray(all, job);
 	}
-	for (i = 0; i < nm.n; i++)
-		free(nm.v[i]);
-	free(nm.v);
+	strv_free(&ids);
 	return all;
 }
 

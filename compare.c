@@ -298,29 +298,27 @@ results_table(FILE *f, struct run *r, size_t n)
 		job_link(f, r[i].j.id);
 		fputs("</th>", f);
 	}
-	fputs("</tr>\n<tr><th>commit</th>", f);
-	for (i = 0; i < n; i++) {
-		fputs("<td>", f);
-		html_commit(f, r[i].o);
-		fputs(" ", f);
-		html_text(f, r[i].j.commit_title);
-		fputs("</td>", f);
-	}
-	fputs("</tr>\n<tr><th>config</th>", f);
-	for (i = 0; i < n; i++) {
-		fputs("<td>", f);
-		html_text(f, r[i].j.config);
-		fputs(" <small>(", f);
-		html_text(f, r[i].j.branch);
-		fputs(")</small></td>", f);
-	}
-	fputs("</tr>\n<tr><th>state</th>", f);
-	for (i = 0; i < n; i++) {
-		fputs("<td>", f);
-		html_badge(f, json_str(r[i].o, "state"));
-		fputs("</td>", f);
-	}
 	fputs("</tr>\n", f);
+	for (k = 0; k < 3; k++) {
+		fprintf(f, "<tr><th>%s</th>", k == 0 ? "commit" : k == 1 ?
+		    "config" : "state");
+		for (i = 0; i < n; i++) {
+			fputs("<td>", f);
+			if (k == 0) {		/* sha linked, then title */
+				html_commit(f, r[i].o);
+				fputs(" ", f);
+				html_text(f, r[i].j.commit_title);
+			} else if (k == 1) {	/* config (branch) */
+				html_text(f, r[i].j.config);
+				fputs(" <small>(", f);
+				html_text(f, r[i].j.branch);
+				fputs(")</small>", f);
+			} else
+				html_badge(f, json_str(r[i].o, "state"));
+			fputs("</td>", f);
+		}
+		fputs("</tr>\n", f);
+	}
 	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
 		fprintf(f, "<tr class=\"%s\"><th>%s</th>", rows[k].name,
 		    rows[k].label);
@@ -439,22 +437,6 @@ struct trend {
 	struct strv	 ids;
 };
 
-static int
-id_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-keep_id(void *arg, const char *name)
-{
-	struct strv *v = arg;
-
-	if (job_id_valid(name) && strv_push(v, strdup(name)) == -1)
-		return 1;
-	return 0;
-}
-
 /* A trend's chart: final loss (and eval loss) per run, each a link. */
 static void
 trend_chart(FILE *f, char *const *ids, cJSON *const *o, size_t n)
@@ -546,11 +528,9 @@ trend_page(FILE *f, struct rundir *rd, const char *query)
 		fputs("</small>", f);
 	}
 	fputs("</h1>\n", f);
-	dir_each(rd->fd, keep_id, &t.ids);
-	if (t.ids.n > 0)
-		qsort(t.ids.v, t.ids.n, sizeof(char *), id_cmp);
+	rundir_job_ids(rd, &t.ids, 1);
 	/* The latest TREND_MAX of them, read newest first, shown oldest. */
-	for (k = t.ids.n; k-- > 0 && n < TREND_MAX; ) {
+	for (k = 0; k < t.ids.n && n < TREND_MAX; k++) {
 		if ((o = job_load_shown(rd, t.ids.v[k], NULL)) == NULL)
 			continue;
 		r = json_str(o, "repository");

@@ -600,24 +600,6 @@ job_read_config(const struct job *j, size_t *len)
 	    ANY_OWNER);
 }
 
-/* dir_each: keeps the job ids below ((struct strv *)arg)->v[0]. */
-static int
-keep_older(void *arg, const char *name)
-{
-	struct strv *v = arg;
-
-	if (job_id_valid(name) && strcmp(name, v->v[0]) < 0 &&
-	    strv_push(v, strdup(name)) == -1)
-		return 1;
-	return 0;
-}
-
-static int
-id_desc(const void *a, const void *b)
-{
-	return -strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Whether two optional strings are the same (case too, unless nocase). */
 static int
 same(const char *a, const char *b, int nocase)
@@ -633,17 +615,14 @@ job_previous(struct rundir *rd, const struct job *j, size_t scan,
 {
 	struct strv v = { NULL, 0 };
 	struct job p;
-	size_t i;
+	size_t i, read = 0;
 	int rc = -1;
 
-	if (strv_push(&v, strdup(j->id)) == -1 ||
-	    dir_each(rd->fd, keep_older, &v) == -1) {
-		strv_free(&v);
-		return -1;
-	}
-	if (v.n > 2)
-		qsort(v.v + 1, v.n - 1, sizeof(char *), id_desc);
-	for (i = 1; i < v.n && i <= scan && rc == -1; i++) {
+	rundir_job_ids(rd, &v, 1);
+	for (i = 0; i < v.n && read < scan && rc == -1; i++) {
+		if (strcmp(v.v[i], j->id) >= 0)
+			continue;	/* not before j */
+		read++;
 		if (job_read(rd, v.v[i], &p) == -1)
 			continue;
 		if (same(p.repository, j->repository, 1) &&

@@ -440,3 +440,50 @@ json_num(const cJSON *o, const char *name, double none)
 
 	return cJSON_IsNumber(v) ? v->valuedouble : none;
 }
+
+struct ids {
+	struct strv	*v;
+	int		 oom;
+};
+
+/* dir_each: keeps the names that are job ids. */
+static int
+keep_job_id(void *arg, const char *name)
+{
+	struct ids *k = arg;
+
+	if (job_id_valid(name) && strv_push(k->v, strdup(name)) == -1) {
+		k->oom = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+id_asc(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+id_desc(const void *a, const void *b)
+{
+	return -id_asc(a, b);
+}
+
+int
+rundir_job_ids(struct rundir *rd, struct strv *v, int newest_first)
+{
+	struct ids k = { v, 0 };
+
+	if (dir_each(rd->fd, keep_job_id, &k) == -1)
+		return -1;
+	if (v->n > 1)
+		qsort(v->v, v->n, sizeof(char *), newest_first ? id_desc :
+		    id_asc);
+	if (k.oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}

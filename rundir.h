@@ -86,6 +86,16 @@ int	 rundir_live(struct rundir *rd, const char *id, int live);
 /* Whether name looks like a job id (what job_create makes). */
 int	 job_id_valid(const char *name);
 
+struct strv;
+
+/*
+ * The job ids of the run directory (its entries that job_id_valid
+ * takes) into v (empty), oldest first (ids begin with their creation
+ * time), or newest first.  Returns 0, or -1 with errno set (ENOMEM: v
+ * holds those it could keep, sorted; else v may hold some, unsorted).
+ */
+int	 rundir_job_ids(struct rundir *rd, struct strv *v, int newest_first);
+
 /*
  * Makes a job's folder: base as the id, or base-2, base-3 ... if taken.
  * Returns its descriptor with the id in id, or -1 with the reason in err.

@@ -44,22 +44,6 @@ progress_cell(FILE *f, const struct job *j)
 }
 
 static int
-name_cmp(const void *a, const void *b)
-{
-	return -strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-keep_id(void *arg, const char *name)
-{
-	struct strv *v = arg;
-
-	if (job_id_valid(name) && strv_push(v, strdup(name)) == -1)
-		return 1;
-	return 0;
-}
-
-static int
 dcmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -368,9 +352,7 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	if (html_query(query, "page", pbuf, sizeof(pbuf)) != NULL)
 		page = strtoul(pbuf, NULL, 10) % 100000;
 	skip = page * PAGE_ROWS;
-	dir_each(rd->fd, keep_id, &ids);
-	if (ids.n > 0)
-		qsort(ids.v, ids.n, sizeof(char *), name_cmp);
+	rundir_job_ids(rd, &ids, 1);
 	html_head(f, "swift-webhook: jobs");
 	fputs("<h1>swift-webhook</h1>\n<nav>State: <a href=\"./\">all</a>", f);
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)

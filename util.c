@@ -484,43 +484,10 @@ hex_value(int c)
 	return -1;
 }
 
-int
-utf8_valid(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned long cp;
-	int n, i;
-
-	while (*s != '\0') {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if (*s >= 0xc2 && *s <= 0xdf) {
-			n = 1;
-			cp = *s & 0x1f;
-		} else if (*s >= 0xe0 && *s <= 0xef) {
-			n = 2;
-			cp = *s & 0x0f;
-		} else if (*s >= 0xf0 && *s <= 0xf4) {
-			n = 3;
-			cp = *s & 0x07;
-		} else
-			return 0;
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
-
-/* The length of the UTF-8 character at s (1 to 4), or 0 if invalid. */
+/*
+ * The length of the UTF-8 character at s (1 to 4), or 0 if it is none:
+ * a stray or overlong byte, a surrogate, past U+10FFFF, cut by the NUL.
+ */
 static int
 utf8_len(const unsigned char *s)
 {
@@ -543,10 +510,21 @@ utf8_len(const unsigned char *s)
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
 	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-	    (cp >= 0x80 && cp <= 0x9f))
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n + 1;
+}
+
+int
+utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	int n;
+
+	for (; *s != '\0'; s += n)
+		if ((n = utf8_len(s)) == 0)
+			return 0;
+	return 1;
 }
 
 char *
@@ -562,8 +540,8 @@ title_clean(const char *str, char out[TITLE_MAX])
 		n = utf8_len(s);
 		if (n == 1 && (*s < 0x20 || *s == 0x7f) && *s != '\t')
 			continue;	/* a control character: removed */
-		if (n == 0)
-			continue;	/* not UTF-8 (or C1): removed */
+		if (n == 0 || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0))
+			continue;	/* not UTF-8, or C1: removed */
 		if (k + n >= TITLE_MAX)
 			break;
 		if (*s == '\t')

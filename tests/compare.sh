@@ -23,14 +23,6 @@ serve 50-swift-webhook.conf
 SHOTS=$TOP/tests/tmp
 mkdir -p "$SHOTS"
 
-chrome() {
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-	    --user-data-dir="$T/chrome" --dump-dom "$1" > "$2" 2> "$2.err"
-}
-shot() {
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-	    --user-data-dir="$T/chrome" --window-size=1400,1000 --screenshot="$2" "$1" > /dev/null 2>&1
-}
 # lr RATE: configs/sft.yaml as a person edits it between pushes.
 lr() {
 	printf 'model: Qwen/Qwen2.5-0.5B-Instruct\nlearning_rate: %s\nfake_steps: 7\nfake_eval: 3\n' "$1" > "$WORK/configs/sft.yaml"

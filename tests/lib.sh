@@ -205,3 +205,13 @@ expect() {
 	fi
 }
 
+# chrome URL OUT: the DOM headless Chromium builds for URL, in OUT (its
+# stderr in OUT.err).  shot URL PNG: its screenshot, 1400x1000.
+chrome() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+	    --user-data-dir="$T/chrome" --dump-dom "$1" > "$2" 2> "$2.err"
+}
+shot() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+	    --user-data-dir="$T/chrome" --window-size=1400,1000 --screenshot="$2" "$1" > /dev/null 2>&1
+}

@@ -21,16 +21,6 @@ PAGE=$URL/
 SHOTS=$TOP/tests/tmp
 mkdir -p "$SHOTS"
 
-# chrome URL OUT: the DOM headless Chromium builds for URL, in OUT.
-chrome() {
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-	    --user-data-dir="$T/chrome" --dump-dom "$1" > "$2" 2> "$2.err"
-}
-# shot URL PNG: its screenshot.
-shot() {
-	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-	    --user-data-dir="$T/chrome" --window-size=1400,1000 --screenshot="$2" "$1" > /dev/null 2>&1
-}
 gopost() {
 	push "$T/$1.json" "$(sha "$2")" "$3" "$4"
 	post "$1" push "d-$1" "$T/$1.json" > /dev/null

@@ -11,8 +11,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "job.h"
 #include "t.h"
+#include "fixture.h"
+#include "job.h"
 #include "util.h"
 
 static char top[] = "/tmp/swh-job-XXXXXX";
@@ -197,21 +198,14 @@ test_record(struct rundir *rd)
 	job_close(&j);
 }
 
-/* A job of config for keep tests, its folder made; src is the checkout. */
+/* A job of config for keep tests (fixture.h's), its folder made. */
 static int
 keep_job(struct rundir *rd, struct job *j, const char *sha,
     const char *config)
 {
 	char err[256];
 
-	job_init(j);
-	j->delivery = "d-keep";
-	j->event = "push";
-	j->repository = "acme/train";
-	j->ref = "refs/heads/main";
-	j->branch = "main";
-	j->sha = sha;
-	j->config = config;
+	fx_job(j, sha, config);
 	return job_create(rd, j, err, sizeof(err));
 }
 
