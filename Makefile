@@ -37,8 +37,8 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 
 # Bottom to top: each uses only those before it (README, Layout).
 LIB_OBJS = util.o window.o conf.o sig.o rundir.o results.o diff.o filter.o \
-	  spawn.o schedule.o queue.o job.o checkout.o gpu.o slurm.o \
-	  commitstatus.o metrics.o trainer.o supervise.o lifecycle.o \
+	  spawn.o schedule.o queue.o job.o deployment.o checkout.o gpu.o slurm.o \
+	  commitstatus.o metrics.o trainer.o deploy.o supervise.o lifecycle.o \
 	  delivery.o html.o compare.o status.o prune.o cli.o
 OBJS	= webhook.o $(LIB_OBJS)
 TESTS	= $(patsubst %.c,%,$(wildcard tests/test_*.c))
@@ -73,7 +73,8 @@ tests/swift-webhook-clock: webhook.o tests/schedule-clock.o $(LIB_OBJS)
 	    $(filter-out schedule.o,$(LIB_OBJS)) $(LDFLAGS) $(PKG_LIBS)
 
 $(OBJS) tests/schedule-clock.o: checkout.h cli.h commitstatus.h conf.h \
-	  delivery.h filter.h gpu.h job.h lifecycle.h prune.h queue.h \
+	  delivery.h deploy.h deployment.h filter.h gpu.h job.h lifecycle.h \
+	  prune.h queue.h \
 	  metrics.h results.h rundir.h schedule.h sig.h slurm.h spawn.h \
 	  status.h supervise.h trainer.h util.h
 

@@ -28,6 +28,8 @@
 #include "commitstatus.h"
 #include "compare.h"
 #include "delivery.h"
+#include "deploy.h"
+#include "deployment.h"
 #include "conf.h"
 #include "filter.h"
 #include "gpu.h"
@@ -74,6 +76,14 @@ usage(FILE *f)
 	    "                     what a delivery of FILE (a body) would get, and\n"
 	    "                     each run's argv, env and folders; no signature,\n"
 	    "                     nothing written or started\n"
+	    "  deployments [--json]\n"
+	    "                     what serves the model: current, starting,\n"
+	    "                     previous (deploy)\n"
+	    "  rollback [--repository OWNER/NAME]\n"
+	    "                     serve the previous deployment's checkpoint\n"
+	    "                     again, through the same health-gated switch\n"
+	    "  undeploy [--repository OWNER/NAME]\n"
+	    "                     stop serving (every live deployment)\n"
 	    "  tick               take over jobs whose supervisor is gone and\n"
 	    "                     start queued jobs on free slots (run by a\n"
 	    "                     timer, as the server's user)\n"
@@ -857,6 +867,7 @@ check_conf(struct conf *c, const char *user, const char *in, int *n)
 	char err[1024], advice[512], mine[REPO_NAME_MAX], note[512] = "";
 	struct trainer t;
 	struct job j;
+	char *exe = NULL;
 	int nowork;
 
 	if (c->secret == NULL)
@@ -886,6 +897,16 @@ check_conf(struct conf *c, const char *user, const char *in, int *n)
 		    access(t.notify_exe, X_OK) == -1))
 			problem(n, "%scannot execute notify %s (as %s)", in,
 			    t.notify_argv[0], user);
+		if (c->deploy.n > 0 && (exe = spawn_find_exe(c->deploy.v[0],
+		    t.envp, "/")) == NULL)
+			problem(n, "%scannot find deploy's %s in PATH (as %s): "
+			    "name it by its absolute path", in,
+			    c->deploy.v[0], user);
+		else if (c->deploy.n > 0 && access(exe, X_OK) == -1)
+			problem(n, "%scannot execute deploy's %s (as %s)", in,
+			    exe, user);
+		if (c->deploy.n > 0)
+			free(exe);
 		trainer_free(&t);
 	}
 	if (c->backend == BACKEND_SLURM && slurm_check(c, err, sizeof(err),
@@ -1139,6 +1160,238 @@ job_arg(int argc, char *argv[])
 	return 0;
 }
 
+/* A deployment as deployments --json shows it. */
+static cJSON *
+deployment_obj(const struct deployment *d)
+{
+	char t[21];
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", d->id);
+	cJSON_AddStringToObject(o, "state", d->state ? d->state : "");
+	cJSON_AddStringToObject(o, "job", d->job);
+	if (d->repository[0] != '\0')
+		cJSON_AddStringToObject(o, "repository", d->repository);
+	cJSON_AddStringToObject(o, "branch", d->branch);
+	cJSON_AddStringToObject(o, "commit", d->sha);
+	cJSON_AddStringToObject(o, "config", d->config);
+	cJSON_AddStringToObject(o, "checkpoint", d->checkpoint);
+	cJSON_AddStringToObject(o, "model_name", d->model_name);
+	if (d->port > 0)
+		cJSON_AddNumberToObject(o, "port", d->port);
+	else
+		cJSON_AddNullToObject(o, "port");
+	if (d->gpus[0] != '\0')
+		cJSON_AddStringToObject(o, "gpus", d->gpus);
+	if (deployment_live(d->state) && d->pid > 0)
+		cJSON_AddNumberToObject(o, "pid", d->pid);
+	else
+		cJSON_AddNullToObject(o, "pid");
+	iso8601(d->since ? d->since : d->created, t);
+	cJSON_AddStringToObject(o, "since", t);
+	if (d->ended != 0) {
+		iso8601(d->ended, t);
+		cJSON_AddStringToObject(o, "ended", t);
+	}
+	cJSON_AddNumberToObject(o, "restarts", d->restarts);
+	if (d->reason[0] != '\0')
+		cJSON_AddStringToObject(o, "reason", d->reason);
+	if (d->rollback_of[0] != '\0')
+		cJSON_AddStringToObject(o, "rollback_of", d->rollback_of);
+	if (d->metric[0] != '\0')
+		results_add_number(o, d->metric, d->value);
+	return o;
+}
+
+/* One row of deployments' table. */
+static void
+deployment_row(const char *role, const struct deployment *d)
+{
+	char t[21], c1[256], c2[256], port[16] = "-", pid[16] = "-";
+
+	if (d->port > 0)
+		snprintf(port, sizeof(port), "%d", d->port);
+	if (deployment_live(d->state) && d->pid > 0)
+		snprintf(pid, sizeof(pid), "%ld", (long)d->pid);
+	iso8601(d->since ? d->since : d->created, t);
+	printf("%-9s %-9s %-5s %-7s %-7.7s %-20s %s  %s  %s\n", role,
+	    d->state ? d->state : "?", port, pid, d->sha[0] ? d->sha : "-",
+	    t, d->job, cell(d->checkpoint, c1), d->reason[0] ?
+	    cell(d->reason, c2) : "");
+}
+
+/*
+ * deployments [--json]: what serves (current), what is on its way
+ * (starting, stopping), what rollback would serve (previous); per
+ * repository with sections.
+ */
+static int
+cmd_deployments(struct rundir *rd, struct conf *c, int argc, char *argv[])
+{
+	struct deployment live[64], prev;
+	const char *scope;
+	cJSON *out, *list, *o;
+	int json = 0, i, n;
+	size_t k;
+	char *s;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else {
+			fprintf(stderr, "usage: %s deployments [--json]\n",
+			    progname);
+			return 2;
+		}
+	out = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(out, "deployments");
+	if (!json)
+		printf("%-9s %-9s %-5s %-7s %-7s %-20s %s  %s\n", "ROLE",
+		    "STATE", "PORT", "PID", "COMMIT", "SINCE", "JOB",
+		    "CHECKPOINT");
+	n = deployment_live_list(rd, DEPLOY_ANY, NULL, live, 64);
+	/* Then what rollback would serve, per repository that deploys. */
+	for (k = 0, i = 0; i < n + (int)(c->nsections ? c->nsections : 1);
+	    i++) {
+		struct deployment *d = i < n ? &live[i] : &prev;
+		const char *role;
+
+		if (i >= n) {
+			k = (size_t)(i - n);
+			scope = c->nsections ? c->sections[k].name : NULL;
+			if ((c->nsections ? c->sections[k].deploy.n :
+			    c->deploy.n) == 0 ||
+			    deployment_previous(rd, scope, &prev) == -1)
+				continue;
+			deployment_close(&prev);
+		}
+		role = i >= n ? "previous" : d->state == DEPLOY_SERVING ?
+		    "current" : d->state;
+		if (json) {
+			o = deployment_obj(d);
+			cJSON_AddStringToObject(o, "role", role);
+			cJSON_AddItemToArray(list, o);
+		} else
+			deployment_row(role, d);
+	}
+	if (json && (s = cJSON_Print(out)) != NULL) {
+		printf("%s\n", s);
+		free(s);
+	}
+	cJSON_Delete(out);
+	return 0;
+}
+
+/*
+ * The configuration a deployment command acts for: --repository's
+ * section, the one section with deploy, or the file's.  NULL (said) if
+ * it cannot tell.
+ */
+static struct conf *
+deploy_conf(struct conf *c, int argc, char *argv[], const char *cmd)
+{
+	struct conf *s = NULL;
+	const char *repo = NULL;
+	size_t i;
+	int k;
+
+	for (k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--repository") == 0 && k + 1 < argc)
+			repo = argv[++k];
+		else {
+			fprintf(stderr, "usage: %s %s [--repository "
+			    "OWNER/NAME]\n", progname, cmd);
+			return NULL;
+		}
+	if (repo != NULL) {
+		if ((s = conf_section(c, repo)) == NULL)
+			fprintf(stderr, "%s: %s: no section [%s] in %s\n",
+			    progname, cmd, repo, c->path);
+	} else if (c->nsections == 0)
+		s = c;
+	else
+		for (i = 0; i < c->nsections; i++)
+			if (c->sections[i].deploy.n > 0) {
+				if (s != NULL) {
+					fprintf(stderr, "%s: %s: more than one "
+					    "repository deploys: say which "
+					    "with --repository\n", progname,
+					    cmd);
+					return NULL;
+				}
+				s = &c->sections[i];
+			}
+	if (s != NULL && s->deploy.n == 0) {
+		fprintf(stderr, "%s: %s: no deploy configured%s%s\n", progname,
+		    cmd, s->name ? " for " : "", s->name ? s->name : "");
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * rollback: serves the previous deployment's checkpoint again, and waits
+ * for its switch (deploy_timeout).
+ */
+static int
+cmd_rollback(struct rundir *rd, struct conf *c, int argc, char *argv[])
+{
+	struct deployment d;
+	char id[JOB_ID_MAX], err[512], c1[256];
+	const char *st;
+
+	if ((c = deploy_conf(c, argc, argv, "rollback")) == NULL)
+		return 1;
+	if (deploy_rollback(rd, c, conf_scope(c), id, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "%s: rollback: %s\n", progname, err);
+		return 1;
+	}
+	printf("deployment %s: starting\n", id);
+	fflush(stdout);
+	st = deploy_wait(rd, id, (double)c->deploy_timeout +
+	    4.0 * (double)c->kill_grace + 150, &d);
+	if (st == NULL) {
+		fprintf(stderr, "%s: rollback: %s: %s\n", progname, id,
+		    strerror(errno));
+		return 1;
+	}
+	if (st == DEPLOY_SERVING)
+		printf("deployment %s: serving job %s (%.7s) on :%d: %s\n", id,
+		    d.job, d.sha, d.port, cell(d.checkpoint, c1));
+	else
+		fprintf(stderr, "%s: rollback: deployment %s %s%s%s\n",
+		    progname, id, st, d.reason[0] ? ": " : "",
+		    cell(d.reason, c1));
+	deployment_close(&d);
+	return st == DEPLOY_SERVING ? 0 : 1;
+}
+
+/* undeploy: stops every live deployment of the repository. */
+static int
+cmd_undeploy(struct rundir *rd, struct conf *c, int argc, char *argv[])
+{
+	struct deployment live[64];
+	char err[512];
+	int n, i, rc = 0;
+
+	if ((c = deploy_conf(c, argc, argv, "undeploy")) == NULL)
+		return 1;
+	n = deployment_live_list(rd, conf_scope(c), NULL, live, 64);
+	if (n == 0)
+		printf("nothing is deployed\n");
+	for (i = 0; i < n; i++) {
+		if (deploy_stop(rd, c, live[i].id, "undeploy", err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "%s: undeploy: %s\n", progname, err);
+			rc = 1;
+		} else
+			printf("deployment %s (job %s, :%d): stopped\n",
+			    live[i].id, live[i].job, live[i].port);
+	}
+	return rc;
+}
+
 /*
  * Run as root, becomes the run directory's owner (its uid, its primary
  * group and its groups), as runuser would.  As the owner, nothing to do.
@@ -1173,13 +1426,14 @@ cli_main(int argc, char *argv[])
 {
 	static const char *const cmds[] = {
 		"jobs", "show", "logs", "cancel", "retry", "check", "prune",
-		"tick", "dry-run", "compare", NULL
+		"tick", "dry-run", "compare", "deployments", "rollback",
+		"undeploy", NULL
 	};
 	const char *config = NULL, *cmd;
 	char err[1024], id[JOB_ID_MAX];
 	struct rundir rd;
 	struct conf c;
-	int rc, i;
+	int rc, i, writes;
 
 	if (spawn_init(environ) == -1) {
 		fprintf(stderr, "%s: out of memory\n", progname);
@@ -1225,20 +1479,19 @@ cli_main(int argc, char *argv[])
 	}
 	conf = &c;
 	/*
-	 * Only cancel, retry, prune and tick write: as the run directory's
-	 * owner, which root becomes (as runuser would), so that nothing of
-	 * root's is left there.
+	 * Only cancel, retry, prune, tick, rollback and undeploy write: as
+	 * the run directory's owner, which root becomes (as runuser would),
+	 * so that nothing of root's is left there and no server runs as
+	 * root.
 	 */
-	if ((strcmp(cmd, "cancel") == 0 || strcmp(cmd, "retry") == 0 ||
-	    strcmp(cmd, "prune") == 0 || strcmp(cmd, "tick") == 0) &&
-	    become_owner(c.run_dir) == -1) {
+	writes = strcmp(cmd, "cancel") == 0 || strcmp(cmd, "retry") == 0 ||
+	    strcmp(cmd, "prune") == 0 || strcmp(cmd, "tick") == 0 ||
+	    strcmp(cmd, "rollback") == 0 || strcmp(cmd, "undeploy") == 0;
+	if (writes && become_owner(c.run_dir) == -1) {
 		conf_free(&c);
 		return 1;
 	}
-	/* Only cancel, retry, prune and tick write: as the server's user. */
-	if (rundir_open(&rd, c.run_dir, strcmp(cmd, "cancel") == 0 ||
-	    strcmp(cmd, "retry") == 0 || strcmp(cmd, "prune") == 0 ||
-	    strcmp(cmd, "tick") == 0, err, sizeof(err)) == -1) {
+	if (rundir_open(&rd, c.run_dir, writes, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		conf_free(&c);
 		return 1;
@@ -1248,7 +1501,7 @@ cli_main(int argc, char *argv[])
 	 * directory's owner only, and never for logs -f's sake alone.
 	 */
 	if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "show") == 0 ||
-	    strcmp(cmd, "tick") == 0)
+	    strcmp(cmd, "tick") == 0 || strcmp(cmd, "deployments") == 0)
 		lifecycle_tick(&rd, &c, 0);
 	/* show, logs, cancel, retry JOB: an id, its prefix, its short sha. */
 	if ((strcmp(cmd, "show") == 0 || strcmp(cmd, "logs") == 0 ||
@@ -1275,6 +1528,12 @@ cli_main(int argc, char *argv[])
 		rc = prune_main(&rd, argc - 1, argv + 1);
 	else if (strcmp(cmd, "compare") == 0)
 		rc = cmd_compare(&rd, argc - 1, argv + 1);
+	else if (strcmp(cmd, "deployments") == 0)
+		rc = cmd_deployments(&rd, &c, argc - 1, argv + 1);
+	else if (strcmp(cmd, "rollback") == 0)
+		rc = cmd_rollback(&rd, &c, argc - 1, argv + 1);
+	else if (strcmp(cmd, "undeploy") == 0)
+		rc = cmd_undeploy(&rd, &c, argc - 1, argv + 1);
 	else
 		rc = cmd_logs(&rd, argc - 1, argv + 1);
 	rundir_close(&rd);

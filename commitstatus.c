@@ -295,6 +295,10 @@ rate_limited(int code, const char *hdr)
 	return 1;
 }
 
+static int	send_status(const struct conf *, const char *, const char *,
+		    const char *, const char *, const char *, const char *,
+		    const char *);
+
 /* The first line of what the server said, printable, for the log. */
 static void
 first_line(const char *tail, char *out, size_t size)
@@ -312,7 +316,7 @@ first_line(const char *tail, char *out, size_t size)
  * (said in the log).
  */
 static int
-post(const struct conf *c, const struct job *j, const char *config,
+post(const struct conf *c, const char *id, const char *config,
     size_t len, const char *what)
 {
 	char *const argv[] = { "curl", "-q", "-K", "-", NULL };
@@ -323,7 +327,7 @@ post(const struct conf *c, const struct job *j, const char *config,
 
 	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
-			log_line("job %s: commit status: pipe: %s", j->id,
+			log_line("%s: commit status: pipe: %s", id,
 			    strerror(errno));
 			break;
 		}
@@ -338,21 +342,21 @@ post(const struct conf *c, const struct job *j, const char *config,
 		wait = m ? rate_limited(code, m + strlen(CODE_MARK)) : -1;
 		if (end == RUN_EXITED && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0 && code >= 200 && code < 300) {
-			log_line("job %s: commit status %s (HTTP %d)", j->id,
+			log_line("%s: commit status %s (HTTP %d)", id,
 			    what, code);
 			rc = 0;
 			break;
 		}
 		first_line(tail, said, sizeof(said));
 		if (end == RUN_ERROR)
-			log_line("job %s: commit status: %s", j->id, said);
+			log_line("%s: commit status: %s", id, said);
 		else if (end == RUN_TIMEOUT || code == 0)
-			log_line("job %s: commit status %s: %s: %s (attempt "
-			    "%d of %d)", j->id, what, end == RUN_TIMEOUT ?
+			log_line("%s: commit status %s: %s: %s (attempt "
+			    "%d of %d)", id, what, end == RUN_TIMEOUT ?
 			    "timed out" : "no answer", said, attempt, ATTEMPTS);
 		else
-			log_line("job %s: commit status %s: HTTP %d: %s "
-			    "(attempt %d of %d)", j->id, what, code, said,
+			log_line("%s: commit status %s: HTTP %d: %s "
+			    "(attempt %d of %d)", id, what, code, said,
 			    attempt, ATTEMPTS);
 		/*
 		 * A rate limit passes at the time GitHub names (if soon);
@@ -360,8 +364,8 @@ post(const struct conf *c, const struct job *j, const char *config,
 		 * sha.
 		 */
 		if (wait > RATE_WAIT_MAX) {
-			log_line("job %s: commit status %s: rate limited for "
-			    "%lds: not tried again", j->id, what, wait);
+			log_line("%s: commit status %s: rate limited for "
+			    "%lds: not tried again", id, what, wait);
 			break;
 		}
 		if (end == RUN_ERROR || (wait < 0 && code >= 400 && code < 500))
@@ -375,12 +379,10 @@ post(const struct conf *c, const struct job *j, const char *config,
 void
 commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 {
-	char desc[STATUS_DESC_MAX + 1], line[STATUS_DESC_MAX + 32], err[256];
-	char url[1024], target[1024], *token = NULL, *config = NULL;
-	char *body = NULL, *posted = NULL, pid[JOB_ID_MAX];
+	char desc[STATUS_DESC_MAX + 1], line[STATUS_DESC_MAX + 32];
+	char target[1024], who[JOB_ID_MAX + 8], *posted = NULL;
+	char pid[JOB_ID_MAX];
 	const char *state;
-	size_t len = 0;
-	cJSON *o;
 	struct job j, prev;
 	int lock = -1, n, have_prev = 0;
 
@@ -418,27 +420,51 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 	if ((posted = file_read_at(j.dirfd, "status", sizeof(line), NULL,
 	    ANY_OWNER)) != NULL && strcmp(posted, line) == 0)
 		goto out;	/* posted already */
+	snprintf(target, sizeof(target), "swift-webhook/%s", j.config);
+	snprintf(who, sizeof(who), "job %s", id);
+	if (send_status(c, who, j.repository, j.sha, target, state, desc,
+	    id) == 0 && file_write_at(j.dirfd, "status", line, n, 0640, 0) ==
+	    -1)
+		log_line("job %s: write status: %s", id, strerror(errno));
+out:
+	free(posted);
+	job_close(&j);
+	close(lock);
+}
+
+int
+send_status(const struct conf *c, const char *who, const char *repository,
+    const char *sha, const char *context, const char *state,
+    const char *desc, const char *job)
+{
+	char url[1024], target[1024], err[256], *token = NULL, *config = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	cJSON *o;
+	int rc = -1;
+
+	if (c->github_token_file == NULL)
+		return 0;
 	snprintf(url, sizeof(url), "%.*s/repos/%s/statuses/%s",
 	    (int)(strlen(c->api_url) - (c->api_url[strlen(c->api_url) - 1] ==
-	    '/')), c->api_url, j.repository, j.sha);
+	    '/')), c->api_url, repository, sha);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "state", state);
-	if (c->public_url != NULL) {
+	if (c->public_url != NULL && job != NULL) {
 		snprintf(target, sizeof(target), "%s%sjobs/%s", c->public_url,
 		    c->public_url[strlen(c->public_url) - 1] == '/' ? "" : "/",
-		    id);
+		    job);
 		cJSON_AddStringToObject(o, "target_url", target);
 	}
 	cJSON_AddStringToObject(o, "description", desc);
-	snprintf(target, sizeof(target), "swift-webhook/%s", j.config);
-	cJSON_AddStringToObject(o, "context", target);
+	cJSON_AddStringToObject(o, "context", context);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (body == NULL)
 		goto out;
 	if ((token = read_token(c->github_token_file, err, sizeof(err))) ==
 	    NULL) {
-		log_line("job %s: commit status: %s", id, err);
+		log_line("%s: commit status: %s", who, err);
 		goto out;
 	}
 	config = curl_config(c, url, token, body, &len);
@@ -446,18 +472,29 @@ commitstatus_post(struct rundir *rd, const struct conf *c, const char *id)
 	if (config == NULL)
 		goto out;
 	snprintf(err, sizeof(err), "%s \"%s\"", state, desc);
-	if (post(c, &j, config, len, err) == 0 &&
-	    file_write_at(j.dirfd, "status", line, n, 0640, 0) == -1)
-		log_line("job %s: write status: %s", id, strerror(errno));
+	rc = post(c, who, config, len, err);
 out:
 	if (config != NULL)
 		OPENSSL_cleanse(config, len);
 	free(config);
 	free(token);
 	free(body);
-	free(posted);
-	job_close(&j);
-	close(lock);
+	return rc;
+}
+
+int
+commitstatus_send(const struct conf *c, const char *who,
+    const char *repository, const char *sha, const char *context,
+    const char *state, const char *desc, const char *job)
+{
+	char d[STATUS_DESC_MAX + 1];
+
+	/* Nothing else in the URL; GitHub's limit on a description. */
+	if (!repo_name_valid(repository) || !commit_id_valid(sha))
+		return -1;
+	snprintf(d, sizeof(d), "%s", desc);
+	cut(d, STATUS_DESC_MAX);
+	return send_status(c, who, repository, sha, context, state, d, job);
 }
 
 int

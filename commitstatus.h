@@ -33,6 +33,17 @@ void	 commitstatus_post(struct rundir *rd, const struct conf *c,
 	    const char *id);
 
 /*
+ * Posts one status (context, state, desc: cut to STATUS_DESC_MAX) on
+ * repository's commit sha, linking to job's page (NULL: none), if
+ * github_token_file is set; who names the poster in the log ("deployment
+ * ID").  For deploy.h's "swift-webhook/deploy".  Returns 0 once GitHub
+ * took it (or none is configured), or -1 (said in the log).
+ */
+int	 commitstatus_send(const struct conf *c, const char *who,
+	    const char *repository, const char *sha, const char *context,
+	    const char *state, const char *desc, const char *job);
+
+/*
  * For check: whether the token can be read and curl run.  Returns 0 (or
  * when no token is configured), or -1 with the reason in err.
  */

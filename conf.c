@@ -37,6 +37,8 @@ const char *const conf_placeholder_names[PH__COUNT] = {
 	[PH_LAST_CHECKPOINT] = "last_checkpoint",
 	[PH_BEST_CHECKPOINT] = "best_checkpoint",
 	[PH_CHECKPOINT] = "checkpoint",
+	[PH_PORT] = "port",
+	[PH_MODEL_NAME] = "model_name",
 };
 
 #define DEFAULT_COMMAND \
@@ -163,18 +165,19 @@ parse_seconds(const char *v, long *out)
 }
 
 /*
- * Checks that every '{' in each element opens a known placeholder; the
- * checkpoints are known only once the run has ended (after_success:
- * ended set).
+ * Checks that every '{' in each element opens a known placeholder below
+ * last: the checkpoints are known only once the run has ended
+ * (after_success: PH_PORT), the port and name only to deploy (PH__COUNT);
+ * the others: PH_LAST_CHECKPOINT.
  */
 static int
 check_placeholders(struct parse *p, const char *key, const struct strv *l,
-    int ended)
+    int last)
 {
-	char known[256];
+	char known[320];
 	const char *s;
 	size_t i, len, n = 0;
-	int ph, last = ended ? PH__COUNT : PH_LAST_CHECKPOINT;
+	int ph;
 
 	for (i = 0; i < l->n; i++)
 		for (s = strchr(l->v[i], '{'); s != NULL;
@@ -209,7 +212,7 @@ check_env(struct parse *p, const char *key, const struct strv *l)
 			return perr(p, "%s: NPROC_PER_NODE is nproc_per_node's "
 			    "to set", key);
 	}
-	return check_placeholders(p, key, l, 0);
+	return check_placeholders(p, key, l, PH_LAST_CHECKPOINT);
 bad:
 	return perr(p, "%s: \"%s\" is not NAME=VALUE", key, l->v[i]);
 }
@@ -337,7 +340,9 @@ enum {
 	KEY_GPU_CHECK, KEY_GPU_BUSY_MIB, KEY_GPU_CHECK_INTERVAL,
 	KEY_AFTER_SUCCESS, KEY_BACKEND, KEY_NODES, KEY_SLURM_ARGS,
 	KEY_SLURM_CONF, KEY_SLURM_POLL, KEY_NPROC_PER_NODE, KEY_MASTER_PORT,
-	KEY_SLURM_GPUS, NKEYS
+	KEY_SLURM_GPUS, KEY_DEPLOY, KEY_DEPLOY_PORTS, KEY_DEPLOY_HEALTH,
+	KEY_DEPLOY_TIMEOUT, KEY_DEPLOY_BRANCHES, KEY_DEPLOY_GPUS,
+	KEY_DEPLOY_MODEL_NAME, KEY_DEPLOY_IF_BETTER, NKEYS
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -395,6 +400,14 @@ static const struct key keys[NKEYS] = {
 	[KEY_NPROC_PER_NODE] =	{ "nproc_per_node",	K_STR,	0 },
 	[KEY_MASTER_PORT] =	{ "master_port",	K_COUNT, O(master_port) },
 	[KEY_SLURM_GPUS] =	{ "slurm_gpus",		K_STR,	0 },
+	[KEY_DEPLOY] =		{ "deploy",		K_LIST,	O(deploy) },
+	[KEY_DEPLOY_PORTS] =	{ "deploy_ports",	K_LIST,	O(deploy_ports) },
+	[KEY_DEPLOY_HEALTH] =	{ "deploy_health",	K_STR,	O(deploy_health) },
+	[KEY_DEPLOY_TIMEOUT] =	{ "deploy_timeout",	K_SECONDS, O(deploy_timeout) },
+	[KEY_DEPLOY_BRANCHES] =	{ "deploy_branches",	K_LIST,	O(deploy_branches) },
+	[KEY_DEPLOY_GPUS] =	{ "deploy_gpus",	K_LIST,	O(deploy_gpus) },
+	[KEY_DEPLOY_MODEL_NAME] = { "deploy_model_name", K_STR, O(deploy_model_name) },
+	[KEY_DEPLOY_IF_BETTER] = { "deploy_if_better",	K_STR,	O(deploy_if_better) },
 };
 #undef O
 
@@ -416,6 +429,11 @@ set_defaults(struct conf *c)
 	    strv_split(&c->notify_env, "") == -1 ||
 	    strv_split(&c->after_success, "") == -1 ||
 	    strv_split(&c->slurm_args, "") == -1 ||
+	    strv_split(&c->deploy, "") == -1 ||
+	    strv_split(&c->deploy_ports, "") == -1 ||
+	    strv_split(&c->deploy_branches, "main") == -1 ||
+	    strv_split(&c->deploy_gpus, "") == -1 ||
+	    setstr(&c->deploy_health, "/health") == -1 ||
 	    setstr(&c->api_url, "https://api.github.com") == -1)
 		return -1;
 	c->max_body = MAX_BODY_DEFAULT;
@@ -433,6 +451,7 @@ set_defaults(struct conf *c)
 	c->master_port = 29500;
 	c->slurm_poll = 30;
 	c->nproc_per_node = NPROC_GPUS;
+	c->deploy_timeout = 900;
 	return 0;
 }
 
@@ -606,7 +625,8 @@ ph_command(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "command", &c->command, 0);
+	return check_placeholders(p, "command", &c->command,
+	    PH_LAST_CHECKPOINT);
 }
 
 static int
@@ -614,7 +634,8 @@ ph_launcher(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "launcher", &c->launcher, 0);
+	return check_placeholders(p, "launcher", &c->launcher,
+	    PH_LAST_CHECKPOINT);
 }
 
 static int
@@ -637,7 +658,8 @@ ph_notify(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "notify", &c->notify, 0);
+	return check_placeholders(p, "notify", &c->notify,
+	    PH_LAST_CHECKPOINT);
 }
 
 /* With gpus, one slot per GPU: slots is then not for the user to give. */
@@ -778,7 +800,8 @@ output_dir(struct parse *p, struct conf *c, const int seen[NKEYS],
 	struct strv one = { &c->output_dir, 1 };
 
 	(void)seen, (void)secrets;
-	if (check_placeholders(p, "output_dir", &one, 0) == -1)
+	if (check_placeholders(p, "output_dir", &one,
+	    PH_LAST_CHECKPOINT) == -1)
 		return -1;
 	if (strstr(c->output_dir, "{output_dir}") != NULL)
 		return perr(p, "output_dir: cannot hold {output_dir}");
@@ -805,7 +828,8 @@ ph_after_success(struct parse *p, struct conf *c, const int seen[NKEYS],
     int secrets)
 {
 	(void)seen, (void)secrets;
-	return check_placeholders(p, "after_success", &c->after_success, 1);
+	return check_placeholders(p, "after_success", &c->after_success,
+	    PH_PORT);
 }
 
 /* A URL that goes into curl's config and GitHub's statuses: http(s). */
@@ -947,6 +971,144 @@ slurm_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
 	return 0;
 }
 
+/* Whether GPU id g is one of list's ("0,1": comma-separated ids). */
+static int
+gpu_in(const char *g, size_t n, const struct strv *list)
+{
+	const char *s, *e;
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		for (s = list->v[i]; *s != '\0'; s = *e ? e + 1 : e) {
+			e = s + strcspn(s, ",");
+			if ((size_t)(e - s) == n && strncmp(s, g, n) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+/*
+ * Serving (deploy.h): deploy_ports two or more distinct ports, the
+ * health path a path, deploy_gpus groups of GPU ids none of which
+ * trains (in gpus) or is in two groups, deploy_if_better "METRIC
+ * [min|max]", the other deploy_* keys only with deploy, and with
+ * backend = slurm GPUs of this machine (deploy_gpus).
+ */
+static int
+deploy_keys(struct parse *p, struct conf *c, const int seen[NKEYS],
+    int secrets)
+{
+	char word[32], dir[8] = "";
+	const char *s, *e;
+	size_t i, k;
+	long port;
+	int n, m;
+
+	(void)secrets;
+	if (c->deploy.n == 0) {
+		for (i = KEY_DEPLOY_PORTS; i <= KEY_DEPLOY_IF_BETTER; i++)
+			if (seen[i]) {
+				p->line = seen[i];
+				return perr(p, "%s is for deploy: set it too",
+				    keys[i].name);
+			}
+		return 0;
+	}
+	if (check_placeholders(p, "deploy", &c->deploy, PH__COUNT) == -1)
+		return -1;
+	p->line = seen[KEY_DEPLOY_PORTS];
+	if (c->deploy_ports.n < 2 || c->deploy_ports.n > DEPLOY_PORTS_MAX)
+		return perr(p, "deploy needs deploy_ports: from 2 to %d ports "
+		    "on 127.0.0.1 (a new deployment takes one the live one "
+		    "does not hold)", DEPLOY_PORTS_MAX);
+	for (i = 0; i < c->deploy_ports.n; i++) {
+		if (parse_count(c->deploy_ports.v[i], &port) == -1 ||
+		    port < 1 || port > 65535)
+			return perr(p, "deploy_ports: \"%s\" is not a port",
+			    c->deploy_ports.v[i]);
+		for (k = 0; k < i; k++)
+			if (c->deploy_port[k] == port)
+				return perr(p, "deploy_ports: %ld given twice",
+				    port);
+		c->deploy_port[i] = (int)port;
+	}
+	c->ndeploy_ports = (int)c->deploy_ports.n;
+	p->line = seen[KEY_DEPLOY_HEALTH];
+	if (c->deploy_health[0] != '/' || !utf8_valid(c->deploy_health) ||
+	    c->deploy_health[strcspn(c->deploy_health, " \t\r\n#")] != '\0' ||
+	    strlen(c->deploy_health) > 200)
+		return perr(p, "deploy_health: \"%s\" is not a path (\"/health\")",
+		    c->deploy_health);
+	p->line = seen[KEY_DEPLOY_TIMEOUT];
+	if (c->deploy_timeout < 1)
+		return perr(p, "deploy_timeout must be at least 1s");
+	p->line = seen[KEY_DEPLOY_MODEL_NAME];
+	if (c->deploy_model_name != NULL && (strlen(c->deploy_model_name) >
+	    100 || strspn(c->deploy_model_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-/") !=
+	    strlen(c->deploy_model_name) || c->deploy_model_name[0] == '-'))
+		return perr(p, "deploy_model_name: letters, digits, . _ - / "
+		    "(at most 100)");
+	p->line = seen[KEY_DEPLOY_GPUS];
+	for (i = 0; i < c->deploy_gpus.n; i++)
+		for (s = c->deploy_gpus.v[i]; *s != '\0' || s ==
+		    c->deploy_gpus.v[i]; s = *e ? e + 1 : e) {
+			e = s + strcspn(s, ",");
+			if (e == s || strspn(s, "0123456789") != (size_t)(e - s))
+				return perr(p, "deploy_gpus: \"%s\" is not a "
+				    "group of GPU ids (\"0,1\")",
+				    c->deploy_gpus.v[i]);
+			if (gpu_in(s, e - s, &c->gpus))
+				return perr(p, "deploy_gpus: GPU %.*s also "
+				    "trains (gpus): serving keeps its GPUs out "
+				    "of the training slots", (int)(e - s), s);
+			/* In an earlier group, or earlier in this one. */
+			for (k = 0; k < c->deploy_gpus.n; k++) {
+				const char *t, *f;
+
+				for (t = c->deploy_gpus.v[k]; *t != '\0';
+				    t = *f ? f + 1 : f) {
+					f = t + strcspn(t, ",");
+					if (t == s)
+						goto next;
+					if ((size_t)(f - t) == (size_t)(e - s) &&
+					    strncmp(t, s, e - s) == 0)
+						return perr(p, "deploy_gpus: "
+						    "GPU %.*s given twice",
+						    (int)(e - s), s);
+				}
+			}
+next:
+			;
+		}
+	p->line = seen[KEY_DEPLOY_IF_BETTER];
+	if (c->deploy_if_better != NULL) {
+		n = sscanf(c->deploy_if_better, "%31s %7s", word, dir);
+		if (n < 1 || one_of(NULL, NULL, word, &m, "eval_loss", "loss",
+		    "best_metric", NULL) == -1 || (n == 2 && one_of(NULL,
+		    NULL, dir, &c->deploy_max, "min", "max", NULL) == -1) ||
+		    strspn(c->deploy_if_better, " \t") != 0 ||
+		    (n == 1 && m == 2))
+			return perr(p, "deploy_if_better: \"%s\" is not "
+			    "eval_loss, loss or best_metric, then min or max "
+			    "(best_metric needs it)", c->deploy_if_better);
+		s = c->deploy_if_better + strlen(word);
+		s += strspn(s, " \t");
+		if (*s != '\0' && (s += strlen(dir), s += strspn(s, " \t"),
+		    *s != '\0'))
+			return perr(p, "deploy_if_better: one metric and min "
+			    "or max");
+		c->deploy_metric = (enum deploy_metric)(m + 1);
+	}
+	p->line = seen[KEY_DEPLOY];
+	if (c->backend == BACKEND_SLURM && c->deploy_gpus.n == 0)
+		return perr(p, "deploy runs on this machine, not on the "
+		    "cluster: with backend = slurm set deploy_gpus to GPUs "
+		    "of this machine (serving on the cluster is not "
+		    "supported)");
+	return 0;
+}
+
 static const struct {
 	int	 key;		/* whose line an error names */
 	rule_fn	*check;
@@ -974,6 +1136,7 @@ static const struct {
 	{ KEY_TIMEZONE,		timezone_known },
 	{ KEY_RUN_WINDOW,	windows_set },
 	{ KEY_GPU_CHECK,	gpu_check },
+	{ KEY_DEPLOY,		deploy_keys },
 };
 
 /*
@@ -1338,6 +1501,21 @@ conf_job(struct conf *c, const char *repository)
 	struct conf *s = conf_section(c, repository);
 
 	return s != NULL ? s : conf_file(c);
+}
+
+const char *
+conf_model_name(const struct conf *c, const char *repository, char out[128])
+{
+	const char *slash;
+
+	if (c->deploy_model_name != NULL)
+		snprintf(out, 128, "%s", c->deploy_model_name);
+	else if (repository != NULL && repo_name_valid(repository) &&
+	    (slash = strchr(repository, '/')) != NULL)
+		snprintf(out, 128, "%s", slash + 1);
+	else
+		snprintf(out, 128, "model");
+	return out;
 }
 
 const char *

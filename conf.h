@@ -28,6 +28,7 @@
 #define MAX_BODY_DEFAULT 26214400	/* GitHub's cap on a delivery, 25 MB */
 #define MAX_SLOTS	64		/* slots (GPUs) one config may have */
 #define MAX_SECTIONS	64		/* repositories one file may have */
+#define DEPLOY_PORTS_MAX 16		/* deploy_ports one config may have */
 
 struct conf {
 	char		*path;		/* the file it came from */
@@ -97,6 +98,23 @@ struct conf {
 		SLURM_GPUS_TOTAL,	/* --gpus=N x nodes */
 		SLURM_GPUS_NONE		/* not at all (the partition's) */
 	}		 slurm_gpus;
+	/* Serving the trained model (deploy.h). */
+	struct strv	 deploy;	/* argv, after_success's placeholders
+					   and {port}, {model_name} */
+	struct strv	 deploy_ports;	/* as given; the numbers below */
+	int		 deploy_port[DEPLOY_PORTS_MAX];
+	int		 ndeploy_ports;
+	char		*deploy_health;	/* the path polled, "/health" */
+	long		 deploy_timeout;	/* seconds to become healthy */
+	struct strv	 deploy_branches;	/* runs of these deploy */
+	struct strv	 deploy_gpus;	/* groups "0,1": one per deployment */
+	char		*deploy_model_name;	/* or NULL: the repository's
+					   name, else "model" */
+	char		*deploy_if_better;	/* as given, or NULL */
+	enum deploy_metric {
+		METRIC_NONE, METRIC_EVAL_LOSS, METRIC_LOSS, METRIC_BEST
+	}		 deploy_metric;
+	int		 deploy_max;	/* the metric is better higher */
 	/* torchrun's processes per node: NPROC_GPUS, 0 (none) or N. */
 	long		 nproc_per_node;
 	/* Sections: a repository's own, or the file's with all of them. */
@@ -168,6 +186,14 @@ void	 conf_take_env_secret(void);
 void	 conf_wipe_secret(struct conf *c);
 
 /*
+ * The name deployments of c serve the model under: deploy_model_name,
+ * else the repository's name (after its owner's), else "model".  Into
+ * out.
+ */
+const char *conf_model_name(const struct conf *c, const char *repository,
+	    char out[128]);
+
+/*
  * The {placeholders} that command, launcher and env values may use; the
  * values are filled in per job (spawn.c).
  */
@@ -176,6 +202,8 @@ enum placeholder {
 	PH_DELIVERY, PH_JOB, PH_JOB_DIR, PH_SRC, PH_COMMIT, PH_OUTPUT_DIR,
 	/* after_success only: the last, the best, the best or else the last */
 	PH_LAST_CHECKPOINT, PH_BEST_CHECKPOINT, PH_CHECKPOINT,
+	/* deploy only: the port it serves on, the model's name there */
+	PH_PORT, PH_MODEL_NAME,
 	PH__COUNT
 };
 extern const char *const conf_placeholder_names[PH__COUNT];

@@ -305,6 +305,12 @@ job_read(struct rundir *rd, const char *id, struct job *j)
 	snprintf(j->config_copy_error, sizeof(j->config_copy_error), "%s",
 	    json_str(o, "config_copy_error") ? json_str(o,
 	    "config_copy_error") : "");
+	if (json_str(o, "deployment") && job_id_valid(json_str(o,
+	    "deployment")))
+		snprintf(j->deployment, sizeof(j->deployment), "%s",
+		    json_str(o, "deployment"));
+	snprintf(j->deploy_note, sizeof(j->deploy_note), "%s",
+	    json_str(o, "deploy_note") ? json_str(o, "deploy_note") : "");
 	results_from_json(&j->results, o);
 	j->created = jtime(o, "created");
 	j->started = jtime(o, "started");
@@ -483,6 +489,10 @@ job_save(const struct job *j, int sync)
 		add_str(o, "config_copy", j->config_copy);
 	if (j->config_copy_error[0] != '\0')
 		add_str(o, "config_copy_error", j->config_copy_error);
+	if (j->deployment[0] != '\0')
+		add_str(o, "deployment", j->deployment);
+	if (j->deploy_note[0] != '\0')
+		add_str(o, "deploy_note", j->deploy_note);
 	if (j->waiting[0] != '\0')
 		add_str(o, "waiting", j->waiting);
 	if (j->ticket[0] != '\0')

@@ -105,6 +105,9 @@ struct job {
 	/* The config it trained, kept in its folder (job_keep_config). */
 	char		 config_copy[16];	/* the copy's name, "": none */
 	char		 config_copy_error[256];	/* why none, "" */
+	/* Serving it (deploy.h): its deployment's id, or why none. */
+	char		 deployment[JOB_ID_MAX];	/* "": none */
+	char		 deploy_note[256];	/* "not deployed: ...", "" */
 	cJSON		*src;		/* what job_read parsed */
 };
 

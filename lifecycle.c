@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deploy.h"
 #include "lifecycle.h"
 #include "queue.h"
 #include "schedule.h"
@@ -730,6 +731,7 @@ lifecycle_tick(struct rundir *rd, struct conf *c, int every)
 		dir_each(rd->live, tick_one, &k);
 	if (c->backend == BACKEND_LOCAL)
 		lifecycle_kick(rd, c);
+	deploy_adopt(rd, c);
 }
 
 /*

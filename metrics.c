@@ -19,6 +19,7 @@
 #include <cJSON.h>
 #include <openssl/crypto.h>
 
+#include "deployment.h"
 #include "metrics.h"
 #include "queue.h"
 #include "results.h"
@@ -44,6 +45,10 @@ static const int statuses[] = { 200, 202, 400, 401, 404, 405, 413, 415,
 static const char *const decisions[] = { "started", "ignored", "duplicate",
 	"ping", "rejected", "busy", "error" };
 #define NDECISION (sizeof(decisions) / sizeof(decisions[0]))
+static const char *const deploy_events[DEPLOY_EVENTS] = {
+	[DEPLOY_STARTED] = "started", [DEPLOY_SUCCEEDED] = "succeeded",
+	[DEPLOY_FAILED_EV] = "failed", [DEPLOY_RESTARTED] = "restarts"
+};
 static const char *const finals[] = { "succeeded", "failed", "killed",
 	"cancelled", "superseded", "timeout" };
 #define NFINAL	(sizeof(finals) / sizeof(finals[0]))
@@ -62,6 +67,7 @@ struct counters {
 	uint64_t	lost;			/* after the rest: a file
 						   written before it was
 						   added still fits */
+	uint64_t	deploy[DEPLOY_EVENTS];	/* the same */
 };
 
 /*
@@ -295,6 +301,13 @@ metrics_job_ended(struct rundir *rd, const struct job *j)
 	}
 	if (strcmp(j->state, "succeeded") == 0 && j->branch != NULL)
 		last_success(rd, j);
+}
+
+void
+metrics_deploy(struct rundir *rd, enum deploy_event e)
+{
+	if (metrics_open(rd) == 0)
+		add(&M->deploy[e], 1);
 }
 
 /* Whether the responder answers a delivery with status and decision. */
@@ -707,6 +720,64 @@ render_successes(FILE *f, struct rundir *rd, const struct conf *c)
 	free(a);
 }
 
+/*
+ * The deployments (deployment.h): counters of started, succeeded (went
+ * live), failed and restarts, and one info series per live deployment.
+ */
+static void
+render_deployments(FILE *f, struct rundir *rd)
+{
+	static const char *const help_of[DEPLOY_EVENTS] = {
+		"Deployments started (a run to serve, or a rollback).",
+		"Deployments that became healthy and went live.",
+		"Deployments that never became healthy, or died for good.",
+		"Restarts of live deployments that died.",
+	};
+	struct deployment d;
+	struct strv v = { NULL, 0 };
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < DEPLOY_EVENTS; i++) {
+		snprintf(name, sizeof(name), "swift_webhook_deployments_%s_total",
+		    deploy_events[i]);
+		help(f, name, "counter", help_of[i]);
+		fprintf(f, "%s %llu\n", name, M != NULL ?
+		    (unsigned long long)get(&M->deploy[i]) : 0ULL);
+	}
+	help(f, "swift_webhook_deployment_info", "gauge",
+	    "1 for each deployment that holds its port (starting, serving, "
+	    "stopping).");
+	if (deployment_ids(rd, &v) == -1) {
+		strv_free(&v);
+		return;
+	}
+	for (i = 0; i < v.n; i++) {
+		if (deployment_read(rd, v.v[i], &d) == -1)
+			continue;
+		if (deployment_live(d.state)) {
+			char port[16];
+
+			snprintf(port, sizeof(port), "%d", d.port);
+			fputs("swift_webhook_deployment_info{", f);
+			label(f, "job", d.job);
+			fputc(',', f);
+			label(f, "commit", d.sha);
+			fputc(',', f);
+			label(f, "port", d.port > 0 ? port : "");
+			fputc(',', f);
+			label(f, "state", d.state);
+			if (d.repository[0] != '\0') {
+				fputc(',', f);
+				label(f, "repository", d.repository);
+			}
+			fputs("} 1\n", f);
+		}
+		deployment_close(&d);
+	}
+	strv_free(&v);
+}
+
 char *
 metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 {
@@ -749,6 +820,7 @@ metrics_render(struct rundir *rd, const struct conf *c, size_t *len)
 	fprintf(f, "swift_webhook_oldest_queued_age_seconds %lld\n",
 	    t != 0 && t <= time(NULL) ? (long long)(time(NULL) - t) : 0LL);
 	render_successes(f, rd, conf_file((struct conf *)c));
+	render_deployments(f, rd);
 	help(f, "swift_webhook_build_info", "gauge",
 	    "The version of swift-webhook and of its libraries.");
 	fprintf(f, "swift_webhook_build_info{version=\"%s\",openssl=\"%s\","

@@ -41,6 +41,13 @@ void	 metrics_delivery(const char *run_dir, int status,
  */
 void	 metrics_job_ended(struct rundir *rd, const struct job *j);
 
+/* What a deployment (deploy.h) counts. */
+enum deploy_event {
+	DEPLOY_STARTED, DEPLOY_SUCCEEDED, DEPLOY_FAILED_EV, DEPLOY_RESTARTED,
+	DEPLOY_EVENTS
+};
+void	 metrics_deploy(struct rundir *rd, enum deploy_event e);
+
 /*
  * The exposition (text format 0.0.4), to free, or NULL if out of memory.
  */

@@ -101,6 +101,14 @@ int
 rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
     char *err, size_t errlen)
 {
+	return rundir_mkid_at(rd->fd, rd->path, rd->uid, base, id, err,
+	    errlen);
+}
+
+int
+rundir_mkid_at(int dfd, const char *path, uid_t uid, const char *base,
+    char id[JOB_ID_MAX], char *err, size_t errlen)
+{
 	int i, fd;
 
 	for (i = 1; i < 100; i++) {
@@ -108,20 +116,20 @@ rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
 			snprintf(id, JOB_ID_MAX, "%s", base);
 		else
 			snprintf(id, JOB_ID_MAX, "%s-%d", base, i);
-		if (mkdirat(rd->fd, id, 0750) == 0)
+		if (mkdirat(dfd, id, 0750) == 0)
 			break;
 		if (errno != EEXIST) {
-			snprintf(err, errlen, "mkdir %s/%s: %s", rd->path, id,
+			snprintf(err, errlen, "mkdir %s/%s: %s", path, id,
 			    strerror(errno));
 			return -1;
 		}
 	}
 	if (i == 100) {
-		snprintf(err, errlen, "no free job id for %s", base);
+		snprintf(err, errlen, "no free id for %s", base);
 		return -1;
 	}
-	if ((fd = dir_open_at(rd->fd, id, rd->uid)) == -1) {
-		snprintf(err, errlen, "%s/%s: %s", rd->path, id, why(errno));
+	if ((fd = dir_open_at(dfd, id, uid)) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", path, id, why(errno));
 		return -1;
 	}
 	return fd;
@@ -474,9 +482,15 @@ id_desc(const void *a, const void *b)
 int
 rundir_job_ids(struct rundir *rd, struct strv *v, int newest_first)
 {
+	return rundir_ids_at(rd->fd, v, newest_first);
+}
+
+int
+rundir_ids_at(int dfd, struct strv *v, int newest_first)
+{
 	struct ids k = { v, 0 };
 
-	if (dir_each(rd->fd, keep_job_id, &k) == -1)
+	if (dir_each(dfd, keep_job_id, &k) == -1)
 		return -1;
 	if (v->n > 1)
 		qsort(v->v, v->n, sizeof(char *), newest_first ? id_desc :

@@ -96,12 +96,19 @@ struct strv;
  */
 int	 rundir_job_ids(struct rundir *rd, struct strv *v, int newest_first);
 
+/* The same for the folder dfd (the deployments'). */
+int	 rundir_ids_at(int dfd, struct strv *v, int newest_first);
+
 /*
  * Makes a job's folder: base as the id, or base-2, base-3 ... if taken.
  * Returns its descriptor with the id in id, or -1 with the reason in err.
  */
 int	 rundir_mkjob(struct rundir *rd, const char *base, char id[JOB_ID_MAX],
 	    char *err, size_t errlen);
+
+/* The same under the folder dfd (path, for the words; its owner uid). */
+int	 rundir_mkid_at(int dfd, const char *path, uid_t uid, const char *base,
+	    char id[JOB_ID_MAX], char *err, size_t errlen);
 
 /*
  * Reads name under dfd (a regular file, not a symlink, at most max bytes)

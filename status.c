@@ -16,6 +16,7 @@
 #include <cJSON.h>
 
 #include "compare.h"
+#include "deployment.h"
 #include "html.h"
 #include "job.h"
 #include "results.h"
@@ -235,7 +236,8 @@ trend_link(FILE *f, const char *base, const cJSON *o, const char *text)
 
 /* A row of the jobs table; with repos, its repository first. */
 static void
-row(FILE *f, const struct job *j, const cJSON *o, int repos)
+row(FILE *f, const struct job *j, const cJSON *o, int repos,
+    const char *serving)
 {
 	const char *repo = json_str(o, "repository");
 	const char *state = json_str(o, "state");
@@ -247,6 +249,10 @@ row(FILE *f, const struct job *j, const cJSON *o, int repos)
 	    "name=\"jobs\" value=\"%s\" aria-label=\"compare %s\"></td><td>",
 	    j->id, j->id);
 	html_badge(f, state);
+	if (serving != NULL) {		/* its model: serving, starting */
+		fputs(" ", f);
+		html_badge(f, serving);
+	}
 	if (json_str(o, "waiting") != NULL && !job_state_final(state)) {
 		fputs(" <small class=\"waiting\">waiting: ", f);
 		html_text(f, json_str(o, "waiting"));
@@ -324,6 +330,60 @@ stale_config(FILE *f, const struct conf *c)
 	    "what it read. Reload the web server.</p>\n", f);
 }
 
+/*
+ * The "Serving" box at the top of the jobs page: each deployment that
+ * holds its port (deploy.h), with its model, commit, checkpoint and
+ * since when; "nothing" when deploy is configured and none does.
+ * Their jobs and states into live[] (at most max) for the badges.
+ */
+#define LIVE_SHOWN	16	/* deployments the Serving box shows */
+
+static int
+serving_box(FILE *f, struct rundir *rd, const struct conf *c,
+    struct deployment *live, int max)
+{
+	char t[32];
+	size_t i;
+	int n, k, any = c->deploy.n > 0;
+
+	for (i = 0; i < c->nsections; i++)
+		any |= c->sections[i].deploy.n > 0;
+	n = deployment_live_list(rd, DEPLOY_ANY, NULL, live, max);
+	if (n == 0 && !any)
+		return 0;
+	fputs("<section id=\"serving\"><h2>Serving</h2>\n", f);
+	if (n == 0)
+		fputs("<p>Nothing is serving.</p>\n", f);
+	for (k = 0; k < n; k++) {
+		fputs("<p class=\"deployment\">", f);
+		html_badge(f, live[k].state);
+		fputs(" <b class=\"model\">", f);
+		html_text(f, live[k].model_name);
+		fputs("</b>", f);
+		if (live[k].repository[0] != '\0') {
+			fputs(" of ", f);
+			html_text(f, live[k].repository);
+		}
+		fprintf(f, " from <a class=\"commit\" href=\"jobs/%s\">%.7s</a>",
+		    live[k].job, live[k].sha[0] ? live[k].sha : "-");
+		fputs(" <code class=\"checkpoint\">", f);
+		html_text(f, live[k].checkpoint);
+		fputs("</code>", f);
+		if (live[k].port > 0)
+			fprintf(f, " on :%d", live[k].port);
+		if (live[k].since != 0) {
+			iso8601(live[k].since, t);
+			fprintf(f, ", since <time>%s</time>", t);
+		}
+		if (live[k].restarts > 0)
+			fprintf(f, ", restarted %d time%s", live[k].restarts,
+			    live[k].restarts == 1 ? "" : "s");
+		fputs("</p>\n", f);
+	}
+	fputs("</section>\n", f);
+	return n;
+}
+
 static void
 jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
     const char *query, struct page *pg)
@@ -334,8 +394,10 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 	char sbuf[32], bbuf[256], rbuf[256], pbuf[16], at[32];
 	const char *state, *branch, *repository;
 	struct strv ids = { NULL, 0 };
+	struct deployment live[LIVE_SHOWN];
 	struct only w;
-	int repos = c->nsections > 0;
+	int repos = c->nsections > 0, nlive, k;
+	const char *badge;
 	size_t i, shown = 0, skip, page = 0;
 	struct job j;
 	cJSON *o;
@@ -360,6 +422,7 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 		    states[i]);
 	fputs("</nav>\n", f);
 	stale_config(f, c);
+	nlive = serving_box(f, rd, c, live, LIVE_SHOWN);
 	if (c->nsections == 0 && !sched_open(c, sched_now())) {
 		sched_format(c, sched_next_open(c, sched_now()), at);
 		fprintf(f, "<p id=\"window\">Outside every training window "
@@ -411,7 +474,10 @@ jobs_page(FILE *f, struct rundir *rd, const struct conf *c,
 			if (skip > 0)
 				skip--;
 			else {
-				row(f, &j, o, repos);
+				for (k = 0, badge = NULL; k < nlive; k++)
+					if (strcmp(live[k].job, j.id) == 0)
+						badge = live[k].state;
+				row(f, &j, o, repos, badge);
 				shown++;
 				if (!job_state_final(json_str(o, "state")))
 					pg->refresh = 10;
@@ -657,6 +723,34 @@ kept_config(FILE *f, const struct job *j)
 	free(text);
 }
 
+/* A job page's line about serving its model (deploy.h), if any. */
+static void
+deployment_line(FILE *f, struct rundir *rd, const struct job *j)
+{
+	struct deployment d;
+
+	if (j->deployment[0] != '\0' && deployment_read(rd, j->deployment,
+	    &d) == 0) {
+		fputs("<p id=\"deployment\">Deployment ", f);
+		html_text(f, d.id);
+		fputs(": ", f);
+		html_badge(f, d.state);
+		if (d.port > 0)
+			fprintf(f, " on :%d", d.port);
+		if (d.reason[0] != '\0') {
+			fputs(" (", f);
+			html_text(f, d.reason);
+			fputs(")", f);
+		}
+		fputs("</p>\n", f);
+		deployment_close(&d);
+	} else if (j->deploy_note[0] != '\0') {
+		fputs("<p id=\"deployment\">", f);
+		html_text(f, j->deploy_note);
+		fputs("</p>\n", f);
+	}
+}
+
 static void
 job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 {
@@ -692,6 +786,7 @@ job_page(FILE *f, struct rundir *rd, const char *id, struct page *pg)
 		    "jobs=%s,%s\">compare with the previous run of this config"
 		    "</a>", prev, j.id);
 	fputs("</p>\n", f);
+	deployment_line(f, rd, &j);
 	out = job_output_dir(&j, path);
 	if (!job_state_final(json_str(o, "state")))
 		pg->refresh = 10;

@@ -15,6 +15,7 @@
 
 #include "checkout.h"
 #include "commitstatus.h"
+#include "deploy.h"
 #include "gpu.h"
 #include "metrics.h"
 #include "schedule.h"
@@ -293,6 +294,7 @@ finish(struct sup *x, int code)
 	if (c->repository != NULL)
 		checkout_prune(rd, c);
 	commitstatus_post(rd, c, j->id);
+	deploy_after_job(rd, c, j);	/* once: marked in the record */
 	notify_once(x);
 	j->ending = 0;
 	record_hard(j);

@@ -117,6 +117,7 @@ values(const char *val[PH__COUNT], const struct job *j, const char *cwd,
 	    j->results.best_model_checkpoint : "";
 	val[PH_CHECKPOINT] = results_checkpoint(&j->results) ?
 	    results_checkpoint(&j->results) : "";
+	val[PH_PORT] = val[PH_MODEL_NAME] = "";
 }
 
 int
@@ -270,17 +271,16 @@ oom:
 	return -1;
 }
 
-/* Whether after_success names checkpoint placeholder ph. */
+/* Whether list names checkpoint placeholder ph. */
 static int
-used(const struct conf *c, size_t ph)
+used(const struct strv *list, size_t ph)
 {
 	static const char *const names[] = { "{last_checkpoint}",
 	    "{best_checkpoint}", "{checkpoint}" };
 	size_t i;
 
-	for (i = 0; i < c->after_success.n; i++)
-		if (strstr(c->after_success.v[i], names[ph -
-		    PH_LAST_CHECKPOINT]) != NULL)
+	for (i = 0; i < list->n; i++)
+		if (strstr(list->v[i], names[ph - PH_LAST_CHECKPOINT]) != NULL)
 			return 1;
 	return 0;
 }
@@ -343,25 +343,33 @@ checkpoint_inside(const char *ck, const char *cwd, const char *out,
 	return 0;
 }
 
-int
-trainer_after_argv(const struct trainer *t, const struct job *j,
-    const struct conf *c, struct strv *argv, char *err, size_t errlen)
+/*
+ * list (after_success's, deploy's) as argv for j: its checkpoints known
+ * and inside its output_dir where list names them; port and model_name
+ * for deploy's (else "").
+ */
+static int
+ended_argv(const struct trainer *t, const struct job *j,
+    const struct strv *list, const char *port, const char *model_name,
+    struct strv *argv, char *err, size_t errlen)
 {
 	const char *val[PH__COUNT], *missing = NULL, *hint = "";
 	char short_sha[8], why[600];
 	size_t i;
 
 	values(val, j, t->cwd, t->output_dir, short_sha);
-	for (i = 0; i < c->after_success.n; i++)
-		if (strstr(c->after_success.v[i], "{last_checkpoint}") &&
+	val[PH_PORT] = port;
+	val[PH_MODEL_NAME] = model_name;
+	for (i = 0; i < list->n; i++)
+		if (strstr(list->v[i], "{last_checkpoint}") &&
 		    val[PH_LAST_CHECKPOINT][0] == '\0')
 			missing = "last_model_checkpoint";
-		else if (strstr(c->after_success.v[i], "{best_checkpoint}") &&
+		else if (strstr(list->v[i], "{best_checkpoint}") &&
 		    val[PH_BEST_CHECKPOINT][0] == '\0') {
 			missing = "best_model_checkpoint";
 			hint = " (the run did not evaluate: {checkpoint} is "
 			    "the best one, or else the last)";
-		} else if (strstr(c->after_success.v[i], "{checkpoint}") &&
+		} else if (strstr(list->v[i], "{checkpoint}") &&
 		    val[PH_CHECKPOINT][0] == '\0')
 			missing = "last_model_checkpoint";
 	if (missing != NULL) {
@@ -371,16 +379,55 @@ trainer_after_argv(const struct trainer *t, const struct job *j,
 	}
 	/* The trainer wrote them: a folder of its output, nothing else. */
 	for (i = PH_LAST_CHECKPOINT; i <= PH_CHECKPOINT; i++)
-		if (val[i][0] != '\0' && used(c, i) && checkpoint_inside(val[i],
-		    t->cwd, t->output_dir, why, sizeof(why)) == -1) {
+		if (val[i][0] != '\0' && used(list, i) && checkpoint_inside(
+		    val[i], t->cwd, t->output_dir, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s: %s", i == PH_LAST_CHECKPOINT ?
 			    "last_model_checkpoint" : i == PH_BEST_CHECKPOINT ?
 			    "best_model_checkpoint" : "checkpoint", why);
 			return -1;
 		}
-	if (strv_expand(argv, &c->after_success, val) == -1) {
+	if (strv_expand(argv, list, val) == -1) {
 		snprintf(err, errlen, "out of memory");
 		strv_free(argv);
+		return -1;
+	}
+	return 0;
+}
+
+int
+trainer_after_argv(const struct trainer *t, const struct job *j,
+    const struct conf *c, struct strv *argv, char *err, size_t errlen)
+{
+	return ended_argv(t, j, &c->after_success, "", "", argv, err, errlen);
+}
+
+int
+trainer_deploy_argv(const struct trainer *t, const struct job *j,
+    const struct conf *c, int port, const char *model_name,
+    struct strv *argv, char *err, size_t errlen)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", port);
+	return ended_argv(t, j, &c->deploy, num, model_name, argv, err,
+	    errlen);
+}
+
+int
+trainer_checkpoint(const struct trainer *t, const struct job *j,
+    char *err, size_t errlen)
+{
+	const char *ck = results_checkpoint(&j->results);
+	char why[600];
+
+	if (ck == NULL) {
+		snprintf(err, errlen, "no checkpoint in %s/logging.jsonl",
+		    t->output_dir);
+		return -1;
+	}
+	if (checkpoint_inside(ck, t->cwd, t->output_dir, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "checkpoint: %s", why);
 		return -1;
 	}
 	return 0;

@@ -72,6 +72,22 @@ int	 trainer_after_argv(const struct trainer *t, const struct job *j,
 	    size_t errlen);
 
 /*
+ * deploy's argv for j, which has succeeded and has its results, to serve
+ * on port as model_name.  Returns 0, or -1 as trainer_after_argv.
+ */
+int	 trainer_deploy_argv(const struct trainer *t, const struct job *j,
+	    const struct conf *c, int port, const char *model_name,
+	    struct strv *argv, char *err, size_t errlen);
+
+/*
+ * Whether j has a checkpoint to serve ({checkpoint}: the best, else the
+ * last) and it is a folder inside its output_dir.  Returns 0, or -1 with
+ * the reason in err.
+ */
+int	 trainer_checkpoint(const struct trainer *t, const struct job *j,
+	    char *err, size_t errlen);
+
+/*
  * notify's environment for j as it ended: t's notify environment plus
  * JOB_STATE, JOB_EXIT, JOB_SIGNAL, JOB_DURATION, JOB_AFTER_SUCCESS and
  * the checkpoints.  Returns 0, or -1 if out of memory.

@@ -46,6 +46,29 @@
  *			to exit after SIGTERM (saving its state, as
  *			ms-swift's graceful_exit does)
  *
+ *	swift deploy --adapters CKPT|--model M [--port N] [--host H]
+ *	    [--served_model_name NAME] [--infer_backend B]...
+ *
+ * serves as ms-swift's swift/pipelines/infer/deploy.py does (uvicorn,
+ * the OpenAI API): the port is chosen first by find_free_port (N, else
+ * the next one that binds on all addresses, silently), then the model
+ * "loads" (fake_deploy_load seconds, default 1) with nothing listening,
+ * then it listens on HOST (default 0.0.0.0, as ms-swift's) and PORT; if
+ * that port was taken meanwhile it exits 1, as uvicorn does.  GET
+ * /health and /ping answer 200; GET /v1/models lists NAME (default: the
+ * last part of the checkpoint's path); POST /v1/chat/completions and
+ * /v1/completions answer a completion whose text names the checkpoint
+ * and pid serving it, after fake_deploy_reply_ms (default 20), or 400
+ * as ms-swift's _check_model when "model" is not NAME; anything else
+ * 404.  "Expect: 100-continue" gets "100 Continue" before the body is
+ * read (h11's).  HTTP/1.1 keep-alive, idle connections closed after 5 s
+ * (uvicorn's timeout_keep_alive).  On SIGTERM it closes its listening
+ * socket, finishes the requests in flight, closes idle connections and
+ * exits 0 (uvicorn's shutdown).  Keys of the config the checkpoint's run
+ * trained (output_dir/config) steer it: fake_deploy_load: N,
+ * fake_deploy_health: never (it listens, /health answers 503 for ever),
+ * fake_deploy_exit: N (it exits N once loaded), fake_deploy_reply_ms: N.
+ *
  * As ms-swift's main.py, with NPROC_PER_NODE (more than 1) sft, pt and
  * rlhf run in torchrun's shape: this process (the `swift` wrapper, no
  * signal handler: SIGTERM ends it at once) starts a launcher and waits
@@ -63,8 +86,12 @@
  * "train_runtime", ...), then the end record with the whole log_history.
  *
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -486,6 +513,258 @@ launcher(long nproc, const char *outdir, const char *logdir,
 	_exit(terminated ? 143 : (int)code);
 }
 
+/* swift deploy: see the top of the file. */
+struct serve {
+	const char	*ckpt, *name;
+	long		 reply_ms;
+	int		 never;		/* /health answers 503 */
+};
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* Writes all of s to fd.  Returns 0 or -1. */
+static int
+put(int fd, const char *s, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, s, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+respond(int fd, int code, const char *body, int keep)
+{
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nserver: uvicorn\r\n"
+	    "content-type: application/json\r\ncontent-length: %zu\r\n%s\r\n",
+	    code, code == 200 ? "OK" : code == 400 ? "Bad Request" : code ==
+	    404 ? "Not Found" : "Service Unavailable", strlen(body),
+	    keep ? "" : "connection: close\r\n");
+	return put(fd, head, (size_t)n) == -1 ? -1 : put(fd, body,
+	    strlen(body));
+}
+
+/*
+ * One connection: requests until the client closes it, 5 s idle, or a
+ * SIGTERM between requests.
+ */
+static void __attribute__((noreturn))
+serve_conn(int fd, const struct serve *sv)
+{
+	char buf[65536], body[2048], model[256], *end, *p, *q;
+	size_t got = 0, len, need;
+	struct pollfd pf;
+	int keep, r;
+
+	for (;;) {
+		/* A whole head, then Content-Length bytes of body. */
+		while ((end = memmem(buf, got, "\r\n\r\n", 4)) == NULL) {
+			if (stopping && got == 0)
+				_exit(0);
+			pf.fd = fd;
+			pf.events = POLLIN;
+			if ((r = poll(&pf, 1, 5000)) == 0 && got == 0)
+				_exit(0);	/* idle */
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (got == sizeof(buf) - 1)
+				_exit(1);
+			if ((r = (int)read(fd, buf + got, sizeof(buf) - 1 -
+			    got)) <= 0)
+				_exit(0);
+			got += (size_t)r;
+		}
+		buf[got] = '\0';
+		len = (size_t)(end + 4 - buf);
+		p = strcasestr(buf, "\ncontent-length:");
+		need = p != NULL && p < end ? strtoul(p + 16, NULL, 10) : 0;
+		if (need > sizeof(buf) - 1 - len)
+			_exit(1);
+		/* As h11 under uvicorn: 100 Continue once the body is read. */
+		p = strcasestr(buf, "\nexpect: 100-continue");
+		if (p != NULL && p < end && got < len + need &&
+		    put(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1)
+			_exit(0);
+		while (got < len + need) {
+			if ((r = (int)read(fd, buf + got, len + need - got)) <= 0)
+				_exit(0);
+			got += (size_t)r;
+		}
+		buf[got] = '\0';
+		keep = strncmp(buf + strcspn(buf, "\r") - 8, "HTTP/1.0", 8) != 0 &&
+		    strcasestr(buf, "\nconnection: close") == NULL;
+		if (strncmp(buf, "GET /health ", 12) == 0 ||
+		    strncmp(buf, "GET /ping ", 10) == 0)
+			r = respond(fd, sv->never ? 503 : 200, "", keep);
+		else if (strncmp(buf, "GET /v1/models ", 15) == 0) {
+			snprintf(body, sizeof(body), "{\"object\": \"list\", "
+			    "\"data\": [{\"id\": \"%s\", \"object\": \"model\", "
+			    "\"created\": %ld, \"owned_by\": \"swift\"}]}",
+			    sv->name, (long)time(NULL));
+			r = respond(fd, 200, body, keep);
+		} else if (strncmp(buf, "POST /v1/chat/completions ", 26) == 0 ||
+		    strncmp(buf, "POST /v1/completions ", 21) == 0) {
+			model[0] = '\0';
+			if ((p = strstr(buf + len, "\"model\"")) != NULL &&
+			    (p = strchr(p + 7, '"')) != NULL &&
+			    (q = strchr(p + 1, '"')) != NULL &&
+			    (size_t)(q - p) < sizeof(model))
+				snprintf(model, sizeof(model), "%.*s",
+				    (int)(q - p - 1), p + 1);
+			usleep((useconds_t)sv->reply_ms * 1000);
+			if (strcmp(model, sv->name) != 0) {
+				snprintf(body, sizeof(body), "{\"object\": "
+				    "\"error\", \"message\": \"`%s` is not in "
+				    "the model_list: `['%s']`.\", \"type\": "
+				    "\"BadRequestError\", \"code\": 400}",
+				    model, sv->name);
+				r = respond(fd, 400, body, keep);
+			} else {
+				snprintf(body, sizeof(body), "{\"id\": "
+				    "\"chatcmpl-%ld\", \"object\": "
+				    "\"chat.completion\", \"model\": \"%s\", "
+				    "\"choices\": [{\"index\": 0, \"message\": "
+				    "{\"role\": \"assistant\", \"content\": "
+				    "\"served by %s (pid %ld)\"}, "
+				    "\"finish_reason\": \"stop\"}]}",
+				    (long)getpid(), sv->name, sv->ckpt,
+				    (long)getppid());
+				r = respond(fd, 200, body, keep);
+			}
+		} else
+			r = respond(fd, 404, "{\"detail\": \"Not Found\"}", keep);
+		if (r == -1 || !keep || stopping)
+			_exit(0);
+		memmove(buf, buf + len + need, got - len - need);
+		got -= len + need;
+	}
+}
+
+static int
+deploy(int argc, char *argv[])
+{
+	const char *host = "0.0.0.0", *model = NULL;
+	char path[4096], *text = NULL, *slash;
+	struct sockaddr_in a;
+	struct serve sv;
+	struct sigaction sa;
+	long port = 8000, load, code, p;
+	int i, fd, one = 1, c, status;
+
+	memset(&sv, 0, sizeof(sv));
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--adapters") == 0)
+			sv.ckpt = argv[i + 1];
+		else if (strcmp(argv[i], "--model") == 0)
+			model = argv[i + 1];
+		else if (strcmp(argv[i], "--port") == 0)
+			port = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--host") == 0)
+			host = argv[i + 1];
+		else if (strcmp(argv[i], "--served_model_name") == 0)
+			sv.name = argv[i + 1];
+	}
+	if (sv.ckpt == NULL)
+		sv.ckpt = model;
+	if (sv.ckpt == NULL)
+		die("deploy: --model or --adapters is required", NULL);
+	if (sv.name == NULL)
+		sv.name = (slash = strrchr(sv.ckpt, '/')) ? slash + 1 : sv.ckpt;
+	/* The config its run trained, beside the checkpoint's folders. */
+	snprintf(path, sizeof(path), "%s/../config", sv.ckpt);
+	if (access(path, R_OK) == -1)
+		snprintf(path, sizeof(path), "%s/../../config", sv.ckpt);
+	text = access(path, R_OK) == 0 ? slurp(path) : strdup("");
+	load = config_num(text, "fake_deploy_load", 1);
+	code = config_num(text, "fake_deploy_exit", -1);
+	sv.reply_ms = config_num(text, "fake_deploy_reply_ms", 20);
+	sv.never = config_value(text, "fake_deploy_health") != NULL &&
+	    strstr(config_value(text, "fake_deploy_health"), "never") != NULL;
+	free(text);
+	/* find_free_port: binds '' (all addresses), takes the next. */
+	for (p = port; p < port + 100; p++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			die("socket", strerror(errno));
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((unsigned short)p);
+		c = bind(fd, (struct sockaddr *)&a, sizeof(a));
+		close(fd);
+		if (c == 0)
+			break;
+	}
+	if (p == port + 100)
+		p = port;
+	if (p != port)
+		fprintf(stderr, "fake-swift deploy: port %ld is taken: %ld\n",
+		    port, p);
+	fprintf(stderr, "fake-swift deploy: loading %s (%lds)\n", sv.ckpt,
+	    load);
+	sleep((unsigned)load);
+	if (code >= 0) {
+		fprintf(stderr, "fake-swift deploy: exit %ld\n", code);
+		return (int)code;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		die("socket", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)p);
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		die("deploy: --host is not an IPv4 address", host);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+	    listen(fd, 64) == -1) {
+		fprintf(stderr, "ERROR: [Errno 98] error while attempting to "
+		    "bind on address ('%s', %ld): address already in use\n",
+		    host, p);
+		return 1;
+	}
+	fprintf(stderr, "INFO: Uvicorn running on http://%s:%ld\n", host, p);
+	while (!stopping) {
+		c = accept(fd, NULL, NULL);
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+		if (c == -1)
+			continue;
+		if (fork() == 0) {
+			close(fd);
+			serve_conn(c, &sv);
+		}
+		close(c);
+	}
+	/* uvicorn's shutdown: no new connections; those in flight end. */
+	close(fd);
+	fprintf(stderr, "INFO: Shutting down\n");
+	while (wait(&status) > 0 || errno == EINTR)
+		;
+	fprintf(stderr, "INFO: Finished server process [%ld]\n",
+	    (long)getpid());
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -503,6 +782,8 @@ main(int argc, char *argv[])
 
 	if (argc >= 2 && strcmp(argv[1], "export") == 0)
 		return export(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
+		return deploy(argc, argv);
 	if (argc < 3)
 		die("usage: swift sft|pt|rlhf CONFIG [--key value]... | "
 		    "swift export [--key value]...", NULL);

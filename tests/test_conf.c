@@ -208,6 +208,50 @@ static const struct {
 	  ":4: after_success: not with backend = slurm" },
 	{ "a section's rule, its line", "run_dir = /r\ngpus = 0 1\n[acme/a]\n"
 	  "gpus_per_job = 3\n", ":4: gpus_per_job" },
+	/* Issue 24: serving the model. */
+	{ "deploy, whole", "run_dir = /r\ndeploy = swift deploy --adapters "
+	  "{checkpoint} --port {port} --served_model_name {model_name}\n"
+	  "deploy_ports = 8001 8002\ndeploy_health = /v1/models\n"
+	  "deploy_timeout = 20m\ndeploy_branches = main release/*\n"
+	  "gpus = 0 1\ndeploy_gpus = 2,3 4,5\ndeploy_model_name = qwen-sft\n"
+	  "deploy_if_better = best_metric max\n", NULL },
+	{ "deploy without ports", "run_dir = /r\ndeploy = x\n",
+	  "deploy needs deploy_ports" },
+	{ "deploy with one port", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 8001\n", "from 2 to 16 ports" },
+	{ "a deploy port twice", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 8001 8001\n", ":3: deploy_ports: 8001 given twice" },
+	{ "a deploy port that is none", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 8001 70000\n", "\"70000\" is not a port" },
+	{ "{port} outside deploy", "run_dir = /r\nafter_success = x {port}\n",
+	  "after_success: unknown placeholder" },
+	{ "an unknown placeholder in deploy", "run_dir = /r\ndeploy = x {gpu}\n"
+	  "deploy_ports = 1 2\n", "deploy: unknown placeholder in \"{gpu}\"" },
+	{ "deploy keys without deploy", "run_dir = /r\ndeploy_ports = 1 2\n",
+	  ":2: deploy_ports is for deploy: set it too" },
+	{ "a serving GPU that trains", "run_dir = /r\ngpus = 0 1\ndeploy = x\n"
+	  "deploy_ports = 1 2\ndeploy_gpus = 2 1\n", "GPU 1 also trains" },
+	{ "a serving GPU twice", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 1 2\ndeploy_gpus = 2,3 3\n", "GPU 3 given twice" },
+	{ "a GPU group that is none", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 1 2\ndeploy_gpus = a\n", "is not a group of GPU ids" },
+	{ "a health path that is no path", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 1 2\ndeploy_health = health\n", "is not a path" },
+	{ "deploy_if_better best_metric without a direction",
+	  "run_dir = /r\ndeploy = x\ndeploy_ports = 1 2\n"
+	  "deploy_if_better = best_metric\n", "best_metric needs it" },
+	{ "deploy_if_better of an unknown metric",
+	  "run_dir = /r\ndeploy = x\ndeploy_ports = 1 2\n"
+	  "deploy_if_better = accuracy max\n", "is not eval_loss, loss" },
+	{ "deploy_if_better with a third word",
+	  "run_dir = /r\ndeploy = x\ndeploy_ports = 1 2\n"
+	  "deploy_if_better = loss min now\n", "one metric and min or max" },
+	{ "a model name that could be an option", "run_dir = /r\ndeploy = x\n"
+	  "deploy_ports = 1 2\ndeploy_model_name = --x\n", "deploy_model_name" },
+	{ "deploy on Slurm without local GPUs", "run_dir = /r\nbackend = slurm\n"
+	  "deploy = x\ndeploy_ports = 1 2\n", "set deploy_gpus to GPUs of this machine" },
+	{ "deploy on Slurm with local GPUs", "run_dir = /r\nbackend = slurm\n"
+	  "deploy = x\ndeploy_ports = 1 2\ndeploy_gpus = 0\n", NULL },
 };
 
 int
@@ -218,7 +262,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(106);
+	PLAN(125);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
@@ -259,6 +303,20 @@ main(void)
 	    c.gpu_busy_mib == 1024 && c.gpu_check_interval == 30 &&
 	    c.after_success.n == 0,
 	    "defaults", "r=%d", r);
+	if (r == 0)
+		conf_free(&c);
+
+	r = load(&c, "run_dir = /r\ndeploy = x {port} {model_name}\n"
+	    "deploy_ports = 8002 8001\ndeploy_if_better = eval_loss\n", err,
+	    sizeof(err));
+	CHECK(r == 0 && c.ndeploy_ports == 2 && c.deploy_port[0] == 8002 &&
+	    c.deploy_port[1] == 8001 && strcmp(c.deploy_health, "/health") ==
+	    0 && c.deploy_timeout == 900 && c.deploy_branches.n == 1 &&
+	    strcmp(c.deploy_branches.v[0], "main") == 0 &&
+	    c.deploy_metric == METRIC_EVAL_LOSS && !c.deploy_max &&
+	    strcmp(conf_model_name(&c, "acme/train", text), "train") == 0 &&
+	    strcmp(conf_model_name(&c, NULL, text), "model") == 0,
+	    "deploy's defaults", "r=%d %s", r, err);
 	if (r == 0)
 		conf_free(&c);
 
