@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define DEPLOY_JSON_MAX	(64 << 10)
+#define LIVE_MARKS	".live"	/* in .deployments: the live ones' ids */
 
 const char DEPLOY_ANY[] = "*";
 const char *const DEPLOY_STARTING = "starting";
@@ -165,6 +166,30 @@ add_time(cJSON *o, const char *name, time_t t)
 	}
 }
 
+/*
+ * .deployments/.live/<id> while d holds its port: what the looks that
+ * want only the live ones (every scrape, the status page, each switch)
+ * read, so that their cost does not grow with the deployments kept.
+ * d's folder is .deployments/<id>: ../.live from it.
+ */
+static void
+mark_live(const struct deployment *d)
+{
+	char path[JOB_ID_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "../" LIVE_MARKS "/%s", d->id);
+	if (!deployment_live(d->state)) {
+		unlinkat(d->dirfd, path, 0);
+		return;
+	}
+	if (mkdirat(d->dirfd, "../" LIVE_MARKS, 0750) == -1 && errno != EEXIST)
+		return;
+	if ((fd = openat(d->dirfd, path, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) != -1)
+		close(fd);
+}
+
 int
 deployment_write(const struct deployment *d)
 {
@@ -216,6 +241,8 @@ deployment_write(const struct deployment *d)
 	}
 	rc = file_write_at(d->dirfd, "deploy.json", s, strlen(s), 0640, 1);
 	free(s);
+	if (rc == 0)
+		mark_live(d);
 	return rc;
 }
 
@@ -336,18 +363,18 @@ each(struct rundir *rd, const char *scope, struct deployment *d,
 	return rc;
 }
 
-static int
-is_serving(const struct deployment *d, void *arg)
-{
-	(void)arg;
-	return d->state == DEPLOY_SERVING;
-}
-
 int
 deployment_current(struct rundir *rd, const char *scope,
     struct deployment *d)
 {
-	return each(rd, scope, d, is_serving, NULL);
+	struct deployment live[16];
+	int n, i;
+
+	n = deployment_live_list(rd, scope, NULL, live, 16);
+	for (i = 0; i < n; i++)
+		if (live[i].state == DEPLOY_SERVING)
+			return deployment_read(rd, live[i].id, d);
+	return -1;
 }
 
 /* Once served, now stopped, and of another job than arg's (or any). */
@@ -376,37 +403,36 @@ deployment_previous(struct rundir *rd, const char *scope,
 	return rc;
 }
 
-struct live {
-	const char		*exclude;
-	struct deployment	*out;
-	int			 n, max;
-};
-
-static int
-take_live(const struct deployment *d, void *arg)
-{
-	struct live *l = arg;
-
-	if (!deployment_live(d->state) || (l->exclude != NULL &&
-	    strcmp(d->id, l->exclude) == 0))
-		return 0;
-	if (l->n < l->max) {
-		l->out[l->n] = *d;
-		l->out[l->n].dirfd = -1;	/* not kept open */
-		l->n++;
-	}
-	return 0;
-}
-
 int
 deployment_live_list(struct rundir *rd, const char *scope,
     const char *exclude, struct deployment *out, int max)
 {
+	struct strv v = { NULL, 0 };
 	struct deployment d;
-	struct live l = { exclude, out, 0, max };
+	size_t i;
+	int dfd, live, n = 0;
 
-	each(rd, scope, &d, take_live, &l);
-	return l.n;
+	if ((dfd = deployment_folder(rd, 0)) == -1)
+		return 0;
+	live = dir_open_at(dfd, LIVE_MARKS, rd->uid);
+	close(dfd);
+	if (live == -1)
+		return 0;
+	rundir_ids_at(live, &v, 1);
+	close(live);
+	for (i = 0; i < v.n && i < DEPLOY_SCAN && n < max; i++) {
+		if ((exclude != NULL && strcmp(v.v[i], exclude) == 0) ||
+		    deployment_read(rd, v.v[i], &d) == -1)
+			continue;
+		if (deployment_live(d.state) && in_scope(&d, scope)) {
+			out[n] = d;
+			out[n].dirfd = -1;	/* not kept open */
+			n++;
+		}
+		deployment_close(&d);
+	}
+	strv_free(&v);
+	return n;
 }
 
 int

@@ -8,6 +8,7 @@
  *	run_dir/.deployments/<id>/stop		asks its supervisor to stop it
  *	run_dir/.deployments/<id>/supervisor.lock	held by its supervisor
  *	run_dir/.deployments/switch.lock	held through a switch
+ *	run_dir/.deployments/.live/<id>		one that holds its port
  *
  *	starting --> serving --> stopping --> stopped
  *	    |           |

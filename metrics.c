@@ -720,6 +720,8 @@ render_successes(FILE *f, struct rundir *rd, const struct conf *c)
 	free(a);
 }
 
+#define LIVE_SERIES	64	/* live deployments shown */
+
 /*
  * The deployments (deployment.h): counters of started, succeeded (went
  * live), failed and restarts, and one info series per live deployment.
@@ -733,10 +735,10 @@ render_deployments(FILE *f, struct rundir *rd)
 		"Deployments that never became healthy, or died for good.",
 		"Restarts of live deployments that died.",
 	};
-	struct deployment d;
-	struct strv v = { NULL, 0 };
-	char name[64];
+	struct deployment live[LIVE_SERIES];
+	char name[64], port[16];
 	size_t i;
+	int n, k;
 
 	for (i = 0; i < DEPLOY_EVENTS; i++) {
 		snprintf(name, sizeof(name), "swift_webhook_deployments_%s_total",
@@ -748,34 +750,23 @@ render_deployments(FILE *f, struct rundir *rd)
 	help(f, "swift_webhook_deployment_info", "gauge",
 	    "1 for each deployment that holds its port (starting, serving, "
 	    "stopping).");
-	if (deployment_ids(rd, &v) == -1) {
-		strv_free(&v);
-		return;
-	}
-	for (i = 0; i < v.n; i++) {
-		if (deployment_read(rd, v.v[i], &d) == -1)
-			continue;
-		if (deployment_live(d.state)) {
-			char port[16];
-
-			snprintf(port, sizeof(port), "%d", d.port);
-			fputs("swift_webhook_deployment_info{", f);
-			label(f, "job", d.job);
+	n = deployment_live_list(rd, DEPLOY_ANY, NULL, live, LIVE_SERIES);
+	for (k = 0; k < n; k++) {
+		snprintf(port, sizeof(port), "%d", live[k].port);
+		fputs("swift_webhook_deployment_info{", f);
+		label(f, "job", live[k].job);
+		fputc(',', f);
+		label(f, "commit", live[k].sha);
+		fputc(',', f);
+		label(f, "port", live[k].port > 0 ? port : "");
+		fputc(',', f);
+		label(f, "state", live[k].state);
+		if (live[k].repository[0] != '\0') {
 			fputc(',', f);
-			label(f, "commit", d.sha);
-			fputc(',', f);
-			label(f, "port", d.port > 0 ? port : "");
-			fputc(',', f);
-			label(f, "state", d.state);
-			if (d.repository[0] != '\0') {
-				fputc(',', f);
-				label(f, "repository", d.repository);
-			}
-			fputs("} 1\n", f);
+			label(f, "repository", live[k].repository);
 		}
-		deployment_close(&d);
+		fputs("} 1\n", f);
 	}
-	strv_free(&v);
 }
 
 char *

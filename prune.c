@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deployment.h"
 #include "job.h"
 #include "prune.h"
 #include "util.h"
@@ -31,6 +32,7 @@ struct prune {
 	int		 jobs, records, claims, errors;
 	unsigned long long freed;
 	struct strv	 names;		/* the job folders, read first */
+	struct strv	 serving;	/* jobs whose model is served */
 };
 
 static int
@@ -57,6 +59,37 @@ list_job(void *arg, const char *name)
 	return 0;
 }
 
+/*
+ * Whether job id's checkpoint is served by a live deployment, or by the
+ * previous one (what rollback serves): its folder stays.
+ */
+static int
+serves(struct prune *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->serving.n; i++)
+		if (strcmp(p->serving.v[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* The jobs serves() keeps, read once: into p->serving. */
+static void
+serving_jobs(struct prune *p)
+{
+	struct deployment live[64], prev;
+	int n, i;
+
+	n = deployment_live_list(p->rd, DEPLOY_ANY, NULL, live, 64);
+	for (i = 0; i < n; i++)
+		strv_push(&p->serving, strdup(live[i].job));
+	if (deployment_previous(p->rd, DEPLOY_ANY, &prev) == 0) {
+		strv_push(&p->serving, strdup(prev.job));
+		deployment_close(&prev);
+	}
+}
+
 static void
 prune_job(struct prune *p, const char *id)
 {
@@ -75,6 +108,11 @@ prune_job(struct prune *p, const char *id)
 	if (state == NULL || ending || !wanted_state(p, state) || ended == 0 ||
 	    ended >= p->cutoff)
 		return;
+	if (serves(p, id)) {
+		printf("kept %s (%s): its model is served, or is what "
+		    "rollback would serve\n", id, state);
+		return;
+	}
 	if (p->dry)
 		bytes = tree_size_at(p->rd->fd, id);
 	else if (rm_tree_at(p->rd->fd, id, &bytes) == -1) {
@@ -209,6 +247,7 @@ prune_main(struct rundir *rd, int argc, char *argv[])
 		free(p.states);
 		return 1;
 	}
+	serving_jobs(&p);
 	/* Oldest first: ids begin with their time. */
 	if (p.names.n > 1)
 		qsort(p.names.v, p.names.n, sizeof(*p.names.v), cmp_str);
@@ -223,6 +262,7 @@ prune_main(struct rundir *rd, int argc, char *argv[])
 	    p.records, p.claims, (double)p.freed / (1 << 20),
 	    p.dry ? " would be freed" : " freed");
 	strv_free(&p.names);
+	strv_free(&p.serving);
 	free(p.states);
 	return p.errors ? 1 : 0;
 usage:

@@ -13,7 +13,7 @@
 # show each step; undeploy stops serving.  The server is tests/fake-swift
 # deploy, which serves as ms-swift's `swift deploy` does.
 . "$(dirname "$0")/lib.sh"
-plan 41
+plan 42
 . "$(dirname "$0")/servers.sh"
 mktestdir deploy
 setup_dirs
@@ -247,6 +247,10 @@ for s in lighttpd apache; do
 done
 check "deployments: the rolled-back one current, the second run's previous" "$("$BIN" -c "$CONF" deployments)" \
     bash -c "'$BIN' -c '$CONF' deployments --json | jq -e --arg c '$DR' --arg p '$DB' '[.deployments[] | select(.role == \"current\") | .id] == [\$c] and [.deployments[] | select(.role == \"previous\") | .id] == [\$p]'"
+
+"$BIN" -c "$CONF" prune --older-than 0s --dry-run > "$T/prune.out" 2>&1
+check "prune keeps the jobs whose model serves or would serve again" "$(cat "$T/prune.out")" \
+    bash -c "grep -q '^kept $JA (succeeded)' '$T/prune.out' && grep -q '^kept $JB (succeeded)' '$T/prune.out' && grep -q '^would remove $JC ' '$T/prune.out'"
 
 # --- deployments outlive the web servers and their own supervisor -----------
 PID=$(dep "$DR" pid)
