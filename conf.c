@@ -1109,6 +1109,39 @@ next:
 	return 0;
 }
 
+/*
+ * Two sections that deploy share no port: one balancer over both
+ * repositories' servers would hand a request for one model to the other.
+ */
+static int
+shared_deploy_port(struct parse *p, const struct conf *c)
+{
+	const struct conf *a, *b;
+	size_t i, k;
+	int x, y;
+
+	for (i = 0; i < c->nsections; i++)
+		for (k = i + 1; k < c->nsections; k++) {
+			a = &c->sections[i];
+			b = &c->sections[k];
+			if (a->deploy.n == 0 || b->deploy.n == 0)
+				continue;
+			for (x = 0; x < a->ndeploy_ports; x++)
+				for (y = 0; y < b->ndeploy_ports; y++)
+					if (a->deploy_port[x] ==
+					    b->deploy_port[y]) {
+						p->line = 0;
+						return perr(p, "sections [%s] "
+						    "and [%s] both deploy on "
+						    "port %d: give each its "
+						    "own deploy_ports",
+						    a->name, b->name,
+						    a->deploy_port[x]);
+					}
+		}
+	return 0;
+}
+
 static const struct {
 	int	 key;		/* whose line an error names */
 	rule_fn	*check;
@@ -1453,6 +1486,8 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 		for (i = 0; i < blen; i++)
 			hline += body[i] == '\n';
 	}
+	if (shared_deploy_port(&p, c) == -1)
+		goto out;
 	rc = 0;
 out:
 	OPENSSL_cleanse(text, len);	/* it may hold "secret = ..." */

@@ -1217,7 +1217,9 @@ deploy_start(struct rundir *rd, struct conf *c, const char *job,
 		double v[] = { 0, j.results.eval_loss, j.results.loss,
 		    j.results.best_metric };
 
-		if (j.results.have & bit[c->deploy_metric]) {
+		/* NaN would be read back as 0: none then. */
+		if ((j.results.have & bit[c->deploy_metric]) &&
+		    !isnan(v[c->deploy_metric])) {
 			snprintf(x.d.metric, sizeof(x.d.metric), "%s",
 			    names[c->deploy_metric]);
 			x.d.value = v[c->deploy_metric];

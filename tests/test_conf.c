@@ -250,6 +250,12 @@ static const struct {
 	  "deploy_ports = 1 2\ndeploy_model_name = --x\n", "deploy_model_name" },
 	{ "deploy on Slurm without local GPUs", "run_dir = /r\nbackend = slurm\n"
 	  "deploy = x\ndeploy_ports = 1 2\n", "set deploy_gpus to GPUs of this machine" },
+	{ "two sections deploying on one port", "run_dir = /r\n"
+	  "deploy = x\ndeploy_ports = 1 2\n[acme/a]\n[acme/b]\n",
+	  "sections [acme/a] and [acme/b] both deploy on port 1" },
+	{ "two sections, ports of their own", "run_dir = /r\n"
+	  "[acme/a]\ndeploy = x\ndeploy_ports = 1 2\n[acme/b]\n"
+	  "deploy = x\ndeploy_ports = 3 4\n", NULL },
 	{ "deploy on Slurm with local GPUs", "run_dir = /r\nbackend = slurm\n"
 	  "deploy = x\ndeploy_ports = 1 2\ndeploy_gpus = 0\n", NULL },
 };
@@ -262,7 +268,7 @@ main(void)
 	size_t i;
 	int r;
 
-	PLAN(125);
+	PLAN(127);
 	if (mkdtemp(dir) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
