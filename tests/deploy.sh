@@ -182,7 +182,7 @@ check "commit status swift-webhook/deploy: starting, then serving" "$(posts "$(s
     test "$(posts "$(sha 2)" | tr '\n' '|')" = "pending: starting on :$P2|success: serving on :$P2|"
 
 # --- one that never becomes healthy fails; the one serving goes on ----------
-cfg 4e-4 1000
+cfg 4e-4 never
 run c 3 refs/heads/main
 JC=$JOB DC=$(depof "$JC")
 until_dep "$DC" failed 100

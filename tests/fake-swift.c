@@ -65,8 +65,9 @@
  * (uvicorn's timeout_keep_alive).  On SIGTERM it closes its listening
  * socket, finishes the requests in flight, closes idle connections and
  * exits 0 (uvicorn's shutdown).  Keys of the config the checkpoint's run
- * trained (output_dir/config) steer it: fake_deploy_load: N,
- * fake_deploy_health: never (it listens, /health answers 503 for ever),
+ * trained (output_dir/config) steer it: fake_deploy_load: N (or never:
+ * nothing ever listens), fake_deploy_health: never (it listens, and
+ * answers 503 to everything, as a server whose engine died),
  * fake_deploy_exit: N (it exits N once loaded), fake_deploy_reply_ms: N.
  *
  * As ms-swift's main.py, with NPROC_PER_NODE (more than 1) sft, pt and
@@ -614,6 +615,9 @@ serve_conn(int fd, const struct serve *sv)
 		if (strncmp(buf, "GET /health ", 12) == 0 ||
 		    strncmp(buf, "GET /ping ", 10) == 0)
 			r = respond(fd, sv->never ? 503 : 200, "", keep);
+		else if (sv->never)	/* its engine is dead */
+			r = respond(fd, 503, "{\"detail\": \"engine dead\"}",
+			    keep);
 		else if (strncmp(buf, "GET /v1/models ", 15) == 0) {
 			snprintf(body, sizeof(body), "{\"object\": \"list\", "
 			    "\"data\": [{\"id\": \"%s\", \"object\": \"model\", "
@@ -661,7 +665,7 @@ serve_conn(int fd, const struct serve *sv)
 static int
 deploy(int argc, char *argv[])
 {
-	const char *host = "0.0.0.0", *model = NULL;
+	const char *host = "0.0.0.0", *model = NULL, *v;
 	char path[4096], *text = NULL, *slash;
 	struct sockaddr_in a;
 	struct serve sv;
@@ -693,7 +697,9 @@ deploy(int argc, char *argv[])
 	if (access(path, R_OK) == -1)
 		snprintf(path, sizeof(path), "%s/../../config", sv.ckpt);
 	text = access(path, R_OK) == 0 ? slurp(path) : strdup("");
-	load = config_num(text, "fake_deploy_load", 1);
+	v = config_value(text, "fake_deploy_load");
+	load = v != NULL && strncmp(v + strspn(v, " \t"), "never", 5) == 0 ?
+	    -1 : config_num(text, "fake_deploy_load", 1);
 	code = config_num(text, "fake_deploy_exit", -1);
 	sv.reply_ms = config_num(text, "fake_deploy_reply_ms", 20);
 	sv.never = config_value(text, "fake_deploy_health") != NULL &&
@@ -716,8 +722,14 @@ deploy(int argc, char *argv[])
 	if (p != port)
 		fprintf(stderr, "fake-swift deploy: port %ld is taken: %ld\n",
 		    port, p);
-	fprintf(stderr, "fake-swift deploy: loading %s (%lds)\n", sv.ckpt,
-	    load);
+	if (load < 0)
+		fprintf(stderr, "fake-swift deploy: loading %s (never ends)\n",
+		    sv.ckpt);
+	else
+		fprintf(stderr, "fake-swift deploy: loading %s (%lds)\n",
+		    sv.ckpt, load);
+	while (load < 0)		/* never loads: nothing listens */
+		pause();
 	sleep((unsigned)load);
 	if (code >= 0) {
 		fprintf(stderr, "fake-swift deploy: exit %ld\n", code);
