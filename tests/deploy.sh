@@ -13,7 +13,7 @@
 # show each step; undeploy stops serving.  The server is tests/fake-swift
 # deploy, which serves as ms-swift's `swift deploy` does.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 44
 . "$(dirname "$0")/servers.sh"
 mktestdir deploy
 setup_dirs
@@ -140,6 +140,10 @@ stop_clients() {
 }
 
 # --- a first run deploys ----------------------------------------------------
+"$BIN" -c "$CONF" rollback > "$T/rollback0.out" 2>&1
+RB0=$?
+check "rollback with nothing served before: refused, saying why" "$RB0: $(cat "$T/rollback0.out")" \
+    bash -c "[ $RB0 = 1 ] && grep -q 'rollback: no earlier deployment to roll back to' '$T/rollback0.out'"
 cfg 1e-4
 run a 1 refs/heads/main
 JA=$JOB DA=$(depof "$JA")
@@ -272,6 +276,16 @@ restarted "$DR" "$PID"
 wait_for 20 bash -c "ask '$LV1' | grep -qF '$CKA'"
 check "the new supervisor restarts the server when it dies" "$(cat "$RUNS/.deployments/$DR/deploy.json"; tail -4 "$RUNS/.deployments/$DR/log")" \
     bash -c "[ \"\$(jq -r .restarts '$RUNS/.deployments/$DR/deploy.json')\" = 1 ] && ask '$LV1' | grep -qF '$CKA'"
+
+# Both gone at once, as after a reboot: the next tick starts it again.
+PID=$(dep "$DR" pid)
+kill -9 "$(dep "$DR" supervisor)" "$PID"
+sleep 0.5
+"$BIN" -c "$CONF" tick
+wait_for 60 bash -c "[ \"\$(jq -r .restarts '$RUNS/.deployments/$DR/deploy.json')\" = 2 ] && [ \"\$(jq -r .state '$RUNS/.deployments/$DR/deploy.json')\" = serving ] && grep -q 'its server is gone' '$RUNS/.deployments/$DR/log' && [ \"\$(grep -c 'serving again' '$RUNS/.deployments/$DR/log')\" = 2 ]"
+wait_for 20 bash -c "ask '$LV1' | grep -qF '$CKA'"
+check "supervisor and server killed together: the next tick serves it again" "$(tail -5 "$RUNS/.deployments/$DR/log")" \
+    bash -c "[ \"\$(jq -r .restarts '$RUNS/.deployments/$DR/deploy.json')\" = 2 ] && [ '$(dep "$DR" pid)' != '$PID' ] && ask '$LV1' | grep -qF '$CKA'"
 
 # --- the status page --------------------------------------------------------
 chrome "http://127.0.0.1:$PORT/hooks/swift-webhook/" "$T/page.html"
