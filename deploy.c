@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +39,11 @@
 #define HEALTH_TIMEOUT	2.0	/* seconds one poll may take */
 #define LIVE_MAX	64	/* live deployments looked at */
 #define PORT_WAIT	120	/* seconds a port in TIME_WAIT is waited for */
+#define HANDOVER	1.0	/* seconds a stopping server's port is
+				   relayed to the new one, at least */
+#define RELAY_IDLE	600	/* seconds a relayed connection may idle */
+
+#define RELAYS		256	/* relays a hand-over keeps apart */
 
 /* A deployment's supervisor. */
 struct dsup {
@@ -49,6 +56,8 @@ struct dsup {
 	int			 lock;	/* supervisor.lock */
 	int			 child;	/* the server is our child */
 	int			 reaped;	/* and has been reaped */
+	pid_t			 relays[RELAYS];	/* hand_over's children */
+	int			 nrelays;
 	int			 status;	/* its wait status, once it ended */
 	double			 started;	/* when it last started */
 };
@@ -179,6 +188,38 @@ holds(pid_t pid, const unsigned long *ino, int n)
 	}
 	closedir(dir);
 	return found;
+}
+
+/* The descriptor of process pid that is one of the n sockets ino[], or -1. */
+static int
+fd_of(pid_t pid, const unsigned long *ino, int n)
+{
+	char path[64], link[64];
+	struct dirent *e;
+	unsigned long i;
+	ssize_t len;
+	DIR *dir;
+	int k, fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while (fd == -1 && (e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%.20s", (long)pid,
+		    e->d_name);
+		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &i) != 1)
+			continue;
+		for (k = 0; k < n; k++)
+			if (ino[k] == i)
+				fd = atoi(e->d_name);
+	}
+	closedir(dir);
+	return fd;
 }
 
 /* Process pid's group, from /proc/pid/stat, or -1. */
@@ -462,8 +503,11 @@ server_ended(struct dsup *x)
 static int
 server_tree(struct dsup *x, pid_t *out, int max)
 {
-	return x->child || x->d.pid > 0 ? spawn_descendants(NULL, 0, out,
-	    max) : 0;
+	int n = x->nrelays < RELAYS ? x->nrelays : RELAYS;
+
+	/* Not the relays: what they carry goes to the new server. */
+	return x->child || x->d.pid > 0 ? spawn_descendants(x->relays, n,
+	    out, max) : 0;
 }
 
 /* What its end was, for people. */
@@ -480,6 +524,145 @@ end_words(const struct dsup *x, char *buf, size_t size)
 }
 
 /*
+ * The server's listening socket on its port, taken from it with
+ * pidfd_getfd (which its parent may), or -1.
+ */
+static int
+grab_listener(struct dsup *x)
+{
+	unsigned long ino[16];
+	struct dirent *e;
+	DIR *dir;
+	int n, fdn = -1, pfd, s;
+	long p = 0;
+
+	if (!x->child || x->d.port <= 0 ||
+	    (n = listeners(x->d.port, ino, NULL, 16)) == 0)
+		return -1;
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while (fdn == -1 && (e = readdir(dir)) != NULL)
+		if ((p = strtol(e->d_name, NULL, 10)) > 0 &&
+		    pgrp_of((pid_t)p) == x->d.pid)
+			fdn = fd_of((pid_t)p, ino, n);
+	closedir(dir);
+	if (fdn == -1)
+		return -1;
+	if ((pfd = (int)syscall(SYS_pidfd_open, (pid_t)p, 0)) == -1)
+		return -1;
+	s = (int)syscall(SYS_pidfd_getfd, pfd, fdn, 0);
+	close(pfd);
+	return s;
+}
+
+/*
+ * One connection taken over from a stopping server, relayed to
+ * 127.0.0.1:port in a child of its own (this supervisor does not wait
+ * on it): bytes both ways until both sides have closed, or a side is
+ * idle for RELAY_IDLE seconds.
+ */
+static pid_t
+relay(int c, int port)
+{
+	struct sockaddr_in a;
+	struct pollfd pf[2];
+	char buf[16384];
+	int s, open[2] = { 1, 1 }, fds[2], i;
+	ssize_t n;
+	pid_t pid;
+
+	if ((pid = fork()) != 0) {
+		close(c);
+		return pid;
+	}
+	/* Nothing of the supervisor's (its locks) but the connection. */
+	if (c != 3 && dup2(c, 3) == -1)
+		_exit(1);
+	c = 3;
+	closefrom(4);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    connect(s, (struct sockaddr *)&a, sizeof(a)) == -1)
+		_exit(1);
+	fds[0] = c;
+	fds[1] = s;
+	while (open[0] || open[1]) {
+		for (i = 0; i < 2; i++) {
+			pf[i].fd = open[i] ? fds[i] : -1;
+			pf[i].events = POLLIN;
+		}
+		if (poll(pf, 2, RELAY_IDLE * 1000) <= 0)
+			break;
+		for (i = 0; i < 2; i++) {
+			if (!open[i] || !(pf[i].revents & (POLLIN | POLLHUP |
+			    POLLERR)))
+				continue;
+			if ((n = read(fds[i], buf, sizeof(buf))) <= 0) {
+				open[i] = 0;	/* its end: the other's write end */
+				shutdown(fds[!i], SHUT_WR);
+			} else if (write_all(fds[!i], buf, (size_t)n) == -1)
+				_exit(1);
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * A switch's hand-over.  A listening socket that closes resets the
+ * connections still queued on it (uvicorn's shutdown does that), and a
+ * proxy answers those 502 or 500.  So the supervisor keeps the server's
+ * listening socket open (grab_listener) before the SIGTERM, and until
+ * the server has ended (at least HANDOVER seconds, at most kill_grace)
+ * accepts what still comes to that port and relays it to port, the
+ * deployment replacing it; then it takes what is queued and closes the
+ * socket, after which the port refuses and the balancer goes to the
+ * other member.  A few microseconds between that last accept and the
+ * close are left.  Returns 1 if done, 0 if the socket could not be
+ * taken (the plain stop then).
+ */
+static int
+hand_over(struct dsup *x, int port, double until)
+{
+	double least = mono_now() + HANDOVER;
+	pid_t tree[256];
+	int l, c, n, relayed = 0;
+
+	if ((l = grab_listener(x)) == -1) {
+		say(x, "its listening socket not taken over (%s): stopped "
+		    "without a hand-over", strerror(errno));
+		return 0;
+	}
+	fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_NONBLOCK);
+	kill(-x->d.pid, SIGTERM);
+	n = server_tree(x, tree, 256);
+	spawn_signal(tree, n, SIGTERM);
+	for (;;) {
+		while ((c = accept4(l, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+			x->relays[x->nrelays++ % RELAYS] = relay(c, port);
+			relayed++;
+		}
+		if (mono_now() >= until || (mono_now() >= least &&
+		    server_ended(x) && kill(-x->d.pid, 0) == -1))
+			break;
+		nap(0.005);
+	}
+	while ((c = accept4(l, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+		x->relays[x->nrelays++ % RELAYS] = relay(c, port);
+		relayed++;
+	}
+	close(l);
+	if (relayed > 0)
+		say(x, "%d connection(s) that came while it stopped relayed "
+		    "to :%d", relayed, port);
+	return 1;
+}
+
+static void	stop_server_to(struct dsup *, int);
+
+/*
  * Stops the server's process group: SIGTERM (it stops accepting and
  * finishes the requests it holds), kill_grace, then SIGKILL to whatever
  * of the group is left.  Nothing of it runs after.
@@ -487,16 +670,25 @@ end_words(const struct dsup *x, char *buf, size_t size)
 static void
 stop_server(struct dsup *x)
 {
+	stop_server_to(x, 0);
+}
+
+/* The same, handing over to port (hand_over) if it is not 0. */
+static void
+stop_server_to(struct dsup *x, int port)
+{
 	double until = mono_now() + (double)x->c->kill_grace;
 	pid_t g = x->d.pid, tree[256];
 	int gone = 0, n;
 
 	if (g <= 0)
 		return;
-	if (x->child || deployment_running(&x->d))
-		kill(-g, SIGTERM);
-	n = x->child ? server_tree(x, tree, 256) : 0;
-	spawn_signal(tree, n, SIGTERM);
+	if (port <= 0 || server_ended(x) || !hand_over(x, port, until)) {
+		if (x->child || deployment_running(&x->d))
+			kill(-g, SIGTERM);
+		n = x->child ? server_tree(x, tree, 256) : 0;
+		spawn_signal(tree, n, SIGTERM);
+	}
 	while (mono_now() < until) {
 		if (server_ended(x) && (kill(-g, 0) == -1 && errno == ESRCH) &&
 		    (!x->child || server_tree(x, tree, 256) == 0)) {
@@ -542,11 +734,19 @@ static void __attribute__((noreturn))
 stop_self(struct dsup *x)
 {
 	const char *was = x->d.state;
+	struct deployment cur;
+	int to = 0;
 
 	x->d.state = DEPLOY_STOPPING;
 	save(x);
 	say(x, "stopping: %s", x->d.reason);
-	stop_server(x);
+	/* Replaced: what still comes here goes to the one serving now. */
+	if (deployment_current(x->rd, x->d.scope, &cur) == 0) {
+		if (strcmp(cur.id, x->d.id) != 0 && cur.port != x->d.port)
+			to = cur.port;
+		deployment_close(&cur);
+	}
+	stop_server_to(x, to);
 	x->d.state = DEPLOY_STOPPED;
 	x->d.ended = time(NULL);
 	save(x);

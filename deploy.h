@@ -18,7 +18,10 @@
  *   then records it serving and, DEPLOY_OVERLAP seconds later (both
  *   serve meanwhile: a balancer that took the new port out while it
  *   loaded has it back), stops the one serving before (SIGTERM to its
- *   group, kill_grace, SIGKILL: it finishes the requests it holds); or, when it dies or never becomes healthy, stops it and
+ *   group, kill_grace, SIGKILL: it finishes the requests it holds; its
+ *   supervisor keeps its listening socket meanwhile and relays what
+ *   still comes there to the new one, so that nothing queued on it is
+ *   reset); or, when it dies or never becomes healthy, stops it and
  *   records it failed, and the one serving goes on;
  *   watches it while it serves: one that dies is started again, on its
  *   port or, while that is in TIME_WAIT, another free one (1, 2, 4, 8,

@@ -62,9 +62,12 @@
  * as ms-swift's _check_model when "model" is not NAME; anything else
  * 404.  "Expect: 100-continue" gets "100 Continue" before the body is
  * read (h11's).  HTTP/1.1 keep-alive, idle connections closed after 5 s
- * (uvicorn's timeout_keep_alive).  On SIGTERM it closes its listening
- * socket, finishes the requests in flight, closes idle connections and
- * exits 0 (uvicorn's shutdown).  Keys of the config the checkpoint's run
+ * (uvicorn's timeout_keep_alive).  Connections wait in the listen
+ * backlog fake_deploy_accept_ms (5) between accepts, as under uvicorn's
+ * one event loop while it works.  On SIGTERM it closes its listening
+ * socket (the kernel resets the connections still in its backlog),
+ * finishes the requests in flight (one whose request has come counts),
+ * closes idle connections and exits 0 (uvicorn's shutdown).  Keys of the config the checkpoint's run
  * trained (output_dir/config) steer it: fake_deploy_load: N (or never:
  * nothing ever listens), fake_deploy_health: never (it listens, and
  * answers 503 to everything, as a server whose engine died),
@@ -517,7 +520,7 @@ launcher(long nproc, const char *outdir, const char *logdir,
 /* swift deploy: see the top of the file. */
 struct serve {
 	const char	*ckpt, *name;
-	long		 reply_ms;
+	long		 reply_ms, accept_ms;
 	int		 never;		/* /health answers 503 */
 };
 
@@ -578,10 +581,15 @@ serve_conn(int fd, const struct serve *sv)
 	for (;;) {
 		/* A whole head, then Content-Length bytes of body. */
 		while ((end = memmem(buf, got, "\r\n\r\n", 4)) == NULL) {
-			if (stopping && got == 0)
-				_exit(0);
 			pf.fd = fd;
 			pf.events = POLLIN;
+			/*
+			 * Shutting down: an idle connection is closed, as
+			 * uvicorn does; one whose request has come (its
+			 * event loop has read it) is served.
+			 */
+			if (stopping && got == 0 && poll(&pf, 1, 0) <= 0)
+				_exit(0);
 			if ((r = poll(&pf, 1, 5000)) == 0 && got == 0)
 				_exit(0);	/* idle */
 			if (r == -1 && errno == EINTR)
@@ -702,6 +710,7 @@ deploy(int argc, char *argv[])
 	    -1 : config_num(text, "fake_deploy_load", 1);
 	code = config_num(text, "fake_deploy_exit", -1);
 	sv.reply_ms = config_num(text, "fake_deploy_reply_ms", 20);
+	sv.accept_ms = config_num(text, "fake_deploy_accept_ms", 5);
 	sv.never = config_value(text, "fake_deploy_health") != NULL &&
 	    strstr(config_value(text, "fake_deploy_health"), "never") != NULL;
 	free(text);
@@ -756,6 +765,9 @@ deploy(int argc, char *argv[])
 	}
 	fprintf(stderr, "INFO: Uvicorn running on http://%s:%ld\n", host, p);
 	while (!stopping) {
+		/* uvicorn's one event loop: the backlog waits between tasks. */
+		if (sv.accept_ms > 0)
+			usleep((useconds_t)sv.accept_ms * 1000);
 		c = accept(fd, NULL, NULL);
 		while (waitpid(-1, &status, WNOHANG) > 0)
 			;
