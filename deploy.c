@@ -536,6 +536,7 @@ grab_listener(struct dsup *x)
 	int n, fdn = -1, pfd, s;
 	long p = 0;
 
+	errno = ENOENT;		/* no listener of its group found */
 	if (!x->child || x->d.port <= 0 ||
 	    (n = listeners(x->d.port, ino, NULL, 16)) == 0)
 		return -1;
@@ -546,8 +547,10 @@ grab_listener(struct dsup *x)
 		    pgrp_of((pid_t)p) == x->d.pid)
 			fdn = fd_of((pid_t)p, ino, n);
 	closedir(dir);
-	if (fdn == -1)
+	if (fdn == -1) {
+		errno = ENOENT;
 		return -1;
+	}
 	if ((pfd = (int)syscall(SYS_pidfd_open, (pid_t)p, 0)) == -1)
 		return -1;
 	s = (int)syscall(SYS_pidfd_getfd, pfd, fdn, 0);
