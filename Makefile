@@ -123,7 +123,7 @@ bench-http:
 FUZZ_SECONDS ?= 60
 # Every reader of untrusted bytes; seeds in tests/fuzz/NAME, and a crash
 # found is kept there as a seed of its own.
-FUZZERS	= sig form push results job conf slurm gpu status diff
+FUZZERS	= sig form push results job conf slurm gpu status diff deployment
 FUZZ_CC	= clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -DVERSION='"fuzz"' \
 	  -D_GNU_SOURCE
 fuzz:
