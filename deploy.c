@@ -159,37 +159,6 @@ listeners(int port, unsigned long *ino, int *ports, int max)
 	return n;
 }
 
-/* Whether process pid holds one of the n sockets ino[]. */
-static int
-holds(pid_t pid, const unsigned long *ino, int n)
-{
-	char path[64], link[64];
-	struct dirent *e;
-	unsigned long i;
-	ssize_t len;
-	DIR *dir;
-	int k, found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((dir = opendir(path)) == NULL)
-		return 0;
-	while (!found && (e = readdir(dir)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/fd/%.20s", (long)pid,
-		    e->d_name);
-		if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &i) != 1)
-			continue;
-		for (k = 0; k < n; k++)
-			found |= ino[k] == i;
-	}
-	closedir(dir);
-	return found;
-}
-
 /* The descriptor of process pid that is one of the n sockets ino[], or -1. */
 static int
 fd_of(pid_t pid, const unsigned long *ino, int n)
@@ -220,6 +189,13 @@ fd_of(pid_t pid, const unsigned long *ino, int n)
 	}
 	closedir(dir);
 	return fd;
+}
+
+/* Whether process pid holds one of the n sockets ino[]. */
+static int
+holds(pid_t pid, const unsigned long *ino, int n)
+{
+	return fd_of(pid, ino, n) != -1;
 }
 
 /* Process pid's group, from /proc/pid/stat, or -1. */
