@@ -476,6 +476,9 @@ spawn_run(struct child *ch, int *status, char *tail, size_t taillen)
 	if (taillen > 0)
 		tail[0] = '\0';
 	*status = 0;
+	/* A stop asked before it starts: it does not start. */
+	if (ch->stop != NULL && ch->stop(ch->arg))
+		return RUN_STOPPED;
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(tail, taillen, "pipe: %s", strerror(errno));
 		return RUN_ERROR;

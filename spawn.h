@@ -157,7 +157,8 @@ enum run_end { RUN_EXITED, RUN_TIMEOUT, RUN_STOPPED, RUN_ERROR };
  * Starts ch (its output on a pipe of ours) and runs it to its end: its
  * output copied to our stderr (unless quiet) and its last taillen - 1
  * bytes to tail, until it exits (*status as waitpid gives it), its time
- * is up or stop says so (its group is then killed), looking every 0.1 s.
+ * is up or stop says so (its group is then killed), looking every 0.1 s;
+ * when stop says so already, nothing is started (RUN_STOPPED).
  * Whatever of its group is left is killed.  RUN_ERROR: it could not
  * start, tail says why.
  */

@@ -640,13 +640,59 @@ test_pdeathsig(void)
 		kill(pid, SIGKILL);
 }
 
+static int stop_after;		/* stop() says so from its call N on */
+
+static int
+stop(void *arg)
+{
+	int *calls = arg;
+
+	return ++*calls >= stop_after;
+}
+
+/*
+ * spawn_run's stop: asked before it starts, nothing starts (however fast
+ * the command would end); asked while it runs, its group is killed.
+ */
+static void
+test_run_stop(void)
+{
+	char path[PATH_MAX], tail[128];
+	char *touch[] = { "touch", path, NULL };
+	char *slow[] = { "sleep", "30", NULL };
+	struct child ch;
+	enum run_end end;
+	int status, calls = 0;
+
+	snprintf(path, sizeof(path), "%s/stopped-before", top);
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = touch;
+	ch.envp = environ;
+	ch.dir = "/";
+	ch.quiet = 1;
+	ch.stop = stop;
+	ch.arg = &calls;
+	stop_after = 1;
+	end = spawn_run(&ch, &status, tail, sizeof(tail));
+	CHECK(end == RUN_STOPPED && access(path, F_OK) == -1, "a run asked to "
+	    "stop before it starts starts nothing", "end %d, %s %s", end,
+	    path, access(path, F_OK) == 0 ? "made" : "not made");
+	calls = 0;
+	stop_after = 3;
+	ch.argv = slow;
+	end = spawn_run(&ch, &status, tail, sizeof(tail));
+	CHECK(end == RUN_STOPPED && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGKILL, "one asked while it runs is killed",
+	    "end %d status %d", end, status);
+}
+
 int
 main(int argc, char *argv[])
 {
 	char path[PATH_MAX];
 
 	(void)argc;
-	PLAN(59);
+	PLAN(61);
 	if (realpath(argv[0], path) == NULL || mkdtemp(top) == NULL)
 		return 1;
 	*strrchr(path, '/') = '\0';
@@ -687,6 +733,7 @@ main(int argc, char *argv[])
 	test_relative();
 	test_reaper();
 	test_pdeathsig();
+	test_run_stop();
 
 	/* A trainer still ending may make a file as rm goes: once more. */
 	snprintf(path, sizeof(path), "rm -rf %s 2>/dev/null || "
