@@ -8,6 +8,12 @@
  * those states.  A delivery record goes when it is that old too (GitHub
  * redelivers for days, not months), a claim when the job it names is
  * gone: a later delivery of that commit then trains again.
+ *
+ * What serves stays: the job folder (its checkpoint) and the deployment
+ * record of each live deployment and, per repository, of the previous
+ * one (what rollback serves).  Without --state (which names jobs'
+ * states), a deployment record that ended (stopped, failed) that long
+ * ago goes too, its supervisor gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +35,11 @@ struct prune {
 	const char	**states;	/* NULL: every final state */
 	int		 nstates;
 	int		 dry;
-	int		 jobs, records, claims, errors;
+	int		 jobs, records, claims, deployments, errors;
 	unsigned long long freed;
 	struct strv	 names;		/* the job folders, read first */
 	struct strv	 serving;	/* jobs whose model is served */
+	struct strv	 old;		/* deployments ended long ago */
 };
 
 static int
@@ -59,6 +66,64 @@ list_job(void *arg, const char *name)
 	return 0;
 }
 
+static int
+has(const struct strv *v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (strcmp(v->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The deployments, read once: the jobs serves() keeps into p->serving
+ * (each live deployment's and, per repository, the previous one's); the
+ * records ended before the cutoff, but those, into p->old.
+ */
+static void
+read_deployments(struct prune *p)
+{
+	struct strv ids = { NULL, 0 }, scopes = { NULL, 0 };
+	struct strv keep = { NULL, 0 }, ended = { NULL, 0 };
+	struct deployment d;
+	size_t i;
+	int dfd;
+
+	if ((dfd = deployment_folder(p->rd, 0)) == -1)
+		return;
+	if (rundir_ids_at(dfd, &ids, 1) == -1)
+		p->errors++;
+	close(dfd);
+	for (i = 0; i < ids.n; i++) {
+		if (deployment_read(p->rd, ids.v[i], &d) == -1)
+			continue;
+		if (deployment_live(d.state)) {
+			strv_push(&p->serving, strdup(d.job));
+			strv_push(&keep, strdup(d.id));
+		} else if (d.state != NULL && (d.ended ? d.ended : d.created) <
+		    p->cutoff && !deployment_supervised(&d))
+			strv_push(&ended, strdup(d.id));
+		if (!has(&scopes, d.scope))
+			strv_push(&scopes, strdup(d.scope));
+		deployment_close(&d);
+	}
+	for (i = 0; i < scopes.n; i++)
+		if (deployment_previous(p->rd, scopes.v[i], &d) == 0) {
+			strv_push(&p->serving, strdup(d.job));
+			strv_push(&keep, strdup(d.id));
+			deployment_close(&d);
+		}
+	for (i = 0; i < ended.n; i++)
+		if (!has(&keep, ended.v[i]))
+			strv_push(&p->old, strdup(ended.v[i]));
+	strv_free(&ids);
+	strv_free(&scopes);
+	strv_free(&keep);
+	strv_free(&ended);
+}
+
 /*
  * Whether job id's checkpoint is served by a live deployment, or by the
  * previous one (what rollback serves): its folder stays.
@@ -66,28 +131,37 @@ list_job(void *arg, const char *name)
 static int
 serves(struct prune *p, const char *id)
 {
-	size_t i;
-
-	for (i = 0; i < p->serving.n; i++)
-		if (strcmp(p->serving.v[i], id) == 0)
-			return 1;
-	return 0;
+	return has(&p->serving, id);
 }
 
-/* The jobs serves() keeps, read once: into p->serving. */
+/* The deployment records in p->old go (not with --state). */
 static void
-serving_jobs(struct prune *p)
+prune_deployments(struct prune *p)
 {
-	struct deployment live[64], prev;
-	int n, i;
+	unsigned long long bytes;
+	size_t i;
+	int dfd;
 
-	n = deployment_live_list(p->rd, DEPLOY_ANY, NULL, live, 64);
-	for (i = 0; i < n; i++)
-		strv_push(&p->serving, strdup(live[i].job));
-	if (deployment_previous(p->rd, DEPLOY_ANY, &prev) == 0) {
-		strv_push(&p->serving, strdup(prev.job));
-		deployment_close(&prev);
+	if (p->nstates > 0 || p->old.n == 0 ||
+	    (dfd = deployment_folder(p->rd, 0)) == -1)
+		return;
+	for (i = 0; i < p->old.n; i++) {
+		bytes = 0;
+		if (p->dry)
+			bytes = tree_size_at(dfd, p->old.v[i]);
+		else if (rm_tree_at(dfd, p->old.v[i], &bytes) == -1) {
+			fprintf(stderr, "swift-webhook: prune: %s/%s/%s: %s\n",
+			    p->rd->path, DEPLOY_FOLDER, p->old.v[i],
+			    strerror(errno));
+			p->errors++;
+			continue;
+		}
+		printf("%s deployment %s (%llu KiB)\n", p->dry ?
+		    "would remove" : "removed", p->old.v[i], bytes / 1024);
+		p->freed += bytes;
+		p->deployments++;
 	}
+	close(dfd);
 }
 
 static void
@@ -247,7 +321,7 @@ prune_main(struct rundir *rd, int argc, char *argv[])
 		free(p.states);
 		return 1;
 	}
-	serving_jobs(&p);
+	read_deployments(&p);
 	/* Oldest first: ids begin with their time. */
 	if (p.names.n > 1)
 		qsort(p.names.v, p.names.n, sizeof(*p.names.v), cmp_str);
@@ -257,12 +331,14 @@ prune_main(struct rundir *rd, int argc, char *argv[])
 		dir_each(rd->deliveries, prune_record, &p);
 	if (rd->keys != -1)
 		dir_each(rd->keys, prune_claim, &p);
-	printf("%s %d job(s), %d delivery record(s), %d stale claim(s): "
-	    "%.1f MiB%s\n", p.dry ? "would remove" : "removed", p.jobs,
-	    p.records, p.claims, (double)p.freed / (1 << 20),
-	    p.dry ? " would be freed" : " freed");
+	prune_deployments(&p);
+	printf("%s %d job(s), %d delivery record(s), %d stale claim(s), %d "
+	    "deployment record(s): %.1f MiB%s\n", p.dry ? "would remove" :
+	    "removed", p.jobs, p.records, p.claims, p.deployments,
+	    (double)p.freed / (1 << 20), p.dry ? " would be freed" : " freed");
 	strv_free(&p.names);
 	strv_free(&p.serving);
+	strv_free(&p.old);
 	free(p.states);
 	return p.errors ? 1 : 0;
 usage:

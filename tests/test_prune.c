@@ -1,18 +1,21 @@
 /*
  * test_prune.c: swift-webhook prune in process: what is old and ended
  * goes (folders, delivery records, claims of jobs that are gone), what
- * runs or waits stays at any age, --dry-run and --state, and a planted
- * link that it removes without following.
+ * runs or waits stays at any age, --dry-run and --state, a planted
+ * link that it removes without following, and deployments: what serves
+ * and, per repository, what rollback would serve keep their job and
+ * record; other records that ended long ago go.
  */
 #include <sys/time.h>
 
 #include "t.h"
 #include "fixture.h"
+#include "deployment.h"
 #include "job.h"
 #include "prune.h"
 #include "rundir.h"
 
-#define PLANNED	8
+#define PLANNED	12
 
 /* A job created ago seconds back, in state (ended as long ago). */
 static void
@@ -60,6 +63,45 @@ prune(struct rundir *rd, const char *a1, const char *a2)
 	return rc;
 }
 
+/*
+ * A deployment of job's model in scope, in state st, that began ago
+ * seconds back (served since then unless failed) and ended then too.
+ */
+static void
+mkdeploy(struct rundir *rd, struct deployment *d, const struct job *j,
+    const char *scope, const char *st, long ago)
+{
+	char err[256];
+
+	deployment_init(d);
+	snprintf(d->job, sizeof(d->job), "%s", j->id);
+	snprintf(d->scope, sizeof(d->scope), "%s", scope);
+	snprintf(d->sha, sizeof(d->sha), "%s", j->sha);
+	if (deployment_create(rd, d, err, sizeof(err)) == -1) {
+		printf("# %s\n", err);
+		return;
+	}
+	d->state = st;
+	d->created = time(NULL) - ago;
+	d->since = st == DEPLOY_FAILED ? 0 : d->created;
+	d->ended = deployment_live(st) ? 0 : d->created;
+	d->port = 8001;
+	deployment_write(d);
+	deployment_close(d);
+	usleep(2000);		/* ids are by the millisecond */
+}
+
+/* Whether deployment d's record is there. */
+static int
+kept(const struct deployment *d)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/runs/%s/%s/deploy.json", fx_top,
+	    DEPLOY_FOLDER, d->id);
+	return access(path, F_OK) == 0;
+}
+
 static int
 there(const struct job *j)
 {
@@ -82,7 +124,8 @@ int
 main(int argc, char *argv[])
 {
 	char path[PATH_MAX], err[256], id[JOB_ID_MAX], target[PATH_MAX + 8];
-	struct job old_ok, old_failed, old_running, young;
+	struct job old_ok, old_failed, old_running, young, served, other;
+	struct deployment gone, prev, cur, failed, recent, other_prev;
 	struct rundir rd;
 	int rc;
 
@@ -102,6 +145,24 @@ main(int argc, char *argv[])
 	    JOB_RUNNING, 40 * 86400);
 	mkjob(&rd, &young, "4444444444444444444444444444444444444444",
 	    JOB_SUCCEEDED, 3600);
+	/*
+	 * Deployments: of no section, one long gone, the previous (both
+	 * of old_ok's model), the current (young's), one that failed long
+	 * ago, one that failed an hour ago; of section "other", only its
+	 * previous, of a job as old as the others, made first (so that a
+	 * look at every section at once would take another previous).
+	 */
+	mkjob(&rd, &served, "6666666666666666666666666666666666666666",
+	    JOB_SUCCEEDED, 40 * 86400);
+	mkjob(&rd, &other, "7777777777777777777777777777777777777777",
+	    JOB_SUCCEEDED, 40 * 86400);
+	mkdeploy(&rd, &other_prev, &other, "other", DEPLOY_STOPPED,
+	    39 * 86400);
+	mkdeploy(&rd, &gone, &old_ok, "", DEPLOY_STOPPED, 39 * 86400);
+	mkdeploy(&rd, &failed, &old_ok, "", DEPLOY_FAILED, 38 * 86400);
+	mkdeploy(&rd, &prev, &served, "", DEPLOY_STOPPED, 37 * 86400);
+	mkdeploy(&rd, &recent, &served, "", DEPLOY_FAILED, 3600);
+	mkdeploy(&rd, &cur, &young, "", DEPLOY_SERVING, 1800);
 	fx_put(fx_path(path, "runs/.deliveries/old"), "{}", 0640);
 	age(path, 40);
 	fx_put(fx_path(path, "runs/.deliveries/new"), "{}", 0640);
@@ -115,12 +176,14 @@ main(int argc, char *argv[])
 
 	rc = prune(&rd, "--dry-run", NULL);
 	CHECK(rc == 0 && there(&old_ok) && there(&old_failed) &&
-	    fx_await(fx_path(path, "prune.out"), "would remove 2 job(s), 1 "
-	    "delivery record(s)", 1), "--dry-run: says what would go, "
-	    "removes nothing", "rc=%d", rc);
+	    kept(&gone) && fx_await(fx_path(path, "prune.out"), "would remove "
+	    "2 job(s), 1 delivery record(s), 0 stale claim(s), 2 deployment "
+	    "record(s)", 1), "--dry-run: says what would go, removes nothing",
+	    "rc=%d", rc);
 	rc = prune(&rd, "--state", "failed");
-	CHECK(rc == 0 && !there(&old_failed) && there(&old_ok),
-	    "--state failed: only the failed job goes", "rc=%d", rc);
+	CHECK(rc == 0 && !there(&old_failed) && there(&old_ok) &&
+	    kept(&failed), "--state failed: only the failed job goes, no "
+	    "deployment record", "rc=%d", rc);
 	CHECK(claim_latest(&rd, NULL, old_failed.sha, old_failed.config, id) == -1,
 	    "and its claim, which names a job that is gone", "still %s", id);
 	rc = prune(&rd, "--older-than", "30d");
@@ -136,6 +199,17 @@ main(int argc, char *argv[])
 	CHECK(claim_latest(&rd, NULL, young.sha, young.config, id) == 0 &&
 	    strcmp(id, young.id) == 0, "a claim of a job that is there stays",
 	    "gone");
+	CHECK(there(&served) && there(&other), "a job whose model rollback "
+	    "would serve stays, of each section", "%s %s", there(&served) ?
+	    "" : served.id, there(&other) ? "" : other.id);
+	CHECK(kept(&prev) && kept(&other_prev) && kept(&cur),
+	    "the current and each section's previous deployment record stay",
+	    "%s%s%s", kept(&prev) ? "" : " previous", kept(&other_prev) ? "" :
+	    " other's previous", kept(&cur) ? "" : " current");
+	CHECK(!kept(&gone) && !kept(&failed), "deployment records that "
+	    "ended long ago go", "%s%s", kept(&gone) ? " stopped" : "",
+	    kept(&failed) ? " failed" : "");
+	CHECK(kept(&recent), "one that ended an hour ago stays", "gone");
 	rc = prune(&rd, "--state", "running");
 	CHECK(rc == 2 && there(&old_running), "--state running is refused: "
 	    "prune never takes a live job", "rc=%d", rc);
@@ -143,6 +217,8 @@ main(int argc, char *argv[])
 	job_close(&old_failed);
 	job_close(&old_running);
 	job_close(&young);
+	job_close(&served);
+	job_close(&other);
 	rundir_close(&rd);
 	fx_done();
 	return t_exit();
