@@ -34,6 +34,8 @@
 #include "util.h"
 
 #define CONTEXT		"swift-webhook/deploy"
+/* A job's note from before its deployment starts until the job names it. */
+#define DEPLOYING	"deploying"
 #define POLL		0.25	/* seconds between looks while serving */
 #define HEALTH_EVERY	0.5	/* seconds between health polls */
 #define HEALTH_TIMEOUT	2.0	/* seconds one poll may take */
@@ -376,9 +378,7 @@ static void
 notify(struct dsup *x, const char *event)
 {
 	struct strv env = { NULL, 0 };
-	struct child r;
-	char tail[256];
-	int status;
+	char why[320];
 
 	if (!x->have_job || x->t.notify_argv == NULL)
 		return;
@@ -397,24 +397,9 @@ notify(struct dsup *x, const char *event)
 		strv_free(&env);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	r.exe = x->t.notify_exe;
-	r.argv = x->t.notify_argv;
-	r.envp = env.v;
-	r.dirfd = x->d.dirfd;
-	r.timeout = x->c->notify_timeout;
-	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
-	case RUN_ERROR:
-		say(x, "notify: %s", tail);
-		break;
-	case RUN_TIMEOUT:
-		say(x, "notify: killed after %lds", x->c->notify_timeout);
-		break;
-	default:
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			say(x, "notify failed (status %d)", WIFEXITED(status) ?
-			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	}
+	if (trainer_notify(&x->t, env.v, x->d.dirfd, x->c->notify_timeout,
+	    why, sizeof(why)) == -1)
+		say(x, "%s", why);
 	strv_free(&env);
 }
 
@@ -1478,6 +1463,20 @@ deploy_after_job(struct rundir *rd, struct conf *c, struct job *j)
 	struct trainer t;
 	char err[512], id[JOB_ID_MAX], who[JOB_ID_MAX + 8];
 
+	/*
+	 * Marked, never recorded: its supervisor ended on the way.  The
+	 * deployment it made, or (none made) one now.
+	 */
+	if (strcmp(j->deploy_note, DEPLOYING) == 0 && j->deployment[0] ==
+	    '\0') {
+		if (deployment_of_job(rd, j->id, id) == 0) {
+			snprintf(j->deployment, sizeof(j->deployment), "%s",
+			    id);
+			j->deploy_note[0] = '\0';
+			return;
+		}
+		j->deploy_note[0] = '\0';
+	}
 	if (c->deploy.n == 0 || j->state != JOB_SUCCEEDED ||
 	    j->deployment[0] != '\0' || j->deploy_note[0] != '\0' ||
 	    !deploy_branch(c, j->branch))
@@ -1505,7 +1504,7 @@ deploy_after_job(struct rundir *rd, struct conf *c, struct job *j)
 		return;
 	}
 	/* Marked before it starts: a new supervisor never starts it again. */
-	snprintf(j->deploy_note, sizeof(j->deploy_note), "deploying");
+	snprintf(j->deploy_note, sizeof(j->deploy_note), "%s", DEPLOYING);
 	job_write(j);
 	if (deploy_start(rd, c, j->id, NULL, id, err, sizeof(err)) == -1) {
 		snprintf(j->deploy_note, sizeof(j->deploy_note), "not "

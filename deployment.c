@@ -403,6 +403,25 @@ deployment_previous(struct rundir *rd, const char *scope,
 	return rc;
 }
 
+/* Made for job arg's run: not a rollback. */
+static int
+made_for(const struct deployment *d, void *arg)
+{
+	return strcmp(d->job, arg) == 0 && d->rollback_of[0] == '\0';
+}
+
+int
+deployment_of_job(struct rundir *rd, const char *job, char out[JOB_ID_MAX])
+{
+	struct deployment d;
+
+	if (each(rd, DEPLOY_ANY, &d, made_for, (void *)job) == -1)
+		return -1;
+	snprintf(out, JOB_ID_MAX, "%s", d.id);
+	deployment_close(&d);
+	return 0;
+}
+
 int
 deployment_live_list(struct rundir *rd, const char *scope,
     const char *exclude, struct deployment *out, int max)

@@ -131,6 +131,13 @@ int	 deployment_previous(struct rundir *rd, const char *scope,
 	    struct deployment *d);
 
 /*
+ * The deployment made for job's run (not a rollback to it): its id into
+ * out.  Returns 0, or -1 if there is none.
+ */
+int	 deployment_of_job(struct rundir *rd, const char *job,
+	    char out[JOB_ID_MAX]);
+
+/*
  * Asks d's supervisor to stop it (the file "stop" with why).  Returns 0
  * or -1.
  */

@@ -19,6 +19,7 @@
 
 #include "deploy.h"
 #include "deployment.h"
+#include "job.h"
 #include "t.h"
 #include "fixture.h"
 
@@ -86,7 +87,9 @@ server(int *port, int code)
 int
 main(int argc, char *argv[])
 {
-	struct deployment a, b, c, d, e, got, live[8];
+	struct deployment a, b, c, d, e, f, got, live[8];
+	struct job j;
+	char id[JOB_ID_MAX];
 	struct rundir rd;
 	struct conf cf;
 	char path[PATH_MAX], why[256];
@@ -94,7 +97,7 @@ main(int argc, char *argv[])
 	pid_t srv, srv2;
 
 	(void)argc;
-	PLAN(19);
+	PLAN(22);
 	if (fx_init("deployment", argv[0], NULL) == -1) {
 		CHECK(0, "setup", "%s", strerror(errno));
 		return t_exit();
@@ -183,6 +186,35 @@ main(int argc, char *argv[])
 	close(fd);
 	CHECK(deployment_read(&rd, "../../etc", &got) == -1 && errno == EINVAL,
 	    "an id that is a path: refused", "%s", strerror(errno));
+
+	/*
+	 * A job's own deployment, not a rollback to it; a job whose
+	 * supervisor ended between marking it "deploying" and naming its
+	 * deployment names it when its end is taken up again.
+	 */
+	mk(&rd, &f, a.job, "", DEPLOY_STOPPED, 0);
+	snprintf(f.rollback_of, sizeof(f.rollback_of), "%s", a.id);
+	deployment_write(&f);
+	CHECK(deployment_of_job(&rd, a.job, id) == 0 && strcmp(id, a.id) == 0,
+	    "a job's deployment is the one made for its run, not a rollback",
+	    "%s", id);
+	memset(&j, 0, sizeof(j));
+	snprintf(j.id, sizeof(j.id), "%s", a.job);
+	j.state = JOB_SUCCEEDED;
+	snprintf(j.deploy_note, sizeof(j.deploy_note), "deploying");
+	deploy_after_job(&rd, &cf, &j);
+	CHECK(strcmp(j.deployment, a.id) == 0 && j.deploy_note[0] == '\0',
+	    "a job left \"deploying\" names the deployment it made", "\"%s\" "
+	    "\"%s\"", j.deployment, j.deploy_note);
+	memset(&j, 0, sizeof(j));
+	snprintf(j.id, sizeof(j.id), "20261201T000000.000Z-0000009-sft");
+	j.state = JOB_SUCCEEDED;
+	snprintf(j.deploy_note, sizeof(j.deploy_note), "deploying");
+	deploy_after_job(&rd, &cf, &j);
+	CHECK(deployment_of_job(&rd, j.id, id) == -1 && j.deployment[0] ==
+	    '\0' && j.deploy_note[0] == '\0', "one that made none (and "
+	    "deploys no more) says nothing", "\"%s\" \"%s\"", j.deployment,
+	    j.deploy_note);
 
 	/* The health poll and whose listener a port is. */
 	srv = server(&port, 200);
