@@ -177,37 +177,15 @@ static void
 notify(const struct conf *c, const struct trainer *t, struct job *j)
 {
 	struct strv env = { NULL, 0 };
-	struct child r;
-	char tail[256];
-	int status;
+	char why[320];
 
 	if (t->notify_argv == NULL)
 		return;
-	if (trainer_notify_env(t, j, &env) == -1) {
+	if (trainer_notify_env(t, j, &env) == -1)
 		log_line("job %s: notify: out of memory", j->id);
-		strv_free(&env);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	r.exe = t->notify_exe;
-	r.argv = t->notify_argv;
-	r.envp = env.v;
-	r.dirfd = j->dirfd;
-	r.timeout = c->notify_timeout;
-	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
-	case RUN_ERROR:
-		log_line("job %s: notify: %s", j->id, tail);
-		break;
-	case RUN_TIMEOUT:
-		log_line("job %s: notify: killed after %lds", j->id,
-		    c->notify_timeout);
-		break;
-	default:
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			log_line("job %s: notify failed (status %d)", j->id,
-			    WIFEXITED(status) ? WEXITSTATUS(status) :
-			    128 + WTERMSIG(status));
-	}
+	else if (trainer_notify(t, env.v, j->dirfd, c->notify_timeout, why,
+	    sizeof(why)) == -1)
+		log_line("job %s: %s", j->id, why);
 	strv_free(&env);
 }
 

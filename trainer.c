@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "trainer.h"
@@ -462,4 +463,37 @@ trainer_notify_env(const struct trainer *t, const struct job *j,
 	    results_checkpoint(&j->results) : "")) == -1)
 		return -1;
 	return 0;
+}
+
+int
+trainer_notify(const struct trainer *t, char *const env[], int dirfd,
+    long timeout, char *why, size_t whylen)
+{
+	struct child r;
+	char tail[256];
+	int status;
+
+	if (t->notify_argv == NULL)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.exe = t->notify_exe;
+	r.argv = t->notify_argv;
+	r.envp = env;
+	r.dirfd = dirfd;
+	r.timeout = timeout;
+	switch (spawn_run(&r, &status, tail, sizeof(tail))) {
+	case RUN_ERROR:
+		snprintf(why, whylen, "notify: %s", tail);
+		return -1;
+	case RUN_TIMEOUT:
+		snprintf(why, whylen, "notify: killed after %lds", timeout);
+		return -1;
+	default:
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			return 0;
+		snprintf(why, whylen, "notify failed (status %d)",
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status));
+		return -1;
+	}
 }

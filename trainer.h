@@ -95,4 +95,13 @@ int	 trainer_checkpoint(const struct trainer *t, const struct job *j,
 int	 trainer_notify_env(const struct trainer *t, const struct job *j,
 	    struct strv *env);
 
+/*
+ * Runs t's notify (if there is one) with env (trainer_notify_env's and
+ * what the caller adds), in the folder dirfd, killed after timeout
+ * seconds.  Returns 0 (it exited 0, or there is none), or -1 with why
+ * it did not in why ("notify failed (status 3)").
+ */
+int	 trainer_notify(const struct trainer *t, char *const env[], int dirfd,
+	    long timeout, char *why, size_t whylen);
+
 #endif
