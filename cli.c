@@ -1321,7 +1321,10 @@ deploy_conf(struct conf *c, int argc, char *argv[], const char *cmd)
 				}
 				s = &c->sections[i];
 			}
-	if (s != NULL && s->deploy.n == 0) {
+	if (repo == NULL && c->nsections > 0 && s == NULL)
+		fprintf(stderr, "%s: %s: no section of %s has deploy\n",
+		    progname, cmd, c->path);
+	else if (s != NULL && s->deploy.n == 0) {
 		fprintf(stderr, "%s: %s: no deploy configured%s%s\n", progname,
 		    cmd, s->name ? " for " : "", s->name ? s->name : "");
 		return NULL;

@@ -1,10 +1,11 @@
 #!/bin/bash
 # tests/cli.sh: what a person types: --version, a bare swift-webhook on a
 # terminal, logs -f JOB, a job named by a prefix or its short sha, an
-# unknown state, prune's order, and root at the console acting as the run
+# unknown state, prune's order, which repository rollback and undeploy
+# act for with sections, and root at the console acting as the run
 # directory's owner.
 . "$(dirname "$0")/lib.sh"
-plan 27
+plan 33
 mktestdir cli
 
 WORK=$T/work
@@ -50,6 +51,52 @@ sleep 1.1
 "$BIN" -c "$T/c" prune --older-than 0s --dry-run > "$T/prune.txt" 2>&1
 check "prune lists oldest first" "$(cat "$T/prune.txt")" \
     bash -c "[ \"\$(grep -o '20[0-9T.Z]*-[0-9a-f]*-[a-z]*' '$T/prune.txt' | head -2 | tr '\n' ' ')\" = '$A $B ' ]"
+
+# Deployment commands with sections: the one that deploys, or the one
+# named.  A stopped deployment of acme/b's, planted: acme/a has nothing
+# to roll back to all the same.
+S=$T/s
+writeconf "$S" "$R" "$WORK" "kill_grace = 1"
+cat >> "$S" <<EOF
+
+[acme/a]
+deploy = $FAKE deploy --adapters {checkpoint} --port {port}
+deploy_ports = 18101 18102
+
+[acme/b]
+deploy = $FAKE deploy --adapters {checkpoint} --port {port}
+deploy_ports = 18103 18104
+
+[acme/c]
+max_runs_per_day = 2
+EOF
+DEP=20261130T000000.000Z-$SHORT-sft
+mkdir -p "$R/.deployments/$DEP"
+jq -n --arg id "$DEP" --arg job "$A" --arg sha "$(jq -r .sha "$R/$A/job.json")" \
+    '{id: $id, job: $job, repository: "acme/b", scope: "acme/b", sha: $sha,
+      state: "stopped", port: 18103, checkpoint: "/x/checkpoint-1",
+      created: "2026-11-30T00:00:00Z", since: "2026-11-30T00:00:05Z",
+      ended: "2026-11-30T01:00:00Z"}' > "$R/.deployments/$DEP/deploy.json"
+sw() { "$BIN" -c "$S" "$@" > "$T/sw.txt" 2>&1; echo "$?: $(cat "$T/sw.txt")"; }
+OUT=$(sw rollback)
+check "rollback with two sections that deploy: asks which" "$OUT" \
+    bash -c "[[ '$OUT' == '1: '*'rollback: more than one repository deploys: say which with --repository' ]]"
+OUT=$(sw rollback --repository acme/c)
+check "--repository of a section without deploy: said so" "$OUT" \
+    bash -c "[[ '$OUT' == '1: '*'rollback: no deploy configured for acme/c' ]]"
+OUT=$(sw undeploy --repository acme/nope)
+check "--repository of no section: said so" "$OUT" \
+    bash -c "[[ '$OUT' == '1: '*'undeploy: no section [acme/nope] in $S' ]]"
+OUT=$(sw rollback --repository acme/a)
+check "rollback of a section looks at its own deployments only" "$OUT" \
+    bash -c "[[ '$OUT' == '1: '*'rollback: no earlier deployment to roll back to'* ]]"
+check "deployments: each section's previous" "$(sw deployments --json)" \
+    bash -c "'$BIN' -c '$S' deployments --json | jq -e --arg id '$DEP' '[.deployments[] | select(.role == \"previous\")] | length == 1 and .[0].id == \$id and .[0].repository == \"acme/b\"'"
+head -n -11 "$S" > "$S.none" && printf "[acme/c]\nmax_runs_per_day = 2\n" >> "$S.none"
+OUT=$("$BIN" -c "$S.none" undeploy 2>&1; echo "rc $?")
+check "undeploy where no section deploys: said so" "$OUT" \
+    bash -c "[[ '$OUT' == *'undeploy: no section of $S.none has deploy'*'rc 1' ]]"
+rm -rf "$R/.deployments"
 
 # Other users (the server's) may not reach the checkout: copies of the
 # binary and the stand-in trainer where they can.
