@@ -1180,17 +1180,23 @@ go_live(struct dsup *x)
 	}
 	if (h != H_OK) {
 		stop_server(x);
-		close(sw);
 		if (gap) {
-			/* It stopped for this one: it serves again. */
+			/*
+			 * It stopped for this one: it serves again, once this
+			 * one is recorded failed (else its GPUs look held).
+			 */
 			char err[256], id[JOB_ID_MAX];
 
+			x->d.state = DEPLOY_FAILED;
+			save(x);
+			close(sw);
 			if (deploy_start(x->rd, x->c, gap_job, old, id, err,
 			    sizeof(err)) == 0)
 				say(x, "%s serves again as %s", old, id);
 			else
 				say(x, "%s could not serve again: %s", old, err);
-		}
+		} else
+			close(sw);
 		fail(x, "%s", why);
 	}
 	x->d.state = DEPLOY_SERVING;
