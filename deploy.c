@@ -1010,7 +1010,8 @@ restart_port(struct dsup *x)
 
 /*
  * While it serves: a stop request stops it; a death starts it again
- * (1, 2, 4 ... s apart), DEPLOY_RESTARTS deaths in a row fail it.
+ * (1, 2, 4 ... s apart); after DEPLOY_RESTARTS restarts in a row the
+ * next death fails it.
  */
 static void __attribute__((noreturn))
 watch(struct dsup *x)
@@ -1044,7 +1045,7 @@ watch(struct dsup *x)
 		for (;;) {
 			if (++row > DEPLOY_RESTARTS)
 				fail(x, "died %d times in a row (last: %s)",
-				    DEPLOY_RESTARTS, how);
+				    row, how);
 			for (k = 0; k < (1 << (row - 1)) * 4; k++) {
 				if (stop_asked(x))
 					stop_self(x);

@@ -25,9 +25,9 @@
  *   records it failed, and the one serving goes on;
  *   watches it while it serves: one that dies is started again, on its
  *   port or, while that is in TIME_WAIT, another free one (1, 2, 4, 8,
- *   16 s apart; DEPLOY_RESTARTS deaths in a row, each
- *   within 10 minutes of its start, fail it); a stop request (a switch,
- *   undeploy) stops it.
+ *   16 s apart; after DEPLOY_RESTARTS restarts in a row, each death
+ *   within 10 minutes of its start, the next death fails it); a stop
+ *   request (a switch, undeploy) stops it.
  *
  * Each step is a commit status "swift-webhook/deploy" on the job's
  * commit, a line in the job's and the deployment's logs, notify (with
@@ -47,7 +47,7 @@
 #include "job.h"
 #include "rundir.h"
 
-#define DEPLOY_RESTARTS	5	/* deaths in a row that fail a deployment */
+#define DEPLOY_RESTARTS	5	/* restarts in a row; the next death fails */
 #define DEPLOY_STABLE	600	/* seconds served that end "in a row" */
 #define DEPLOY_OVERLAP	5	/* seconds both serve before the old stops */
 

@@ -71,7 +71,9 @@
  * trained (output_dir/config) steer it: fake_deploy_load: N (or never:
  * nothing ever listens), fake_deploy_health: never (it listens, and
  * answers 503 to everything, as a server whose engine died),
- * fake_deploy_exit: N (it exits N once loaded), fake_deploy_reply_ms: N.
+ * fake_deploy_exit: N (it exits N once loaded), fake_deploy_crash: S (it
+ * serves S seconds, then dies with status 1, as a server whose engine
+ * died: vLLM's AsyncLLMEngine exits the process), fake_deploy_reply_ms: N.
  *
  * As ms-swift's main.py, with NPROC_PER_NODE (more than 1) sft, pt and
  * rlhf run in torchrun's shape: this process (the `swift` wrapper, no
@@ -533,6 +535,17 @@ on_stop(int sig)
 	stopping = 1;
 }
 
+/* fake_deploy_crash: the engine died. */
+static void
+on_crash(int sig)
+{
+	static const char msg[] = "ERROR: the engine died: exiting\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
 /* Writes all of s to fd.  Returns 0 or -1. */
 static int
 put(int fd, const char *s, size_t n)
@@ -678,7 +691,7 @@ deploy(int argc, char *argv[])
 	struct sockaddr_in a;
 	struct serve sv;
 	struct sigaction sa;
-	long port = 8000, load, code, p;
+	long port = 8000, load, code, crash, p;
 	int i, fd, one = 1, c, status;
 
 	memset(&sv, 0, sizeof(sv));
@@ -709,6 +722,7 @@ deploy(int argc, char *argv[])
 	load = v != NULL && strncmp(v + strspn(v, " \t"), "never", 5) == 0 ?
 	    -1 : config_num(text, "fake_deploy_load", 1);
 	code = config_num(text, "fake_deploy_exit", -1);
+	crash = config_num(text, "fake_deploy_crash", -1);
 	sv.reply_ms = config_num(text, "fake_deploy_reply_ms", 20);
 	sv.accept_ms = config_num(text, "fake_deploy_accept_ms", 5);
 	sv.never = config_value(text, "fake_deploy_health") != NULL &&
@@ -764,6 +778,11 @@ deploy(int argc, char *argv[])
 		return 1;
 	}
 	fprintf(stderr, "INFO: Uvicorn running on http://%s:%ld\n", host, p);
+	if (crash >= 0) {
+		sa.sa_handler = on_crash;
+		sigaction(SIGALRM, &sa, NULL);
+		alarm((unsigned)crash);
+	}
 	while (!stopping) {
 		/* uvicorn's one event loop: the backlog waits between tasks. */
 		if (sv.accept_ms > 0)
