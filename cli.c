@@ -1285,22 +1285,25 @@ cmd_deployments(struct rundir *rd, struct conf *c, int argc, char *argv[])
 /*
  * The configuration a deployment command acts for: --repository's
  * section, the one section with deploy, or the file's.  NULL (said) if
- * it cannot tell.
+ * it cannot tell, with the exit status in *rc (2: a usage error).
  */
 static struct conf *
-deploy_conf(struct conf *c, int argc, char *argv[], const char *cmd)
+deploy_conf(struct conf *c, int argc, char *argv[], const char *cmd,
+    int *rc)
 {
 	struct conf *s = NULL;
 	const char *repo = NULL;
 	size_t i;
 	int k;
 
+	*rc = 1;
 	for (k = 1; k < argc; k++)
 		if (strcmp(argv[k], "--repository") == 0 && k + 1 < argc)
 			repo = argv[++k];
 		else {
 			fprintf(stderr, "usage: %s %s [--repository "
 			    "OWNER/NAME]\n", progname, cmd);
+			*rc = 2;
 			return NULL;
 		}
 	if (repo != NULL) {
@@ -1342,9 +1345,10 @@ cmd_rollback(struct rundir *rd, struct conf *c, int argc, char *argv[])
 	struct deployment d;
 	char id[JOB_ID_MAX], err[512], c1[256];
 	const char *st;
+	int rc;
 
-	if ((c = deploy_conf(c, argc, argv, "rollback")) == NULL)
-		return 1;
+	if ((c = deploy_conf(c, argc, argv, "rollback", &rc)) == NULL)
+		return rc;
 	if (deploy_rollback(rd, c, conf_scope(c), id, err, sizeof(err)) ==
 	    -1) {
 		fprintf(stderr, "%s: rollback: %s\n", progname, err);
@@ -1376,10 +1380,11 @@ cmd_undeploy(struct rundir *rd, struct conf *c, int argc, char *argv[])
 {
 	struct deployment live[64];
 	char err[512];
-	int n, i, rc = 0;
+	int n, i, rc;
 
-	if ((c = deploy_conf(c, argc, argv, "undeploy")) == NULL)
-		return 1;
+	if ((c = deploy_conf(c, argc, argv, "undeploy", &rc)) == NULL)
+		return rc;
+	rc = 0;
 	n = deployment_live_list(rd, conf_scope(c), NULL, live, 64);
 	if (n == 0)
 		printf("nothing is deployed\n");

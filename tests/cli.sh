@@ -5,7 +5,7 @@
 # act for with sections, and root at the console acting as the run
 # directory's owner.
 . "$(dirname "$0")/lib.sh"
-plan 33
+plan 35
 mktestdir cli
 
 WORK=$T/work
@@ -87,6 +87,12 @@ check "--repository of a section without deploy: said so" "$OUT" \
 OUT=$(sw undeploy --repository acme/nope)
 check "--repository of no section: said so" "$OUT" \
     bash -c "[[ '$OUT' == '1: '*'undeploy: no section [acme/nope] in $S' ]]"
+OUT=$(sw undeploy --repository acme/b)
+check "undeploy of a section with nothing live: said, status 0" "$OUT" \
+    bash -c "[[ '$OUT' == '0: nothing is deployed' ]]"
+OUT=$(sw undeploy --bogus)
+check "a usage error: status 2" "$OUT" \
+    bash -c "[[ '$OUT' == '2: usage: '*'undeploy [--repository OWNER/NAME]' ]]"
 OUT=$(sw rollback --repository acme/a)
 check "rollback of a section looks at its own deployments only" "$OUT" \
     bash -c "[[ '$OUT' == '1: '*'rollback: no earlier deployment to roll back to'* ]]"
