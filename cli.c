@@ -190,6 +190,26 @@ since(const char *iso)
 }
 
 /*
+ * o as JSON on stdout, what a trainer may have written in it escaped for
+ * a terminal (json_text_tty).  Returns 0, or -1 if out of memory (said).
+ */
+static int
+print_json(const cJSON *o)
+{
+	char *s, *t = NULL;
+
+	if ((s = cJSON_Print(o)) == NULL || (t = json_text_tty(s)) == NULL) {
+		free(s);
+		fprintf(stderr, "%s: out of memory\n", progname);
+		return -1;
+	}
+	printf("%s\n", t);
+	free(t);
+	free(s);
+	return 0;
+}
+
+/*
  * What a trainer wrote (job.json, its log) made harmless for a terminal:
  * control characters (C0 but, with keep, \n \t \r; DEL; C1) and bytes
  * that are not UTF-8 each become '?', so that no escape sequence reaches
@@ -329,7 +349,6 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 {
 	const char *state = NULL, *branch = NULL, *repository = NULL, *v;
 	cJSON *all, *job, *next;
-	char *s;
 	int i, json = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -370,11 +389,9 @@ cmd_jobs(struct rundir *rd, int argc, char *argv[])
 		    strcasecmp(v, repository) != 0)))
 			cJSON_Delete(cJSON_DetachItemViaPointer(all, job));
 	}
-	if (json) {
-		s = cJSON_Print(all);
-		printf("%s\n", s);
-		free(s);
-	} else
+	if (json)
+		(void)print_json(all);
+	else
 		print_table(all);
 	cJSON_Delete(all);
 	return 0;
@@ -482,7 +499,8 @@ static int
 cmd_show(struct rundir *rd, int argc, char *argv[])
 {
 	cJSON *job;
-	char *s, path[PATH_MAX];
+	char path[PATH_MAX];
+	int rc;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s show JOB\n", progname);
@@ -494,11 +512,9 @@ cmd_show(struct rundir *rd, int argc, char *argv[])
 		snprintf(path, sizeof(path), "%s/%s/output", rd->path, argv[1]);
 		cJSON_AddStringToObject(job, "output_dir", path);
 	}
-	s = cJSON_Print(job);
-	printf("%s\n", s);
-	free(s);
+	rc = print_json(job) == -1;
 	cJSON_Delete(job);
-	return 0;
+	return rc;
 }
 
 /* diff_out to the terminal: each line cleaned (cell's rules, whole). */
@@ -560,7 +576,6 @@ cmd_compare(struct rundir *rd, int argc, char *argv[])
 	size_t n = 0, i, loaded = 0;
 	int json = 0, rc = 1, k;
 	cJSON *o;
-	char *s;
 
 	for (k = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--json") == 0)
@@ -584,14 +599,14 @@ cmd_compare(struct rundir *rd, int argc, char *argv[])
 			goto out;
 		}
 	if (json) {
-		if ((o = compare_json(r, n)) == NULL ||
-		    (s = cJSON_Print(o)) == NULL) {
-			cJSON_Delete(o);
+		if ((o = compare_json(r, n)) == NULL) {
 			fprintf(stderr, "%s: out of memory\n", progname);
 			goto out;
 		}
-		printf("%s\n", s);
-		free(s);
+		if (print_json(o) == -1) {
+			cJSON_Delete(o);
+			goto out;
+		}
 		cJSON_Delete(o);
 		rc = 0;
 		goto out;
@@ -1099,7 +1114,7 @@ cmd_dry_run(struct conf *c, int argc, char *argv[])
 	struct request rq;
 	struct membody m;
 	struct reply rp;
-	char clen[32], *body, *s;
+	char clen[32], *body;
 	size_t len;
 	int i, fd;
 
@@ -1140,9 +1155,8 @@ cmd_dry_run(struct conf *c, int argc, char *argv[])
 	rq.dry = 1;
 	delivery_handle(c, NULL, &rq, &rp);
 	printf("%d %s: %s\n", rp.status, rp.decision, rp.reason);
-	if ((s = cJSON_Print(rp.json)) != NULL)
-		printf("%s\n", s);
-	free(s);
+	if (rp.json != NULL)
+		(void)print_json(rp.json);
 	free(body);
 	reply_free(&rp);
 	return 0;
@@ -1233,7 +1247,6 @@ cmd_deployments(struct rundir *rd, struct conf *c, int argc, char *argv[])
 	cJSON *out, *list, *o;
 	int json = 0, i, n;
 	size_t k;
-	char *s;
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--json") == 0)
@@ -1274,10 +1287,8 @@ cmd_deployments(struct rundir *rd, struct conf *c, int argc, char *argv[])
 		} else
 			deployment_row(role, d);
 	}
-	if (json && (s = cJSON_Print(out)) != NULL) {
-		printf("%s\n", s);
-		free(s);
-	}
+	if (json)
+		(void)print_json(out);
 	cJSON_Delete(out);
 	return 0;
 }

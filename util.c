@@ -528,6 +528,34 @@ utf8_valid(const char *str)
 }
 
 char *
+json_text_tty(const char *json)
+{
+	const unsigned char *s = (const unsigned char *)json;
+	char *out;
+	size_t k = 0;
+	int n;
+
+	if ((out = malloc(strlen(json) * 6 + 1)) == NULL)
+		return NULL;
+	for (; *s != '\0'; s += n) {
+		if ((n = utf8_len(s)) == 0) {
+			memcpy(out + k, "\\ufffd", 6);
+			k += 6;
+			n = 1;
+		} else if ((n == 1 && *s == 0x7f) || (n == 2 && s[0] == 0xc2 &&
+		    s[1] < 0xa0)) {
+			k += (size_t)sprintf(out + k, "\\u%04x",
+			    n == 1 ? 0x7f : s[1]);
+		} else {
+			memcpy(out + k, s, (size_t)n);
+			k += (size_t)n;
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
+char *
 title_clean(const char *str, char out[TITLE_MAX])
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");

@@ -207,6 +207,14 @@ int	 hex_value(int c);
 int	 utf8_valid(const char *s);
 
 /*
+ * A JSON text (as cJSON prints one: ASCII outside its strings) for a
+ * terminal: DEL and C1 characters, which JSON may carry raw, as \u
+ * escapes, and each byte that is not UTF-8 as \ufffd.  Returns a new
+ * string (free it), or NULL if out of memory.
+ */
+char	*json_text_tty(const char *json);
+
+/*
  * A commit message's title for people: its first line, leading and
  * trailing blanks dropped, a tab as a space, every other control
  * character (C0, DEL, C1) and every byte that is not UTF-8 removed,

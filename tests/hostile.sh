@@ -4,7 +4,7 @@
 # try, through the binary as a CGI program.  Nothing may be started
 # outside the rules, written outside the run directory, or hang.
 . "$(dirname "$0")/lib.sh"
-plan 52
+plan 53
 mktestdir hostile
 
 WORK=$T/work
@@ -342,20 +342,25 @@ check "and leave no file of root's in the run directory" "$(find "$R9" -uid 0)" 
     test -z "$(find "$R9" -uid 0)"
 
 # What a trainer writes into job.json reaches no terminal raw: ESC, BEL
-# and bytes that are no UTF-8 are shown as '?' by jobs (show prints JSON,
-# which escapes them).
+# and bytes that are no UTF-8 are shown as '?' by jobs; show and the
+# --json listings print JSON with DEL and C1 (which JSON may carry raw)
+# escaped as \u.
 R10=$T/runs10
 mkdir -p "$R10"
 writeconf "$T/c10" "$R10" "$WORK"
 deliver esc "$T/c10" train.py
 E=$(idof esc)
 wait_for 10 jq -e '.finished != null' "$R10/$E/job.json" > /dev/null
-printf '%s' "$(jq -c '.branch = "x\u001b]0;pwned\u0007\u001b[2J" | .config = "c\u009b31m"' "$R10/$E/job.json")" > "$R10/$E/job.json.new"
+printf '%s' "$(jq -c '.branch = "x\u001b]0;pwned\u0007\u001b[2J" | .config = "c\u009b31m" | .commit_title = "t\u007f\u0090"' "$R10/$E/job.json")" > "$R10/$E/job.json.new"
 mv "$R10/$E/job.json.new" "$R10/$E/job.json"
 printf 'log line\n\033]52;c;cHduZWQ=\007\n' >> "$R10/$E/log"
 "$BIN" -c "$T/c10" jobs > "$T/esc.txt" 2>&1
 check "jobs prints no control character from job.json" "$(od -c "$T/esc.txt" | grep -E '033|007|233' | head -3)" \
     bash -c "grep -q '$E' '$T/esc.txt' && ! grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' '$T/esc.txt'"
+"$BIN" -c "$T/c10" show "$E" > "$T/escshow.txt" 2>&1
+"$BIN" -c "$T/c10" jobs --json >> "$T/escshow.txt" 2>&1
+check "show and jobs --json print DEL and C1 escaped, as JSON" "$(grep -a -E 'config|commit_title' "$T/escshow.txt" | od -c | head -4)" \
+    bash -c "grep -qF '\"c\\u009b31m\"' '$T/escshow.txt' && grep -qF '\"t\\u007f\\u0090\"' '$T/escshow.txt' && ! grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' '$T/escshow.txt' && jq -e --arg e '$E' '.id == \$e and .config == \"c\\u009b31m\"' < <('$BIN' -c '$T/c10' show '$E') > /dev/null"
 script -qc "'$BIN' -c '$T/c10' logs '$E'" /dev/null > "$T/esclog.txt" 2>&1
 check "logs to a terminal shows the log's escapes as '?'" "$(od -c "$T/esclog.txt" | grep 033 | head -2)" \
     bash -c "grep -q 'log line' '$T/esclog.txt' && ! grep -qP '\x1b|\x07' '$T/esclog.txt'"

@@ -167,6 +167,21 @@ test_title(void)
 	    "fit, at a character's end", "%zu", strlen(out));
 }
 
+/* JSON for a terminal: DEL, C1 and bytes that are not UTF-8 escaped. */
+static void
+test_json_tty(void)
+{
+	char *out;
+
+	out = json_text_tty("{\"t\": \"a\x7f b\xc2\x9b[2J c\xff d "
+	    "caf\xc3\xa9 \xc2\xa0\\u001b\"}");
+	CHECK(out != NULL && strcmp(out, "{\"t\": \"a\\u007f b\\u009b[2J "
+	    "c\\ufffd d caf\xc3\xa9 \xc2\xa0\\u001b\"}") == 0, "JSON for a "
+	    "terminal: DEL, C1 and stray bytes escaped, UTF-8 and escapes "
+	    "kept", "%s", out ? out : "(null)");
+	free(out);
+}
+
 /* path_open_at: each folder on the way, never through a symlink. */
 static void
 test_path_open(void)
@@ -208,7 +223,7 @@ main(void)
 {
 	char cmd[128];
 
-	PLAN(25);
+	PLAN(26);
 	if (mkdtemp(top) == NULL) {
 		CHECK(0, "setup: mkdtemp", "%s", strerror(errno));
 		return t_exit();
@@ -218,6 +233,7 @@ main(void)
 	test_boot_time();
 	test_title();
 	test_path_open();
+	test_json_tty();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", top);
