@@ -2,7 +2,8 @@
  * fuzz_job: libFuzzer harness for what a job folder holds that the
  * trainer may have rewritten (make fuzz): the input is job.json, read as
  * every reader does (job_read, job_load_shown, job_valid, written back
- * by job_save and read again), and also a reaper's exit file and a stop
+ * by job_save and read again), as show prints it (json_text_tty: UTF-8,
+ * no DEL or C1, still JSON), and also a reaper's exit file and a stop
  * request.
  */
 #include <sys/stat.h>
@@ -36,6 +37,32 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* o as show prints it: for a terminal, and JSON still. */
+static void
+shown(const cJSON *o)
+{
+	char *s, *t;
+	cJSON *back;
+	size_t i;
+
+	if ((s = cJSON_Print(o)) == NULL)
+		return;
+	if ((t = json_text_tty(s)) == NULL)
+		abort();
+	if (!utf8_valid(t))
+		abort();
+	for (i = 0; t[i] != '\0'; i++)
+		if ((unsigned char)t[i] == 0x7f || ((unsigned char)t[i] ==
+		    0xc2 && (unsigned char)t[i + 1] >= 0x80 &&
+		    (unsigned char)t[i + 1] < 0xa0))
+			abort();
+	if ((back = cJSON_Parse(t)) == NULL)
+		abort();
+	cJSON_Delete(back);
+	free(t);
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -57,8 +84,10 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		}
 		job_close(&j);
 	}
-	if ((o = job_load_shown(&rd, ID, NULL)) != NULL)
+	if ((o = job_load_shown(&rd, ID, NULL)) != NULL) {
+		shown(o);
 		cJSON_Delete(o);
+	}
 	fz_put(jobdir, "exit", data, size);
 	if (spawn_reaped_read(jobfd, "exit", geteuid(), &st, &when) == 0 &&
 	    (st < 0 || st > 0xffff || when <= 0))
