@@ -311,18 +311,6 @@ record(struct rundir *rd, const struct request *rq, const struct push *p,
 	cJSON_Delete(rec);
 }
 
-/* Whether kv is one of sv's strings. */
-static int
-strv_has(const struct strv *sv, const char *kv)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], kv) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * A dry run of a push that the filter lets through: the window and
  * max_runs_per_push as a delivery would see them, then for each run its

@@ -40,12 +40,8 @@ state_of(const char *s)
 {
 	const char *const all[] = { DEPLOY_STARTING, DEPLOY_SERVING,
 	    DEPLOY_STOPPING, DEPLOY_STOPPED, DEPLOY_FAILED };
-	size_t i;
 
-	for (i = 0; s != NULL && i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(s, all[i]) == 0)
-			return all[i];
-	return NULL;
+	return name_of(s, all, sizeof(all) / sizeof(all[0]));
 }
 
 void

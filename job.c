@@ -36,12 +36,8 @@ job_state_name(const char *state)
 		JOB_FAILED, JOB_KILLED, JOB_CANCELLED, JOB_SUPERSEDED,
 		JOB_TIMEOUT, JOB_LOST
 	};
-	size_t i;
 
-	for (i = 0; state != NULL && i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(state, all[i]) == 0)
-			return all[i];
-	return NULL;
+	return name_of(state, all, sizeof(all) / sizeof(all[0]));
 }
 
 int

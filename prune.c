@@ -66,19 +66,8 @@ list_job(void *arg, const char *name)
 	return 0;
 }
 
-static int
-has(const struct strv *v, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		if (strcmp(v->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /*
- * The deployments, read once: the jobs serves() keeps into p->serving
+ * The deployments, read once: the jobs whose folders stay into p->serving
  * (each live deployment's and, per repository, the previous one's); the
  * records ended before the cutoff, but those, into p->old.
  */
@@ -105,7 +94,7 @@ read_deployments(struct prune *p)
 		} else if (d.state != NULL && (d.ended ? d.ended : d.created) <
 		    p->cutoff && !deployment_supervised(&d))
 			strv_push(&ended, strdup(d.id));
-		if (!has(&scopes, d.scope))
+		if (!strv_has(&scopes, d.scope))
 			strv_push(&scopes, strdup(d.scope));
 		deployment_close(&d);
 	}
@@ -116,22 +105,12 @@ read_deployments(struct prune *p)
 			deployment_close(&d);
 		}
 	for (i = 0; i < ended.n; i++)
-		if (!has(&keep, ended.v[i]))
+		if (!strv_has(&keep, ended.v[i]))
 			strv_push(&p->old, strdup(ended.v[i]));
 	strv_free(&ids);
 	strv_free(&scopes);
 	strv_free(&keep);
 	strv_free(&ended);
-}
-
-/*
- * Whether job id's checkpoint is served by a live deployment, or by the
- * previous one (what rollback serves): its folder stays.
- */
-static int
-serves(struct prune *p, const char *id)
-{
-	return has(&p->serving, id);
 }
 
 /* The deployment records in p->old go (not with --state). */
@@ -182,7 +161,8 @@ prune_job(struct prune *p, const char *id)
 	if (state == NULL || ending || !wanted_state(p, state) || ended == 0 ||
 	    ended >= p->cutoff)
 		return;
-	if (serves(p, id)) {
+	/* Its checkpoint serves, or is what rollback would serve. */
+	if (strv_has(&p->serving, id)) {
 		printf("kept %s (%s): its model is served, or is what "
 		    "rollback would serve\n", id, state);
 		return;

@@ -669,6 +669,28 @@ argv_free(char **v)
 	free(v);
 }
 
+const char *
+name_of(const char *s, const char *const all[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(s, all[i]) == 0)
+			return all[i];
+	return NULL;
+}
+
+int
+strv_has(const struct strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 void
 strv_free(struct strv *sv)
 {

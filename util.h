@@ -137,6 +137,15 @@ int	 strv_setenv(struct strv *sv, char *s);
 /* Removes the entry "NAME=..." of sv, if any. */
 void	 strv_unsetenv(struct strv *sv, const char *name);
 
+/*
+ * The one of the n names all[] that s spells (so that == compares
+ * names), or NULL (s NULL, or none).
+ */
+const char *name_of(const char *s, const char *const all[], size_t n);
+
+/* Whether s is one of sv's strings. */
+int	 strv_has(const struct strv *sv, const char *s);
+
 /* Replaces what sv holds by the white-space-separated words of s. */
 int	 strv_split(struct strv *sv, const char *s);
 
